@@ -1,0 +1,1 @@
+"""Text at the edge (host side): SFEN positions and USI moves."""

@@ -1,0 +1,190 @@
+"""SFEN positions <-> State. Host side; every malformed input raises ValueError naming the fault."""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from shogi_jax.rules.attacks import king_safety
+from shogi_jax.rules.board import (
+    HAND_TYPE, KING, MAX_HAND, NUM_PIECE_TYPES, NUM_SQUARES, OPP_OFFSET, OWN_OFFSET, PAWN, LANCE,
+    KNIGHT, PIECE_NAMES, flip_board_np,
+)
+from shogi_jax.rules.state import DEFAULT_MAX_PLIES, STARTPOS_SFEN, State, empty_state
+from shogi_jax.rules.step import begin_turn
+
+_TYPE_OF_LETTER = {name: t for t, name in enumerate(PIECE_NAMES)}
+_HAND_LETTERS = "PLNSBRG"
+_PROMOTABLE_LETTERS = set("PLNSBR")
+
+
+def parse_sfen(sfen: str):
+    """SFEN text -> (absolute board int32[81] with Black codes 1..14 and White 15..28,
+    hands int32[2, 7] by color, color, move number). Raises ValueError naming the fault."""
+    if not isinstance(sfen, str):
+        raise ValueError(f"SFEN must be a string, got {type(sfen).__name__}")
+    fields = sfen.strip().split()
+    if fields and fields[0] == "sfen":
+        fields = fields[1:]
+    if len(fields) not in (3, 4):
+        raise ValueError(f"bad SFEN {sfen!r}: expected 'BOARD SIDE HANDS [MOVE]', "
+                         f"got {len(fields)} fields")
+    board_text, side, hand_text = fields[:3]
+    move_number = 1
+    if len(fields) == 4:
+        if not fields[3].isdigit() or int(fields[3]) < 1:
+            raise ValueError(f"bad SFEN {sfen!r}: move number {fields[3]!r} is not a positive "
+                             "integer")
+        move_number = int(fields[3])
+    if side not in ("b", "w"):
+        raise ValueError(f"bad SFEN {sfen!r}: side to move {side!r} must be 'b' or 'w'")
+
+    board = np.zeros(NUM_SQUARES, np.int32)
+    ranks = board_text.split("/")
+    if len(ranks) != 9:
+        raise ValueError(f"bad SFEN {sfen!r}: board has {len(ranks)} ranks, expected 9")
+    for rank, row in enumerate(ranks):
+        file = 9  # SFEN lists each rank from file 9 down to file 1
+        i = 0
+        while i < len(row):
+            ch = row[i]
+            if ch.isdigit():
+                if ch == "0":
+                    raise ValueError(f"bad SFEN {sfen!r}: empty-square count 0 in rank {rank + 1}")
+                file -= int(ch)
+                i += 1
+                continue
+            promoted = ch == "+"
+            if promoted:
+                i += 1
+                if i == len(row):
+                    raise ValueError(f"bad SFEN {sfen!r}: '+' without a piece in rank {rank + 1}")
+                ch = row[i]
+            letter = ch.upper()
+            if letter not in "PLNSBRGK" or (promoted and letter not in _PROMOTABLE_LETTERS):
+                raise ValueError(f"bad SFEN {sfen!r}: unknown piece {'+' if promoted else ''}{ch!r}"
+                                 f" in rank {rank + 1}")
+            if file < 1:
+                raise ValueError(f"bad SFEN {sfen!r}: rank {rank + 1} has more than 9 squares")
+            piece_type = _TYPE_OF_LETTER[("+" if promoted else "") + letter]
+            offset = OWN_OFFSET if ch.isupper() else OPP_OFFSET
+            board[9 * (file - 1) + rank] = piece_type + offset
+            file -= 1
+            i += 1
+        if file != 0:
+            raise ValueError(f"bad SFEN {sfen!r}: rank {rank + 1} has {9 - file} squares, "
+                             "expected 9")
+
+    hands = np.zeros((2, 7), np.int32)
+    if hand_text != "-":
+        count = ""
+        for ch in hand_text:
+            if ch.isdigit():
+                count += ch
+                continue
+            if ch.upper() not in _HAND_LETTERS:
+                raise ValueError(f"bad SFEN {sfen!r}: unknown piece {ch!r} in hands")
+            hands[0 if ch.isupper() else 1, _HAND_LETTERS.index(ch.upper())] += int(count or 1)
+            count = ""
+        if count:
+            raise ValueError(f"bad SFEN {sfen!r}: hands end with a count and no piece")
+    _validate_position(sfen, board, hands)
+    return board, hands, 0 if side == "b" else 1, move_number
+
+
+def _validate_position(sfen, board, hands):
+    for color, offset in ((0, OWN_OFFSET), (1, OPP_OFFSET)):
+        kings = int(np.sum(board == KING + offset))
+        if kings != 1:
+            raise ValueError(f"bad SFEN {sfen!r}: {('Black', 'White')[color]} has {kings} kings, "
+                             "expected 1")
+    # Totals per unpromoted kind may not exceed the set (18 pawns, 4 lances, ... 2 rooks).
+    for column, limit in enumerate(MAX_HAND):
+        on_board = sum(int(np.sum(board == t + off)) for t in range(NUM_PIECE_TYPES)
+                       if HAND_TYPE[t] == column for off in (OWN_OFFSET, OPP_OFFSET))
+        total = on_board + int(hands[:, column].sum())
+        if total > limit:
+            raise ValueError(f"bad SFEN {sfen!r}: {total} pieces of kind "
+                             f"{_HAND_LETTERS[column]}, at most {limit} exist")
+    ranks = np.arange(NUM_SQUARES) % 9
+    for piece, far_ranks in ((PAWN, 1), (LANCE, 1), (KNIGHT, 2)):
+        # A piece that could never move again: Black's on its far ranks, White's on its own far.
+        stuck = ((board == piece + OWN_OFFSET) & (ranks < far_ranks)) | (
+            (board == piece + OPP_OFFSET) & (ranks > 8 - far_ranks))
+        if stuck.any():
+            raise ValueError(f"bad SFEN {sfen!r}: {PIECE_NAMES[piece]} on a rank it can never "
+                             "leave")
+    for offset, name in ((OWN_OFFSET, "Black"), (OPP_OFFSET, "White")):
+        files = (board == PAWN + offset).reshape(9, 9).sum(axis=1)
+        if (files > 1).any():
+            raise ValueError(f"bad SFEN {sfen!r}: {name} has two unpromoted pawns on one file")
+
+
+@functools.partial(jax.jit, static_argnames=("max_plies", "impasse"))
+def _position_state(board, hand, color, ply, *, max_plies, impasse):
+    state = empty_state()._replace(board=board, hand=hand, color=color, ply=ply)
+    return begin_turn(state, max_plies=max_plies, impasse=impasse)
+
+
+def from_sfen(sfen: str, *, max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True) -> State:
+    """SFEN -> State (mask, check and outcome judged). A position where the side not to move is
+    in check is rejected: it could not arise in play."""
+    board, hands, color, move_number = parse_sfen(sfen)
+    mover_board = board if color == 0 else flip_board_np(board)
+    mover_hand = hands if color == 0 else hands[::-1]
+    state = _position_state(jnp.asarray(mover_board), jnp.asarray(mover_hand.copy()),
+                            jnp.int32(color), jnp.int32(move_number - 1),
+                            max_plies=max_plies, impasse=impasse)
+    if _opponent_in_check(mover_board):
+        raise ValueError(f"bad SFEN {sfen!r}: the side not to move is in check")
+    return state
+
+
+def _opponent_in_check(mover_board):
+    opponent_view = flip_board_np(mover_board).reshape(9, 9)
+    return bool(_in_check(jnp.asarray(opponent_view)))
+
+
+@jax.jit
+def _in_check(board):
+    return king_safety(board).num_checkers > 0
+
+
+def to_sfen(state: State) -> str:
+    """State (one game) -> SFEN text."""
+    board = np.asarray(state.board)
+    color = int(state.color)
+    hands = np.asarray(state.hand)
+    absolute = board if color == 0 else flip_board_np(board)
+    hands = hands if color == 0 else hands[::-1]
+    rows = []
+    for rank in range(9):
+        row, gap = "", 0
+        for file in range(9, 0, -1):
+            code = int(absolute[9 * (file - 1) + rank])
+            if code == 0:
+                gap += 1
+                continue
+            if gap:
+                row, gap = row + str(gap), 0
+            black = code < OPP_OFFSET
+            name = PIECE_NAMES[code - (OWN_OFFSET if black else OPP_OFFSET)]
+            row += name if black else name.lower()
+        rows.append(row + (str(gap) if gap else ""))
+    hand_text = ""
+    # SFEN convention orders hand pieces R B G S N L P, Black's first.
+    for side in (0, 1):
+        for letter in "RBGSNLP":
+            n = int(hands[side, _HAND_LETTERS.index(letter)])
+            if n:
+                hand_text += (str(n) if n > 1 else "") + (letter if side == 0 else letter.lower())
+    return f"{'/'.join(rows)} {'bw'[color]} {hand_text or '-'} {int(state.ply) + 1}"
+
+
+def init(*, max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True) -> State:
+    """The start position (jittable: call it inside jit/vmap, e.g. for auto-reset)."""
+    board, hands, _, _ = parse_sfen(STARTPOS_SFEN)
+    state = empty_state()._replace(board=jnp.asarray(board), hand=jnp.asarray(hands))
+    return begin_turn(state, max_plies=max_plies, impasse=impasse)

@@ -1,0 +1,69 @@
+"""The game state of one Shogi game (vmap it for a batch) and the start position."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from shogi_jax.rules.board import NUM_ACTIONS, NUM_HAND_TYPES, NUM_SQUARES
+
+# Positions remembered for repetition: the last HISTORY_LENGTH plies (a ring buffer).
+HISTORY_LENGTH = 512
+DEFAULT_MAX_PLIES = 512
+
+# Why a game ended (State.termination).
+NOT_TERMINATED = 0
+CHECKMATE = 1  # the mover is in check with no legal move: the mover loses
+NO_LEGAL_MOVES = 2  # not in check, no legal move: the mover loses
+REPETITION_DRAW = 3  # the same position for the fourth time: a draw
+PERPETUAL_CHECK = 4  # fourfold repetition with one side checking throughout: that side loses
+IMPASSE_DECLARATION = 5  # the mover meets the 27-point rule at the start of its turn and wins
+MOVE_LIMIT = 6  # max_plies reached: a draw, `truncated` set
+ILLEGAL_ACTION = 7  # the mover played an illegal action and loses
+TERMINATION_NAMES = ("none", "checkmate", "no_legal_moves", "repetition_draw", "perpetual_check",
+                     "impasse_declaration", "move_limit", "illegal_action")
+
+
+class State(NamedTuple):
+    """One game. Boards are in the mover's frame (see `shogi_jax.rules.board`)."""
+
+    board: jnp.ndarray  # int32[81] piece codes, mover's frame
+    hand: jnp.ndarray  # int32[2, 7] pieces in hand; row 0 the mover; columns P L N S B R G
+    color: jnp.ndarray  # int32[] side to move: 0 Black (sente), 1 White (gote)
+    ply: jnp.ndarray  # int32[] plies played since the start (or since the SFEN position)
+    legal_action_mask: jnp.ndarray  # bool[2187]; all True once the game is over (softmax-safe)
+    in_check: jnp.ndarray  # bool[] the mover is in check
+    terminated: jnp.ndarray  # bool[] the game ended by the rules
+    truncated: jnp.ndarray  # bool[] the game ended at the move limit (a draw)
+    rewards: jnp.ndarray  # float32[2] by color, non-zero only on the step that ends the game
+    termination: jnp.ndarray  # int32[] reason code, NOT_TERMINATED while playing
+    repetitions: jnp.ndarray  # int32[] earlier occurrences of this position (0..3)
+    hash_history: jnp.ndarray  # uint32[HISTORY_LENGTH, 2] position hashes by ply % HISTORY_LENGTH
+    check_history: jnp.ndarray  # bool[HISTORY_LENGTH] whether that position had the mover in check
+
+
+def empty_state() -> State:
+    """A State with every field at its shape and dtype, before the position is set."""
+    return State(
+        board=jnp.zeros(NUM_SQUARES, jnp.int32),
+        hand=jnp.zeros((2, NUM_HAND_TYPES), jnp.int32),
+        color=jnp.int32(0),
+        ply=jnp.int32(0),
+        legal_action_mask=jnp.zeros(NUM_ACTIONS, jnp.bool_),
+        in_check=jnp.bool_(False),
+        terminated=jnp.bool_(False),
+        truncated=jnp.bool_(False),
+        rewards=jnp.zeros(2, jnp.float32),
+        termination=jnp.int32(NOT_TERMINATED),
+        repetitions=jnp.int32(0),
+        hash_history=jnp.zeros((HISTORY_LENGTH, 2), jnp.uint32),
+        check_history=jnp.zeros(HISTORY_LENGTH, jnp.bool_),
+    )
+
+
+STARTPOS_SFEN = "lnsgkgsnl/1r5b1/ppppppppp/9/9/9/PPPPPPPPP/1B5R1/LNSGKGSNL b - 1"
+
+
+def as_numpy(state: State) -> State:
+    return State(*(np.asarray(x) for x in state))

@@ -1,0 +1,56 @@
+"""Shared fixtures: compiled functions are built once per session (compile time matters on 2 cores)."""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import shogi_jax as sj
+
+CHUNK = 64  # fixed batch size for batched calls, so each function compiles once
+
+
+def stack_states(states):
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
+
+
+def unstack_state(batch, i):
+    return jax.tree_util.tree_map(lambda x: x[i], batch)
+
+
+class Batched:
+    """Runs `step` over any number of (state, action) pairs in fixed-size chunks."""
+
+    def __init__(self, **step_options):
+        self._step = jax.jit(jax.vmap(functools.partial(sj.step, **step_options)))
+
+    def step(self, batch, actions):
+        """batch: State with leading dim N; actions int[N] -> State with leading dim N."""
+        n = int(np.asarray(actions).shape[0])
+        outs = []
+        for start in range(0, n, CHUNK):
+            idx = np.arange(start, min(start + CHUNK, n))
+            pad = np.concatenate([idx, np.full(CHUNK - len(idx), idx[-1])])
+            part = jax.tree_util.tree_map(lambda x: x[pad], batch)
+            out = self._step(part, jnp.asarray(np.asarray(actions)[pad], jnp.int32))
+            outs.append(jax.tree_util.tree_map(lambda x: x[: len(idx)], out))
+        return jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *outs)
+
+
+@pytest.fixture(scope="session")
+def batched():
+    return Batched()
+
+
+@pytest.fixture(scope="session")
+def batched_no_impasse():
+    return Batched(impasse=False)
+
+
+def legal_usi_set(state) -> set[str]:
+    """Our legal moves of one (non-terminal) state as USI strings."""
+    mask = np.asarray(state.legal_action_mask)
+    return {sj.action_to_usi(state, a) for a in np.nonzero(mask)[0]}
