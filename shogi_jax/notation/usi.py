@@ -5,7 +5,7 @@ import numpy as np
 
 from shogi_jax.rules import tables
 from shogi_jax.rules.board import (
-    DIRECTIONS, DROP_PLANE_OFFSET, EMPTY, NUM_ACTIONS, NUM_DIRECTIONS, NUM_SQUARES,
+    DIRECTIONS, DROP_PLANE_OFFSET, EMPTY, OPP_OFFSET, NUM_ACTIONS, NUM_DIRECTIONS, NUM_SQUARES,
     PROMOTION_PLANE_OFFSET, flip_square,
 )
 
@@ -69,6 +69,8 @@ def usi_to_action(state, usi: str) -> int:
         board = np.asarray(state.board)
         if board[source] == EMPTY:
             raise ValueError(f"illegal USI move {usi!r}: there is no piece on {text[:2]}")
+        if board[source] >= OPP_OFFSET:
+            raise ValueError(f"illegal USI move {usi!r}: the piece on {text[:2]} is not yours")
         if int(from_square_np(board, action)) != source:
             raise ValueError(f"illegal USI move {usi!r}: the path from {text[:2]} is blocked")
     else:

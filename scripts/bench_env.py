@@ -1,0 +1,523 @@
+"""Environment throughput: shogi_jax against pgx's shogi, uniformly random legal moves in batch.
+
+What is measured
+----------------
+For each engine and batch size B, one jitted function plays `num_steps` plies in every one of the B
+games, inside a `jax.lax.fori_loop`. Each loop iteration is one *game-step* per game:
+
+1. pick a uniformly random legal action per game (the shared picker below);
+2. step the batch: `jax.vmap(sj.step)` for shogi_jax, `jax.vmap(env.step)` for pgx;
+3. compute the observation: `jax.vmap(sj.observe)` for shogi_jax; pgx computes its observation
+   inside `step` (it is `state.observation`). Both engines add the observation's sum into a carried
+   checksum that the loop returns, so XLA cannot drop the work;
+4. auto-reset finished games (`terminated | truncated`) to the start position with a `jnp.where`
+   tree-map against a batch of start states made once, outside the loop, and passed in.
+
+Both engines end games at 512 plies (shogi_jax `DEFAULT_MAX_PLIES`; pgx `MAX_TERMINATION_STEPS`).
+pgx's `step` ignores its key for shogi, so it is called without one.
+
+The random picker is the same for both engines and deliberately cheap, so the numbers measure the
+rules rather than the RNG (`jax.random.categorical` over 2187 actions is slow on CPU): per game one
+random uint32 word per step (`jax.random.bits`), hashed with each action id (a multiply / xor-shift
+mix in uint32), illegal actions set to 0 (legal ones forced non-zero), then `argmax`. Its own cost
+is measured separately: the picker alone in the same kind of loop on a fixed mask.
+
+Reported per engine and batch size
+----------------------------------
+* steps/s: game-steps per second, `B * num_steps / seconds` of the timed call;
+* shogi_jax / pgx: the ratio of the two steps/s at the same batch size;
+* compile s: tracing + lowering + XLA compilation of the loop (`jit(...).lower(...).compile()`),
+  i.e. what the first call pays on top of running;
+* peak RSS: the process's peak resident set size (`resource.getrusage`). Each (engine, batch size)
+  runs in its own fresh Python process, so the number belongs to that measurement alone (it includes
+  the interpreter, jax, the compiled program and the buffers);
+* state bytes: the size of the batched state (all array leaves; pgx's includes its observation).
+
+Timing: compile; a warm-up call of 1 step; calibration calls with a growing step count until one
+takes a fifth of `--seconds`; then a single timed call whose `num_steps` is chosen (it is a traced
+argument, so no recompilation) to take about `--seconds`. The timed call continues from the states
+(and key) the earlier calls left, so the games are already spread out over their course.
+
+Usage
+-----
+    python scripts/bench_env.py --quick              # batch 1, 64, 1024; a few minutes on 2 cores
+    python scripts/bench_env.py                      # batch 1, 64, 1024, 4096
+    python scripts/bench_env.py --batch-sizes 4096 --engines shogi_jax --seconds 5 --json out.json
+
+The markdown table printed at the end is meant for docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+ENGINES = ("shogi_jax", "pgx")
+PICKER = "picker"
+DEFAULT_BATCH_SIZES = (1, 64, 1024, 4096)
+QUICK_BATCH_SIZES = (1, 64, 1024)
+DEFAULT_SECONDS = 3.0  # target length of each timed call
+QUICK_SECONDS = 1.5
+
+NUM_ACTIONS = 2187  # both engines use pgx's (dlshogi's) 27 x 81 action encoding
+# Hash constants (golden-ratio increment and murmur3's fmix32 multipliers).
+HASH_ID_MULTIPLIER = 0x9E3779B1
+HASH_MIX_1 = 0x85EBCA6B
+HASH_MIX_2 = 0xC2B2AE35
+HASH_SHIFT_1 = 16
+HASH_SHIFT_2 = 13
+# The picker-only loop plays on a fixed mask with every PICKER_MASK_STRIDE-th action legal
+# (81 legal actions, about a middle-game count; the picker's cost does not depend on the mask).
+PICKER_MASK_STRIDE = 27
+
+CALIBRATION_FRACTION = 0.2  # the calibration call aims at this fraction of --seconds
+MAX_TIMED_STEPS = 1_000_000  # upper bound on num_steps of one call (guards a mis-estimate)
+TIMER_RESOLUTION_S = 1e-9  # floor for a measured duration before dividing by it
+MICROSECONDS_PER_S = 1e6
+SEED = 0
+RESULT_PREFIX = "BENCH_RESULT "  # a worker's last stdout line: this prefix + JSON
+BYTES_PER_KIB = 1 << 10
+BYTES_PER_MIB = 1 << 20
+
+
+# --------------------------------------------------------------------------------------------
+# The measurement (runs in a worker process: one engine, one batch size)
+# --------------------------------------------------------------------------------------------
+
+def pick_actions(key, legal_action_mask):
+    """One uniformly random legal action per game: int32[B] from bool[B, NUM_ACTIONS].
+
+    One random uint32 word per game, mixed with each action id; illegal actions score 0 and legal
+    ones at least 1, and argmax takes the best. Cheap: one `random.bits` of shape [B] per step.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    batch, num_actions = legal_action_mask.shape
+    word = jax.random.bits(key, (batch,), jnp.uint32)
+    ids = jnp.arange(num_actions, dtype=jnp.uint32)
+    h = (word[:, None] ^ (ids * jnp.uint32(HASH_ID_MULTIPLIER))) * jnp.uint32(HASH_MIX_1)
+    h = h ^ (h >> HASH_SHIFT_1)
+    h = h * jnp.uint32(HASH_MIX_2)
+    h = h ^ (h >> HASH_SHIFT_2)
+    score = jnp.where(legal_action_mask, h | jnp.uint32(1), jnp.uint32(0))
+    return jnp.argmax(score, axis=1).astype(jnp.int32)
+
+
+def reset_where(done, fresh, state):
+    """Games with `done` (bool[B]) replaced by the matching game of `fresh`."""
+    import jax
+    import jax.numpy as jnp
+
+    def select(new, old):
+        return jnp.where(done.reshape(done.shape + (1,) * (old.ndim - 1)), new, old)
+
+    return jax.tree_util.tree_map(select, fresh, state)
+
+
+def make_engine(engine, batch):
+    """(start_batch, step_and_observe) for `engine`.
+
+    step_and_observe(state, action) -> (state, observation), both batched.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    if engine == "shogi_jax":
+        import shogi_jax as sj
+
+        start = jax.jit(jax.vmap(lambda _: sj.init()))(jnp.arange(batch))
+        step, observe = jax.vmap(sj.step), jax.vmap(sj.observe)
+
+        def step_and_observe(state, action):
+            state = step(state, action)
+            return state, observe(state)
+
+    elif engine == "pgx":
+        import pgx
+
+        env = pgx.make("shogi")
+        keys = jax.random.split(jax.random.PRNGKey(SEED), batch)
+        start = jax.jit(jax.vmap(env.init))(keys)
+        step = jax.vmap(env.step)  # pgx shogi ignores the step key; it is left at None
+
+        def step_and_observe(state, action):
+            state = step(state, action)
+            return state, state.observation
+
+    else:
+        raise ValueError(f"unknown engine {engine!r}")
+    return start, step_and_observe
+
+
+def make_engine_loop(step_and_observe):
+    """run(state, fresh, key, num_steps) -> (state, key, obs_checksum, games_finished)."""
+    import jax
+    import jax.numpy as jnp
+
+    def run(state, fresh, key, num_steps):
+        def body(_, carry):
+            state, key, checksum, finished = carry
+            key, sub = jax.random.split(key)
+            action = pick_actions(sub, state.legal_action_mask)
+            state, obs = step_and_observe(state, action)
+            checksum = checksum + jnp.sum(obs, dtype=jnp.float32)
+            done = state.terminated | state.truncated
+            finished = finished + jnp.sum(done, dtype=jnp.int32)
+            return reset_where(done, fresh, state), key, checksum, finished
+
+        init = (state, key, jnp.float32(0), jnp.int32(0))
+        return jax.lax.fori_loop(0, num_steps, body, init)
+
+    return jax.jit(run)
+
+
+def make_picker_loop():
+    """run(mask, key, num_steps) -> (key, action_checksum): the picker alone on a fixed mask."""
+    import jax
+    import jax.numpy as jnp
+
+    def run(mask, key, num_steps):
+        def body(_, carry):
+            key, checksum = carry
+            key, sub = jax.random.split(key)
+            return key, checksum + jnp.sum(pick_actions(sub, mask))
+
+        return jax.lax.fori_loop(0, num_steps, body, (key, jnp.int32(0)))
+
+    return jax.jit(run)
+
+
+def tree_nbytes(tree):
+    import jax
+
+    return int(sum(x.nbytes for x in jax.tree_util.tree_leaves(tree)))
+
+
+def peak_rss_bytes():
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB on Linux
+    return int(rss if sys.platform == "darwin" else rss * BYTES_PER_KIB)
+
+
+def timed(run, state, key, num_steps):
+    """(seconds, state, key, outputs) of one `run` of `num_steps` steps, waiting for the results."""
+    import jax
+
+    start = time.perf_counter()
+    state, key, out = jax.block_until_ready(run(state, key, num_steps))
+    return time.perf_counter() - start, state, key, out
+
+
+def measure(engine, batch, target_seconds):
+    """Compile, warm up, calibrate and time one (engine, batch size); a JSON-able dict."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    key = jax.random.PRNGKey(SEED)
+    if engine == PICKER:
+        ids = np.arange(NUM_ACTIONS)
+        state = jnp.asarray(np.broadcast_to(ids % PICKER_MASK_STRIDE == 0, (batch, NUM_ACTIONS)))
+        loop = make_picker_loop()
+
+        def arguments(state, key, num_steps):
+            return state, key, jnp.int32(num_steps)
+
+        def carried(state, out):  # (state, key) for the next call; the mask stays fixed
+            return state, out[0]
+
+    else:
+        state, step_and_observe = make_engine(engine, batch)
+        fresh = state
+        loop = make_engine_loop(step_and_observe)
+
+        def arguments(state, key, num_steps):
+            return state, fresh, key, jnp.int32(num_steps)
+
+        def carried(state, out):
+            return out[0], out[1]
+
+    state_bytes = tree_nbytes(state)
+
+    start = time.perf_counter()
+    compiled = loop.lower(*arguments(state, key, 1)).compile()
+    compile_s = time.perf_counter() - start
+    memory = compiled.memory_analysis()
+    temp_bytes = getattr(memory, "temp_size_in_bytes", None) if memory is not None else None
+
+    def run(state, key, num_steps):
+        out = compiled(*arguments(state, key, num_steps))
+        return (*carried(state, out), out)
+
+    warm_s, state, key, _ = timed(run, state, key, 1)  # the first run pays one-off costs
+    # Calibrate: grow num_steps until a call takes CALIBRATION_FRACTION of the target; fixed
+    # per-call overhead only makes the estimate cautious.
+    probe_target = CALIBRATION_FRACTION * target_seconds
+    probe_steps = 1
+    while True:
+        probe_s, state, key, _ = timed(run, state, key, probe_steps)
+        if probe_s >= probe_target or probe_steps >= MAX_TIMED_STEPS:
+            break
+        grow = math.ceil(probe_steps * probe_target / max(probe_s, TIMER_RESOLUTION_S))
+        probe_steps = min(MAX_TIMED_STEPS, max(2 * probe_steps, grow))
+    seconds_per_step = probe_s / probe_steps
+    num_steps = int(min(MAX_TIMED_STEPS, max(1, round(target_seconds / seconds_per_step))))
+    seconds, state, key, out = timed(run, state, key, num_steps)
+
+    result = {
+        "engine": engine,
+        "batch": batch,
+        "num_steps": num_steps,
+        "seconds": seconds,
+        "steps_per_s": batch * num_steps / seconds,
+        "seconds_per_batch_step": seconds / num_steps,
+        "compile_s": compile_s,
+        "warmup_s": warm_s,
+        "state_bytes": state_bytes,
+        "xla_temp_bytes": temp_bytes,
+        "peak_rss_bytes": peak_rss_bytes(),
+    }
+    if engine != PICKER:
+        result["games_finished"] = int(out[3])  # games that ended during the timed call
+        result["obs_checksum"] = float(out[2])
+    return result
+
+
+def worker_main(spec):
+    engine, batch, seconds = spec.split(":")
+    result = measure(engine, int(batch), float(seconds))
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The driver: one worker process per measurement, then the report
+# --------------------------------------------------------------------------------------------
+
+def run_worker(engine, batch, seconds):
+    """Run one measurement in a fresh interpreter; its result dict, or one with an 'error'."""
+    command = [sys.executable, os.path.abspath(__file__), "--worker", f"{engine}:{batch}:{seconds}"]
+    proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX):])
+    tail = "\n".join(proc.stderr.strip().splitlines()[-20:])
+    return {"engine": engine, "batch": batch, "error": f"exit {proc.returncode}\n{tail}"}
+
+
+def machine_info():
+    import jax
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        if names:
+            cpu = names[0]
+    except OSError:
+        pass
+
+    def version(package):
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "devices": [str(d) for d in jax.devices()],
+        "date": datetime.date.today().isoformat(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jaxlib": version("jaxlib"),
+        "pgx": version("pgx"),
+        "shogi_jax": version("shogi_jax"),
+    }
+
+
+def mib(nbytes):
+    return "-" if nbytes is None else f"{nbytes / BYTES_PER_MIB:,.1f}"
+
+
+def human_bytes(nbytes):
+    """'7.0 KiB', '14.1 MiB': the batched states span several orders of magnitude."""
+    if nbytes is None:
+        return "-"
+    if nbytes < BYTES_PER_MIB:
+        return f"{nbytes / BYTES_PER_KIB:,.1f} KiB"
+    return f"{nbytes / BYTES_PER_MIB:,.1f} MiB"
+
+
+def fmt_rate(x):
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def describe(result):
+    """One progress line for a finished measurement."""
+    name = f"{result['engine']:>9} B={result['batch']:<5}"
+    if "error" in result:
+        return f"{name} FAILED: {result['error']}"
+    line = (f"{name} {fmt_rate(result['steps_per_s']):>11} steps/s  "
+            f"({result['num_steps']} steps in {result['seconds']:.2f} s)  "
+            f"compile {result['compile_s']:.1f} s  state {result['state_bytes']:,} B  "
+            f"peak RSS {mib(result['peak_rss_bytes'])} MiB")
+    if "games_finished" in result:
+        line += f"  {result['games_finished']} games ended"
+    return line
+
+
+def markdown(info, results, batch_sizes, engines, command):
+    """The report for docs/benchmarks.md."""
+    by = {(r["engine"], r["batch"]): r for r in results if "error" not in r}
+
+    def get(engine, batch, field):
+        r = by.get((engine, batch))
+        return None if r is None else r.get(field)
+
+    lines = [
+        f"Machine: {info['cpu']} ({info['cpu_count']} cores), "
+        f"devices {', '.join(info['devices'])}; "
+        f"{info['date']}; jax {info['jax']}, pgx {info['pgx']}, Python {info['python']}.",
+        "",
+        f"`{command}`: uniformly random legal moves, step + legal mask + observation, "
+        "auto-reset at game end; steps/s = games x plies per second. Compile = trace + lower + "
+        "XLA compile of the jitted loop; peak RSS = the measuring process's peak (a fresh process "
+        "per cell); state = the batched state's arrays.",
+        "",
+    ]
+    header = ["batch"]
+    header += [f"{e} steps/s" for e in engines]
+    both = all(e in engines for e in ENGINES)
+    if both:
+        header.append("shogi_jax / pgx")
+    header += [f"{e} compile s" for e in engines]
+    header += [f"{e} peak RSS MiB" for e in engines]
+    header += [f"{e} state" for e in engines]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
+    for batch in batch_sizes:
+        row = [str(batch)]
+        row += [fmt_rate(get(e, batch, "steps_per_s")) for e in engines]
+        if both:
+            ours, theirs = get("shogi_jax", batch, "steps_per_s"), get("pgx", batch, "steps_per_s")
+            row.append(f"{ours / theirs:.1f}x" if ours and theirs else "-")
+        for e in engines:
+            c = get(e, batch, "compile_s")
+            row.append("-" if c is None else f"{c:.1f}")
+        row += [mib(get(e, batch, "peak_rss_bytes")) for e in engines]
+        row += [human_bytes(get(e, batch, "state_bytes")) for e in engines]
+        lines.append("| " + " | ".join(row) + " |")
+
+    lines += ["", "The random picker alone (one `random.bits` word per game, hash, mask, argmax), "
+              "and its share of each engine's time per batch step:", ""]
+    header = ["batch", "picker steps/s", "picker µs / batch step"]
+    header += [f"share of {e} step" for e in engines]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
+    for batch in batch_sizes:
+        per_step = get(PICKER, batch, "seconds_per_batch_step")
+        row = [str(batch), fmt_rate(get(PICKER, batch, "steps_per_s")),
+               "-" if per_step is None else f"{per_step * MICROSECONDS_PER_S:,.1f}"]
+        for e in engines:
+            engine_step = get(e, batch, "seconds_per_batch_step")
+            row.append(f"{100 * per_step / engine_step:.1f}%" if per_step and engine_step else "-")
+        lines.append("| " + " | ".join(row) + " |")
+
+    failed = [r for r in results if "error" in r]
+    if failed:
+        lines += [""] + [f"FAILED {r['engine']} batch {r['batch']}: "
+                         f"{r['error'].splitlines()[-1] if r['error'] else ''}" for r in failed]
+    return "\n".join(lines)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-sizes", default=None,
+                        help="comma-separated batch sizes (default 1,64,1024,4096; "
+                             "with --quick 1,64,1024)")
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help="comma-separated subset of: " + ", ".join(ENGINES))
+    parser.add_argument("--seconds", type=float, default=None,
+                        help=f"target seconds of each timed call (default {DEFAULT_SECONDS}; "
+                             f"with --quick {QUICK_SECONDS})")
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller batches and shorter timed calls (a few minutes on 2 cores)")
+    parser.add_argument("--no-picker", action="store_true",
+                        help="skip measuring the random picker alone")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: ENGINE:BATCH:SECONDS
+    args = parser.parse_args(argv)
+
+    if args.batch_sizes is None:
+        sizes = QUICK_BATCH_SIZES if args.quick else DEFAULT_BATCH_SIZES
+    else:
+        sizes = tuple(int(b) for b in args.batch_sizes.split(",") if b.strip())
+    if not sizes or min(sizes) < 1:
+        parser.error("--batch-sizes must be positive integers")
+    args.batch_sizes = sizes
+    args.engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
+    unknown = set(args.engines) - set(ENGINES)
+    if unknown or not args.engines:
+        parser.error(f"--engines: choose from {', '.join(ENGINES)} (got {', '.join(unknown)})")
+    if args.seconds is None:
+        args.seconds = QUICK_SECONDS if args.quick else DEFAULT_SECONDS
+    if not (args.seconds > 0 and math.isfinite(args.seconds)):
+        parser.error("--seconds must be positive")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        worker_main(args.worker)
+        return 0
+
+    info = machine_info()
+    print(f"# {info['cpu']} ({info['cpu_count']} cores), devices {info['devices']}, {info['date']}")
+    print(f"# batch sizes {list(args.batch_sizes)}, engines {list(args.engines)}, "
+          f"about {args.seconds:g} s per timed call; each measurement in a fresh process",
+          flush=True)
+
+    results = []
+    started = time.perf_counter()
+    measured = ([] if args.no_picker else [PICKER]) + list(args.engines)
+    for batch in args.batch_sizes:
+        for engine in measured:
+            result = run_worker(engine, batch, args.seconds)
+            results.append(result)
+            print(describe(result), flush=True)
+        if all(e in args.engines for e in ENGINES):
+            ours, theirs = (next((r.get("steps_per_s") for r in results
+                                  if r["engine"] == e and r["batch"] == batch), None)
+                            for e in ENGINES)
+            if ours and theirs:
+                print(f"{'':>9} B={batch:<5} shogi_jax / pgx = {ours / theirs:.1f}x", flush=True)
+    total_s = time.perf_counter() - started
+
+    shown = sys.argv[1:]
+    if "--json" in shown:  # the output path is of no interest in the report
+        at = shown.index("--json")
+        shown = shown[:at] + shown[at + 2:]
+    shown = [a for a in shown if not a.startswith("--json=")]
+    command = " ".join(["python", "scripts/bench_env.py"] + shown)
+    report = markdown(info, results, args.batch_sizes, args.engines, command)
+    print(f"\n# total {total_s:.0f} s\n")
+    print(report)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "seconds_target": args.seconds,
+                       "batch_sizes": list(args.batch_sizes), "engines": list(args.engines),
+                       "total_s": total_s, "results": results}, f, indent=2)
+        print(f"\n# results written to {args.json}")
+    return 1 if any("error" in r for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
