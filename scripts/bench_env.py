@@ -36,7 +36,9 @@ Reported per engine and batch size
 Timing: compile; a warm-up call of 1 step; calibration calls with a growing step count until one
 takes a fifth of `--seconds`; then a single timed call whose `num_steps` is chosen (it is a traced
 argument, so no recompilation) to take about `--seconds`. The timed call continues from the states
-(and key) the earlier calls left, so the games are already spread out over their course.
+(and key) the earlier calls left. At small batch sizes it spans whole games (random games mostly
+run to the 512-ply limit); at large ones it covers only the first plies of each game, so those
+numbers are for opening positions ("games ended" in the progress lines shows which).
 
 Usage
 -----

@@ -1,0 +1,61 @@
+"""Table checksums (repeated from shogi_jax.rules.tables) and observation planes."""
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+import shogi_jax as sj
+from shogi_jax.rules import tables
+from shogi_jax.rules.observe import HAND_THRESHOLDS
+
+cshogi = pytest.importorskip("cshogi")
+
+
+def test_table_checksums():
+    assert int(np.unpackbits(tables.OWN_STEP_BITS.view(np.uint8)).sum()) == 54
+    assert int(np.unpackbits(tables.OWN_SLIDE_BITS.view(np.uint8)).sum()) == 17
+    assert int((tables.REVERSE_RAY < 81).sum()) == 2224
+
+
+observe = jax.jit(sj.observe)
+MATSURI = "l6nl/5+P1gk/2np1S3/p1p4Pp/3P2Sp1/1PPb2P1P/P5GS1/R8/LN4bKL w RGgsn5p 1"
+
+
+def test_observation_shape_and_pieces_match_cshogi_board():
+    state = sj.from_sfen(MATSURI)
+    obs = np.asarray(observe(state))
+    assert obs.shape == (9, 9, sj.NUM_OBSERVATION_PLANES) == (9, 9, 94)
+    # A numpy reference from cshogi's board: codes 1..14 Black, 17..30 White, in our type order,
+    # square = 9 * (file - 1) + (rank - 1); rotated 180 degrees because White is to move.
+    board = cshogi.Board(MATSURI)
+    pieces = np.array(board.pieces)[::-1]
+    expected = np.zeros((81, 28), np.float32)
+    for sq, code in enumerate(pieces):
+        if code:
+            white, piece_type = divmod(int(code) - 1, 16)
+            expected[sq, 14 * (1 - white) + piece_type] = 1  # White is the mover
+    np.testing.assert_array_equal(obs[..., :28].reshape(81, 28), expected)
+
+
+def test_hand_check_and_attack_planes():
+    state = sj.from_sfen(MATSURI)  # White to move: hand g s n 5p; Black's R G
+    obs = np.asarray(observe(state))[0, 0]
+    own_hand, opp_hand = obs[28:56], obs[56:84]
+    starts = np.cumsum((0,) + HAND_THRESHOLDS)
+    assert own_hand[starts[0]:starts[1]].tolist() == [1] * 5 + [0] * 3  # 5 pawns
+    assert own_hand[starts[6]:starts[7]].tolist() == [1, 0, 0, 0]  # 1 gold
+    assert opp_hand[starts[5]:starts[6]].tolist() == [1, 0]  # 1 rook
+    assert obs[84] == float(board_in_check(MATSURI))
+    # Attack counts hand-checked on the start position: 7h is reached by the 6i gold, the 7i
+    # silver and the 8h bishop; 7f only by the 7g pawn.
+    start = np.asarray(observe(sj.init()))
+    seven_h = (7 - 1, 8 - 1)
+    assert start[seven_h][88:91].tolist() == [1, 1, 1]
+    seven_f = (7 - 1, 6 - 1)
+    assert start[seven_f][88:91].tolist() == [1, 0, 0]
+    assert start[seven_f][91:94].tolist() == [0, 0, 0]  # White reaches no square on rank f
+
+
+def board_in_check(sfen):
+    return cshogi.Board(sfen).is_check()
