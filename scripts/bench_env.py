@@ -24,7 +24,7 @@ is measured separately: the picker alone in the same kind of loop on a fixed mas
 
 Reported per engine and batch size
 ----------------------------------
-* steps/s: game-steps per second, `B * num_steps / seconds` of the timed call;
+* steps/s: game-steps per second, `B * num_steps / seconds`, the median over the timed calls;
 * shogi_jax / pgx: the ratio of the two steps/s at the same batch size;
 * compile s: tracing + lowering + XLA compilation of the loop (`jit(...).lower(...).compile()`),
   i.e. what the first call pays on top of running;
@@ -34,11 +34,12 @@ Reported per engine and batch size
 * state bytes: the size of the batched state (all array leaves; pgx's includes its observation).
 
 Timing: compile; a warm-up call of 1 step; calibration calls with a growing step count until one
-takes a fifth of `--seconds`; then a single timed call whose `num_steps` is chosen (it is a traced
-argument, so no recompilation) to take about `--seconds`. The timed call continues from the states
-(and key) the earlier calls left. At small batch sizes it spans whole games (random games mostly
-run to the 512-ply limit); at large ones it covers only the first plies of each game, so those
-numbers are for opening positions ("games ended" in the progress lines shows which).
+takes a fifth of `--seconds`; then up to TIMED_CALLS timed calls whose `num_steps` (a traced
+argument, so no recompilation) is chosen so that together they take about `--seconds` (a single
+call of one step where one step is slower than that). Each call continues from the states (and
+key) the previous one left. At small batch sizes the timed calls span whole games (random games
+mostly run to the 512-ply limit); at large ones they cover only the first plies of each game, so
+those numbers are for opening positions ("games ended" in the progress lines shows which).
 
 Usage
 -----
@@ -58,6 +59,7 @@ import math
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -66,7 +68,7 @@ ENGINES = ("shogi_jax", "pgx")
 PICKER = "picker"
 DEFAULT_BATCH_SIZES = (1, 64, 1024, 4096)
 QUICK_BATCH_SIZES = (1, 64, 1024)
-DEFAULT_SECONDS = 3.0  # target length of each timed call
+DEFAULT_SECONDS = 3.0  # target timed seconds per (engine, batch size), over TIMED_CALLS calls
 QUICK_SECONDS = 1.5
 
 NUM_ACTIONS = 2187  # both engines use pgx's (dlshogi's) 27 x 81 action encoding
@@ -80,6 +82,7 @@ HASH_SHIFT_2 = 13
 # (81 legal actions, about a middle-game count; the picker's cost does not depend on the mask).
 PICKER_MASK_STRIDE = 27
 
+TIMED_CALLS = 3  # --seconds is split over this many timed calls; steps/s is their median
 CALIBRATION_FRACTION = 0.2  # the calibration call aims at this fraction of --seconds
 MAX_TIMED_STEPS = 1_000_000  # upper bound on num_steps of one call (guards a mis-estimate)
 TIMER_RESOLUTION_S = 1e-9  # floor for a measured duration before dividing by it
@@ -271,16 +274,29 @@ def measure(engine, batch, target_seconds):
         grow = math.ceil(probe_steps * probe_target / max(probe_s, TIMER_RESOLUTION_S))
         probe_steps = min(MAX_TIMED_STEPS, max(2 * probe_steps, grow))
     seconds_per_step = probe_s / probe_steps
-    num_steps = int(min(MAX_TIMED_STEPS, max(1, round(target_seconds / seconds_per_step))))
-    seconds, state, key, out = timed(run, state, key, num_steps)
+    call_seconds = target_seconds / TIMED_CALLS
+    num_steps = int(min(MAX_TIMED_STEPS, max(1, round(call_seconds / seconds_per_step))))
+
+    # TIMED_CALLS calls of about target/TIMED_CALLS seconds each, or fewer when one step alone
+    # is slower than that: at least one call, and no new call once `target_seconds` is spent.
+    call_times, games_finished, checksum = [], 0, 0.0
+    while len(call_times) < TIMED_CALLS and (not call_times or sum(call_times) < target_seconds):
+        seconds, state, key, out = timed(run, state, key, num_steps)
+        call_times.append(seconds)
+        if engine != PICKER:
+            games_finished += int(out[3])
+            checksum += float(out[2])
+    median_s = statistics.median(call_times)
 
     result = {
         "engine": engine,
         "batch": batch,
-        "num_steps": num_steps,
-        "seconds": seconds,
-        "steps_per_s": batch * num_steps / seconds,
-        "seconds_per_batch_step": seconds / num_steps,
+        "num_steps": num_steps,  # per timed call
+        "timed_calls": len(call_times),
+        "seconds": sum(call_times),
+        "steps_per_s": batch * num_steps / median_s,
+        "steps_per_s_each": [batch * num_steps / t for t in call_times],
+        "seconds_per_batch_step": median_s / num_steps,
         "compile_s": compile_s,
         "warmup_s": warm_s,
         "state_bytes": state_bytes,
@@ -288,8 +304,8 @@ def measure(engine, batch, target_seconds):
         "peak_rss_bytes": peak_rss_bytes(),
     }
     if engine != PICKER:
-        result["games_finished"] = int(out[3])  # games that ended during the timed call
-        result["obs_checksum"] = float(out[2])
+        result["games_finished"] = games_finished  # games that ended during the timed calls
+        result["obs_checksum"] = checksum
     return result
 
 
@@ -332,6 +348,13 @@ def machine_info():
         except importlib.metadata.PackageNotFoundError:
             return None
 
+    try:  # which shogi_jax code was measured ("-dirty": uncommitted changes in the tree)
+        revision = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+            cwd=os.path.dirname(os.path.abspath(__file__)), check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        revision = None
+
     return {
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
@@ -342,6 +365,7 @@ def machine_info():
         "jaxlib": version("jaxlib"),
         "pgx": version("pgx"),
         "shogi_jax": version("shogi_jax"),
+        "git_revision": revision,
     }
 
 
@@ -368,7 +392,7 @@ def describe(result):
     if "error" in result:
         return f"{name} FAILED: {result['error']}"
     line = (f"{name} {fmt_rate(result['steps_per_s']):>11} steps/s  "
-            f"({result['num_steps']} steps in {result['seconds']:.2f} s)  "
+            f"({result['timed_calls']} x {result['num_steps']} steps, {result['seconds']:.2f} s)  "
             f"compile {result['compile_s']:.1f} s  state {result['state_bytes']:,} B  "
             f"peak RSS {mib(result['peak_rss_bytes'])} MiB")
     if "games_finished" in result:
@@ -387,7 +411,8 @@ def markdown(info, results, batch_sizes, engines, command):
     lines = [
         f"Machine: {info['cpu']} ({info['cpu_count']} cores), "
         f"devices {', '.join(info['devices'])}; "
-        f"{info['date']}; jax {info['jax']}, pgx {info['pgx']}, Python {info['python']}.",
+        f"{info['date']}; jax {info['jax']}, pgx {info['pgx']}, Python {info['python']}; "
+        f"shogi_jax at {info['git_revision'] or 'unknown revision'}.",
         "",
         f"`{command}`: uniformly random legal moves, step + legal mask + observation, "
         "auto-reset at game end; steps/s = games x plies per second. Compile = trace + lower + "
@@ -447,7 +472,7 @@ def parse_args(argv):
     parser.add_argument("--engines", default=",".join(ENGINES),
                         help="comma-separated subset of: " + ", ".join(ENGINES))
     parser.add_argument("--seconds", type=float, default=None,
-                        help=f"target seconds of each timed call (default {DEFAULT_SECONDS}; "
+                        help=f"target timed seconds per measurement (default {DEFAULT_SECONDS}; "
                              f"with --quick {QUICK_SECONDS})")
     parser.add_argument("--quick", action="store_true",
                         help="smaller batches and shorter timed calls (a few minutes on 2 cores)")
@@ -482,9 +507,10 @@ def main(argv=None):
         return 0
 
     info = machine_info()
-    print(f"# {info['cpu']} ({info['cpu_count']} cores), devices {info['devices']}, {info['date']}")
+    print(f"# {info['cpu']} ({info['cpu_count']} cores), devices {info['devices']}, "
+          f"{info['date']}, shogi_jax at {info['git_revision']}")
     print(f"# batch sizes {list(args.batch_sizes)}, engines {list(args.engines)}, "
-          f"about {args.seconds:g} s per timed call; each measurement in a fresh process",
+          f"about {args.seconds:g} s timed per measurement, each in a fresh process",
           flush=True)
 
     results = []

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from shogi_jax.rules.attacks import king_safety
+from shogi_jax.rules.attacks import king_safety, sides_of
 from shogi_jax.rules.board import (
     HAND_TYPE, KING, MAX_HAND, NUM_PIECE_TYPES, NUM_SQUARES, OPP_OFFSET, OWN_OFFSET, PAWN, LANCE,
     KNIGHT, PIECE_NAMES, flip_board_np,
@@ -149,7 +149,7 @@ def _opponent_in_check(mover_board):
 
 @jax.jit
 def _in_check(board):
-    return king_safety(board).num_checkers > 0
+    return king_safety(sides_of(board)).num_checkers > 0
 
 
 def to_sfen(state: State) -> str:

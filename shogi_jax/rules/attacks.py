@@ -1,4 +1,4 @@
-"""Attack planes, checkers and pins, all in the mover's frame over int32[9, 9] board planes."""
+"""Attack sets, checkers and pins in the mover's frame, over bitboards (uint32[9] sets)."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -6,13 +6,117 @@ from typing import NamedTuple
 import jax.numpy as jnp
 
 from shogi_jax.rules import tables
+from shogi_jax.rules.bitboards import count, is_empty, pack, ray_fill, rotate, shift
 from shogi_jax.rules.board import (
     DIRECTION_LINE, DIRECTIONS, EMPTY, KING, NUM_DIRECTIONS, NUM_LINE_DIRECTIONS, OPP_OFFSET,
     OWN_OFFSET,
 )
-from shogi_jax.rules.planes import bit, negate, ray_fill, shift
 
 NUM_PIN_LINES = 4
+_MOVE_BIT_INDEX = jnp.arange(NUM_DIRECTIONS + NUM_LINE_DIRECTIONS)
+
+
+class Sides(NamedTuple):
+    """A position as bitboards (uint32[9] each), mover's frame. Directions are each owner's own:
+    the opponent's direction d points the other way on this board."""
+
+    own: jnp.ndarray
+    opp: jnp.ndarray
+    own_king: jnp.ndarray
+    opp_king: jnp.ndarray
+    own_step: jnp.ndarray  # uint32[10, 9]: the mover's pieces that step in direction d
+    own_slide: jnp.ndarray  # uint32[8, 9]: the mover's pieces that slide in direction d
+    opp_step: jnp.ndarray  # uint32[10, 9]
+    opp_slide: jnp.ndarray  # uint32[8, 9]
+
+    @property
+    def occupied(self):
+        return self.own | self.opp
+
+
+def sides_of(board):
+    """Sides of an int32[9, 9] board plane (codes as in `shogi_jax.rules.board`)."""
+    own = (board != EMPTY) & (board < OPP_OFFSET)
+    opp = board >= OPP_OFFSET
+    move_bits = jnp.asarray(tables.MOVE_BITS)[board]
+    moves = (move_bits[None] >> _MOVE_BIT_INDEX[:, None, None]) & 1 == 1  # [18, 9, 9]
+    own_moves, opp_moves = pack(moves & own), pack(moves & opp)  # [18, 9] each
+    return Sides(
+        own=pack(own), opp=pack(opp),
+        own_king=pack(board == KING + OWN_OFFSET), opp_king=pack(board == KING + OPP_OFFSET),
+        own_step=own_moves[:NUM_DIRECTIONS], own_slide=own_moves[NUM_DIRECTIONS:],
+        opp_step=opp_moves[:NUM_DIRECTIONS], opp_slide=opp_moves[NUM_DIRECTIONS:],
+    )
+
+
+def swap_sides(sides: Sides) -> Sides:
+    """The same position from the opponent's side (rotated; own and opponent exchanged)."""
+    return Sides(own=rotate(sides.opp), opp=rotate(sides.own), own_king=rotate(sides.opp_king),
+                 opp_king=rotate(sides.own_king), own_step=rotate(sides.opp_step),
+                 own_slide=rotate(sides.opp_slide), opp_step=rotate(sides.own_step),
+                 opp_slide=rotate(sides.own_slide))
+
+
+def opponent_attacks_by_direction(sides: Sides, occupied):
+    """uint32[10, 9]: squares the opponent attacks, one set per direction of attack.
+
+    Sliders stop at `occupied` (pass the occupancy without the mover's king to let attacks run
+    through the king's square, so that the king cannot step back along a slider's ray). A square
+    is attacked by at most one piece per direction, so counting over the sets counts attackers.
+    """
+    empty = ~occupied
+    sets = []
+    for d in range(NUM_DIRECTIONS):
+        df, dr = DIRECTIONS[d]
+        vector = (-df, -dr)  # the opponent's direction d, on the mover's board
+        attacked = shift(sides.opp_step[d], vector)
+        if d < NUM_LINE_DIRECTIONS:
+            attacked = attacked | ray_fill(sides.opp_slide[d], empty, vector)
+        sets.append(attacked)
+    return jnp.stack(sets)
+
+
+class KingSafety(NamedTuple):
+    """What the opponent's pieces do to the mover's king. Sets are uint32[9]."""
+
+    checkers: jnp.ndarray  # opponent pieces giving check
+    between: jnp.ndarray  # empty squares between the king and a checking slider
+    pinned_on_line: jnp.ndarray  # uint32[4, 9]: mover's pieces pinned along each line type
+    num_checkers: jnp.ndarray  # int32[]
+
+
+def king_safety(sides: Sides) -> KingSafety:
+    """Checkers, block squares and pins for the mover's king."""
+    king = sides.own_king
+    occupied = sides.occupied
+    empty = ~occupied
+    # An opponent stepper moving by -v (its direction d) checks from the king's square + v.
+    checkers = jnp.zeros_like(king)
+    for d in range(NUM_DIRECTIONS):
+        checkers = checkers | (shift(king, DIRECTIONS[d]) & sides.opp_step[d])
+
+    between = jnp.zeros_like(king)
+    pinned = [jnp.zeros_like(king) for _ in range(NUM_PIN_LINES)]
+    for d in range(NUM_LINE_DIRECTIONS):
+        vector = DIRECTIONS[d]
+        sliders = sides.opp_slide[d]  # opponent sliders running toward the king along this ray
+        ray = ray_fill(king, empty, vector)
+        blocker = ray & occupied
+        checking = blocker & sliders
+        checkers = checkers | checking
+        between = between | jnp.where(is_empty(checking), 0, ray & empty).astype(jnp.uint32)
+        # An own first blocker with an opponent slider right behind it is pinned to this line.
+        own_blocker = blocker & sides.own
+        behind = ray_fill(own_blocker, empty, vector) & occupied
+        line = DIRECTION_LINE[d]
+        pinned[line] = pinned[line] | jnp.where(is_empty(behind & sliders), 0,
+                                                own_blocker).astype(jnp.uint32)
+    return KingSafety(checkers, between, jnp.stack(pinned), count(checkers))
+
+
+def own_attacks_by_direction(sides: Sides, occupied):
+    """uint32[10, 9]: squares the mover attacks, one set per direction (see the opponent's)."""
+    return rotate(opponent_attacks_by_direction(swap_sides(sides), rotate(occupied)))
 
 
 def flip_planes(board):
@@ -21,69 +125,3 @@ def flip_planes(board):
     swap = OPP_OFFSET - OWN_OFFSET
     return jnp.where(rotated == EMPTY, EMPTY,
                      jnp.where(rotated < OPP_OFFSET, rotated + swap, rotated - swap))
-
-
-def opponent_attacks_by_direction(board, occupied):
-    """bool[10, 9, 9]: squares the opponent attacks, one plane per direction of attack.
-
-    Sliders stop at `occupied` (pass the board without the mover's king to let attacks run through
-    the king's square, so that the king cannot step back along a slider's ray). A square is
-    attacked by at most one piece per direction, so summing the planes counts the attackers.
-    """
-    step_bits = jnp.asarray(tables.OPP_STEP_BITS)[board]
-    slide_bits = jnp.asarray(tables.OPP_SLIDE_BITS)[board]
-    empty = ~occupied
-    planes = []
-    for d in range(NUM_DIRECTIONS):
-        # The opponent's direction d points the other way in the mover's frame.
-        vector = negate(DIRECTIONS[d])
-        attacked = shift(bit(step_bits, d), vector)
-        if d < NUM_LINE_DIRECTIONS:
-            attacked = attacked | ray_fill(bit(slide_bits, d), empty, vector)
-        planes.append(attacked)
-    return jnp.stack(planes)
-
-
-class KingSafety(NamedTuple):
-    """What the opponent's pieces do to the mover's king. All planes bool[9, 9]."""
-
-    checkers: jnp.ndarray  # opponent pieces giving check
-    between: jnp.ndarray  # empty squares between the king and a checking slider
-    pinned_on_line: jnp.ndarray  # bool[4, 9, 9]: mover's pieces pinned along each line type
-    num_checkers: jnp.ndarray  # int32[]
-
-
-def king_safety(board):
-    """Checkers, block squares and pins for the mover's king on an int32[9, 9] board."""
-    king = board == KING + OWN_OFFSET
-    occupied = board != EMPTY
-    own = occupied & (board < OPP_OFFSET)
-    empty = ~occupied
-    step_bits = jnp.asarray(tables.OPP_STEP_BITS)[board]
-    slide_bits = jnp.asarray(tables.OPP_SLIDE_BITS)[board]
-
-    # An opponent stepper that moves by -v (its own direction d) checks from the king's square + v.
-    checkers = jnp.zeros_like(king)
-    for d in range(NUM_DIRECTIONS):
-        checkers = checkers | (shift(king, DIRECTIONS[d]) & bit(step_bits, d))
-
-    between = jnp.zeros_like(king)
-    pinned = [jnp.zeros_like(king) for _ in range(NUM_PIN_LINES)]
-    for d in range(NUM_LINE_DIRECTIONS):
-        vector = DIRECTIONS[d]
-        # Opponent sliders that run toward the king along this ray (their direction d).
-        sliders = bit(slide_bits, d)
-        ray = ray_fill(king, empty, vector)
-        blocker = ray & occupied
-        checking = blocker & sliders
-        gives_check = jnp.any(checking)
-        checkers = checkers | checking
-        between = between | (gives_check & ray & empty)
-        # An own first blocker with an opponent slider right behind it is pinned to this line.
-        own_blocker = blocker & own
-        behind = ray_fill(own_blocker, empty, vector) & occupied
-        is_pin = jnp.any(behind & sliders)
-        line = DIRECTION_LINE[d]
-        pinned[line] = pinned[line] | (is_pin & own_blocker)
-    return KingSafety(checkers, between, jnp.stack(pinned),
-                      jnp.sum(checkers, dtype=jnp.int32))

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from shogi_jax.rules.attacks import flip_planes, opponent_attacks_by_direction
-from shogi_jax.rules.board import EMPTY, NUM_PIECE_TYPES, OPP_OFFSET, OWN_OFFSET
+from shogi_jax.rules.attacks import (
+    opponent_attacks_by_direction, own_attacks_by_direction, sides_of,
+)
+from shogi_jax.rules.bitboards import unpack
+from shogi_jax.rules.board import NUM_PIECE_TYPES, OPP_OFFSET, OWN_OFFSET
 from shogi_jax.rules.state import State
 
 HAND_THRESHOLDS = (8, 4, 4, 4, 2, 2, 4)  # P L N S B R G
@@ -39,11 +42,12 @@ def observe(state: State):
     types = jnp.arange(NUM_PIECE_TYPES)
     own = board[..., None] == types + OWN_OFFSET
     opponent = board[..., None] == types + OPP_OFFSET
-    occupied = board != EMPTY
-    opponent_attacks = jnp.sum(opponent_attacks_by_direction(board, occupied), axis=0)
-    # The mover's attacks are the opponent's attacks seen from the other side of the board.
-    own_attacks = jnp.sum(opponent_attacks_by_direction(flip_planes(board), occupied[::-1, ::-1]),
-                          axis=0)[::-1, ::-1]
+    sides = sides_of(board)
+    # Each attacker reaches a square from one direction: summing over directions counts them.
+    opponent_attacks = jnp.sum(unpack(opponent_attacks_by_direction(sides, sides.occupied)),
+                               axis=0, dtype=jnp.int32)
+    own_attacks = jnp.sum(unpack(own_attacks_by_direction(sides, sides.occupied)), axis=0,
+                          dtype=jnp.int32)
     scalars = jnp.concatenate([
         _hand_planes(state.hand[0]), _hand_planes(state.hand[1]),
         state.in_check[None].astype(jnp.float32),

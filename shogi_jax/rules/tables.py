@@ -23,6 +23,12 @@ OWN_SLIDE_BITS = _direction_bits(SLIDE_DIRECTIONS, OWN_OFFSET)
 OPP_STEP_BITS = _direction_bits(STEP_DIRECTIONS, OPP_OFFSET)
 OPP_SLIDE_BITS = _direction_bits(SLIDE_DIRECTIONS, OPP_OFFSET)
 
+# int32[29]: how the piece with that code moves, in its owner's frame: bits 0-9 the directions it
+# steps in, bits 10-17 the directions it slides in. Owner-blind: the owner is read off the code.
+SLIDE_BIT_OFFSET = NUM_DIRECTIONS
+MOVE_BITS = (OWN_STEP_BITS | OPP_STEP_BITS
+             | ((OWN_SLIDE_BITS | OPP_SLIDE_BITS) << SLIDE_BIT_OFFSET)).astype(np.int32)
+
 # int32[29]: code of the same piece promoted (own pieces that can promote), else the code itself.
 PROMOTED_CODE = np.arange(NUM_CODES, dtype=np.int32)
 for _t, _p in PROMOTES_TO.items():
