@@ -149,7 +149,7 @@ def _opponent_in_check(mover_board):
 
 @jax.jit
 def _in_check(board):
-    return king_safety(sides_of(board)).num_checkers > 0
+    return king_safety(sides_of(board[..., None])).num_checkers[0] > 0  # one lane
 
 
 def to_sfen(state: State) -> str:

@@ -1,4 +1,5 @@
-"""Attack sets, checkers and pins in the mover's frame, over bitboards (uint32[9] sets)."""
+"""Attack sets, checkers and pins in the mover's frame, over bitboards (uint32[9, L] sets of L games;
+see `shogi_jax.rules.bitboards`)."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -6,7 +7,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 
 from shogi_jax.rules import tables
-from shogi_jax.rules.bitboards import count, is_empty, pack, ray_fill, rotate, shift
+from shogi_jax.rules.bitboards import count, is_empty, materialize, pack, ray_fill, rotate, shift
 from shogi_jax.rules.board import (
     DIRECTION_LINE, DIRECTIONS, EMPTY, KING, NUM_DIRECTIONS, NUM_LINE_DIRECTIONS, OPP_OFFSET,
     OWN_OFFSET,
@@ -17,17 +18,17 @@ _MOVE_BIT_INDEX = jnp.arange(NUM_DIRECTIONS + NUM_LINE_DIRECTIONS)
 
 
 class Sides(NamedTuple):
-    """A position as bitboards (uint32[9] each), mover's frame. Directions are each owner's own:
+    """A position as bitboards (uint32[9, L] each), mover's frame. Directions are each owner's own:
     the opponent's direction d points the other way on this board."""
 
     own: jnp.ndarray
     opp: jnp.ndarray
     own_king: jnp.ndarray
     opp_king: jnp.ndarray
-    own_step: jnp.ndarray  # uint32[10, 9]: the mover's pieces that step in direction d
-    own_slide: jnp.ndarray  # uint32[8, 9]: the mover's pieces that slide in direction d
-    opp_step: jnp.ndarray  # uint32[10, 9]
-    opp_slide: jnp.ndarray  # uint32[8, 9]
+    own_step: jnp.ndarray  # uint32[10, 9, L]: the mover's pieces that step in direction d
+    own_slide: jnp.ndarray  # uint32[8, 9, L]: the mover's pieces that slide in direction d
+    opp_step: jnp.ndarray  # uint32[10, 9, L]
+    opp_slide: jnp.ndarray  # uint32[8, 9, L]
 
     @property
     def occupied(self):
@@ -35,30 +36,30 @@ class Sides(NamedTuple):
 
 
 def sides_of(board):
-    """Sides of an int32[9, 9] board plane (codes as in `shogi_jax.rules.board`)."""
+    """Sides of int32[9, 9, L] board planes (codes as in `shogi_jax.rules.board`)."""
     own = (board != EMPTY) & (board < OPP_OFFSET)
     opp = board >= OPP_OFFSET
     move_bits = jnp.asarray(tables.MOVE_BITS)[board]
-    moves = (move_bits[None] >> _MOVE_BIT_INDEX[:, None, None]) & 1 == 1  # [18, 9, 9]
-    own_moves, opp_moves = pack(moves & own), pack(moves & opp)  # [18, 9] each
-    return Sides(
+    moves = (move_bits[None] >> _MOVE_BIT_INDEX[:, None, None, None]) & 1 == 1  # [18, 9, 9, L]
+    own_moves, opp_moves = pack(moves & own), pack(moves & opp)  # [18, 9, L] each
+    return materialize(Sides(
         own=pack(own), opp=pack(opp),
         own_king=pack(board == KING + OWN_OFFSET), opp_king=pack(board == KING + OPP_OFFSET),
         own_step=own_moves[:NUM_DIRECTIONS], own_slide=own_moves[NUM_DIRECTIONS:],
         opp_step=opp_moves[:NUM_DIRECTIONS], opp_slide=opp_moves[NUM_DIRECTIONS:],
-    )
+    ))
 
 
 def swap_sides(sides: Sides) -> Sides:
     """The same position from the opponent's side (rotated; own and opponent exchanged)."""
-    return Sides(own=rotate(sides.opp), opp=rotate(sides.own), own_king=rotate(sides.opp_king),
+    return materialize(Sides(own=rotate(sides.opp), opp=rotate(sides.own), own_king=rotate(sides.opp_king),
                  opp_king=rotate(sides.own_king), own_step=rotate(sides.opp_step),
                  own_slide=rotate(sides.opp_slide), opp_step=rotate(sides.own_step),
-                 opp_slide=rotate(sides.own_slide))
+                 opp_slide=rotate(sides.own_slide)))
 
 
 def opponent_attacks_by_direction(sides: Sides, occupied):
-    """uint32[10, 9]: squares the opponent attacks, one set per direction of attack.
+    """uint32[10, 9, L]: squares the opponent attacks, one set per direction of attack.
 
     Sliders stop at `occupied` (pass the occupancy without the mover's king to let attacks run
     through the king's square, so that the king cannot step back along a slider's ray). A square
@@ -77,12 +78,12 @@ def opponent_attacks_by_direction(sides: Sides, occupied):
 
 
 class KingSafety(NamedTuple):
-    """What the opponent's pieces do to the mover's king. Sets are uint32[9]."""
+    """What the opponent's pieces do to the mover's king. Sets are uint32[9, L]."""
 
     checkers: jnp.ndarray  # opponent pieces giving check
     between: jnp.ndarray  # empty squares between the king and a checking slider
-    pinned_on_line: jnp.ndarray  # uint32[4, 9]: mover's pieces pinned along each line type
-    num_checkers: jnp.ndarray  # int32[]
+    pinned_on_line: jnp.ndarray  # uint32[4, 9, L]: mover's pieces pinned along each line type
+    num_checkers: jnp.ndarray  # int32[L]
 
 
 def king_safety(sides: Sides) -> KingSafety:
@@ -111,11 +112,11 @@ def king_safety(sides: Sides) -> KingSafety:
         line = DIRECTION_LINE[d]
         pinned[line] = pinned[line] | jnp.where(is_empty(behind & sliders), 0,
                                                 own_blocker).astype(jnp.uint32)
-    return KingSafety(checkers, between, jnp.stack(pinned), count(checkers))
+    return materialize(KingSafety(checkers, between, jnp.stack(pinned), count(checkers)))
 
 
 def own_attacks_by_direction(sides: Sides, occupied):
-    """uint32[10, 9]: squares the mover attacks, one set per direction (see the opponent's)."""
+    """uint32[10, 9, L]: squares the mover attacks, one set per direction (see the opponent's)."""
     return rotate(opponent_attacks_by_direction(swap_sides(sides), rotate(occupied)))
 
 

@@ -1,25 +1,29 @@
-"""Bitboards: a set of squares as uint32[9], one word per file with bit r set for rank r + 1.
+"""Bitboards: a set of squares as uint32[9, L], one word per file (bit r set for rank r + 1), for
+L games side by side ("lanes").
 
-Shifts along a rank are bit shifts; shifts across files are slices of a 9-long axis; slider fills
-are eight shift-and-mask steps. Nine words per set (instead of 81 booleans) make the rules cheap
-on every backend. All sets are in the mover's frame (see `shogi_jax.rules.board`).
+The lane axis is last so that every bitboard operation is one contiguous vector operation over the
+batch (the fast layout for XLA on every backend); a single game has L = 1. Shifts along a rank are
+bit shifts; shifts across files are slices of the file axis (axis -2); slider fills are eight
+shift-and-mask steps. All sets are in the mover's frame (see `shogi_jax.rules.board`); per-game
+scalars that go with them are [L] arrays.
 """
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 FILE_MASK = 0x1FF  # nine rank bits
-_RANK_SHIFTS = jnp.arange(9, dtype=jnp.uint32)
+_RANK_SHIFTS = jnp.arange(9, dtype=jnp.uint32)[:, None]  # [9 ranks, 1 lane]
 
 
 def pack(plane):
-    """bool[..., 9, 9] ([f, r]) -> uint32[..., 9]."""
-    return jnp.sum(plane.astype(jnp.uint32) << _RANK_SHIFTS, axis=-1, dtype=jnp.uint32)
+    """bool[..., 9, 9, L] ([f, r, lane]) -> uint32[..., 9, L]."""
+    return jnp.sum(plane.astype(jnp.uint32) << _RANK_SHIFTS, axis=-2, dtype=jnp.uint32)
 
 
 def unpack(bitboard):
-    """uint32[..., 9] -> bool[..., 9, 9] ([f, r])."""
-    return (bitboard[..., None] >> _RANK_SHIFTS) & 1 == 1
+    """uint32[..., 9, L] -> bool[..., 9, 9, L] ([f, r, lane])."""
+    return (bitboard[..., None, :] >> _RANK_SHIFTS) & 1 == 1
 
 
 def ranks_mask(ranks) -> int:
@@ -31,11 +35,11 @@ def shift(bitboard, vector):
     """Moves every square of the set by (df, dr); squares leaving the board drop out."""
     df, dr = vector
     if df > 0:
-        bitboard = jnp.concatenate([jnp.zeros_like(bitboard[..., :df]), bitboard[..., :9 - df]],
-                                   axis=-1)
+        bitboard = jnp.concatenate(
+            [jnp.zeros_like(bitboard[..., :df, :]), bitboard[..., :9 - df, :]], axis=-2)
     elif df < 0:
-        bitboard = jnp.concatenate([bitboard[..., -df:], jnp.zeros_like(bitboard[..., :-df])],
-                                   axis=-1)
+        bitboard = jnp.concatenate(
+            [bitboard[..., -df:, :], jnp.zeros_like(bitboard[..., :-df, :])], axis=-2)
     if dr > 0:
         bitboard = (bitboard << dr) & FILE_MASK
     elif dr < 0:
@@ -56,14 +60,27 @@ def ray_fill(sources, empty, vector):
 
 def rotate(bitboard):
     """The same set seen from the other side: files reversed, ranks reversed."""
-    reversed_files = bitboard[..., ::-1]
-    return jnp.sum(((reversed_files[..., None] >> _RANK_SHIFTS) & 1) << (8 - _RANK_SHIFTS),
-                   axis=-1, dtype=jnp.uint32)
+    reversed_files = bitboard[..., ::-1, :]
+    bits = (reversed_files[..., None, :] >> _RANK_SHIFTS) & 1  # [..., 9 files, 9 ranks, L]
+    return jnp.sum(bits << (8 - _RANK_SHIFTS), axis=-2, dtype=jnp.uint32)
 
 
 def is_empty(bitboard):
-    return jnp.all(bitboard == 0, axis=-1)
+    """bool[..., L]."""
+    return jnp.all(materialize(bitboard) == 0, axis=-2)
 
 
 def count(bitboard):
-    return jnp.sum(jnp.bitwise_count(bitboard), axis=-1, dtype=jnp.int32)
+    """int32[..., L]: squares in the set."""
+    return jnp.sum(jnp.bitwise_count(materialize(bitboard)), axis=-2, dtype=jnp.int32)
+
+
+def materialize(tree):
+    """Computes the sets in `tree` once, as buffers of their own.
+
+    XLA fuses a value into every consumer that uses it and recomputes it there; for a set that
+    feeds many others (occupancy, pins, check targets) that multiplied the work of the whole mask
+    several times over. A reduction fused with the expression that makes its input runs that
+    expression lane by lane, unvectorised. The barrier keeps the value out of those fusions.
+    """
+    return jax.lax.optimization_barrier(tree)

@@ -19,6 +19,7 @@ from shogi_jax.rules.attacks import (
 )
 from shogi_jax.rules.bitboards import unpack
 from shogi_jax.rules.board import NUM_PIECE_TYPES, OPP_OFFSET, OWN_OFFSET
+from shogi_jax.rules.lanes import lane_function
 from shogi_jax.rules.state import State
 
 HAND_THRESHOLDS = (8, 4, 4, 4, 2, 2, 4)  # P L N S B R G
@@ -36,18 +37,28 @@ def _thresholds(counts, levels=3):
     return jnp.stack([counts >= k for k in range(1, levels + 1)], axis=-1)  # [9, 9, levels]
 
 
+def _attack_counts_lanes(board81):
+    """int32[9, 9, L] each: how many of the mover's and of the opponent's pieces attack a square.
+
+    Each attacker reaches a square from one direction: summing over directions counts them.
+    """
+    sides = sides_of(board81.reshape(9, 9, -1))
+    own = own_attacks_by_direction(sides, sides.occupied)  # [10, 9, L]
+    opponent = opponent_attacks_by_direction(sides, sides.occupied)
+    return (jnp.sum(unpack(own), axis=0, dtype=jnp.int32),
+            jnp.sum(unpack(opponent), axis=0, dtype=jnp.int32))
+
+
+_attack_counts = lane_function(_attack_counts_lanes)
+
+
 def observe(state: State):
     """float32[9, 9, 94] planes for the mover (see the module docstring)."""
     board = state.board.reshape(9, 9)
     types = jnp.arange(NUM_PIECE_TYPES)
     own = board[..., None] == types + OWN_OFFSET
     opponent = board[..., None] == types + OPP_OFFSET
-    sides = sides_of(board)
-    # Each attacker reaches a square from one direction: summing over directions counts them.
-    opponent_attacks = jnp.sum(unpack(opponent_attacks_by_direction(sides, sides.occupied)),
-                               axis=0, dtype=jnp.int32)
-    own_attacks = jnp.sum(unpack(own_attacks_by_direction(sides, sides.occupied)), axis=0,
-                          dtype=jnp.int32)
+    own_attacks, opponent_attacks = _attack_counts(state.board)
     scalars = jnp.concatenate([
         _hand_planes(state.hand[0]), _hand_planes(state.hand[1]),
         state.in_check[None].astype(jnp.float32),
