@@ -76,11 +76,24 @@ def count(bitboard):
 
 
 def materialize(tree):
-    """Computes the sets in `tree` once, as buffers of their own.
+    """Computes the sets in `tree` once, as buffers of their own, and returns them unchanged.
 
-    XLA fuses a value into every consumer that uses it and recomputes it there; for a set that
-    feeds many others (occupancy, pins, check targets) that multiplied the work of the whole mask
-    several times over. A reduction fused with the expression that makes its input runs that
-    expression lane by lane, unvectorised. The barrier keeps the value out of those fusions.
+    XLA fuses a cheap value into every consumer and recomputes it there; for a set that feeds many
+    others (pins, check targets, attacks) that multiplied the work of the whole legal mask several
+    times over. On GPU/TPU an optimization barrier keeps the value out of its consumers' fusions.
+    XLA's CPU pipeline drops those barriers before fusing, so there the value goes through a
+    conditional (fusion never crosses one) whose two branches both return it: the result is the
+    same whichever branch runs, only the fusion boundary matters.
     """
-    return jax.lax.optimization_barrier(tree)
+    return jax.lax.platform_dependent(tree, cpu=_conditional_boundary,
+                                      default=jax.lax.optimization_barrier)
+
+
+def _conditional_boundary(tree):
+    leaves = jax.tree_util.tree_leaves(tree)
+    # Any runtime predicate will do. The branches differ in form (an OR with zero that XLA folds
+    # only later) so that the conditional is not simplified away before fusion.
+    predicate = jnp.ravel(leaves[0])[0] == 0
+    return jax.lax.cond(predicate, lambda t: t,
+                        lambda t: jax.tree_util.tree_map(lambda x: x | jnp.zeros((), x.dtype), t),
+                        tree)

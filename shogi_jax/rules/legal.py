@@ -3,8 +3,8 @@
 Legality comes from king safety, never from trying actions: king moves avoid attacked squares
 (attacks computed with the king lifted off the board); under double check only the king moves;
 under single check other moves must capture the checker or block; a pinned piece moves only along
-its pin line. Uchifuzume costs one extra (promotion-blind) move generation, for the opponent
-after the single pawn drop in front of its king. All sets are bitboards (uint32[9, L]) of L games
+its pin line. Uchifuzume is judged from the attacks on the opponent king's flight squares and on
+the dropped pawn (see `_pawn_drop_mates`). All sets are bitboards (uint32[9, L]) of L games
 side by side; `legal_moves` is the one-game function, whose vmap runs them all in one lane layout.
 """
 from __future__ import annotations
@@ -132,13 +132,50 @@ def _drop_sets(sides: Sides, safety: KingSafety, mover_hand, own_pawns):
 
 
 def _pawn_drop_mates(sides: Sides, pawn_drops):
-    """uint32[9, L]: the pawn drop in front of the opponent's king, if allowed so far and mating."""
-    checking_square = shift(sides.opp_king, _DOWN) & pawn_drops
-    with_pawn = sides._replace(own=sides.own | checking_square,
-                               own_step=sides.own_step.at[0].set(sides.own_step[0]
-                                                                 | checking_square))
+    """uint32[9, L]: the pawn drop in front of the opponent's king, if allowed so far and mating.
+
+    The dropped pawn checks from the square next to the king, so the opponent can only answer by
+    moving the king to a square we do not attack (taking the pawn when it is undefended) or by
+    taking the pawn with another piece that is not pinned (a pinned piece is pinned along a line
+    that misses the pawn's square, which is next to the king and now occupied). Nothing can block.
+    """
+    pawn = shift(sides.opp_king, _DOWN) & pawn_drops  # at most one square
+    occupied = sides.occupied | pawn
+    empty = ~occupied
+    # Our attacks run through the opponent's king so that it cannot step back along a ray.
+    through_king = empty | sides.opp_king
+    attacked = jnp.zeros_like(pawn)
+    pinned = jnp.zeros_like(pawn)
+    takers = jnp.zeros_like(pawn)
+    for d in range(NUM_DIRECTIONS):
+        vector = DIRECTIONS[d]
+        attacked = attacked | shift(sides.own_step[d], vector)
+        # An opponent stepper moving by -vector takes the pawn from the square pawn + vector.
+        takers = takers | (shift(pawn, vector) & sides.opp_step[d])
+        if d < NUM_LINE_DIRECTIONS:
+            backward = (-vector[0], -vector[1])
+            slides = ray_fill(sides.own_slide[d], through_king, vector)
+            attacked = attacked | slides
+            # Our slider's first blocker that is also the king's first blocker the other way.
+            pinned = pinned | (slides & ray_fill(sides.opp_king, empty, backward) & sides.opp)
+            takers = takers | (ray_fill(pawn, empty, vector) & sides.opp_slide[d])
+    king_flights = jnp.zeros_like(pawn)
+    for d in range(NUM_LINE_DIRECTIONS):
+        king_flights = king_flights | shift(sides.opp_king, DIRECTIONS[d])
+    king_flights = king_flights & ~sides.opp & ~attacked
+    takers = takers & ~sides.opp_king & ~pinned
+    escapes = ~is_empty(materialize(king_flights | takers))
+    return jnp.where(escapes, jnp.uint32(0), pawn).astype(jnp.uint32)
+
+
+def _pawn_drop_mates_by_search(sides: Sides, pawn_drops):
+    """The same as `_pawn_drop_mates`, by generating the opponent's replies after the drop (the
+    simple, slower path that tests check the fast one against)."""
+    pawn = shift(sides.opp_king, _DOWN) & pawn_drops
+    with_pawn = sides._replace(own=sides.own | pawn,
+                               own_step=sides.own_step.at[0].set(sides.own_step[0] | pawn))
     escapes = _has_board_move(swap_sides(with_pawn))
-    return jnp.where(escapes, jnp.uint32(0), checking_square).astype(jnp.uint32)
+    return jnp.where(escapes, jnp.uint32(0), pawn).astype(jnp.uint32)
 
 
 def legal_moves_lanes(board81, hand):
