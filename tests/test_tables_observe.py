@@ -59,3 +59,20 @@ def test_hand_check_and_attack_planes():
 
 def board_in_check(sfen):
     return cshogi.Board(sfen).is_check()
+
+
+@pytest.mark.parametrize("sfen", [
+    "lnsgkgsnl/1r5b1/ppppppppp/9/9/9/PPPPPPPPP/1B5R1/LNSGKGSNL b - 1",
+    "ln1g3nl/1r1s1kg2/p1pppp1pp/6s2/1p5P1/2P1P4/PPBP1PP1P/2G4R1/LN2KGSNL b Bp 1",
+    "l6nl/5+P1gk/2np1S3/p1p4Pp/3P2Sp1/1PPb2P1P/P5GS1/R8/LN4bKL w RGgsn5p 1",
+])
+def test_attack_planes_are_the_same_from_either_side(sfen):
+    """The mover's attack planes equal the opponent-attack planes of the same board with the other
+    side to move, turned 180 degrees (two different code paths)."""
+    other_side = sfen.replace(" b ", " x ").replace(" w ", " b ").replace(" x ", " w ")
+    mine = np.asarray(observe(sj.from_sfen(sfen)))
+    theirs = np.asarray(observe(sj.from_sfen(other_side)))[::-1, ::-1]
+    assert mine.dtype == np.bool_
+    np.testing.assert_array_equal(mine[..., 88:91], theirs[..., 91:94])
+    np.testing.assert_array_equal(mine[..., 91:94], theirs[..., 88:91])
+    assert mine[..., 88:94].any()

@@ -52,10 +52,27 @@ def sides_of(board):
 
 def swap_sides(sides: Sides) -> Sides:
     """The same position from the opponent's side (rotated; own and opponent exchanged)."""
-    return materialize(Sides(own=rotate(sides.opp), opp=rotate(sides.own), own_king=rotate(sides.opp_king),
-                 opp_king=rotate(sides.own_king), own_step=rotate(sides.opp_step),
-                 own_slide=rotate(sides.opp_slide), opp_step=rotate(sides.own_step),
-                 opp_slide=rotate(sides.own_slide)))
+    return materialize(Sides(
+        own=rotate(sides.opp), opp=rotate(sides.own), own_king=rotate(sides.opp_king),
+        opp_king=rotate(sides.own_king), own_step=rotate(sides.opp_step),
+        own_slide=rotate(sides.opp_slide), opp_step=rotate(sides.own_step),
+        opp_slide=rotate(sides.own_slide)))
+
+
+def _attacks_by_direction(steppers, sliders, occupied, sign):
+    """uint32[10, 9, L]: squares reached by `steppers` (uint32[10, 9, L]) and `sliders`
+    ([8, 9, L]) one set per direction; sign -1 for the opponent, whose directions point the other
+    way on the mover's board."""
+    empty = ~occupied
+    sets = []
+    for d in range(NUM_DIRECTIONS):
+        df, dr = DIRECTIONS[d]
+        vector = (sign * df, sign * dr)
+        attacked = shift(steppers[d], vector)
+        if d < NUM_LINE_DIRECTIONS:
+            attacked = attacked | ray_fill(sliders[d], empty, vector)
+        sets.append(attacked)
+    return jnp.stack(sets)
 
 
 def opponent_attacks_by_direction(sides: Sides, occupied):
@@ -65,16 +82,12 @@ def opponent_attacks_by_direction(sides: Sides, occupied):
     through the king's square, so that the king cannot step back along a slider's ray). A square
     is attacked by at most one piece per direction, so counting over the sets counts attackers.
     """
-    empty = ~occupied
-    sets = []
-    for d in range(NUM_DIRECTIONS):
-        df, dr = DIRECTIONS[d]
-        vector = (-df, -dr)  # the opponent's direction d, on the mover's board
-        attacked = shift(sides.opp_step[d], vector)
-        if d < NUM_LINE_DIRECTIONS:
-            attacked = attacked | ray_fill(sides.opp_slide[d], empty, vector)
-        sets.append(attacked)
-    return jnp.stack(sets)
+    return _attacks_by_direction(sides.opp_step, sides.opp_slide, occupied, -1)
+
+
+def own_attacks_by_direction(sides: Sides, occupied):
+    """uint32[10, 9, L]: squares the mover attacks, one set per direction (see the opponent's)."""
+    return _attacks_by_direction(sides.own_step, sides.own_slide, occupied, 1)
 
 
 class KingSafety(NamedTuple):
@@ -113,11 +126,6 @@ def king_safety(sides: Sides) -> KingSafety:
         pinned[line] = pinned[line] | jnp.where(is_empty(behind & sliders), 0,
                                                 own_blocker).astype(jnp.uint32)
     return materialize(KingSafety(checkers, between, jnp.stack(pinned), count(checkers)))
-
-
-def own_attacks_by_direction(sides: Sides, occupied):
-    """uint32[10, 9, L]: squares the mover attacks, one set per direction (see the opponent's)."""
-    return rotate(opponent_attacks_by_direction(swap_sides(sides), rotate(occupied)))
 
 
 def flip_planes(board):

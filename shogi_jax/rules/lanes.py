@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 
+from shogi_jax.rules.bitboards import materialize
+
 
 def lane_function(core):
     """core(*arrays with a trailing lane axis) -> pytree of arrays with a trailing lane axis.
@@ -33,7 +35,9 @@ def lane_function(core):
         lanes = [jnp.moveaxis(x, 0, -1) if is_batched
                  else jnp.broadcast_to(jnp.asarray(x)[..., None], jnp.shape(x) + (axis_size,))
                  for x, is_batched in zip(args, in_batched)]
-        outputs = core(*lanes)
+        # A buffer of its own: a consumer that reads each output word several times (unpacking
+        # bits) must not recompute the whole core into its fusion.
+        outputs = materialize(core(*lanes))
         return (jax.tree_util.tree_map(lambda y: jnp.moveaxis(y, -1, 0), outputs),
                 jax.tree_util.tree_map(lambda _: True, outputs))
 
