@@ -9,6 +9,9 @@ scalars that go with them are [L] arrays.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import jax
 import jax.numpy as jnp
 
@@ -75,6 +78,19 @@ def count(bitboard):
     return jnp.sum(jnp.bitwise_count(materialize(bitboard)), axis=-2, dtype=jnp.int32)
 
 
+_BOUNDARIES = contextvars.ContextVar("fusion_boundaries", default=True)
+
+
+@contextlib.contextmanager
+def fusion_boundaries(enabled: bool):
+    """Within the block (at trace time), `materialize` places boundaries only if `enabled`."""
+    token = _BOUNDARIES.set(enabled)
+    try:
+        yield
+    finally:
+        _BOUNDARIES.reset(token)
+
+
 def materialize(tree):
     """Computes the sets in `tree` once, as buffers of their own, and returns them unchanged.
 
@@ -85,6 +101,8 @@ def materialize(tree):
     conditional (fusion never crosses one) whose two branches both return it: the result is the
     same whichever branch runs, only the fusion boundary matters.
     """
+    if not _BOUNDARIES.get():
+        return tree
     return jax.lax.platform_dependent(tree, cpu=_conditional_boundary,
                                       default=jax.lax.optimization_barrier)
 

@@ -1,0 +1,49 @@
+"""The lane layout wrapper: vmapped results equal per-game results for any batch size (padding and
+chunking), nested vmaps, and unbatched arguments."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import shogi_jax as sj
+from shogi_jax.rules.lanes import LANE_CHUNK
+from shogi_jax.rules.legal import legal_moves
+
+
+@pytest.fixture(scope="module")
+def states():
+    """LANE_CHUNK + 44 positions from random playouts (more than one chunk, not a multiple)."""
+    rng = np.random.default_rng(3)
+    out = []
+    state = sj.init()
+    step = jax.jit(sj.step)
+    while len(out) < LANE_CHUNK + 44:
+        if bool(state.terminated | state.truncated):
+            state = sj.init()
+        out.append(state)
+        state = step(state, int(rng.choice(np.nonzero(np.asarray(state.legal_action_mask))[0])))
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *out)
+
+
+def test_vmap_over_chunks_with_padding_equals_one_game_calls(states):
+    masks, checks = jax.jit(jax.vmap(legal_moves))(states.board, states.hand)
+    one = jax.jit(legal_moves)
+    for i in range(0, states.board.shape[0], 17):
+        mask, check = one(states.board[i], states.hand[i])
+        np.testing.assert_array_equal(masks[i], mask)
+        assert bool(checks[i]) == bool(check)
+    np.testing.assert_array_equal(masks, states.legal_action_mask)  # as step recorded them
+
+
+def test_nested_vmap_and_unbatched_arguments(states):
+    boards = states.board[:12].reshape(3, 4, 81)
+    hands = states.hand[:12].reshape(3, 4, 2, 7)
+    nested, _ = jax.vmap(jax.vmap(legal_moves))(boards, hands)
+    np.testing.assert_array_equal(nested.reshape(12, -1), states.legal_action_mask[:12])
+    # One hand for every board: broadcast inside the wrapper.
+    shared_hand = states.hand[5]
+    masks, _ = jax.vmap(legal_moves, in_axes=(0, None))(states.board[:8], shared_hand)
+    for i in range(8):
+        np.testing.assert_array_equal(masks[i], legal_moves(states.board[i], shared_hand)[0])
