@@ -1,0 +1,337 @@
+"""Training configuration: the schema, strict YAML loading, command-line overrides and validation.
+
+A config is a tree of frozen dataclasses. The loader is driven by the dataclass fields and their
+type hints, so a new section (say `checkpoint`) needs only a dataclass and a field on `Config`.
+Loading is strict: an unknown key, a wrong type or an impossible value raises `ConfigError` naming
+the dotted key, because a silently ignored typo in a long training run costs hours.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import functools
+import hashlib
+import json
+import os
+import re
+import types
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+COMPUTE_DTYPES = ("float32", "bfloat16")
+LR_SCHEDULES = ("constant", "linear", "cosine")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used: unreadable, unknown key, wrong type or impossible value."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    blocks: int = 2  # residual blocks
+    channels: int = 32  # channels per conv layer
+    squeeze_excitation: bool = False
+    value_hidden: int = 64  # hidden units of the value head
+    dtype: str = "float32"  # compute dtype: "float32" or "bfloat16" (params always float32)
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    num_games: int = 256  # B: games played side by side
+    rollout_length: int = 32  # T: plies per game per iteration
+    max_plies: int = 512  # move limit (a draw, truncated)
+    impasse: bool = True  # CSA 27-point impasse declaration
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    learning_rate: float = 3e-4
+    lr_schedule: str = "constant"  # "constant" | "linear" | "cosine" (decay to 0 over train.iterations)
+    warmup_iterations: int = 0
+    epochs: int = 4
+    minibatches: int = 4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    value_clip_eps: Optional[float] = None  # None: unclipped value loss
+    value_coef: float = 0.5
+    entropy_coef: float = 0.01
+    max_grad_norm: float = 1.0
+    normalize_advantages: bool = True
+    target_kl: Optional[float] = None  # None: no early stop
+
+
+@dataclass(frozen=True)
+class RewardShapingConfig:
+    material_weight: float = 0.0  # 0: off. Reward per point of material gained by the mover
+    anneal_env_steps: int = 0  # the weight falls linearly to 0 by this many env steps
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    iterations: int = 100
+    iterations_per_dispatch: int = 1  # iterations compiled into one call (a lax.scan)
+    run_dir: str = "runs/default"
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    reward_shaping: RewardShapingConfig = field(default_factory=RewardShapingConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# --- YAML -------------------------------------------------------------------------------------
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """SafeLoader that also reads `1e-4` as a float.
+
+    YAML 1.1 (PyYAML) only treats exponent numbers with a dot (`1.0e-4`) as floats, so
+    `ppo.learning_rate=1e-4` would otherwise arrive as the string "1e-4".
+    """
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_YamlLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+# --- dict -> Config ---------------------------------------------------------------------------
+
+
+def _dotted(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _describe(value: Any) -> str:
+    return "None" if value is None else f"{type(value).__name__} {value!r}"
+
+
+def _optional_inner(hint: Any) -> Any | None:
+    """X for Optional[X] (or `X | None`), None for any other hint."""
+    if get_origin(hint) not in (Union, types.UnionType):
+        return None
+    members = [member for member in get_args(hint) if member is not type(None)]
+    if len(members) != 1 or len(members) == len(get_args(hint)):
+        raise TypeError(f"config schema: only Optional[X] unions are supported, got {hint!r}")
+    return members[0]
+
+
+def _type_name(hint: Any) -> str:
+    inner = _optional_inner(hint)
+    if inner is not None:
+        return f"{_type_name(inner)} or None"
+    if dataclasses.is_dataclass(hint):
+        return "a mapping"
+    return hint.__name__
+
+
+def _convert(value: Any, hint: Any, key: str) -> Any:
+    """Checks `value` against the type hint of `key` and returns it in the field's type."""
+    if dataclasses.is_dataclass(hint):
+        return _section_from_mapping(hint, value, key)
+    scalar_hint = _optional_inner(hint)
+    if scalar_hint is None:
+        scalar_hint = hint
+    elif value is None:
+        return None
+    if scalar_hint not in (bool, int, float, str):
+        raise TypeError(f"config schema: unsupported type {hint!r} for {key}")
+    # bool is a subclass of int, but `epochs: true` is a mistake, not the number 1.
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if scalar_hint is bool and isinstance(value, bool):
+        return value
+    if scalar_hint is int and is_number and isinstance(value, int):
+        return value
+    if scalar_hint is float and is_number:
+        return float(value)
+    if scalar_hint is str and isinstance(value, str):
+        return value
+    raise ConfigError(f"{key}: expected {_type_name(hint)}, got {_describe(value)}")
+
+
+def _section_from_mapping(section_class: type, raw: Any, prefix: str) -> Any:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {_describe(raw)}")
+    field_names = [f.name for f in dataclasses.fields(section_class) if f.init]
+    for key in raw:
+        if key not in field_names:
+            raise ConfigError(_unknown_key_message(str(key), field_names, prefix))
+    hints = get_type_hints(section_class)
+    values = {
+        name: _convert(raw[name], hints[name], _dotted(prefix, name))
+        for name in field_names
+        if name in raw
+    }
+    return section_class(**values)
+
+
+def _unknown_key_message(key: str, valid_names: Sequence[str], prefix: str) -> str:
+    message = f"unknown config key '{_dotted(prefix, key)}'"
+    close = difflib.get_close_matches(key, valid_names, n=1)
+    if close:
+        return f"{message} (did you mean '{_dotted(prefix, close[0])}'?)"
+    return f"{message}; valid keys{f' in {prefix}' if prefix else ''}: {', '.join(valid_names)}"
+
+
+def config_from_dict(raw: Mapping[str, Any]) -> Config:
+    """Builds and validates a Config from nested mappings; missing keys take their defaults."""
+    config = _section_from_mapping(Config, raw, "")
+    validate(config)
+    return config
+
+
+# --- validation -------------------------------------------------------------------------------
+
+_Rule = tuple[str, Callable[[Any], bool], str]  # (dotted key, accepts the value, requirement)
+
+
+def _positive(value: Any) -> bool:
+    return value > 0
+
+
+def _non_negative(value: Any) -> bool:
+    return value >= 0
+
+
+def _none_or_positive(value: Any) -> bool:
+    return value is None or value > 0
+
+
+def _unit_interval(value: Any) -> bool:
+    return 0 <= value <= 1
+
+
+_VALUE_RULES: tuple[_Rule, ...] = (
+    ("model.blocks", _positive, "> 0"),
+    ("model.channels", _positive, "> 0"),
+    ("model.value_hidden", _positive, "> 0"),
+    ("model.dtype", COMPUTE_DTYPES.__contains__, f"one of {', '.join(COMPUTE_DTYPES)}"),
+    ("env.num_games", _positive, "> 0"),
+    ("env.rollout_length", _positive, "> 0"),
+    ("env.max_plies", _positive, "> 0"),
+    ("ppo.learning_rate", _positive, "> 0"),
+    ("ppo.lr_schedule", LR_SCHEDULES.__contains__, f"one of {', '.join(LR_SCHEDULES)}"),
+    ("ppo.warmup_iterations", _non_negative, ">= 0"),
+    ("ppo.epochs", _positive, "> 0"),
+    ("ppo.minibatches", _positive, "> 0"),
+    ("ppo.gamma", _unit_interval, "in [0, 1]"),
+    ("ppo.gae_lambda", _unit_interval, "in [0, 1]"),
+    ("ppo.clip_eps", _positive, "> 0"),
+    ("ppo.value_clip_eps", _none_or_positive, "None or > 0"),
+    ("ppo.value_coef", _non_negative, ">= 0"),
+    ("ppo.entropy_coef", _non_negative, ">= 0"),
+    ("ppo.max_grad_norm", _positive, "> 0"),
+    ("ppo.target_kl", _none_or_positive, "None or > 0"),
+    ("reward_shaping.material_weight", _non_negative, ">= 0"),
+    ("reward_shaping.anneal_env_steps", _non_negative, ">= 0"),
+    ("train.iterations", _positive, "> 0"),
+    ("train.iterations_per_dispatch", _positive, "> 0"),
+)
+
+
+def _value_at(config: Config, dotted_key: str) -> Any:
+    return functools.reduce(getattr, dotted_key.split("."), config)
+
+
+def validate(config: Config) -> None:
+    """Raises ConfigError naming the key of the first impossible value or inconsistent pair."""
+    for key, accepts, requirement in _VALUE_RULES:
+        value = _value_at(config, key)
+        if not accepts(value):
+            raise ConfigError(f"{key} must be {requirement}, got {value!r}")
+    # Each epoch splits the B*T samples of an iteration into equal minibatches.
+    samples = config.env.num_games * config.env.rollout_length
+    if samples % config.ppo.minibatches:
+        raise ConfigError(
+            f"env.num_games * env.rollout_length = {config.env.num_games} * "
+            f"{config.env.rollout_length} = {samples} must be divisible by "
+            f"ppo.minibatches = {config.ppo.minibatches}"
+        )
+    # Iterations run in whole compiled dispatches; a remainder would need a second compile.
+    if config.train.iterations % config.train.iterations_per_dispatch:
+        raise ConfigError(
+            f"train.iterations = {config.train.iterations} must be divisible by "
+            f"train.iterations_per_dispatch = {config.train.iterations_per_dispatch}"
+        )
+
+
+# --- overrides, files, hashing ----------------------------------------------------------------
+
+
+def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Returns a deep copy of `raw` with each "a.b=value" override set (value read as YAML).
+
+    Unknown keys are left for config_from_dict, so they get the same message as in a file.
+    """
+    result = copy.deepcopy(dict(raw))
+    for override in overrides:
+        path, separator, value_text = override.partition("=")
+        keys = path.strip().split(".")
+        if not separator or not all(keys):
+            raise ConfigError(f"malformed override '{override}': expected 'section.key=value'")
+        try:
+            value = _parse_yaml(value_text)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"override '{override}': value is not valid YAML: {error}") from None
+        section = result
+        for depth, key in enumerate(keys[:-1]):
+            section = section.setdefault(key, {})
+            if not isinstance(section, dict):
+                parent = ".".join(keys[: depth + 1])
+                raise ConfigError(f"override '{override}': '{parent}' is not a section")
+        section[keys[-1]] = value
+    return result
+
+
+def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Config:
+    """Reads a YAML config file, applies "a.b=value" overrides, converts and validates."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from None
+    try:
+        raw = _parse_yaml(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"invalid YAML in config file {path}: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path}: top level must be a mapping, got {_describe(raw)}")
+    return config_from_dict(apply_overrides(raw, overrides))
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """Plain nested dict of the config; config_from_dict(config_to_dict(c)) == c."""
+    return dataclasses.asdict(config)
+
+
+def save_config(config: Config, path: str | os.PathLike[str]) -> None:
+    """Writes the config as YAML (in schema order), creating the parent directory."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
+
+
+def config_hash_of_network(config: Config) -> str:
+    """Short stable digest of the network shape, to refuse checkpoints of another network.
+
+    `dtype` is left out: it is only the compute dtype, parameters are stored in float32 either way.
+    """
+    shape = {key: value for key, value in dataclasses.asdict(config.model).items() if key != "dtype"}
+    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]

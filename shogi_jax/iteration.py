@@ -1,0 +1,258 @@
+"""One training iteration, jitted whole: self-play rollout, advantages, PPO epochs.
+
+B games (`env.num_games`) are played side by side for T plies (`env.rollout_length`) with the
+current network choosing every move for both sides; finished games restart from the start position
+at once (auto-reset). GAE runs over the T x B transitions, then E epochs x M minibatches of PPO
+updates. Everything, counters included, lives in `TrainState`; the host loop only calls the
+iteration and logs what it returns.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+import shogi_jax as sj
+from shogi_jax import ppo, shaping
+from shogi_jax.config import Config
+from shogi_jax.model import make_model
+from shogi_jax.rules.state import State
+
+NUM_REASONS = len(sj.TERMINATION_NAMES)
+RESULT_NAMES = ("black_wins", "white_wins", "draws")
+
+
+class TrainState(NamedTuple):
+    """Everything training needs, on device; the single source of truth for every counter.
+
+    Env steps are not stored: every iteration plays exactly B x T of them, so they are
+    `iteration * num_games * rollout_length` (see `env_steps`).
+    """
+
+    params: Any
+    opt_state: Any
+    games: State  # [B] games in flight, each from its mover's view
+    key: jax.Array  # uint32[2] PRNG key, split at each iteration
+    iteration: jax.Array  # int32[] iterations completed
+    games_finished: jax.Array  # int32[] games ended since the start of training
+    results: jax.Array  # int32[3] finished games: Black wins, White wins, draws
+    reasons: jax.Array  # int32[NUM_REASONS] finished games by termination code
+
+
+def env_steps(config: Config, iteration: int) -> int:
+    """Env steps (plies, all games together) after `iteration` iterations."""
+    return iteration * config.env.num_games * config.env.rollout_length
+
+
+def total_updates(config: Config) -> int:
+    """Optimizer updates over the whole run (the learning-rate schedule's length)."""
+    return config.train.iterations * config.ppo.epochs * config.ppo.minibatches
+
+
+class Trainer(NamedTuple):
+    """The pieces a run is built from: the network, the optimizer and the schedule."""
+
+    model: Any
+    optimizer: optax.GradientTransformation
+    schedule: optax.Schedule
+
+
+def make_trainer(config: Config) -> Trainer:
+    ppo_config = config.ppo
+    updates_per_iteration = ppo_config.epochs * ppo_config.minibatches
+    schedule = ppo.learning_rate_schedule(
+        ppo_config.lr_schedule, learning_rate=ppo_config.learning_rate,
+        warmup_steps=ppo_config.warmup_iterations * updates_per_iteration,
+        total_steps=total_updates(config))
+    return Trainer(make_model(config.model),
+                   ppo.make_optimizer(schedule, max_grad_norm=ppo_config.max_grad_norm),
+                   schedule)
+
+
+def start_position(config: Config) -> State:
+    return sj.init(max_plies=config.env.max_plies, impasse=config.env.impasse)
+
+
+def init_train_state(config: Config, trainer: Trainer) -> TrainState:
+    """Fresh parameters (seeded by train.seed), optimizer state and B games at the start."""
+    key = jax.random.PRNGKey(config.train.seed)
+    params_key, key = jax.random.split(key)
+    start = start_position(config)
+    params = trainer.model.init(params_key, sj.observe(start)[None])
+    games = jax.tree_util.tree_map(
+        lambda x: jnp.broadcast_to(x, (config.env.num_games,) + x.shape), start)
+    return TrainState(
+        params=params, opt_state=trainer.optimizer.init(params), games=games, key=key,
+        iteration=jnp.int32(0), games_finished=jnp.int32(0),
+        results=jnp.zeros(len(RESULT_NAMES), jnp.int32),
+        reasons=jnp.zeros(NUM_REASONS, jnp.int32))
+
+
+class _Tally(NamedTuple):
+    """Games that ended during one rollout step, summed over the batch."""
+
+    finished: jax.Array  # int32[]
+    results: jax.Array  # int32[3]
+    reasons: jax.Array  # int32[NUM_REASONS]
+    plies: jax.Array  # int32[] total length of the finished games
+
+
+def _tally(done, after: State) -> _Tally:
+    black_won = after.rewards[:, 0] > 0
+    white_won = after.rewards[:, 1] > 0
+    results = jnp.stack([black_won, white_won, ~black_won & ~white_won], axis=-1) & done[:, None]
+    reasons = (after.termination[:, None] == jnp.arange(NUM_REASONS)) & done[:, None]
+    return _Tally(jnp.sum(done, dtype=jnp.int32), jnp.sum(results, axis=0, dtype=jnp.int32),
+                  jnp.sum(reasons, axis=0, dtype=jnp.int32),
+                  jnp.sum(jnp.where(done, after.ply, 0), dtype=jnp.int32))
+
+
+def rollout(config: Config, model, params, games: State, key, shaping_weight):
+    """T plies in each of B games. Returns (games, Transition [T, B], _Tally [T])."""
+    step = jax.vmap(functools.partial(sj.step, max_plies=config.env.max_plies,
+                                      impasse=config.env.impasse))
+    observe = jax.vmap(sj.observe)
+    start = start_position(config)
+    start_observation = sj.observe(start)
+    # Every reset game starts from the same position: its network outputs are computed once.
+    start_logits, start_value = model.apply(params, start_observation[None])
+    observation = observe(games)
+    logits, value = model.apply(params, observation)
+
+    def ply(carry, step_key):
+        games, observation, logits, value = carry
+        action, log_prob = ppo.sample_actions(step_key, logits, games.legal_action_mask)
+        after = step(games, action)
+        after_observation = observe(after)
+        # Outputs on the state before any reset: the next mover's policy, and the value that
+        # bootstraps a game cut by the move limit.
+        after_logits, after_value = model.apply(params, after_observation)
+        mover = games.color
+        reward = jnp.take_along_axis(after.rewards, mover[:, None], axis=1)[:, 0]
+        if config.reward_shaping.material_weight > 0:
+            reward = reward + jax.vmap(shaping.material_reward, in_axes=(0, 0, None))(
+                games, after, shaping_weight)
+        transition = ppo.Transition(
+            observation=observation, legal_action_mask=games.legal_action_mask, action=action,
+            log_prob=log_prob, value=value, reward=reward, terminated=after.terminated,
+            truncated=after.truncated, next_value=after_value)
+        done = after.terminated | after.truncated
+
+        def reset(fresh, current):
+            return jnp.where(done.reshape(done.shape + (1,) * (current.ndim - 1)), fresh, current)
+
+        games = jax.tree_util.tree_map(reset, start, after)
+        carry = (games, reset(start_observation, after_observation),
+                 reset(start_logits[0], after_logits), reset(start_value[0], after_value))
+        return carry, (transition, _tally(done, after))
+
+    step_keys = jax.random.split(key, config.env.rollout_length)
+    (games, _, _, _), (transitions, tallies) = jax.lax.scan(
+        ply, (games, observation, logits, value), step_keys)
+    return games, transitions, tallies
+
+
+def _flatten(x):
+    return x.reshape((-1,) + x.shape[2:])
+
+
+def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions, advantages,
+               returns, key):
+    """E epochs x M minibatches over the T x B transitions. Returns (params, opt_state, metrics).
+
+    With ppo.target_kl set, the remaining updates are skipped (parameters and optimizer state
+    kept) once a minibatch's approximate KL exceeds it.
+    """
+    ppo_config = config.ppo
+    batch = ppo.PPOBatch(
+        action=_flatten(transitions.action), old_log_prob=_flatten(transitions.log_prob),
+        old_value=_flatten(transitions.value), advantage=_flatten(advantages),
+        target_return=_flatten(returns),
+        legal_action_mask=_flatten(transitions.legal_action_mask))
+    observations = _flatten(transitions.observation)
+    size = observations.shape[0]
+    minibatch_size = size // ppo_config.minibatches
+
+    def loss_fn(params, observation, minibatch):
+        logits, values = trainer.model.apply(params, observation)
+        return ppo.ppo_loss(logits, values, minibatch, clip_eps=ppo_config.clip_eps,
+                            value_clip_eps=ppo_config.value_clip_eps,
+                            value_coef=ppo_config.value_coef,
+                            entropy_coef=ppo_config.entropy_coef,
+                            normalize_advantages=ppo_config.normalize_advantages)
+
+    def update(carry, indices):
+        params, opt_state, stopped = carry
+        (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            params, observations[indices], jax.tree_util.tree_map(lambda x: x[indices], batch))
+        updates, new_opt_state = trainer.optimizer.update(grads, opt_state, params)
+        new_params = optax.apply_updates(params, updates)
+        keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
+            lambda n, o: jnp.where(stopped, o, n), new, old)
+        params, opt_state = keep(new_params, params), keep(new_opt_state, opt_state)
+        if ppo_config.target_kl is not None:
+            stopped = stopped | (metrics["ppo/approx_kl"] > ppo_config.target_kl)
+        metrics = dict(metrics, **{"optim/grad_norm": optax.global_norm(grads),
+                                   "optim/learning_rate": ppo.applied_learning_rate(opt_state),
+                                   "ppo/updates_skipped": stopped.astype(jnp.float32)})
+        return (params, opt_state, stopped), metrics
+
+    def epoch(carry, epoch_key):
+        order = jax.random.permutation(epoch_key, size)
+        minibatches = order[:minibatch_size * ppo_config.minibatches].reshape(
+            ppo_config.minibatches, minibatch_size)
+        return jax.lax.scan(update, carry, minibatches)
+
+    (params, opt_state, _), metrics = jax.lax.scan(
+        epoch, (params, opt_state, jnp.bool_(False)), jax.random.split(key, ppo_config.epochs))
+    return params, opt_state, jax.tree_util.tree_map(jnp.mean, metrics)
+
+
+def train_iteration(config: Config, trainer: Trainer, state: TrainState):
+    """TrainState -> (TrainState, metrics: dict of float32[] for this iteration)."""
+    key, rollout_key, update_key = jax.random.split(state.key, 3)
+    weight = shaping.material_weight(
+        config.reward_shaping.material_weight, config.reward_shaping.anneal_env_steps,
+        state.iteration.astype(jnp.float32) * (config.env.num_games * config.env.rollout_length))
+    games, transitions, tallies = rollout(config, trainer.model, state.params, state.games,
+                                          rollout_key, weight)
+    advantages, returns = ppo.compute_gae(
+        transitions.reward, transitions.value, transitions.next_value, transitions.terminated,
+        transitions.truncated, gamma=config.ppo.gamma, gae_lambda=config.ppo.gae_lambda)
+    params, opt_state, metrics = ppo_update(config, trainer, state.params, state.opt_state,
+                                            transitions, advantages, returns, update_key)
+    finished = jnp.sum(tallies.finished)
+    results = jnp.sum(tallies.results, axis=0)
+    reasons = jnp.sum(tallies.reasons, axis=0)
+    metrics.update({
+        "games/finished": finished.astype(jnp.float32),
+        "games/mean_length": (jnp.sum(tallies.plies) / jnp.maximum(finished, 1)).astype(
+            jnp.float32),
+        "rollout/mean_reward": jnp.mean(transitions.reward),
+        "rollout/mean_value": jnp.mean(transitions.value),
+        "shaping/material_weight": weight,
+    })
+    metrics.update({f"games/{name}": results[i].astype(jnp.float32)
+                    for i, name in enumerate(RESULT_NAMES)})
+    metrics.update({f"games/{name}": reasons[code].astype(jnp.float32)
+                    for code, name in enumerate(sj.TERMINATION_NAMES) if code != sj.NOT_TERMINATED})
+    state = TrainState(
+        params=params, opt_state=opt_state, games=games, key=key,
+        iteration=state.iteration + 1, games_finished=state.games_finished + finished,
+        results=state.results + results, reasons=state.reasons + reasons)
+    return state, metrics
+
+
+def make_train_step(config: Config, trainer: Trainer):
+    """A jitted function: TrainState -> (TrainState, metrics with a leading axis of
+    train.iterations_per_dispatch iterations). The input state's buffers are donated."""
+    per_dispatch = config.train.iterations_per_dispatch
+
+    def run(state):
+        return jax.lax.scan(lambda s, _: train_iteration(config, trainer, s), state, None,
+                            length=per_dispatch)
+
+    return jax.jit(run, donate_argnums=0)

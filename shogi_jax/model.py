@@ -1,0 +1,95 @@
+"""The actor-critic network: a ResNet over the observation planes with a policy and a value head.
+
+One network plays both sides: it sees the position from the side to move (`shogi_jax.observe`)
+and returns 2187 policy logits in the dlshogi/pgx 27 x 81 layout (action = plane * 81 + square,
+square = 9 * file_index + rank_index, matching the observation's [file, rank] axes) and a value in
+[-1, 1] for the side to move. Mixed precision: parameters in float32 (`param_dtype`), activations
+in the config's compute dtype; the heads' outputs are returned in float32 for the softmax and the
+losses.
+"""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from shogi_jax.config import ModelConfig
+from shogi_jax.rules.board import NUM_ACTIONS, NUM_SQUARES
+
+NUM_ACTION_PLANES = NUM_ACTIONS // NUM_SQUARES  # 27
+_VALUE_PLANES = 2  # 1x1 conv channels feeding the value head's dense layers
+_SE_REDUCTION = 4  # squeeze-excitation bottleneck: channels // 4
+
+
+class SqueezeExcitation(nn.Module):
+    """Channel gates from global average pooling (Hu et al.): cheap global context."""
+
+    channels: int
+    dtype: jnp.dtype
+
+    @nn.compact
+    def __call__(self, x):  # x: [B, 9, 9, C]
+        pooled = jnp.mean(x, axis=(1, 2))
+        hidden = nn.relu(nn.Dense(max(self.channels // _SE_REDUCTION, 1), dtype=self.dtype,
+                                  param_dtype=jnp.float32)(pooled))
+        gates = nn.sigmoid(nn.Dense(self.channels, dtype=self.dtype, param_dtype=jnp.float32)(hidden))
+        return x * gates[:, None, None, :]
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions with layer normalisation (batch-independent, so PPO minibatches and
+    single-position play see the same function) and a skip connection."""
+
+    channels: int
+    squeeze_excitation: bool
+    dtype: jnp.dtype
+
+    @nn.compact
+    def __call__(self, x):
+        y = x
+        for layer in range(2):
+            y = nn.Conv(self.channels, (3, 3), dtype=self.dtype, param_dtype=jnp.float32)(y)
+            y = nn.LayerNorm(dtype=self.dtype, param_dtype=jnp.float32)(y)
+            if layer == 0:
+                y = nn.relu(y)
+        if self.squeeze_excitation:
+            y = SqueezeExcitation(self.channels, self.dtype)(y)
+        return nn.relu(x + y)
+
+
+class ActorCritic(nn.Module):
+    """observation bool[B, 9, 9, C] -> (logits float32[B, 2187], value float32[B] in [-1, 1])."""
+
+    blocks: int
+    channels: int
+    squeeze_excitation: bool
+    value_hidden: int
+    dtype: jnp.dtype
+
+    @nn.compact
+    def __call__(self, observation):
+        x = observation.astype(self.dtype)
+        x = nn.Conv(self.channels, (3, 3), dtype=self.dtype, param_dtype=jnp.float32)(x)
+        x = nn.relu(nn.LayerNorm(dtype=self.dtype, param_dtype=jnp.float32)(x))
+        for _ in range(self.blocks):
+            x = ResidualBlock(self.channels, self.squeeze_excitation, self.dtype)(x)
+
+        policy = nn.relu(nn.Conv(self.channels, (3, 3), dtype=self.dtype,
+                                 param_dtype=jnp.float32)(x))
+        policy = nn.Conv(NUM_ACTION_PLANES, (1, 1), dtype=self.dtype,
+                         param_dtype=jnp.float32)(policy)  # [B, 9, 9, 27]
+        # [B, file, rank, plane] -> [B, plane, file, rank] -> action = plane * 81 + 9 * file + rank
+        logits = jnp.transpose(policy, (0, 3, 1, 2)).reshape(policy.shape[0], NUM_ACTIONS)
+
+        value = nn.relu(nn.Conv(_VALUE_PLANES, (1, 1), dtype=self.dtype,
+                                param_dtype=jnp.float32)(x))
+        value = value.reshape(value.shape[0], -1)
+        value = nn.relu(nn.Dense(self.value_hidden, dtype=self.dtype,
+                                 param_dtype=jnp.float32)(value))
+        value = nn.Dense(1, dtype=self.dtype, param_dtype=jnp.float32)(value)[:, 0]
+        return logits.astype(jnp.float32), jnp.tanh(value.astype(jnp.float32))
+
+
+def make_model(config: ModelConfig) -> ActorCritic:
+    return ActorCritic(blocks=config.blocks, channels=config.channels,
+                       squeeze_excitation=config.squeeze_excitation,
+                       value_hidden=config.value_hidden, dtype=jnp.dtype(config.dtype))

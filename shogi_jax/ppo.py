@@ -1,0 +1,207 @@
+"""The pure functions of PPO for a two-player zero-sum game played by one network on both sides.
+
+Every transition is seen from the side that moved: `value` is V(s_t) for the mover at t, `reward`
+goes to the mover at t, and `next_value` is V(s_{t+1}) for the side to move at t+1, which is the
+opponent. Whatever is worth +x to one side is worth -x to the other, so values and advantages
+carried from t+1 back to t change sign.
+
+Shapes: T rollout steps, B games, N = T * B flattened samples, A = `NUM_ACTIONS` (2187) actions.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+SCHEDULE_KINDS = ("constant", "linear", "cosine")
+
+
+class Transition(NamedTuple):
+    """One rollout step for B games; every field is [T, B, ...] in a stacked rollout."""
+
+    observation: jax.Array        # bool[T, B, 9, 9, C]
+    legal_action_mask: jax.Array  # bool[T, B, A]
+    action: jax.Array             # int32[T, B]
+    log_prob: jax.Array           # float32[T, B]  log pi_old(action)
+    value: jax.Array              # float32[T, B]  V(s_t) for the side to move at t
+    reward: jax.Array             # float32[T, B]  reward to the side that moved at t
+    terminated: jax.Array         # bool[T, B]     s_{t+1} ended the game by the rules
+    truncated: jax.Array          # bool[T, B]     s_{t+1} ended the game at the move limit (a draw)
+    # float32[T, B]: V(s_{t+1}) for the side to move at t+1 (the opponent), computed on s_{t+1}
+    # before any auto-reset.
+    next_value: jax.Array
+
+
+class PPOBatch(NamedTuple):
+    """A minibatch of N flattened samples: the targets `ppo_loss` fits."""
+
+    action: jax.Array             # int32[N]
+    old_log_prob: jax.Array       # float32[N]
+    old_value: jax.Array          # float32[N]
+    advantage: jax.Array          # float32[N]
+    target_return: jax.Array      # float32[N]
+    legal_action_mask: jax.Array  # bool[N, A]
+
+
+def compute_gae(reward, value, next_value, terminated, truncated, *, gamma, gae_lambda):
+    """Generalised advantage estimation with the opponent's values negated.
+
+    reward, value, next_value: float[T, B]; terminated, truncated: bool[T, B].
+    Returns (advantages, returns), both float32[T, B]:
+
+        delta_t = r_t + gamma * (1 - terminated_t) * (-next_value_t) - value_t
+        A_t = delta_t + gamma * gae_lambda * (1 - terminated_t) * (1 - truncated_t) * (-A_{t+1})
+        A_T = 0,  returns = A + value
+
+    A truncated game is cut (no advantage flows back from the next game) but its last state is
+    still bootstrapped through next_value, since the move limit is not part of the value's world.
+    """
+    reward, value, next_value = (jnp.asarray(x, jnp.float32) for x in (reward, value, next_value))
+    alive = 1.0 - jnp.asarray(terminated, jnp.float32)
+    same_game = alive * (1.0 - jnp.asarray(truncated, jnp.float32))
+    delta = reward - gamma * alive * next_value - value
+
+    def backward(next_advantage, step):
+        delta_t, same_game_t = step
+        advantage = delta_t - gamma * gae_lambda * same_game_t * next_advantage
+        return advantage, advantage
+
+    _, advantages = jax.lax.scan(
+        backward, jnp.zeros_like(value[0]), (delta, same_game), reverse=True)
+    return advantages, advantages + value
+
+
+def masked_log_softmax(logits, legal_action_mask):
+    """float32[..., A] log-probabilities over the legal actions; illegal entries are exactly
+    `finfo(float32).min` (finite, so no inf - inf = NaN downstream and no NaN gradients).
+
+    logits: float[..., A] of any float dtype (computed in float32); legal_action_mask: bool[..., A].
+    """
+    lowest = jnp.finfo(jnp.float32).min
+    masked = jnp.where(legal_action_mask, jnp.asarray(logits, jnp.float32), lowest)
+    # Re-masking pins illegal entries to `lowest` even when legal logits are huge.
+    return jnp.where(legal_action_mask, jax.nn.log_softmax(masked, axis=-1), lowest)
+
+
+def entropy(log_probs, legal_action_mask):
+    """float32[...]: -sum p log p over the legal actions of float32[..., A] log-probabilities."""
+    terms = jnp.where(legal_action_mask, jnp.exp(log_probs) * log_probs, 0.0)
+    return -jnp.sum(terms, axis=-1)
+
+
+def approx_kl(log_ratio):
+    """float32[]: the low-variance estimator of KL(old || new), mean((r - 1) - log r), from
+    log_ratio = new_log_prob - old_log_prob (float[...]); non-negative term by term."""
+    log_ratio = jnp.asarray(log_ratio, jnp.float32)
+    return jnp.mean(jnp.expm1(log_ratio) - log_ratio)
+
+
+def standardize(advantage):
+    """float32[N]: mean 0, standard deviation 1 over the minibatch (1e-8 guards a constant one)."""
+    return (advantage - jnp.mean(advantage)) / (jnp.std(advantage) + 1e-8)
+
+
+def value_loss(values, old_value, target_return, value_clip_eps):
+    """float32[]: 0.5 * mean squared error, or PPO2's pessimistic clipped version when
+    value_clip_eps is a float (the new value may move at most value_clip_eps from old_value)."""
+    squared = jnp.square(values - target_return)
+    if value_clip_eps is not None:
+        clipped = old_value + jnp.clip(values - old_value, -value_clip_eps, value_clip_eps)
+        squared = jnp.maximum(squared, jnp.square(clipped - target_return))
+    return 0.5 * jnp.mean(squared)
+
+
+def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, entropy_coef,
+             normalize_advantages):
+    """The clipped PPO objective on a minibatch.
+
+    logits: float[N, A] (any float dtype; computed in float32); values: float[N];
+    batch: PPOBatch of N samples. value_clip_eps None means an unclipped value loss;
+    normalize_advantages is a Python bool. Returns (loss float32[], metrics: dict of float32[]):
+    "loss/policy", "loss/value", "loss/entropy", "loss/total", "ppo/approx_kl",
+    "ppo/clip_fraction" (fraction of samples with |ratio - 1| > clip_eps).
+
+        loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
+    """
+    old_log_prob, old_value, advantage, target_return = (
+        jax.lax.stop_gradient(jnp.asarray(x, jnp.float32))
+        for x in (batch.old_log_prob, batch.old_value, batch.advantage, batch.target_return))
+    values = jnp.asarray(values, jnp.float32)
+    log_probs = masked_log_softmax(logits, batch.legal_action_mask)
+    new_log_prob = jnp.take_along_axis(log_probs, batch.action[:, None], axis=-1)[:, 0]
+    log_ratio = new_log_prob - old_log_prob
+    ratio = jnp.exp(log_ratio)
+    if normalize_advantages:
+        advantage = standardize(advantage)
+
+    surrogate = jnp.minimum(ratio * advantage,
+                            jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantage)
+    policy_loss = -jnp.mean(surrogate)
+    v_loss = value_loss(values, old_value, target_return, value_clip_eps)
+    mean_entropy = jnp.mean(entropy(log_probs, batch.legal_action_mask))
+    loss = policy_loss + value_coef * v_loss - entropy_coef * mean_entropy
+    metrics = {
+        "loss/policy": policy_loss,
+        "loss/value": v_loss,
+        "loss/entropy": mean_entropy,
+        "loss/total": loss,
+        "ppo/approx_kl": approx_kl(jax.lax.stop_gradient(log_ratio)),
+        "ppo/clip_fraction": jnp.mean(
+            (jnp.abs(jax.lax.stop_gradient(ratio) - 1.0) > clip_eps).astype(jnp.float32)),
+    }
+    return loss, metrics
+
+
+def learning_rate_schedule(kind, *, learning_rate, warmup_steps, total_steps):
+    """optax.Schedule over optimizer updates: "constant", or "linear" / "cosine" decay to 0 at
+    total_steps; preceded by a linear warm-up from 0 to learning_rate over warmup_steps when that
+    is positive (the decay then spans total_steps - warmup_steps)."""
+    if kind not in SCHEDULE_KINDS:
+        raise ValueError(f"unknown learning-rate schedule {kind!r}; expected one of {SCHEDULE_KINDS}")
+    if warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
+    decay_steps = total_steps - warmup_steps
+    if kind != "constant" and decay_steps <= 0:
+        raise ValueError(f"{kind} schedule needs total_steps ({total_steps}) > warmup_steps "
+                         f"({warmup_steps})")
+    if kind == "constant":
+        main = optax.constant_schedule(learning_rate)
+    elif kind == "linear":
+        main = optax.linear_schedule(learning_rate, 0.0, decay_steps)
+    else:
+        main = optax.cosine_decay_schedule(learning_rate, decay_steps)
+    if warmup_steps == 0:
+        return main
+    warmup = optax.linear_schedule(0.0, learning_rate, warmup_steps)
+    return optax.join_schedules([warmup, main], [warmup_steps])
+
+
+def _clipped_adam(learning_rate, max_grad_norm):
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate))
+
+
+def make_optimizer(schedule, *, max_grad_norm):
+    """Global-norm gradient clipping then Adam, under `optax.inject_hyperparams` so the state
+    carries the learning rate: see `applied_learning_rate`. schedule: an optax.Schedule or float."""
+    return optax.inject_hyperparams(_clipped_adam, static_args="max_grad_norm")(
+        learning_rate=schedule, max_grad_norm=max_grad_norm)
+
+
+def applied_learning_rate(opt_state):
+    """float32[]: the learning rate of the latest update made with this state (schedule(0) before
+    any), read from the state of an optimizer built by `make_optimizer`."""
+    return opt_state.hyperparams["learning_rate"]
+
+
+def sample_actions(key, logits, legal_action_mask):
+    """Masked categorical sampling: never an illegal action while a row has a legal one.
+
+    logits: float[..., A]; legal_action_mask: bool[..., A].
+    Returns (action int32[...], log_prob float32[...]) with log_prob = log pi(action).
+    """
+    log_probs = masked_log_softmax(logits, legal_action_mask)
+    action = jax.random.categorical(key, log_probs, axis=-1).astype(jnp.int32)
+    log_prob = jnp.take_along_axis(log_probs, action[..., None], axis=-1)[..., 0]
+    return action, log_prob

@@ -1,0 +1,253 @@
+"""Config loading: shipped files, strict keys and types, range rules, overrides, files, hashing."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from shogi_jax.config import (
+    Config, ConfigError, ModelConfig, PPOConfig, apply_overrides, config_from_dict,
+    config_hash_of_network, config_to_dict, load_config, save_config, validate,
+)
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+SHIPPED = ["cpu.yaml", "smoke.yaml", "gpu.yaml", "tpu_pod.yaml"]
+
+
+def raises_naming(*fragments: str):
+    """pytest.raises(ConfigError) whose message must contain every fragment literally."""
+    return pytest.raises(ConfigError, match="(?s)" + "".join(f"(?=.*{re.escape(f)})" for f in fragments))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_configs_load_and_validate(name):
+    config = load_config(CONFIG_DIR / name)
+    assert isinstance(config, Config)
+    validate(config)
+    assert config.train.run_dir == f"runs/{name.removesuffix('.yaml')}"
+
+
+def test_shipped_configs_hold_the_documented_numbers():
+    smoke = load_config(CONFIG_DIR / "smoke.yaml")
+    assert (smoke.model.blocks, smoke.model.channels, smoke.env.num_games) == (1, 8, 8)
+    gpu = load_config(CONFIG_DIR / "gpu.yaml")
+    assert gpu.ppo.learning_rate == pytest.approx(1e-4)
+    assert isinstance(gpu.ppo.learning_rate, float)
+    assert (gpu.model.dtype, gpu.ppo.lr_schedule, gpu.ppo.warmup_iterations) == ("bfloat16", "cosine", 10)
+    tpu = load_config(CONFIG_DIR / "tpu_pod.yaml")
+    assert (tpu.env.num_games, tpu.ppo.minibatches, tpu.train.iterations) == (16384, 64, 5000)
+
+
+def test_missing_keys_take_defaults():
+    assert config_from_dict({}) == Config()
+    config = config_from_dict({"ppo": {"epochs": 2}})
+    assert config.ppo == PPOConfig(epochs=2)
+    assert config.model == ModelConfig()
+
+
+def test_dict_round_trip():
+    config = load_config(CONFIG_DIR / "gpu.yaml", ["ppo.target_kl=0.02", "ppo.value_clip_eps=0.2"])
+    as_dict = config_to_dict(config)
+    assert as_dict["ppo"]["target_kl"] == 0.02
+    assert config_from_dict(as_dict) == config
+    assert config_to_dict(config_from_dict(as_dict)) == as_dict
+
+
+def test_save_then_load(tmp_path):
+    config = load_config(CONFIG_DIR / "cpu.yaml", ["ppo.learning_rate=1e-10", "train.seed=7"])
+    path = tmp_path / "run" / "config.yaml"
+    save_config(config, path)
+    assert load_config(path) == config
+
+
+@pytest.mark.parametrize(
+    "raw, dotted, suggestion",
+    [
+        ({"ppo": {"learnin_rate": 1e-3}}, "ppo.learnin_rate", "ppo.learning_rate"),
+        ({"modle": {}}, "modle", "model"),
+        ({"model": {"chanels": 16}}, "model.chanels", "model.channels"),
+    ],
+)
+def test_unknown_key_is_named_with_a_suggestion(raw, dotted, suggestion):
+    with raises_naming(f"unknown config key '{dotted}'", f"did you mean '{suggestion}'"):
+        config_from_dict(raw)
+
+
+def test_unknown_key_without_close_match_lists_valid_keys():
+    with raises_naming("unknown config key 'train.zzz'", "run_dir", "iterations"):
+        config_from_dict({"train": {"zzz": 1}})
+
+
+@pytest.mark.parametrize(
+    "raw, fragments",
+    [
+        ({"ppo": {"epochs": "four"}}, ["ppo.epochs", "expected int", "str 'four'"]),
+        ({"ppo": {"epochs": True}}, ["ppo.epochs", "expected int", "bool True"]),
+        ({"ppo": {"gamma": False}}, ["ppo.gamma", "expected float", "bool False"]),
+        ({"ppo": {"epochs": 2.0}}, ["ppo.epochs", "expected int", "float 2.0"]),
+        ({"ppo": [1, 2]}, ["ppo", "expected a mapping", "list [1, 2]"]),
+        ({"env": None}, ["env", "expected a mapping", "None"]),
+        ({"model": {"channels": None}}, ["model.channels", "expected int", "None"]),
+        ({"model": {"squeeze_excitation": "yes"}}, ["model.squeeze_excitation", "expected bool"]),
+        ({"train": {"run_dir": 5}}, ["train.run_dir", "expected str", "int 5"]),
+        ({"ppo": {"target_kl": "big"}}, ["ppo.target_kl", "expected float or None", "str 'big'"]),
+    ],
+)
+def test_wrong_type_is_named(raw, fragments):
+    with raises_naming(*fragments):
+        config_from_dict(raw)
+
+
+def test_non_mapping_top_level_is_rejected():
+    with raises_naming("expected a mapping"):
+        config_from_dict([1, 2])
+
+
+def test_int_accepted_for_float_and_none_for_optional():
+    config = config_from_dict({"ppo": {"learning_rate": 1, "target_kl": None, "value_clip_eps": 1}})
+    assert config.ppo.learning_rate == 1.0 and isinstance(config.ppo.learning_rate, float)
+    assert isinstance(config.ppo.value_clip_eps, float)
+    assert config.ppo.target_kl is None
+
+
+@pytest.mark.parametrize(
+    "dotted, bad_value",
+    [
+        ("model.blocks", 0),
+        ("model.channels", -8),
+        ("model.value_hidden", 0),
+        ("model.dtype", "float16"),
+        ("env.num_games", 0),
+        ("env.rollout_length", 0),
+        ("env.max_plies", 0),
+        ("ppo.learning_rate", 0.0),
+        ("ppo.lr_schedule", "exponential"),
+        ("ppo.warmup_iterations", -1),
+        ("ppo.epochs", 0),
+        ("ppo.minibatches", 0),
+        ("ppo.gamma", 1.5),
+        ("ppo.gamma", -0.1),
+        ("ppo.gae_lambda", 1.01),
+        ("ppo.clip_eps", 0.0),
+        ("ppo.value_clip_eps", 0.0),
+        ("ppo.value_coef", -0.5),
+        ("ppo.entropy_coef", -0.01),
+        ("ppo.max_grad_norm", 0.0),
+        ("ppo.target_kl", -0.01),
+        ("reward_shaping.material_weight", -0.1),
+        ("reward_shaping.anneal_env_steps", -1),
+        ("train.iterations", 0),
+        ("train.iterations_per_dispatch", 0),
+    ],
+)
+def test_impossible_value_is_named(dotted, bad_value):
+    section, key = dotted.split(".")
+    with raises_naming(dotted, repr(bad_value)):
+        config_from_dict({section: {key: bad_value}})
+
+
+def test_range_edges_are_accepted():
+    config = config_from_dict({
+        "ppo": {"gamma": 1.0, "gae_lambda": 0.0, "value_coef": 0, "entropy_coef": 0, "warmup_iterations": 0},
+        "reward_shaping": {"material_weight": 0.0, "anneal_env_steps": 0},
+    })
+    assert config.ppo.gamma == 1.0
+
+
+def test_validate_checks_directly_built_configs():
+    with raises_naming("model.blocks"):
+        validate(Config(model=ModelConfig(blocks=0)))
+
+
+def test_samples_must_split_into_minibatches():
+    raw = {"env": {"num_games": 6, "rollout_length": 5}, "ppo": {"minibatches": 4}}
+    with raises_naming("env.num_games", "env.rollout_length", "ppo.minibatches", "30", "4"):
+        config_from_dict(raw)
+    raw["ppo"]["minibatches"] = 3
+    assert config_from_dict(raw).ppo.minibatches == 3
+
+
+def test_iterations_must_split_into_dispatches():
+    with raises_naming("train.iterations", "train.iterations_per_dispatch", "10", "3"):
+        config_from_dict({"train": {"iterations": 10, "iterations_per_dispatch": 3}})
+    assert config_from_dict({"train": {"iterations": 10, "iterations_per_dispatch": 5}}).train.iterations == 10
+
+
+def test_overrides_parse_values_as_yaml():
+    raw = {"ppo": {"epochs": 2}}
+    overridden = apply_overrides(raw, [
+        "ppo.learning_rate=1e-4",
+        "model.squeeze_excitation=true",
+        "env.num_games=64",
+        "ppo.target_kl=null",
+        "train.run_dir=runs/x=y",
+    ])
+    assert raw == {"ppo": {"epochs": 2}}, "the input must not be modified"
+    assert overridden["ppo"] == {"epochs": 2, "learning_rate": 1e-4, "target_kl": None}
+    assert isinstance(overridden["ppo"]["learning_rate"], float)
+    assert overridden["model"]["squeeze_excitation"] is True
+    assert overridden["env"]["num_games"] == 64 and isinstance(overridden["env"]["num_games"], int)
+    assert overridden["train"]["run_dir"] == "runs/x=y"
+    config = config_from_dict(overridden)
+    assert config.ppo.learning_rate == 1e-4 and config.model.squeeze_excitation is True
+
+
+def test_override_replaces_file_value():
+    config = load_config(CONFIG_DIR / "smoke.yaml", ["env.num_games=16", "ppo.gamma=1"])
+    assert config.env.num_games == 16
+    assert config.ppo.gamma == 1.0
+
+
+def test_override_of_unknown_key_gives_unknown_key_error():
+    with raises_naming("unknown config key 'ppo.learnin_rate'", "ppo.learning_rate"):
+        load_config(CONFIG_DIR / "smoke.yaml", ["ppo.learnin_rate=1e-3"])
+
+
+@pytest.mark.parametrize("override", ["ppo.learning_rate", "=3", "ppo..epochs=2"])
+def test_malformed_override_is_quoted(override):
+    with raises_naming(f"'{override}'"):
+        apply_overrides({}, [override])
+
+
+def test_override_through_a_scalar_is_rejected():
+    with raises_naming("'ppo.epochs'", "not a section"):
+        apply_overrides({"ppo": {"epochs": 2}}, ["ppo.epochs.x=1"])
+
+
+def test_missing_file_names_the_path(tmp_path):
+    path = tmp_path / "absent.yaml"
+    with raises_naming(str(path), "not found"):
+        load_config(path)
+
+
+def test_invalid_yaml_names_the_path(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("ppo:\n  epochs: [1, 2\n")
+    with raises_naming(str(path), "invalid YAML"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("text", ["- 1\n- 2\n", "", "just a string\n"])
+def test_top_level_must_be_a_mapping(tmp_path, text):
+    path = tmp_path / "flat.yaml"
+    path.write_text(text)
+    with raises_naming(str(path), "top level must be a mapping"):
+        load_config(path)
+
+
+def test_network_hash_follows_network_shape_only():
+    base = Config()
+    base_hash = config_hash_of_network(base)
+    assert re.fullmatch(r"[0-9a-f]+", base_hash)
+    assert config_hash_of_network(Config()) == base_hash
+
+    def with_model(**changes):
+        return dataclasses.replace(base, model=dataclasses.replace(base.model, **changes))
+
+    assert config_hash_of_network(with_model(blocks=3)) != base_hash
+    assert config_hash_of_network(with_model(channels=64)) != base_hash
+    assert config_hash_of_network(with_model(dtype="bfloat16")) == base_hash
+    different_training = dataclasses.replace(base, ppo=PPOConfig(learning_rate=1e-3, epochs=9))
+    assert config_hash_of_network(different_training) == base_hash
