@@ -1,0 +1,153 @@
+"""The trainer end to end: CLI run writing metrics and TensorBoard events, determinism, counters
+that count every game once, legal sampling in the rollout, mixed precision, config errors."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from shogi_jax import iteration as it
+from shogi_jax import train as train_cli
+from shogi_jax.config import load_config
+from shogi_jax.metrics import read_metrics
+from shogi_jax.model import make_model
+
+SMOKE = "configs/smoke.yaml"
+# Games end within the run (the move limit is short), so the counters have something to count.
+SHORT_GAMES = ["env.max_plies=6"]
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory):
+    """Two CLI runs of the same config and seed, in fresh run directories."""
+    runs = []
+    for name in ("first", "second"):
+        run_dir = tmp_path_factory.mktemp("runs") / name
+        argv = ["--config", SMOKE, "--run-dir", str(run_dir), "--quiet"]
+        for override in SHORT_GAMES:
+            argv += ["--set", override]
+        assert train_cli.main(argv) == 0
+        runs.append(run_dir)
+    return runs
+
+
+def test_cli_run_writes_config_metrics_and_tensorboard(smoke_runs):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = smoke_runs[0]
+    saved = load_config(run_dir / train_cli.CONFIG_FILE)
+    assert saved.env.max_plies == 6 and saved.train.run_dir == str(run_dir)
+    records = read_metrics(run_dir)
+    assert [r["iteration"] for r in records] == [1, 2]
+    assert [r["env_steps"] for r in records] == [64, 128]  # 8 games x 8 plies per iteration
+    for key in ("loss/policy", "loss/value", "loss/entropy", "ppo/approx_kl", "ppo/clip_fraction",
+                "optim/grad_norm", "optim/learning_rate", "games/finished", "games/mean_length",
+                "games/black_wins", "games/white_wins", "games/draws", "games/move_limit",
+                "perf/env_steps_per_second"):
+        assert all(np.isfinite(r[key]) for r in records), key
+    # 6-ply games in 8-ply rollouts: every game ends by the limit once per ~6 plies.
+    assert sum(r["games/finished"] for r in records) > 0
+    assert all(r["games/mean_length"] == 6 for r in records)
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    losses = events.Scalars("loss/policy")
+    assert [e.step for e in losses] == [1, 2]
+    assert losses[0].value == pytest.approx(records[0]["loss/policy"], rel=1e-5)
+
+
+def test_same_seed_gives_the_same_metrics(smoke_runs):
+    first, second = (read_metrics(run) for run in smoke_runs)
+    strip = lambda rs: [{k: v for k, v in r.items() if not k.startswith("perf/")} for r in rs]  # noqa: E731
+    assert strip(first) == strip(second)
+
+
+def test_existing_run_directory_is_never_overwritten(smoke_runs, capsys):
+    run_dir = smoke_runs[0]
+    before = (run_dir / "metrics.jsonl").read_text()
+    assert train_cli.main(["--config", SMOKE, "--run-dir", str(run_dir), "--quiet"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (run_dir / "metrics.jsonl").read_text() == before
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["ppo.learnin_rate=0.1"], "unknown config key 'ppo.learnin_rate'"),
+    (["ppo.epochs=four"], "ppo.epochs: expected int"),
+    (["ppo.minibatches=5"], "ppo.minibatches"),
+    (["broken"], "broken"),
+])
+def test_bad_configs_fail_before_compiling_with_the_key_named(tmp_path, capsys, overrides,
+                                                              message):
+    argv = ["--config", SMOKE, "--run-dir", str(tmp_path / "run"), "--quiet"]
+    for override in overrides:
+        argv += ["--set", override]
+    assert train_cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def rollout_result():
+    config = load_config(SMOKE, SHORT_GAMES)
+    config = dataclasses.replace(config, env=dataclasses.replace(config.env, rollout_length=20))
+    trainer = it.make_trainer(config)
+    state = it.init_train_state(config, trainer)
+    games, transitions, tallies = jax.jit(
+        lambda params, games, key: it.rollout(config, trainer.model, params, games, key, 0.0)
+    )(state.params, state.games, jax.random.PRNGKey(1))
+    return config, transitions, tallies
+
+
+def test_rollout_plays_only_legal_actions_seen_from_the_mover(rollout_result):
+    _, transitions, _ = rollout_result
+    mask = np.asarray(transitions.legal_action_mask)
+    actions = np.asarray(transitions.action)
+    assert np.take_along_axis(mask, actions[..., None], axis=-1).all()
+    # The mover's observation shows its own king at 5i (file 5, rank 9) in every opening.
+    assert np.asarray(transitions.observation)[0][:, 4, 8, 7].all()
+
+
+def test_every_finished_game_is_counted_once(rollout_result):
+    config, transitions, tallies = rollout_result
+    done = np.asarray(transitions.terminated | transitions.truncated)
+    assert int(np.sum(tallies.finished)) == int(done.sum()) > 0
+    assert int(np.sum(tallies.results)) == int(done.sum())  # one result per game
+    assert int(np.sum(tallies.reasons)) == int(done.sum())  # one reason per game
+    # 6-ply limit from the start: each game's end is exactly 6 plies after the previous one.
+    assert (np.asarray(transitions.truncated).sum(axis=0) == 20 // 6).all()
+    # A truncated draw gives no reward; a finished game's last transition is the only non-zero.
+    assert np.all(np.asarray(transitions.reward)[np.asarray(transitions.truncated)] == 0)
+
+
+def test_mixed_precision_params_float32_activations_bfloat16():
+    config = load_config(SMOKE, ["model.dtype=bfloat16"])
+    model = make_model(config.model)
+    observation = jnp.zeros((2, 9, 9, 94), jnp.bool_)
+    params = model.init(jax.random.PRNGKey(0), observation)
+    assert {leaf.dtype for leaf in jax.tree_util.tree_leaves(params)} == {jnp.dtype(jnp.float32)}
+    (logits, value), state = model.apply(params, observation, capture_intermediates=True)
+    assert logits.dtype == jnp.float32 and value.dtype == jnp.float32
+    assert logits.shape == (2, 2187) and value.shape == (2,)
+    convolutions = [v for path, v in _flat(state["intermediates"]).items()
+                    if "Conv" in path and path.endswith("__call__")]
+    assert convolutions and all(x.dtype == jnp.bfloat16 for x in convolutions)
+
+
+def _flat(tree, prefix=""):
+    out = {}
+    for key, value in tree.items():
+        path = f"{prefix}/{key}"
+        if isinstance(value, dict):
+            out.update(_flat(value, path))
+        else:
+            for x in value:
+                out[path] = x
+    return out
+
+
+def test_metrics_file_is_json_lines(smoke_runs):
+    for line in (smoke_runs[1] / "metrics.jsonl").read_text().splitlines():
+        assert isinstance(json.loads(line), dict)
