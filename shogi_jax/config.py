@@ -81,12 +81,19 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class CheckpointConfig:
+    every_iterations: int = 10  # save every N iterations (and always at the end)
+    keep_latest: int = 3  # checkpoints kept (older ones deleted once a newer one is complete)
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     reward_shaping: RewardShapingConfig = field(default_factory=RewardShapingConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
 
 
 # --- YAML -------------------------------------------------------------------------------------
@@ -242,6 +249,8 @@ _VALUE_RULES: tuple[_Rule, ...] = (
     ("reward_shaping.anneal_env_steps", _non_negative, ">= 0"),
     ("train.iterations", _positive, "> 0"),
     ("train.iterations_per_dispatch", _positive, "> 0"),
+    ("checkpoint.every_iterations", _positive, "> 0"),
+    ("checkpoint.keep_latest", _positive, "> 0"),
 )
 
 

@@ -17,10 +17,13 @@ TENSORBOARD_DIR = "tensorboard"
 class MetricsWriter:
     """Appends `metrics.jsonl` and TensorBoard event files under the run directory."""
 
-    def __init__(self, run_dir: str | os.PathLike[str]):
+    def __init__(self, run_dir: str | os.PathLike[str], *, purge_from: int | None = None):
+        """purge_from: on resume, the first iteration to be redone; TensorBoard hides the events
+        an interrupted run wrote from there on."""
         self.run_dir = Path(run_dir)
         self._jsonl = open(self.run_dir / METRICS_FILE, "a", encoding="utf-8")
-        self._tensorboard = SummaryWriter(str(self.run_dir / TENSORBOARD_DIR))
+        self._tensorboard = SummaryWriter(str(self.run_dir / TENSORBOARD_DIR),
+                                          purge_step=purge_from)
 
     def write(self, iteration: int, env_steps: int, metrics: dict[str, float]) -> None:
         """One record: `iteration` (1-based count of completed iterations) is the x axis."""

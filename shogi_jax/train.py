@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
@@ -15,9 +16,10 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from shogi_jax import checkpoint
 from shogi_jax import iteration as it
 from shogi_jax.config import ConfigError, load_config, save_config
-from shogi_jax.metrics import MetricsWriter, progress_bar
+from shogi_jax.metrics import METRICS_FILE, MetricsWriter, progress_bar
 
 CONFIG_FILE = "config.yaml"
 
@@ -34,6 +36,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="override a config value by its dotted key (repeatable)")
     parser.add_argument("--run-dir", help="run directory (overrides train.run_dir); must not "
                                           "exist yet or be empty")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --run-dir (or train.run_dir) from its latest "
+                             "good checkpoint; train.iterations is the total to reach")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -46,22 +51,31 @@ def prepare_run_dir(run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
-def train(config, *, quiet: bool = False) -> it.TrainState:
-    """Runs `config` to the end in config.train.run_dir (which must be ready). Returns the final
-    state (on device)."""
+def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState:
+    """Runs `config` to train.iterations in config.train.run_dir (which must be ready), saving
+    checkpoints on the way and at the end; with `resume`, continues from the latest good
+    checkpoint there. Returns the final state (on device)."""
     run_dir = Path(config.train.run_dir)
     trainer = it.make_trainer(config)
     state = it.init_train_state(config, trainer)
+    manager = checkpoint.open_manager(run_dir, config)
+    if resume:
+        state = checkpoint.restore_latest(manager, state, config)
+        truncate_metrics(run_dir, int(state.iteration))
+        if not quiet:
+            print(f"resumed from iteration {int(state.iteration)}", file=sys.stderr)
     started = time.perf_counter()
     train_step = it.make_train_step(config, trainer).lower(state).compile()
     compile_seconds = time.perf_counter() - started
     if not quiet:
         print(f"compiled the iteration in {compile_seconds:.1f} s", file=sys.stderr)
     per_dispatch = config.train.iterations_per_dispatch
-    writer = MetricsWriter(run_dir)
-    bar = progress_bar(config.train.iterations, disable=quiet)
+    every = config.checkpoint.every_iterations
+    first = int(state.iteration)
+    writer = MetricsWriter(run_dir, purge_from=first + 1 if resume else None)
+    bar = progress_bar(config.train.iterations, initial=first, disable=quiet)
     try:
-        for _ in range(config.train.iterations // per_dispatch):
+        for _ in range((config.train.iterations - first) // per_dispatch):
             started = time.perf_counter()
             state, metrics = train_step(state)
             metrics = jax.device_get(metrics)  # waits for the dispatch
@@ -73,13 +87,28 @@ def train(config, *, quiet: bool = False) -> it.TrainState:
                 record = {name: float(np.asarray(values)[k]) for name, values in metrics.items()}
                 record["perf/env_steps_per_second"] = steps_per_second
                 writer.write(iteration, it.env_steps(config, iteration), record)
+            if done // every > (done - per_dispatch) // every or done == config.train.iterations:
+                # A host copy: the next call donates (and so deletes) the device buffers while
+                # the asynchronous save may still be reading.
+                checkpoint.save(manager, jax.device_get(state), config)
             bar.update(per_dispatch)
             bar.set_postfix(steps=f"{it.env_steps(config, done):,}", sps=f"{steps_per_second:,.0f}",
                             games=int(state.games_finished))
     finally:
         bar.close()
         writer.close()
+        manager.wait_until_finished()
+        manager.close()
     return state
+
+
+def truncate_metrics(run_dir: Path, last_iteration: int) -> None:
+    """Drops metric records past the checkpoint a run resumes from (they will be redone)."""
+    path = run_dir / METRICS_FILE
+    if path.exists():
+        kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line)["iteration"] <= last_iteration]
+        path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
 def main(argv=None) -> int:
@@ -90,12 +119,20 @@ def main(argv=None) -> int:
             config = dataclasses.replace(
                 config, train=dataclasses.replace(config.train, run_dir=args.run_dir))
         run_dir = Path(config.train.run_dir)
-        prepare_run_dir(run_dir)
+        if args.resume:
+            if not (run_dir / checkpoint.CHECKPOINT_DIR).is_dir():
+                raise ConfigError(f"--resume: no checkpoints in '{run_dir}'")
+        else:
+            prepare_run_dir(run_dir)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     save_config(config, run_dir / CONFIG_FILE)
-    state = train(config, quiet=args.quiet)
+    try:
+        state = train(config, resume=args.resume, quiet=args.quiet)
+    except checkpoint.CheckpointError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     results = np.asarray(state.results)
     print(f"done: {int(state.iteration)} iterations, "
           f"{it.env_steps(config, int(state.iteration)):,} env steps, "

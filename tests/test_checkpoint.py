@@ -1,0 +1,81 @@
+"""Checkpoints: bit-exact resume, fallback past a damaged checkpoint, named errors for a missing
+checkpoint or another network shape."""
+from __future__ import annotations
+
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from shogi_jax import checkpoint
+from shogi_jax import iteration as it
+from shogi_jax import train as train_cli
+from shogi_jax.config import load_config
+from shogi_jax.metrics import read_metrics
+
+SMOKE = "configs/smoke.yaml"
+COMMON = ["--config", SMOKE, "--quiet", "--set", "checkpoint.every_iterations=1",
+          "--set", "env.max_plies=6"]
+
+
+def _run(run_dir, *extra):
+    return train_cli.main(COMMON + ["--run-dir", str(run_dir), *extra])
+
+
+def _final_state(run_dir, overrides=()):
+    config = load_config(run_dir / train_cli.CONFIG_FILE, overrides)
+    like = it.init_train_state(config, it.make_trainer(config))
+    manager = checkpoint.open_manager(run_dir, config)
+    try:
+        return checkpoint.restore_latest(manager, like, config)
+    finally:
+        manager.close()
+
+
+def _without_perf(records):
+    return [{k: v for k, v in r.items() if not k.startswith("perf/")} for r in records]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("checkpoints")
+    assert _run(root / "straight", "--set", "train.iterations=4") == 0
+    assert _run(root / "split", "--set", "train.iterations=2") == 0
+    assert _run(root / "split", "--set", "train.iterations=4", "--resume") == 0
+    return root
+
+
+def test_resume_is_bit_exact(runs):
+    straight, split = _final_state(runs / "straight"), _final_state(runs / "split")
+    assert int(straight.iteration) == int(split.iteration) == 4
+    for a, b in zip(jax.tree_util.tree_leaves(straight), jax.tree_util.tree_leaves(split)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert (_without_perf(read_metrics(runs / "straight"))
+            == _without_perf(read_metrics(runs / "split")))
+    assert [r["iteration"] for r in read_metrics(runs / "split")] == [1, 2, 3, 4]
+
+
+def test_a_damaged_latest_checkpoint_is_skipped(runs, tmp_path, capsys):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(runs / "straight", damaged)
+    latest = damaged / checkpoint.CHECKPOINT_DIR / "4"
+    for path in (latest / "state").rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"garbage")
+    state = _final_state(damaged)
+    assert int(state.iteration) == 3
+    assert "checkpoint 4" in capsys.readouterr().err
+
+
+def test_resume_needs_a_checkpoint(tmp_path, capsys):
+    assert _run(tmp_path / "empty", "--resume") == 2
+    assert "no checkpoints" in capsys.readouterr().err
+
+
+def test_another_network_shape_is_named(runs, tmp_path, capsys):
+    other = tmp_path / "other"
+    shutil.copytree(runs / "straight", other)
+    assert _run(other, "--resume", "--set", "model.channels=16",
+                "--set", "train.iterations=5") == 2
+    assert "model.channels: checkpoint 8, config 16" in capsys.readouterr().err
