@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -74,6 +75,7 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
     first = int(state.iteration)
     writer = MetricsWriter(run_dir, purge_from=first + 1 if resume else None)
     bar = progress_bar(config.train.iterations, initial=first, disable=quiet)
+    stop = _StopRequest()
     try:
         for _ in range((config.train.iterations - first) // per_dispatch):
             started = time.perf_counter()
@@ -81,25 +83,55 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
             metrics = jax.device_get(metrics)  # waits for the dispatch
             seconds = time.perf_counter() - started
             done = int(state.iteration)
+            if not all(np.isfinite(np.asarray(metrics["loss/total"]))):
+                raise NonFiniteLoss(f"the loss is not finite at iteration {done}; stopped without "
+                                    "saving (the last good checkpoint is kept)")
             steps_per_second = it.env_steps(config, per_dispatch) / seconds
             for k in range(per_dispatch):
                 iteration = done - per_dispatch + 1 + k
                 record = {name: float(np.asarray(values)[k]) for name, values in metrics.items()}
                 record["perf/env_steps_per_second"] = steps_per_second
                 writer.write(iteration, it.env_steps(config, iteration), record)
-            if done // every > (done - per_dispatch) // every or done == config.train.iterations:
+            if (done // every > (done - per_dispatch) // every or done == config.train.iterations
+                    or stop.requested):
                 # A host copy: the next call donates (and so deletes) the device buffers while
                 # the asynchronous save may still be reading.
                 checkpoint.save(manager, jax.device_get(state), config)
             bar.update(per_dispatch)
             bar.set_postfix(steps=f"{it.env_steps(config, done):,}", sps=f"{steps_per_second:,.0f}",
                             games=int(state.games_finished))
+            if stop.requested:
+                print(f"\n{stop.requested}: saved iteration {done}; resume with --resume",
+                      file=sys.stderr)
+                break
     finally:
+        stop.restore()
         bar.close()
         writer.close()
         manager.wait_until_finished()
         manager.close()
     return state
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+class _StopRequest:
+    """SIGTERM / SIGINT (preemption, Ctrl-C) ask the loop to finish the current dispatch, save
+    and exit; the handlers are restored afterwards."""
+
+    def __init__(self):
+        self.requested = None
+        self._previous = {sig: signal.signal(sig, self._handle)
+                          for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def _handle(self, signum, _frame):
+        self.requested = signal.Signals(signum).name
+
+    def restore(self):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def truncate_metrics(run_dir: Path, last_iteration: int) -> None:
@@ -133,6 +165,9 @@ def main(argv=None) -> int:
     except checkpoint.CheckpointError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except NonFiniteLoss as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     results = np.asarray(state.results)
     print(f"done: {int(state.iteration)} iterations, "
           f"{it.env_steps(config, int(state.iteration)):,} env steps, "

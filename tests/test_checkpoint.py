@@ -79,3 +79,29 @@ def test_another_network_shape_is_named(runs, tmp_path, capsys):
     assert _run(other, "--resume", "--set", "model.channels=16",
                 "--set", "train.iterations=5") == 2
     assert "model.channels: checkpoint 8, config 16" in capsys.readouterr().err
+
+
+def test_sigterm_saves_and_exits_cleanly_then_resumes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run_dir = tmp_path / "preempted"
+    command = [sys.executable, "-m", "shogi_jax.train", *COMMON, "--run-dir", str(run_dir),
+               "--set", "train.iterations=1000", "--set", "checkpoint.every_iterations=100000"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    metrics = run_dir / "metrics.jsonl"
+    deadline = time.time() + 300
+    while not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+        assert process.poll() is None and time.time() < deadline
+        time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert "SIGTERM: saved iteration" in err
+    saved = _final_state(run_dir)
+    assert int(saved.iteration) >= 2  # periodic saves were off: this one came from the signal
+    assert [r["iteration"] for r in read_metrics(run_dir)][-1] == int(saved.iteration)
+    assert _run(run_dir, "--resume", "--set", f"train.iterations={int(saved.iteration) + 1}") == 0
+    assert int(_final_state(run_dir).iteration) == int(saved.iteration) + 1
