@@ -52,17 +52,13 @@ def restore_latest(manager: ocp.CheckpointManager, like, config: Config):
     abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, like)
     for step in steps:
         try:
-            meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))[
-                "meta"]
-        except Exception as error:  # a damaged checkpoint: say so and fall back to the one before
-            print(f"warning: checkpoint {step} in {manager.directory} is unreadable "
-                  f"({type(error).__name__}: {error}); trying the one before", file=sys.stderr)
-            continue
-        _check_compatible(meta, config, step)
-        try:
+            meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+            _check_compatible(meta["meta"], config, step)
             restored = manager.restore(step, args=ocp.args.Composite(
                 state=ocp.args.StandardRestore(abstract)))
-        except Exception as error:
+        except CheckpointError:
+            raise
+        except Exception as error:  # a damaged checkpoint: say so and fall back to the one before
             print(f"warning: checkpoint {step} in {manager.directory} is unreadable "
                   f"({type(error).__name__}: {error}); trying the one before", file=sys.stderr)
             continue

@@ -11,8 +11,11 @@ import pytest
 import shogi_jax as sj
 from shogi_jax.rules import legal
 from shogi_jax.rules.attacks import king_safety, sides_of, swap_sides
-from shogi_jax.rules.bitboards import FILE_MASK, unpack
-from shogi_jax.rules.board import KING, NUM_PIECE_TYPES, OPP_OFFSET, OWN_OFFSET
+from shogi_jax.rules.bitboards import FILE_MASK, is_empty, ray_fill, shift, unpack
+from shogi_jax.rules.board import (
+    DIRECTIONS, KING, NUM_DIRECTIONS, NUM_LINE_DIRECTIONS, NUM_PIECE_TYPES, OPP_OFFSET,
+    OWN_OFFSET,
+)
 
 cshogi = pytest.importorskip("cshogi")
 
@@ -59,6 +62,30 @@ def _random_dense_boards(rng, n):
     return boards
 
 
+def _has_board_move(sides):
+    """bool[L]: whether the mover has any legal board move, by generating them all (the slow
+    reference: king safety, mobile pieces, every direction)."""
+    safety = king_safety(sides)
+    evasion = legal._evasion_targets(safety)
+    empty, target = ~sides.occupied, ~sides.own & evasion
+    steppers, sliders = legal._mobile_pieces(sides, safety)
+    reached = jnp.bitwise_or.reduce(legal._king_moves(sides), axis=0)
+    for d in range(NUM_DIRECTIONS):
+        reached = reached | (shift(steppers[d], DIRECTIONS[d]) & target)
+        if d < NUM_LINE_DIRECTIONS:
+            reached = reached | (ray_fill(sliders[d], empty, DIRECTIONS[d]) & target)
+    return ~is_empty(reached)
+
+
+def _pawn_drop_mates_by_search(sides, pawn_drops):
+    """The reference for `legal._pawn_drop_mates`: drop the pawn, then look for any reply."""
+    pawn = shift(sides.opp_king, legal._DOWN) & pawn_drops
+    with_pawn = sides._replace(own=sides.own | pawn,
+                               own_step=sides.own_step.at[0].set(sides.own_step[0] | pawn))
+    escapes = _has_board_move(swap_sides(with_pawn))
+    return jnp.where(escapes, jnp.uint32(0), pawn).astype(jnp.uint32)
+
+
 @jax.jit
 def _fast_and_slow(boards):
     """For L boards (int32[81, L]) with a pawn drop allowed on every empty square: the mating
@@ -66,7 +93,7 @@ def _fast_and_slow(boards):
     sides = sides_of(boards.reshape(9, 9, -1))
     drops = ~sides.occupied & FILE_MASK
     opponent_in_check = king_safety(swap_sides(sides)).num_checkers > 0
-    return (legal._pawn_drop_mates(sides, drops), legal._pawn_drop_mates_by_search(sides, drops),
+    return (legal._pawn_drop_mates(sides, drops), _pawn_drop_mates_by_search(sides, drops),
             opponent_in_check)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from shogi_jax.rules.attacks import (
-    KingSafety, Sides, king_safety, opponent_attacks_by_direction, sides_of, swap_sides,
+    KingSafety, Sides, king_safety, opponent_attacks_by_direction, sides_of,
 )
 from shogi_jax.rules.bitboards import (
     FILE_MASK, is_empty, materialize, pack, ranks_mask, ray_fill, shift, unpack,
@@ -61,14 +61,15 @@ def _king_moves(sides: Sides):
                       for d in range(NUM_LINE_DIRECTIONS)])
 
 
-def _board_move_sets(sides: Sides, safety: KingSafety, promotable, must_promote):
+def _board_move_sets(sides: Sides, safety: KingSafety, evasion, promotable, must_promote):
     """uint32[10, 9, L] non-promoting and uint32[10, 9, L] promoting move destinations by direction.
 
-    promotable: the mover's P L N S B R; must_promote: its P L N (they may not stay unpromoted
-    on ranks they could never leave). A move may promote when it starts or ends in the zone; a
-    square is reached by at most one piece per direction, so sets of pieces never mix up.
+    evasion: `_evasion_targets(safety)`; promotable: the mover's P L N S B R; must_promote: its
+    P L N (they may not stay unpromoted on ranks they could never leave). A move may promote when
+    it starts or ends in the zone; a square is reached by at most one piece per direction, so sets
+    of pieces never mix up.
     """
-    empty, target = materialize((~sides.occupied, ~sides.own & _evasion_targets(safety)))
+    empty, target = materialize((~sides.occupied, ~sides.own & evasion))
     steppers, sliders = _mobile_pieces(sides, safety)
     king_moves = _king_moves(sides)
     zone = jnp.uint32(_ZONE)
@@ -97,26 +98,12 @@ def _board_move_sets(sides: Sides, safety: KingSafety, promotable, must_promote)
     return jnp.stack(plain), jnp.stack(promoting)
 
 
-def _has_board_move(sides: Sides):
-    """bool[L]: whether the mover has any legal board move (promotion does not matter here)."""
-    safety = king_safety(sides)
-    empty, target = materialize((~sides.occupied, ~sides.own & _evasion_targets(safety)))
-    steppers, sliders = _mobile_pieces(sides, safety)
-    reached = jnp.bitwise_or.reduce(_king_moves(sides), axis=0)
-    for d in range(NUM_DIRECTIONS):
-        reached = reached | (shift(steppers[d], DIRECTIONS[d]) & target)
-        if d < NUM_LINE_DIRECTIONS:
-            reached = reached | (ray_fill(sliders[d], empty, DIRECTIONS[d]) & target)
-    return ~is_empty(reached)
+def _drop_sets(sides: Sides, evasion, mover_hand, own_pawns):
+    """uint32[7, 9, L]: legal drops of hand types P L N S B R G; mover_hand int32[7, L].
 
-
-def _drop_sets(sides: Sides, safety: KingSafety, mover_hand, own_pawns):
-    """uint32[7, 9, L]: legal drops of hand types P L N S B R G; mover_hand int32[7, L]."""
-    # In check a drop must block: only between a slider and the king, never under double check.
-    allowed = ~sides.occupied & jnp.where(safety.num_checkers == 0, jnp.uint32(FILE_MASK),
-                                          jnp.where(safety.num_checkers == 1, safety.between,
-                                                    jnp.uint32(0))).astype(jnp.uint32)
-    allowed = allowed & FILE_MASK
+    In check a drop must block: the empty squares of the evasion targets are those between a
+    slider and the king (none under double check)."""
+    allowed = ~sides.occupied & evasion & FILE_MASK
     drops = []
     for piece in range(NUM_HAND_TYPES):
         squares = jnp.where(mover_hand[piece] > 0, allowed, jnp.uint32(0)).astype(jnp.uint32)
@@ -164,17 +151,7 @@ def _pawn_drop_mates(sides: Sides, pawn_drops):
         king_flights = king_flights | shift(sides.opp_king, DIRECTIONS[d])
     king_flights = king_flights & ~sides.opp & ~attacked
     takers = takers & ~sides.opp_king & ~pinned
-    escapes = ~is_empty(materialize(king_flights | takers))
-    return jnp.where(escapes, jnp.uint32(0), pawn).astype(jnp.uint32)
-
-
-def _pawn_drop_mates_by_search(sides: Sides, pawn_drops):
-    """The same as `_pawn_drop_mates`, by generating the opponent's replies after the drop (the
-    simple, slower path that tests check the fast one against)."""
-    pawn = shift(sides.opp_king, _DOWN) & pawn_drops
-    with_pawn = sides._replace(own=sides.own | pawn,
-                               own_step=sides.own_step.at[0].set(sides.own_step[0] | pawn))
-    escapes = _has_board_move(swap_sides(with_pawn))
+    escapes = ~is_empty(king_flights | takers)
     return jnp.where(escapes, jnp.uint32(0), pawn).astype(jnp.uint32)
 
 
@@ -189,8 +166,9 @@ def legal_moves_lanes(board81, hand):
     promotable = pack((board >= PAWN + OWN_OFFSET) & (board <= ROOK + OWN_OFFSET))
     must_promote = pack((board >= PAWN + OWN_OFFSET) & (board <= KNIGHT + OWN_OFFSET))
     own_pawns = pack(board == PAWN + OWN_OFFSET)
-    plain, promoting = _board_move_sets(sides, safety, promotable, must_promote)
-    drops = _drop_sets(sides, safety, hand[0], own_pawns)
+    evasion = _evasion_targets(safety)
+    plain, promoting = _board_move_sets(sides, safety, evasion, promotable, must_promote)
+    drops = _drop_sets(sides, evasion, hand[0], own_pawns)
     sets = jnp.concatenate([plain, promoting, drops])  # [27, 9, L]
     return unpack(sets).reshape(27 * 81, -1), safety.num_checkers > 0
 
