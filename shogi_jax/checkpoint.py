@@ -8,6 +8,7 @@ error that names the difference.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -24,20 +25,48 @@ class CheckpointError(RuntimeError):
     """No usable checkpoint, or one that does not fit this config."""
 
 
+# The evaluation metric that ranks checkpoints (written by periodic evaluation during training).
+BEST_METRIC = "eval/elo"
+
+
+def _best_metric(metrics) -> float:
+    return float(metrics[BEST_METRIC])
+
+
+# Most saves carry no evaluation (it runs every few saves): Orbax's warning for each is noise.
+logging.getLogger("absl").addFilter(
+    lambda record: "did not provide metrics" not in record.getMessage())
+
+
 def open_manager(run_dir: str | os.PathLike[str], config: Config) -> ocp.CheckpointManager:
+    """Keeps the latest `checkpoint.keep_latest` checkpoints and, once evaluations have run, the
+    best one by BEST_METRIC (`manager.best_step()`)."""
+    policy = ocp.checkpoint_managers.AnyPreservationPolicy([
+        ocp.checkpoint_managers.LatestN(config.checkpoint.keep_latest),
+        ocp.checkpoint_managers.BestN(get_metric_fn=_best_metric, n=1,
+                                      keep_checkpoints_without_metrics=False)])
     options = ocp.CheckpointManagerOptions(
-        preservation_policy=ocp.checkpoint_managers.LatestN(config.checkpoint.keep_latest),
-        enable_async_checkpointing=True)
+        preservation_policy=policy, best_fn=_best_metric, best_mode="max",
+        keep_checkpoints_without_metrics=False, enable_async_checkpointing=True)
     return ocp.CheckpointManager(Path(run_dir).resolve() / CHECKPOINT_DIR, options=options,
                                  item_names=("state", "meta"))
 
 
-def save(manager: ocp.CheckpointManager, state, config: Config) -> None:
+def save(manager: ocp.CheckpointManager, state, config: Config, *,
+         evaluation: dict[str, float] | None = None) -> None:
     """Starts an asynchronous save of `state` under its iteration number (wait with
-    `manager.wait_until_finished()`; `close` waits too)."""
-    meta = {"config": config_to_dict(config), "network_hash": config_hash_of_network(config)}
-    manager.save(int(state.iteration), args=ocp.args.Composite(
+    `manager.wait_until_finished()`; `close` waits too). `evaluation` (with BEST_METRIC) makes the
+    checkpoint a candidate for the best one."""
+    meta = {"config": config_to_dict(config), "network_hash": config_hash_of_network(config),
+            "state_shapes": state_shapes(state)}
+    manager.save(int(state.iteration), metrics=evaluation, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)))
+
+
+def state_shapes(state) -> dict[str, str]:
+    """{leaf path: "dtype[shape]"} of a TrainState, to name what an incompatible config changed."""
+    leaves = jax.tree_util.tree_flatten_with_path(state)[0]
+    return {jax.tree_util.keystr(path): f"{leaf.dtype}{list(leaf.shape)}" for path, leaf in leaves}
 
 
 def restore_latest(manager: ocp.CheckpointManager, like, config: Config):
@@ -53,7 +82,7 @@ def restore_latest(manager: ocp.CheckpointManager, like, config: Config):
     for step in steps:
         try:
             meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
-            _check_compatible(meta["meta"], config, step)
+            _check_compatible(meta["meta"], config, step, state_shapes(like))
             restored = manager.restore(step, args=ocp.args.Composite(
                 state=ocp.args.StandardRestore(abstract)))
         except CheckpointError:
@@ -66,9 +95,18 @@ def restore_latest(manager: ocp.CheckpointManager, like, config: Config):
     raise CheckpointError(f"no readable checkpoint in {manager.directory} (tried {steps})")
 
 
-def _check_compatible(meta: dict, config: Config, step: int) -> None:
+def _check_compatible(meta: dict, config: Config, step: int, shapes: dict[str, str]) -> None:
     if meta.get("network_hash") == config_hash_of_network(config):
-        return
+        saved_shapes = meta.get("state_shapes", shapes)
+        if saved_shapes == shapes:
+            return
+        leaves = ", ".join(f"{path}: checkpoint {saved_shapes.get(path)}, config {shapes.get(path)}"
+                           for path in sorted(set(saved_shapes) | set(shapes))
+                           if saved_shapes.get(path) != shapes.get(path))
+        settings = ", ".join(f"{key}: checkpoint {old!r}, config {new!r}" for key, old, new
+                             in _differences(meta.get("config", {}), config_to_dict(config)))
+        raise CheckpointError(f"checkpoint {step} does not fit this config (settings that differ: "
+                              f"{settings or 'none'}; state arrays that differ: {leaves})")
     saved = meta.get("config", {}).get("model", {})
     current = config_to_dict(config)["model"]
     differences = ", ".join(f"model.{key}: checkpoint {saved.get(key)!r}, config {value!r}"
@@ -76,3 +114,13 @@ def _check_compatible(meta: dict, config: Config, step: int) -> None:
                             if key != "dtype" and saved.get(key) != value)
     raise CheckpointError(f"checkpoint {step} was written for another network shape "
                           f"({differences or 'network hash differs'})")
+
+
+def _differences(saved: dict, current: dict, prefix: str = ""):
+    """(dotted key, saved value, current value) for every setting that differs."""
+    for key in sorted(set(saved) | set(current)):
+        old, new = saved.get(key), current.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            yield from _differences(old, new, f"{prefix}{key}.")
+        elif old != new:
+            yield f"{prefix}{key}", old, new

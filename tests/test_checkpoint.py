@@ -3,6 +3,7 @@ checkpoint or another network shape."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -105,3 +106,77 @@ def test_sigterm_saves_and_exits_cleanly_then_resumes(tmp_path):
     assert [r["iteration"] for r in read_metrics(run_dir)][-1] == int(saved.iteration)
     assert _run(run_dir, "--resume", "--set", f"train.iterations={int(saved.iteration) + 1}") == 0
     assert int(_final_state(run_dir).iteration) == int(saved.iteration) + 1
+
+
+def test_kill_9_during_a_save_never_leaves_a_checkpoint_taken_for_good(tmp_path):
+    """SIGKILL while Orbax is writing a checkpoint (its files half there in a temporary
+    directory): the resumed run starts from the last complete checkpoint, and the next save of
+    the same iteration replaces the leftover."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run_dir = tmp_path / "killed"
+    directory = run_dir / checkpoint.CHECKPOINT_DIR
+    command = [sys.executable, "-m", "shogi_jax.train", *COMMON, "--run-dir", str(run_dir),
+               "--set", "train.iterations=100000"]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    partial = None
+    try:
+        while partial is None:
+            assert process.poll() is None and time.time() < deadline
+            entries = list(os.scandir(directory)) if directory.is_dir() else []
+            for entry in entries:
+                # A save in progress (after a complete one): files already written under a
+                # temporary name.
+                if "tmp" in entry.name and any(e.name.isdigit() for e in entries) and any(p.is_file() for p in Path(entry.path).rglob("*")):
+                    partial = entry.name
+                    break
+            else:
+                time.sleep(0.0005)
+                continue
+            process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    partial_step = int(partial.split(".")[0])
+    complete = sorted(int(name) for name in os.listdir(directory) if name.isdigit())
+    assert complete and max(complete) < partial_step, (partial, complete)
+
+    config = load_config(run_dir / train_cli.CONFIG_FILE)
+    manager = checkpoint.open_manager(run_dir, config)
+    assert partial_step not in manager.all_steps()
+    manager.close()
+    resumed_from = int(_final_state(run_dir).iteration)
+    assert resumed_from == max(complete)
+    target = partial_step + 1
+    assert _run(run_dir, "--resume", "--set", f"train.iterations={target}") == 0
+    assert int(_final_state(run_dir).iteration) == target
+    assert [r["iteration"] for r in read_metrics(run_dir)] == list(range(1, target + 1))
+
+
+def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(runs, tmp_path, capsys):
+    diverging = tmp_path / "diverging"
+    shutil.copytree(runs / "straight", diverging)
+    # Adam steps of size ~1e30 overflow the activations: the loss is NaN at once.
+    assert _run(diverging, "--resume", "--set", "ppo.learning_rate=1e30",
+                "--set", "train.iterations=6") == 1
+    assert "the loss is not finite at iteration 5" in capsys.readouterr().err
+    assert int(_final_state(diverging).iteration) == 4
+    assert [r["iteration"] for r in read_metrics(diverging)] == [1, 2, 3, 4]
+    kept = sorted(int(p.name) for p in (diverging / checkpoint.CHECKPOINT_DIR).iterdir()
+                  if p.name.isdigit())
+    assert kept[-1] == 4
+
+
+def test_another_games_in_flight_shape_is_named(runs, tmp_path, capsys):
+    other = tmp_path / "other_games"
+    shutil.copytree(runs / "straight", other)
+    assert _run(other, "--resume", "--set", "env.num_games=4", "--set", "ppo.minibatches=1",
+                "--set", "train.iterations=5") == 2
+    err = capsys.readouterr().err
+    assert "does not fit this config" in err and "env.num_games: checkpoint 8, config 4" in err
+    assert ".games.board: checkpoint int32[8, 81], config int32[4, 81]" in err
