@@ -1,0 +1,1 @@
+"""Evaluation: players, tournaments, Elo."""
