@@ -124,3 +124,43 @@ def _differences(saved: dict, current: dict, prefix: str = ""):
             yield from _differences(old, new, f"{prefix}{key}.")
         elif old != new:
             yield f"{prefix}{key}", old, new
+
+
+def load_policy(run_dir: str | os.PathLike[str], *, which: str = "latest",
+                step: int | None = None):
+    """(config, network params, iteration) of a training run's checkpoint, for players and the
+    USI engine: `step`, else the latest good one or the best by evaluation (`which="best"`)."""
+    from shogi_jax import iteration as it  # the trainer imports this module
+    from shogi_jax.config import ConfigError, load_config
+
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.yaml"
+    if not config_path.is_file():
+        raise CheckpointError(f"'{run_dir}' is not a training run directory (no config.yaml)")
+    try:
+        config = load_config(config_path)
+    except ConfigError as error:
+        raise CheckpointError(f"{config_path}: {error}") from None
+    if not (run_dir / CHECKPOINT_DIR).is_dir():
+        raise CheckpointError(f"no checkpoints in '{run_dir}'")
+    like = jax.eval_shape(lambda: it.init_train_state(config, it.make_trainer(config)))
+    manager = ocp.CheckpointManager((run_dir / CHECKPOINT_DIR).resolve(),
+                                    options=ocp.CheckpointManagerOptions(
+                                        read_only=True, best_fn=_best_metric, best_mode="max"),
+                                    item_names=("state", "meta"))
+    try:
+        if step is None and which == "latest":
+            state = restore_latest(manager, like, config)
+        else:
+            if step is None:
+                step = manager.best_step()
+                if step is None:
+                    raise CheckpointError(f"no evaluated checkpoint in '{run_dir}' to call best")
+            if step not in manager.all_steps():
+                raise CheckpointError(f"no checkpoint {step} in '{run_dir}' "
+                                      f"(there are {sorted(manager.all_steps())})")
+            state = manager.restore(step, args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(like)))["state"]
+    finally:
+        manager.close()
+    return config, state.params, int(state.iteration)

@@ -87,6 +87,15 @@ class CheckpointConfig:
 
 
 @dataclass(frozen=True)
+class EvaluationConfig:
+    every_iterations: int = 0  # 0: off. Evaluate vs random, greedy and the best checkpoint
+    games: int = 32  # games per opponent (even: colours alternate)
+    max_plies: int = 256  # evaluation games end as draws here
+    random_opening_plies: int = 4  # uniformly random first plies, shared by each colour pair
+    temperature: float = 0.0  # 0: the policy plays its argmax
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
@@ -94,6 +103,7 @@ class Config:
     reward_shaping: RewardShapingConfig = field(default_factory=RewardShapingConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
 
 # --- YAML -------------------------------------------------------------------------------------
@@ -139,7 +149,16 @@ def _optional_inner(hint: Any) -> Any | None:
     return members[0]
 
 
+def _tuple_item(hint: Any) -> Any | None:
+    """X for tuple[X, ...], None for any other hint."""
+    if get_origin(hint) is tuple and len(get_args(hint)) == 2 and get_args(hint)[1] is Ellipsis:
+        return get_args(hint)[0]
+    return None
+
+
 def _type_name(hint: Any) -> str:
+    if _tuple_item(hint) is not None:
+        return f"a list of {_type_name(_tuple_item(hint))}"
     inner = _optional_inner(hint)
     if inner is not None:
         return f"{_type_name(inner)} or None"
@@ -152,6 +171,11 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
     """Checks `value` against the type hint of `key` and returns it in the field's type."""
     if dataclasses.is_dataclass(hint):
         return _section_from_mapping(hint, value, key)
+    item_hint = _tuple_item(hint)
+    if item_hint is not None:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected {_type_name(hint)}, got {_describe(value)}")
+        return tuple(_convert(item, item_hint, f"{key}[{i}]") for i, item in enumerate(value))
     scalar_hint = _optional_inner(hint)
     if scalar_hint is None:
         scalar_hint = hint
@@ -216,6 +240,10 @@ def _non_negative(value: Any) -> bool:
     return value >= 0
 
 
+def _positive_even(value: Any) -> bool:
+    return value > 0 and value % 2 == 0
+
+
 def _none_or_positive(value: Any) -> bool:
     return value is None or value > 0
 
@@ -251,6 +279,11 @@ _VALUE_RULES: tuple[_Rule, ...] = (
     ("train.iterations_per_dispatch", _positive, "> 0"),
     ("checkpoint.every_iterations", _positive, "> 0"),
     ("checkpoint.keep_latest", _positive, "> 0"),
+    ("evaluation.every_iterations", _non_negative, ">= 0"),
+    ("evaluation.games", _positive_even, "even and > 0"),
+    ("evaluation.max_plies", _positive, "> 0"),
+    ("evaluation.random_opening_plies", _non_negative, ">= 0"),
+    ("evaluation.temperature", _non_negative, ">= 0"),
 )
 
 
@@ -310,6 +343,10 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[st
 
 def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Config:
     """Reads a YAML config file, applies "a.b=value" overrides, converts and validates."""
+    return config_from_dict(apply_overrides(_read_mapping(path), overrides))
+
+
+def _read_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -322,7 +359,7 @@ def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> 
         raise ConfigError(f"invalid YAML in config file {path}: {error}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path}: top level must be a mapping, got {_describe(raw)}")
-    return config_from_dict(apply_overrides(raw, overrides))
+    return raw
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
@@ -344,3 +381,68 @@ def config_hash_of_network(config: Config) -> str:
     """
     shape = {key: value for key, value in dataclasses.asdict(config.model).items() if key != "dtype"}
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# --- tournaments --------------------------------------------------------------------------------
+
+PLAYER_KINDS = ("random", "greedy", "policy")
+CHECKPOINT_CHOICES = ("latest", "best")
+
+
+@dataclass(frozen=True)
+class PlayerConfig:
+    name: str = ""  # unique; used in the crosstable and the game records
+    kind: str = "random"  # "random" | "greedy" | "policy"
+    run_dir: Optional[str] = None  # policy: the training run directory (its config + checkpoints)
+    checkpoint: str = "latest"  # policy: "latest" or "best" (by evaluation Elo) ...
+    step: Optional[int] = None  # ... or this iteration's checkpoint
+    temperature: float = 0.0  # policy: 0 plays the argmax
+
+
+@dataclass(frozen=True)
+class TournamentConfig:
+    players: tuple[PlayerConfig, ...] = ()
+    games_per_pairing: int = 100  # even: each colour pair plays the same opening both ways
+    random_opening_plies: int = 0  # uniformly random first plies (shared by a colour pair)
+    opening_sfen_file: Optional[str] = None  # one SFEN per line; colour pair k uses line k mod n
+    max_plies: int = 512  # games end as draws here
+    impasse: bool = True  # the 27-point impasse declaration
+    anchor: str = "random"  # the player whose Elo is fixed at 0 (if it plays)
+    seed: int = 0
+    output_dir: str = "tournaments/default"  # must not exist yet or be empty
+
+
+def tournament_config_from_dict(raw: Mapping[str, Any]) -> TournamentConfig:
+    config = _section_from_mapping(TournamentConfig, raw, "")
+    if len(config.players) < 2:
+        raise ConfigError(f"players: a tournament needs at least 2, got {len(config.players)}")
+    names = [player.name for player in config.players]
+    for i, player in enumerate(config.players):
+        key = f"players[{i}]"
+        if not player.name:
+            raise ConfigError(f"{key}.name: every player needs a name")
+        if names.count(player.name) > 1:
+            raise ConfigError(f"{key}.name: {player.name!r} is used by more than one player")
+        if player.kind not in PLAYER_KINDS:
+            raise ConfigError(f"{key}.kind must be one of {', '.join(PLAYER_KINDS)}, "
+                              f"got {player.kind!r}")
+        if (player.kind == "policy") != (player.run_dir is not None):
+            raise ConfigError(f"{key}.run_dir: policy players need one, others take none")
+        if player.checkpoint not in CHECKPOINT_CHOICES:
+            raise ConfigError(f"{key}.checkpoint must be one of {', '.join(CHECKPOINT_CHOICES)}, "
+                              f"got {player.checkpoint!r}")
+        if player.temperature < 0:
+            raise ConfigError(f"{key}.temperature must be >= 0, got {player.temperature!r}")
+    if not _positive_even(config.games_per_pairing):
+        raise ConfigError(f"games_per_pairing must be even and > 0, got {config.games_per_pairing}")
+    for key in ("random_opening_plies", "max_plies"):
+        if getattr(config, key) < (0 if key == "random_opening_plies" else 1):
+            raise ConfigError(f"{key} must be {'>= 0' if key == 'random_opening_plies' else '> 0'}"
+                              f", got {getattr(config, key)!r}")
+    return config
+
+
+def load_tournament_config(path: str | os.PathLike[str],
+                           overrides: Sequence[str] = ()) -> TournamentConfig:
+    """Reads a tournament YAML file (see configs/tournament.yaml), overrides, validates."""
+    return tournament_config_from_dict(apply_overrides(_read_mapping(path), overrides))

@@ -51,7 +51,8 @@ def read_metrics(run_dir: str | os.PathLike[str]) -> list[dict]:
         return [json.loads(line) for line in lines if line.strip()]
 
 
-def progress_bar(total: int, initial: int = 0, *, disable: bool = False):
-    """Iterations done/total with env steps, steps/s and the ETA (tqdm's)."""
-    return tqdm.tqdm(total=total, initial=initial, unit="it", dynamic_ncols=True,
-                     disable=disable, desc="training")
+def progress_bar(total: int, initial: int = 0, *, disable: bool = False, unit: str = "it",
+                 desc: str = "training"):
+    """Done/total (iterations, or games for a tournament) with the rate and the ETA (tqdm's)."""
+    return tqdm.tqdm(total=total, initial=initial, unit=unit, dynamic_ncols=True,
+                     disable=disable, desc=desc)

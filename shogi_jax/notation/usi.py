@@ -30,18 +30,22 @@ def action_to_usi(state, action: int) -> str:
     action = int(action)
     if not 0 <= action < NUM_ACTIONS:
         raise ValueError(f"action {action} is outside 0..{NUM_ACTIONS - 1}")
-    color = int(state.color)
-    plane, to = divmod(action, NUM_SQUARES)
+    source = NUM_SQUARES
+    if action // NUM_SQUARES < DROP_PLANE_OFFSET:
+        source = from_square_np(np.asarray(state.board), action)
+        if source == NUM_SQUARES:
+            raise ValueError(f"action {action} has no piece to move in this position")
+    return move_to_usi(int(state.color), action, source)
+
+
+def move_to_usi(color: int, action: int, source: int) -> str:
+    """The USI text of `action` played by `color` from mover-frame square `source` (ignored for
+    drops): for moves recorded on the device, where the board is no longer at hand."""
+    plane, to = divmod(int(action), NUM_SQUARES)
     if plane >= DROP_PLANE_OFFSET:
         return f"{_DROP_LETTERS[plane - DROP_PLANE_OFFSET]}*{_square_text(to, color)}"
-    board = np.append(np.asarray(state.board), EMPTY)
-    ray = tables.REVERSE_RAY[plane % NUM_DIRECTIONS, to]
-    occupied = np.nonzero(board[ray] != EMPTY)[0]
-    if len(occupied) == 0 or ray[occupied[0]] == NUM_SQUARES:
-        raise ValueError(f"action {action} has no piece to move in this position")
-    source = int(ray[occupied[0]])
     promotion = "+" if plane >= PROMOTION_PLANE_OFFSET else ""
-    return f"{_square_text(source, color)}{_square_text(to, color)}{promotion}"
+    return f"{_square_text(int(source), color)}{_square_text(to, color)}{promotion}"
 
 
 def usi_to_action(state, usi: str) -> int:

@@ -1,0 +1,129 @@
+"""A match: G games between two players, all played side by side on the device.
+
+Colours alternate (game g: the first player is Black when g is even), and each colour pair
+(games 2k, 2k+1) starts from the same opening: the same SFEN and the same random first plies,
+so neither player gets the easier side of an opening. The plies run in compiled chunks (a
+lax.scan), with the host only looking between chunks for the progress bar and to stop once every
+game is over. A finished game is frozen, so its final state keeps the outcome.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable, NamedTuple, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import shogi_jax as sj
+from shogi_jax.evaluation.players import Player, random_act
+from shogi_jax.notation.usi import move_to_usi
+from shogi_jax.rules.state import STARTPOS_SFEN, as_numpy
+from shogi_jax.rules.step import from_square
+
+PLIES_PER_CHUNK = 16
+NOT_PLAYED = -1  # action recorded for a game already over
+
+# Outcomes from the first player's point of view.
+FIRST_WINS, SECOND_WINS, DRAW = 0, 1, 2
+
+
+class MatchGames(NamedTuple):
+    """The games of a match, on the host. G games, P plies at most."""
+
+    first_is_black: np.ndarray  # bool[G]
+    start_sfens: list[str]  # [G]
+    moves: list[list[str]]  # [G] USI moves
+    outcome: np.ndarray  # int32[G] FIRST_WINS / SECOND_WINS / DRAW
+    winner_color: np.ndarray  # int32[G] 0 Black, 1 White, -1 draw
+    termination: np.ndarray  # int32[G] reason code (sj.TERMINATION_NAMES)
+
+
+def start_states(sfens: Sequence[str], games: int, *, max_plies: int, impasse: bool):
+    """State[G]: colour pair k starts from sfens[k % len(sfens)]; and that SFEN per game."""
+    distinct = [sj.from_sfen(sfen, max_plies=max_plies, impasse=impasse) for sfen in sfens]
+    chosen = [(g // 2) % len(sfens) for g in range(games)]
+    stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *distinct)
+    index = jnp.asarray(chosen)
+    return jax.tree_util.tree_map(lambda x: x[index], stacked), [sfens[i] for i in chosen]
+
+
+@partial(jax.jit, static_argnames=("first", "second", "plies", "opening_plies", "max_plies",
+                                   "impasse"))
+def play_plies(first: Player, second: Player, first_params, second_params, games, first_is_black,
+               opening_key, key, *, plies: int, opening_plies: int, max_plies: int, impasse: bool):
+    """Plays `plies` plies of every game. Returns (games, actions int32[plies, G],
+    sources int32[plies, G]) with NOT_PLAYED for games already over; sources are the moved
+    pieces' squares in the mover's frame (for the USI text)."""
+    num_games = first_is_black.shape[0]
+    pair = jnp.arange(num_games) // 2
+
+    def one_ply(games, ply_key):
+        first_keys, second_keys = jax.random.split(ply_key, (2, num_games))
+        # The two games of a colour pair draw the same opening moves: same key, same position.
+        opening_keys = jax.vmap(lambda p, ply: jax.random.fold_in(
+            jax.random.fold_in(opening_key, p), ply))(pair, games.ply)
+        by_first = jax.vmap(first.act, in_axes=(None, 0, 0))(first_params, games, first_keys)
+        by_second = jax.vmap(second.act, in_axes=(None, 0, 0))(second_params, games, second_keys)
+        opening = jax.vmap(random_act, in_axes=(None, 0, 0))(None, games, opening_keys)
+        first_moves = (games.color == 0) == first_is_black
+        action = jnp.where(games.ply < opening_plies, opening,
+                           jnp.where(first_moves, by_first, by_second))
+        over = games.terminated | games.truncated
+        source = jax.vmap(from_square)(games.board, action)
+        after = jax.vmap(partial(sj.step, max_plies=max_plies, impasse=impasse))(games, action)
+        games = jax.tree_util.tree_map(
+            lambda old, new: jnp.where(over.reshape(over.shape + (1,) * (new.ndim - 1)), old, new),
+            games, after)
+        return games, (jnp.where(over, NOT_PLAYED, action), source)
+
+    games, (actions, sources) = jax.lax.scan(one_ply, games, jax.random.split(key, plies))
+    return games, actions, sources
+
+
+def play_match(first: Player, first_params, second: Player, second_params, *, games: int,
+               key, max_plies: int = sj.DEFAULT_MAX_PLIES, impasse: bool = True,
+               opening_plies: int = 0, opening_sfens: Sequence[str] = (STARTPOS_SFEN,),
+               on_progress: Optional[Callable[[int], None]] = None) -> MatchGames:
+    """Plays `games` (even) games and returns them with their outcomes. `on_progress(n)` is
+    called with the number of games newly finished after each chunk of plies."""
+    if games <= 0 or games % 2:
+        raise ValueError(f"games must be even and > 0 (colours alternate), got {games}")
+    state, sfens = start_states(opening_sfens, games, max_plies=max_plies, impasse=impasse)
+    first_is_black = jnp.arange(games) % 2 == 0
+    opening_key, key = jax.random.split(key)
+    actions, sources = [], []
+    finished = 0
+    # Every game ends by max_plies (plies counted from its start SFEN).
+    for chunk in range(-(-(max_plies + 1) // PLIES_PER_CHUNK)):
+        state, chunk_actions, chunk_sources = play_plies(
+            first, second, first_params, second_params, state, first_is_black, opening_key,
+            jax.random.fold_in(key, chunk), plies=PLIES_PER_CHUNK, opening_plies=opening_plies,
+            max_plies=max_plies, impasse=impasse)
+        actions.append(np.asarray(chunk_actions))
+        sources.append(np.asarray(chunk_sources))
+        over = np.asarray(state.terminated | state.truncated)
+        if on_progress is not None:
+            on_progress(int(over.sum()) - finished)
+        finished = int(over.sum())
+        if finished == games:
+            break
+    if finished != games:
+        raise RuntimeError(f"{games - finished} games still running after max_plies {max_plies}")
+    return _to_host(as_numpy(state), np.asarray(first_is_black), sfens,
+                    np.concatenate(actions), np.concatenate(sources))
+
+
+def _to_host(final, first_is_black, sfens, actions, sources) -> MatchGames:
+    start_colors = [0 if sfen.split()[1] == "b" else 1 for sfen in sfens]
+    moves = []
+    for g, color in enumerate(start_colors):
+        played = actions[:, g][actions[:, g] != NOT_PLAYED]
+        moves.append([move_to_usi((color + t) % 2, a, sources[t, g])
+                      for t, a in enumerate(played)])
+    winner_color = np.where(final.rewards[:, 0] > 0, 0, np.where(final.rewards[:, 1] > 0, 1, -1))
+    first_color = np.where(first_is_black, 0, 1)
+    outcome = np.where(winner_color < 0, DRAW,
+                       np.where(winner_color == first_color, FIRST_WINS, SECOND_WINS))
+    return MatchGames(first_is_black, list(sfens), moves, outcome.astype(np.int32),
+                      winner_color.astype(np.int32), final.termination.astype(np.int32))

@@ -1,0 +1,90 @@
+"""Players: pure functions `act(params, state, key) -> int32[] action` for ONE game; `jax.vmap`
+them for a batch. Every player picks only legal actions while the game is on.
+
+- random: uniform over the legal actions.
+- greedy: captures the most valuable piece (material points as in `shogi_jax.shaping`), ties
+  and quiet positions broken uniformly at random; one ply, no look-ahead.
+- policy: a trained network, argmax of its masked logits (temperature 0) or a sample at
+  temperature T.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+
+import shogi_jax as sj
+from shogi_jax.config import PLAYER_KINDS, ModelConfig
+from shogi_jax.model import make_model
+from shogi_jax.ppo import masked_log_softmax
+from shogi_jax.rules.board import NUM_SQUARES, OPP_OFFSET
+from shogi_jax.shaping import PIECE_POINTS
+
+
+# float32[30]: the points of capturing what a board code holds (0 for empty and own pieces).
+_CAPTURE_POINTS = jnp.zeros(OPP_OFFSET + len(PIECE_POINTS), jnp.float32).at[OPP_OFFSET:].set(
+    PIECE_POINTS)
+
+
+def uniform_choice(key, candidates):
+    """int32[]: an index drawn uniformly among the True entries of bool[A] `candidates` (0 when
+    there is none). A cumulative count and one uniform integer: much cheaper on CPU than
+    a categorical over all 2187 actions."""
+    counts = jnp.cumsum(candidates.astype(jnp.int32))
+    pick = jax.random.randint(key, (), 0, jnp.maximum(counts[-1], 1))
+    return jnp.argmax(counts > pick).astype(jnp.int32)
+
+
+def random_act(params, state: sj.State, key):
+    del params
+    return uniform_choice(key, state.legal_action_mask)
+
+
+def capture_points(state: sj.State):
+    """float32[2187]: the material each action captures (drops land on empty squares: 0)."""
+    destination = jnp.tile(jnp.arange(NUM_SQUARES), sj.NUM_ACTIONS // NUM_SQUARES)
+    return _CAPTURE_POINTS[state.board[destination]]
+
+
+def greedy_act(params, state: sj.State, key):
+    del params
+    points = jnp.where(state.legal_action_mask, capture_points(state), -1.0)
+    return uniform_choice(key, state.legal_action_mask & (points == jnp.max(points)))
+
+
+@dataclass(frozen=True)
+class Player:
+    """What a player is (hashable, so compiled games are reused); its parameters travel apart."""
+
+    name: str
+    kind: str  # one of PLAYER_KINDS
+    model: Optional[ModelConfig] = None  # policy players: the network's shape
+    temperature: float = 0.0  # policy players: 0 plays the argmax
+
+    def __post_init__(self):
+        if self.kind not in PLAYER_KINDS:
+            raise ValueError(f"player {self.name!r}: unknown kind {self.kind!r} "
+                             f"(one of {', '.join(PLAYER_KINDS)})")
+        if (self.kind == "policy") != (self.model is not None):
+            raise ValueError(f"player {self.name!r}: a network shape is needed by policy players "
+                             "and only by them")
+        if self.temperature < 0:
+            raise ValueError(f"player {self.name!r}: temperature must be >= 0")
+
+    def act(self, params, state: sj.State, key):
+        """int32[]: this player's action in one game."""
+        if self.kind == "random":
+            return random_act(params, state, key)
+        if self.kind == "greedy":
+            return greedy_act(params, state, key)
+        return policy_act(make_model(self.model), self.temperature, params, state, key)
+
+
+def policy_act(model, temperature: float, params, state: sj.State, key):
+    logits, _ = model.apply(params, sj.observe(state)[None])  # [1, 2187]
+    log_probs = masked_log_softmax(logits[0], state.legal_action_mask)
+    if temperature == 0:
+        return jnp.argmax(log_probs).astype(jnp.int32)
+    return jax.random.categorical(key, log_probs / temperature).astype(jnp.int32)

@@ -1,0 +1,227 @@
+"""Evaluation: players (legal, greedy captures the most valuable piece), matches (colours,
+shared openings, every game counted once), the tournament CLI end to end with its records read
+back by cshogi."""
+from __future__ import annotations
+
+import json
+
+import cshogi
+import cshogi.CSA
+import cshogi.KIF
+import jax
+import numpy as np
+import pytest
+
+import shogi_jax as sj
+from shogi_jax import checkpoint
+from shogi_jax import iteration as it
+from shogi_jax import tournament as tournament_cli
+from shogi_jax.config import load_config, save_config
+from shogi_jax.evaluation.match import DRAW, FIRST_WINS, SECOND_WINS, play_match
+from shogi_jax.evaluation.players import Player, capture_points, greedy_act
+from shogi_jax.rules.state import STARTPOS_SFEN
+from shogi_jax.shaping import PIECE_POINTS
+
+RANDOM, GREEDY = Player("random", "random"), Player("greedy", "greedy")
+# cshogi piece type (1..14: P L N S B R G K +P +L +N +S +B +R) -> our points
+CSHOGI_POINTS = {t: float(PIECE_POINTS[k]) for k, t in enumerate(range(1, 15))}
+
+
+def _replay(start_sfen, moves):
+    """Plays the moves on cshogi's board, asserting each is legal there; returns the board."""
+    board = cshogi.Board(start_sfen)
+    for number, usi in enumerate(moves):
+        legal = {cshogi.move_to_usi(m) for m in board.legal_moves}
+        assert usi in legal, f"ply {number}: {usi} is not legal in {board.sfen()}"
+        board.push_usi(usi)
+    return board
+
+
+@pytest.fixture(scope="module")
+def greedy_vs_random():
+    return play_match(GREEDY, None, RANDOM, None, games=32, key=jax.random.PRNGKey(3),
+                      max_plies=256, opening_plies=2)
+
+
+def test_moves_are_legal_and_outcomes_match_cshogi(greedy_vs_random):
+    games = greedy_vs_random
+    for g, moves in enumerate(games.moves):
+        board = _replay(games.start_sfens[g], moves)
+        name = sj.TERMINATION_NAMES[games.termination[g]]
+        if name == "checkmate":
+            assert board.is_game_over() and board.is_check()
+            # The side to move in the final position lost.
+            assert games.winner_color[g] == 1 - board.turn
+        elif name == "move_limit":
+            assert len(moves) == 256 and games.winner_color[g] == -1
+        else:
+            assert name in ("no_legal_moves", "impasse_declaration", "repetition_draw",
+                            "perpetual_check"), name
+
+
+def test_colours_alternate_and_pairs_share_their_opening(greedy_vs_random):
+    games = greedy_vs_random
+    np.testing.assert_array_equal(games.first_is_black, np.arange(32) % 2 == 0)
+    for k in range(16):
+        assert games.moves[2 * k][:2] == games.moves[2 * k + 1][:2]
+    assert len({tuple(games.moves[2 * k][:2]) for k in range(16)}) > 1
+    # Greedy wins far more than random does (a one-ply capturer beats random ~97%).
+    outcomes = np.bincount(games.outcome, minlength=3)
+    assert outcomes[FIRST_WINS] >= 24 and outcomes[SECOND_WINS] <= 2, outcomes
+    assert outcomes.sum() == 32 and DRAW == 2
+
+
+def test_greedy_captures_the_most_valuable_piece_against_cshogi():
+    """On positions from random play, greedy's move captures exactly the most valuable piece any
+    legal move captures (checked with cshogi), and is a non-capture only when none captures."""
+    rng = np.random.default_rng(0)
+    act = jax.jit(greedy_act)
+    checked = captures = 0
+    for game in range(6):
+        board = cshogi.Board()
+        for ply in range(120):
+            if board.is_game_over():
+                break
+            legal = list(board.legal_moves)
+            if ply >= 20:
+                state = sj.from_sfen(board.sfen())
+                action = int(act(None, state, jax.random.PRNGKey(ply + 1000 * game)))
+                usi = sj.action_to_usi(state, action)
+                assert usi in {cshogi.move_to_usi(m) for m in legal}
+                values = {cshogi.move_to_usi(m): CSHOGI_POINTS.get(
+                    board.piece(cshogi.move_to(m)) % 16, 0.0) if board.piece(cshogi.move_to(m))
+                    and not cshogi.move_is_drop(m) else 0.0 for m in legal}
+                assert values[usi] == max(values.values()), (board.sfen(), usi)
+                checked += 1
+                captures += values[usi] > 0
+            board.push(legal[rng.integers(len(legal))])
+    assert checked > 300 and captures > 20
+
+
+def test_capture_points_by_hand():
+    # Black's silver on 5e can take a rook on 6d or a pawn on 5d: greedy must take the rook.
+    state = sj.from_sfen("4k4/9/9/3rp4/4S4/9/9/9/4K4 b - 1")
+    for seed in range(5):
+        usi = sj.action_to_usi(state, int(greedy_act(None, state, jax.random.PRNGKey(seed))))
+        assert usi == "5e6d", usi
+    points = np.asarray(capture_points(state))[np.asarray(state.legal_action_mask)]
+    assert sorted(set(points)) == [0.0, 1.0, 10.0]
+
+
+# --- the CLI end to end ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tournament(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tournament")
+    # A policy player from a real (untrained) checkpoint of the smoke network.
+    run_dir = root / "run"
+    config = load_config("configs/smoke.yaml", [f"train.run_dir={run_dir}"])
+    save_config(config, run_dir / "config.yaml")
+    manager = checkpoint.open_manager(run_dir, config)
+    checkpoint.save(manager, jax.device_get(it.init_train_state(config, it.make_trainer(config))),
+                    config)
+    manager.close()
+    (root / "openings.sfen").write_text(
+        "# two openings\nlnsgkgsnl/1r5b1/ppppppppp/9/9/2P6/PP1PPPPPP/1B5R1/LNSGKGSNL w - 2\n"
+        f"sfen {STARTPOS_SFEN}\n")
+    spec = root / "tournament.yaml"
+    spec.write_text(f"""
+players:
+  - {{name: random, kind: random}}
+  - {{name: greedy, kind: greedy}}
+  - {{name: net, kind: policy, run_dir: {run_dir}, temperature: 1.0}}
+games_per_pairing: 8
+random_opening_plies: 1
+opening_sfen_file: {root / "openings.sfen"}
+max_plies: 64
+seed: 5
+output_dir: {root / "out"}
+""")
+    assert tournament_cli.main(["--config", str(spec), "--quiet"]) == 0
+    return root
+
+
+def test_tournament_counts_every_game_once_with_balanced_colours(tournament):
+    results = json.loads((tournament / "out" / "results.json").read_text())
+    assert results["games"] == 24
+    for pair in results["pairs"]:
+        assert pair["games"] == pair["wins"] + pair["draws"] + pair["losses"] == 8
+    for player in results["players"]:
+        assert player["games"] == 16 and player["games_as_black"] == 8
+    records = [json.loads(line) for line in
+               (tournament / "out" / "games.jsonl").read_text().splitlines()]
+    assert len(records) == 24 and len({r["game"] for r in records}) == 24
+    by_player = {}
+    for r in records:
+        for colour, result in (("black", "black_win"), ("white", "white_win")):
+            by_player.setdefault(r[colour], []).append(
+                1.0 if r["result"] == result else 0.5 if r["result"] == "draw" else 0.0)
+    elo = {p["name"]: p for p in results["elo"]["players"]}
+    assert elo["random"]["elo"] == 0.0
+    for pair in results["pairs"]:
+        games = [r for r in records if {r["black"], r["white"]} == {pair["player"],
+                                                                     pair["opponent"]}]
+        wins = sum((r["black"] == pair["player"] and r["result"] == "black_win")
+                   or (r["white"] == pair["player"] and r["result"] == "white_win")
+                   for r in games)
+        assert wins == pair["wins"] and len(games) == 8
+    assert {r["start_sfen"].split()[0] for r in records} == {
+        "lnsgkgsnl/1r5b1/ppppppppp/9/9/2P6/PP1PPPPPP/1B5R1/LNSGKGSNL",
+        STARTPOS_SFEN.split()[0]}
+
+
+def test_tournament_records_round_trip_through_cshogi(tournament):
+    out = tournament / "out"
+    records = [json.loads(line) for line in (out / "games.jsonl").read_text().splitlines()]
+    sfen_lines = (out / "games.sfen").read_text().splitlines()
+    read_by_file = 0
+    for r in records:
+        _replay(r["start_sfen"], r["moves"])  # every move legal
+        assert sfen_lines[r["game"] - 1] == (f"sfen {r['start_sfen']} moves "
+                                            f"{' '.join(r['moves'])}")
+        (csa,) = cshogi.CSA.Parser.parse_file(str(out / "games" / f"{r['game']:05d}.csa"),
+                                               encoding="utf-8")
+        assert cshogi.Board(csa.sfen).sfen().split()[:3] == r["start_sfen"].split()[:3]
+        assert [cshogi.move_to_usi(m) for m in csa.moves] == r["moves"]
+        assert csa.names == [r["black"], r["white"]]
+        kif_path = out / "games" / f"{r['game']:05d}.kifu"
+        if r["start_sfen"] == STARTPOS_SFEN:
+            kif = cshogi.KIF.Parser.parse_file(str(kif_path))
+            assert [cshogi.move_to_usi(m) for m in kif.moves] == r["moves"]
+            assert kif.names == [r["black"], r["white"]]
+            read_by_file += 1
+        else:  # cshogi's file reader skips board diagrams: read the move lines from the start
+            board = cshogi.Board(r["start_sfen"])
+            kif_moves = []
+            for line in kif_path.read_text(encoding="utf-8").splitlines():
+                move, _, _ = cshogi.KIF.Parser.parse_move_str(line, board)
+                if move is not None:
+                    kif_moves.append(cshogi.move_to_usi(move))
+                    board.push(move)
+            assert kif_moves == r["moves"]
+    assert 0 < read_by_file < len(records)
+
+
+def test_tournament_markdown_and_csv(tournament):
+    out = tournament / "out"
+    markdown = (out / "results.md").read_text()
+    assert "| random | 0 |" in markdown and "Crosstable" in markdown
+    crosstable = (out / "crosstable.csv").read_text().splitlines()
+    assert crosstable[0] == "player,random,greedy,net" and len(crosstable) == 4
+    assert (out / "elo.csv").read_text().startswith("player,elo,stderr,ci95_low,ci95_high")
+
+
+def test_tournament_cli_refuses_bad_input(tournament, tmp_path, capsys):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("players: [{name: a, kind: random}, {name: b, kind: grredy}]\n")
+    assert tournament_cli.main(["--config", str(spec)]) == 2
+    assert "players[1].kind must be one of random, greedy, policy" in capsys.readouterr().err
+    spec.write_text("players: [{name: a, kind: random}, {name: b, kind: greedy}]\n"
+                    f"output_dir: {tournament / 'out'}\n")
+    assert tournament_cli.main(["--config", str(spec)]) == 2
+    assert "already exists and is not empty" in capsys.readouterr().err
+    spec.write_text(f"players: [{{name: a, kind: policy, run_dir: {tmp_path}}}, "
+                    "{name: b, kind: greedy}]\n")
+    assert tournament_cli.main(["--config", str(spec), "--output-dir", str(tmp_path / "o")]) == 2
+    assert "not a training run directory" in capsys.readouterr().err
