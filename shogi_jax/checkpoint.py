@@ -130,24 +130,29 @@ def load_policy(run_dir: str | os.PathLike[str], *, which: str = "latest",
                 step: int | None = None):
     """(config, network params, iteration) of a training run's checkpoint, for players and the
     USI engine: `step`, else the latest good one or the best by evaluation (`which="best"`)."""
-    from shogi_jax import iteration as it  # the trainer imports this module
     from shogi_jax.config import ConfigError, load_config
 
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.yaml"
+    config_path = Path(run_dir) / "config.yaml"
     if not config_path.is_file():
         raise CheckpointError(f"'{run_dir}' is not a training run directory (no config.yaml)")
     try:
         config = load_config(config_path)
     except ConfigError as error:
         raise CheckpointError(f"{config_path}: {error}") from None
-    if not (run_dir / CHECKPOINT_DIR).is_dir():
+    return load_policy_from(run_dir, config, which=which, step=step)
+
+
+def load_policy_from(run_dir: str | os.PathLike[str], config: Config, *, which: str = "latest",
+                     step: int | None = None):
+    """load_policy with the run's config given."""
+    from shogi_jax import iteration as it  # the trainer imports this module
+
+    directory = Path(run_dir) / CHECKPOINT_DIR
+    if not directory.is_dir():
         raise CheckpointError(f"no checkpoints in '{run_dir}'")
     like = jax.eval_shape(lambda: it.init_train_state(config, it.make_trainer(config)))
-    manager = ocp.CheckpointManager((run_dir / CHECKPOINT_DIR).resolve(),
-                                    options=ocp.CheckpointManagerOptions(
-                                        read_only=True, best_fn=_best_metric, best_mode="max"),
-                                    item_names=("state", "meta"))
+    manager = ocp.CheckpointManager(directory.resolve(), options=ocp.CheckpointManagerOptions(
+        read_only=True, best_fn=_best_metric, best_mode="max"), item_names=("state", "meta"))
     try:
         if step is None and which == "latest":
             state = restore_latest(manager, like, config)
@@ -164,3 +169,20 @@ def load_policy(run_dir: str | os.PathLike[str], *, which: str = "latest",
     finally:
         manager.close()
     return config, state.params, int(state.iteration)
+
+
+def restore_best(manager: ocp.CheckpointManager, like) -> tuple[float, object] | None:
+    """(BEST_METRIC, network params) of the best evaluated checkpoint, or None when none was
+    evaluated (or it cannot be read: evaluation then starts without a best opponent)."""
+    step = manager.best_step()
+    if step is None:
+        return None
+    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, like)
+    try:
+        state = manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract)))["state"]
+    except Exception as error:  # noqa: BLE001 (a damaged best: go on without it)
+        print(f"warning: the best checkpoint {step} is unreadable ({error}); evaluation goes on "
+              "without it", file=sys.stderr)
+        return None
+    return _best_metric(manager.metrics(step)), state.params

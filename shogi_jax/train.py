@@ -20,6 +20,7 @@ import numpy as np
 from shogi_jax import checkpoint
 from shogi_jax import iteration as it
 from shogi_jax.config import ConfigError, load_config, save_config
+from shogi_jax.evaluation.periodic import TrainingEvaluator
 from shogi_jax.metrics import METRICS_FILE, MetricsWriter, progress_bar
 
 CONFIG_FILE = "config.yaml"
@@ -60,11 +61,15 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
     trainer = it.make_trainer(config)
     state = it.init_train_state(config, trainer)
     manager = checkpoint.open_manager(run_dir, config)
+    best = None
     if resume:
         state = checkpoint.restore_latest(manager, state, config)
         truncate_metrics(run_dir, int(state.iteration))
+        best = checkpoint.restore_best(manager, state)
         if not quiet:
             print(f"resumed from iteration {int(state.iteration)}", file=sys.stderr)
+    evaluate_every = config.evaluation.every_iterations
+    evaluator = TrainingEvaluator(config, best) if evaluate_every else None
     started = time.perf_counter()
     train_step = it.make_train_step(config, trainer).lower(state).compile()
     compile_seconds = time.perf_counter() - started
@@ -87,16 +92,21 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
                 raise NonFiniteLoss(f"the loss is not finite at iteration {done}; stopped without "
                                     "saving (the last good checkpoint is kept)")
             steps_per_second = it.env_steps(config, per_dispatch) / seconds
+            evaluation = None
+            if evaluator and done // evaluate_every > (done - per_dispatch) // evaluate_every:
+                evaluation = _evaluate(evaluator, state.params, done)
             for k in range(per_dispatch):
                 iteration = done - per_dispatch + 1 + k
                 record = {name: float(np.asarray(values)[k]) for name, values in metrics.items()}
                 record["perf/env_steps_per_second"] = steps_per_second
+                if iteration == done and evaluation:
+                    record.update(evaluation)
                 writer.write(iteration, it.env_steps(config, iteration), record)
             if (done // every > (done - per_dispatch) // every or done == config.train.iterations
-                    or stop.requested):
+                    or stop.requested or evaluation):
                 # A host copy: the next call donates (and so deletes) the device buffers while
                 # the asynchronous save may still be reading.
-                checkpoint.save(manager, jax.device_get(state), config)
+                checkpoint.save(manager, jax.device_get(state), config, evaluation=evaluation)
             bar.update(per_dispatch)
             bar.set_postfix(steps=f"{it.env_steps(config, done):,}", sps=f"{steps_per_second:,.0f}",
                             games=int(state.games_finished))
@@ -111,6 +121,16 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
         manager.wait_until_finished()
         manager.close()
     return state
+
+
+def _evaluate(evaluator: TrainingEvaluator, params, iteration: int) -> dict[str, float] | None:
+    """The evaluation metrics, or None (with a warning) when evaluation fails: training goes on."""
+    try:
+        return evaluator.evaluate(params, iteration)
+    except Exception as error:  # noqa: BLE001 (an evaluation bug must not end a long run)
+        print(f"\nwarning: evaluation at iteration {iteration} failed "
+              f"({type(error).__name__}: {error}); training goes on", file=sys.stderr)
+        return None
 
 
 class NonFiniteLoss(RuntimeError):

@@ -180,3 +180,22 @@ def test_another_games_in_flight_shape_is_named(runs, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "does not fit this config" in err and "env.num_games: checkpoint 8, config 4" in err
     assert ".games.board: checkpoint int32[8, 81], config int32[4, 81]" in err
+
+
+def test_the_best_evaluated_checkpoint_outlives_the_latest_n(tmp_path):
+    config = load_config(SMOKE, ["checkpoint.keep_latest=1"])
+    state = jax.device_get(it.init_train_state(config, it.make_trainer(config)))
+    manager = checkpoint.open_manager(tmp_path, config)
+    for step, elo in ((1, 5.0), (2, 40.0), (3, None), (4, -3.0), (5, None)):
+        evaluation = None if elo is None else {checkpoint.BEST_METRIC: elo, "eval/other": 1.0}
+        checkpoint.save(manager, state._replace(iteration=np.int32(step)), config,
+                        evaluation=evaluation)
+        manager.wait_until_finished()
+    assert sorted(manager.all_steps()) == [2, 5]  # the best, and the latest one
+    assert manager.best_step() == 2
+    elo, params = checkpoint.restore_best(manager, state)
+    assert elo == 40.0
+    assert jax.tree_util.tree_structure(params) == jax.tree_util.tree_structure(state.params)
+    manager.close()
+    _, _, step = checkpoint.load_policy_from(tmp_path, config, which="best")
+    assert step == 2

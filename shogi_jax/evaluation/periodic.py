@@ -1,0 +1,98 @@
+"""Evaluation during training: every `evaluation.every_iterations`, the current policy plays a
+fixed number of batched games against random, greedy-material and the best checkpoint so far,
+on the same devices, so the cost is bounded. Its Elo (random = 0) ranks checkpoints.
+
+All these matches run through ONE compiled function: each side is a `SwitchPlayer` whose kind
+(random, greedy or network) is a runtime argument; vmap keeps a switch on an unbatched index a
+real branch, so only the chosen player runs. Greedy's Elo comes from a random-vs-greedy match
+played once per process (the same seed gives the same games after a resume).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from shogi_jax.config import Config, ModelConfig
+from shogi_jax.evaluation.match import DRAW, FIRST_WINS, SECOND_WINS, play_match
+from shogi_jax.evaluation.players import greedy_act, policy_act, random_act
+from shogi_jax.evaluation.tournament import Standings, elo_of
+from shogi_jax.model import make_model
+
+RANDOM, GREEDY, NETWORK = 0, 1, 2
+NAMES = ("random", "greedy", "current", "best")
+
+
+@dataclass(frozen=True)
+class SwitchPlayer:
+    """A player whose kind is chosen at run time: params = (int32[] kind, network params)."""
+
+    model: ModelConfig
+    temperature: float
+
+    def act(self, params, state, key):
+        kind, network = params
+        model = make_model(self.model)
+        return jax.lax.switch(kind, [
+            lambda: random_act(None, state, key),
+            lambda: greedy_act(None, state, key),
+            lambda: policy_act(model, self.temperature, network, state, key)])
+
+
+class TrainingEvaluator:
+    """Evaluates parameters between training iterations and remembers the best ones."""
+
+    def __init__(self, config: Config, best: Optional[tuple[float, object]] = None):
+        """best: (Elo, params) of the best checkpoint so far, e.g. restored on resume."""
+        self.config = config.evaluation
+        self.seed = config.train.seed
+        self.player = SwitchPlayer(config.model, self.config.temperature)
+        self.best = best
+        self._calibration = None  # random-vs-greedy games, played at the first evaluation
+
+    def _match(self, first_kind, first_params, second_kind, second_params, key):
+        player = self.player
+        return play_match(player, (jnp.int32(first_kind), first_params), player,
+                          (jnp.int32(second_kind), second_params), games=self.config.games,
+                          key=key, max_plies=self.config.max_plies,
+                          opening_plies=self.config.random_opening_plies)
+
+    def evaluate(self, params, iteration: int) -> dict[str, float]:
+        """Plays the evaluation games of `params` at `iteration`; returns metrics named eval/...
+        (eval/elo ranks checkpoints) and makes `params` the best when its Elo is higher."""
+        started = time.perf_counter()
+        key = jax.random.fold_in(jax.random.PRNGKey(self.seed), 1_000_003)
+        standings = Standings.empty(NAMES if self.best is not None else NAMES[:3])
+        if self._calibration is None:
+            self._calibration = self._match(GREEDY, params, RANDOM, params,
+                                            jax.random.fold_in(key, 0))  # iterations are >= 1
+        standings.add_match(1, 0, self._calibration)
+        metrics = {}
+        opponents = [("random", 0, RANDOM, params), ("greedy", 1, GREEDY, params)]
+        if self.best is not None:
+            opponents.append(("best", 3, NETWORK, self.best[1]))
+        for name, index, kind, opponent_params in opponents:
+            games = self._match(NETWORK, params, kind, opponent_params,
+                                jax.random.fold_in(jax.random.fold_in(key, iteration), index))
+            standings.add_match(2, index, games)
+            counts = np.bincount(games.outcome, minlength=3) / len(games.outcome)
+            metrics[f"eval/vs_{name}/win"] = float(counts[FIRST_WINS])
+            metrics[f"eval/vs_{name}/draw"] = float(counts[DRAW])
+            metrics[f"eval/vs_{name}/loss"] = float(counts[SECOND_WINS])
+        fit = elo_of(standings, "random")
+        metrics["eval/elo"] = float(fit.ratings[2])
+        metrics["eval/elo_ci95_low"] = float(fit.ci95_low[2])
+        metrics["eval/elo_ci95_high"] = float(fit.ci95_high[2])
+        metrics["eval/greedy_elo"] = float(fit.ratings[1])
+        if self.best is None or metrics["eval/elo"] > self.best[0]:
+            self.best = (metrics["eval/elo"], jax.device_get(params))
+            metrics["eval/new_best"] = 1.0
+        else:
+            metrics["eval/new_best"] = 0.0
+        metrics["eval/best_elo"] = self.best[0]
+        metrics["eval/seconds"] = time.perf_counter() - started
+        return metrics

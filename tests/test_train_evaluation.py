@@ -1,0 +1,70 @@
+"""Evaluation during training: metrics and TensorBoard, the best checkpoint marked and used as an
+opponent (also after a resume), and a failing evaluation that does not stop training."""
+from __future__ import annotations
+
+import pytest
+
+from shogi_jax import checkpoint
+from shogi_jax import train as train_cli
+from shogi_jax.config import load_config
+from shogi_jax.evaluation.periodic import TrainingEvaluator
+from shogi_jax.metrics import read_metrics
+
+COMMON = ["--config", "configs/smoke.yaml", "--quiet", "--set", "env.max_plies=6",
+          "--set", "checkpoint.every_iterations=100", "--set", "evaluation.every_iterations=1",
+          "--set", "evaluation.games=4", "--set", "evaluation.max_plies=24"]
+
+
+@pytest.fixture(scope="module")
+def evaluated_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("evaluated") / "run"
+    assert train_cli.main(COMMON + ["--run-dir", str(run_dir), "--set", "train.iterations=2"]) == 0
+    assert train_cli.main(COMMON + ["--run-dir", str(run_dir), "--set", "train.iterations=3",
+                                    "--resume"]) == 0
+    return run_dir
+
+
+def test_evaluation_metrics_reach_jsonl_and_tensorboard(evaluated_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    records = read_metrics(evaluated_run)
+    assert [r["iteration"] for r in records] == [1, 2, 3]
+    for r in records:
+        for opponent in ("random", "greedy"):
+            outcome = [r[f"eval/vs_{opponent}/{x}"] for x in ("win", "draw", "loss")]
+            assert sum(outcome) == pytest.approx(1.0)
+        assert r["eval/elo_ci95_low"] <= r["eval/elo"] <= r["eval/elo_ci95_high"]
+    assert "eval/vs_best/win" not in records[0]  # no best before the first evaluation
+    assert "eval/vs_best/win" in records[1]
+    assert "eval/vs_best/win" in records[2]  # the best was restored on resume
+    events = EventAccumulator(str(evaluated_run / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("eval/elo")] == [1, 2, 3]
+
+
+def test_evaluated_checkpoints_carry_their_elo_and_the_best_is_marked(evaluated_run):
+    config = load_config(evaluated_run / train_cli.CONFIG_FILE)
+    manager = checkpoint.open_manager(evaluated_run, config)
+    records = {r["iteration"]: r for r in read_metrics(evaluated_run)}
+    steps = manager.all_steps()
+    assert set(steps) <= {1, 2, 3} and 3 in steps
+    for step in steps:
+        assert manager.metrics(step)[checkpoint.BEST_METRIC] == pytest.approx(
+            records[step]["eval/elo"])
+    best = manager.best_step()
+    assert records[best]["eval/elo"] == max(r["eval/elo"] for r in records.values())
+    manager.close()
+
+
+def test_a_failing_evaluation_is_logged_and_training_goes_on(tmp_path, monkeypatch, capsys):
+    def broken(self, params, iteration):
+        raise RuntimeError("no evaluation today")
+
+    monkeypatch.setattr(TrainingEvaluator, "evaluate", broken)
+    run_dir = tmp_path / "run"
+    assert train_cli.main(COMMON + ["--run-dir", str(run_dir), "--set", "train.iterations=1"]) == 0
+    assert "evaluation at iteration 1 failed (RuntimeError: no evaluation today)" in (
+        capsys.readouterr().err)
+    records = read_metrics(run_dir)
+    assert [r["iteration"] for r in records] == [1]
+    assert not any(key.startswith("eval/") for r in records for key in r)
