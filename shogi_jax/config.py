@@ -35,7 +35,7 @@ class ConfigError(ValueError):
 class ModelConfig:
     blocks: int = 2  # residual blocks
     channels: int = 32  # channels per conv layer
-    squeeze_excitation: bool = False
+    squeeze_excitation: bool = False  # squeeze-excitation in each residual block
     value_hidden: int = 64  # hidden units of the value head
     dtype: str = "float32"  # compute dtype: "float32" or "bfloat16" (params always float32)
 
@@ -50,19 +50,19 @@ class EnvConfig:
 
 @dataclass(frozen=True)
 class PPOConfig:
-    learning_rate: float = 3e-4
+    learning_rate: float = 3e-4  # Adam step size (peak, after warm-up)
     lr_schedule: str = "constant"  # "constant" | "linear" | "cosine" (decay to 0 over train.iterations)
-    warmup_iterations: int = 0
-    epochs: int = 4
-    minibatches: int = 4
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_eps: float = 0.2
+    warmup_iterations: int = 0  # linear warm-up from 0 over this many iterations
+    epochs: int = 4  # passes over each iteration's B x T samples
+    minibatches: int = 4  # minibatches per epoch (B x T must divide evenly)
+    gamma: float = 0.99  # discount per ply
+    gae_lambda: float = 0.95  # GAE lambda
+    clip_eps: float = 0.2  # PPO ratio clip
     value_clip_eps: Optional[float] = None  # None: unclipped value loss
-    value_coef: float = 0.5
-    entropy_coef: float = 0.01
-    max_grad_norm: float = 1.0
-    normalize_advantages: bool = True
+    value_coef: float = 0.5  # weight of the value loss
+    entropy_coef: float = 0.01  # weight of the entropy bonus
+    max_grad_norm: float = 1.0  # global-norm gradient clip
+    normalize_advantages: bool = True  # per minibatch
     target_kl: Optional[float] = None  # None: no early stop
 
 
@@ -74,10 +74,10 @@ class RewardShapingConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    seed: int = 0
-    iterations: int = 100
+    seed: int = 0  # parameters, games and sampling all follow from it
+    iterations: int = 100  # total iterations (of B x T env steps each)
     iterations_per_dispatch: int = 1  # iterations compiled into one call (a lax.scan)
-    run_dir: str = "runs/default"
+    run_dir: str = "runs/default"  # must not exist yet or be empty (unless --resume)
 
 
 @dataclass(frozen=True)
@@ -401,14 +401,14 @@ class PlayerConfig:
 
 @dataclass(frozen=True)
 class TournamentConfig:
-    players: tuple[PlayerConfig, ...] = ()
+    players: tuple[PlayerConfig, ...] = ()  # a list of player mappings (keys below)
     games_per_pairing: int = 100  # even: each colour pair plays the same opening both ways
     random_opening_plies: int = 0  # uniformly random first plies (shared by a colour pair)
     opening_sfen_file: Optional[str] = None  # one SFEN per line; colour pair k uses line k mod n
     max_plies: int = 512  # games end as draws here
     impasse: bool = True  # the 27-point impasse declaration
     anchor: str = "random"  # the player whose Elo is fixed at 0 (if it plays)
-    seed: int = 0
+    seed: int = 0  # openings and sampling
     output_dir: str = "tournaments/default"  # must not exist yet or be empty
 
 
@@ -446,3 +446,26 @@ def load_tournament_config(path: str | os.PathLike[str],
                            overrides: Sequence[str] = ()) -> TournamentConfig:
     """Reads a tournament YAML file (see configs/tournament.yaml), overrides, validates."""
     return tournament_config_from_dict(apply_overrides(_read_mapping(path), overrides))
+
+
+def config_reference(section_class: type = Config, prefix: str = "") -> list[str]:
+    """`dotted.key = default  # meaning` for every setting, read from the schema's source (its
+    comments are the documentation), for --help."""
+    import inspect
+
+    comments = {}
+    for line in inspect.getsource(section_class).splitlines():
+        match = re.match(r"\s+(\w+):[^#]*#\s*(.*)$", line)
+        if match:
+            comments[match.group(1)] = match.group(2)
+    lines = []
+    hints = get_type_hints(section_class)
+    for f in dataclasses.fields(section_class):
+        key = _dotted(prefix, f.name)
+        if dataclasses.is_dataclass(hints[f.name]):
+            lines += config_reference(hints[f.name], key)
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        comment = f"  # {comments[f.name]}" if f.name in comments else ""
+        lines.append(f"{key} = {default!r}{comment}")
+    return lines

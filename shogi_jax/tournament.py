@@ -13,7 +13,9 @@ from math import comb
 from pathlib import Path
 
 from shogi_jax import checkpoint
-from shogi_jax.config import ConfigError, load_tournament_config
+from shogi_jax.config import (
+    ConfigError, PlayerConfig, TournamentConfig, config_reference, load_tournament_config,
+)
 from shogi_jax.evaluation.tournament import run_tournament
 from shogi_jax.metrics import progress_bar
 
@@ -23,7 +25,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         prog="python -m shogi_jax.tournament", description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Example:\n  python -m shogi_jax.tournament --config configs/tournament.yaml "
-               "--set games_per_pairing=20 --output-dir tournaments/t1")
+               "--set games_per_pairing=20 --output-dir tournaments/t1\n\n"
+               "Tournament config keys (key = default  # meaning):\n"
+               + "\n".join("  " + line for line in config_reference(TournamentConfig))
+               + "\n\nEach entry of players:\n"
+               + "\n".join("  " + line for line in config_reference(PlayerConfig)))
     parser.add_argument("--config", required=True, help="tournament YAML (see "
                                                         "configs/tournament.yaml)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],

@@ -19,11 +19,24 @@ import numpy as np
 
 from shogi_jax import checkpoint
 from shogi_jax import iteration as it
-from shogi_jax.config import ConfigError, load_config, save_config
+from shogi_jax.config import ConfigError, config_reference, load_config, save_config
 from shogi_jax.evaluation.periodic import TrainingEvaluator
 from shogi_jax.metrics import METRICS_FILE, MetricsWriter, progress_bar
 
 CONFIG_FILE = "config.yaml"
+
+
+_EPILOG = """\
+Run directory: config.yaml (the resolved config), metrics.jsonl, tensorboard/, checkpoints/N
+(Orbax: the whole train state; the latest checkpoint.keep_latest and the best by eval/elo kept).
+
+Preemption: SIGTERM or SIGINT finishes the current iteration, saves, waits for the save and exits
+0; continue with --resume. A save cut short (kill -9) is never taken for a checkpoint; a damaged
+latest checkpoint is reported and the one before it used. A NaN/Inf loss stops with exit code 1
+and saves nothing. Exit codes: 0 done, 1 non-finite loss, 2 bad config / run dir / checkpoint.
+
+Every config key (section.key = default  # meaning), settable in the YAML file or with --set:
+""" + "\n".join("  " + line for line in config_reference())
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,7 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         prog="python -m shogi_jax.train", description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Example:\n  python -m shogi_jax.train --config configs/cpu.yaml "
-               "--set ppo.learning_rate=1e-4 --run-dir runs/try1")
+               "--set ppo.learning_rate=1e-4 --run-dir runs/try1\n\n" + _EPILOG)
     parser.add_argument("--config", required=True, help="YAML config (see configs/)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE",

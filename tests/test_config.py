@@ -251,3 +251,22 @@ def test_network_hash_follows_network_shape_only():
     assert config_hash_of_network(with_model(dtype="bfloat16")) == base_hash
     different_training = dataclasses.replace(base, ppo=PPOConfig(learning_rate=1e-3, epochs=9))
     assert config_hash_of_network(different_training) == base_hash
+
+
+def test_help_lists_every_config_key_with_its_meaning(capsys):
+    import dataclasses as dc
+
+    from shogi_jax import train as train_cli
+    from shogi_jax.config import Config
+
+    with pytest.raises(SystemExit):
+        train_cli.parse_args(["--help"])
+    text = capsys.readouterr().out
+    for section in dc.fields(Config):
+        for field_ in dc.fields(section.type if isinstance(section.type, type)
+                                else type(getattr(Config(), section.name))):
+            line = next(l for l in text.splitlines() if l.strip().startswith(
+                f"{section.name}.{field_.name} = "))
+            assert "  # " in line, line  # every key documented
+    for flag in ("--resume", "--run-dir", "--set", "SIGTERM", "kill -9", "exit code"):
+        assert flag in text
