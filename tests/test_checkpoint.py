@@ -199,3 +199,14 @@ def test_the_best_evaluated_checkpoint_outlives_the_latest_n(tmp_path):
     manager.close()
     _, _, step = checkpoint.load_policy_from(tmp_path, config, which="best")
     assert step == 2
+
+
+def test_no_readable_checkpoint_is_a_clear_error(runs, tmp_path, capsys):
+    damaged = tmp_path / "all_damaged"
+    shutil.copytree(runs / "straight", damaged)
+    for path in (damaged / checkpoint.CHECKPOINT_DIR).rglob("*"):
+        if path.is_file() and "state" in path.parts:
+            path.write_bytes(b"garbage")
+    assert _run(damaged, "--resume", "--set", "train.iterations=5") == 2
+    err = capsys.readouterr().err
+    assert "error: no readable checkpoint in" in err and "tried [4, 3, 2]" in err
