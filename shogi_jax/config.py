@@ -435,10 +435,10 @@ def tournament_config_from_dict(raw: Mapping[str, Any]) -> TournamentConfig:
             raise ConfigError(f"{key}.temperature must be >= 0, got {player.temperature!r}")
     if not _positive_even(config.games_per_pairing):
         raise ConfigError(f"games_per_pairing must be even and > 0, got {config.games_per_pairing}")
-    for key in ("random_opening_plies", "max_plies"):
-        if getattr(config, key) < (0 if key == "random_opening_plies" else 1):
-            raise ConfigError(f"{key} must be {'>= 0' if key == 'random_opening_plies' else '> 0'}"
-                              f", got {getattr(config, key)!r}")
+    if config.random_opening_plies < 0:
+        raise ConfigError(f"random_opening_plies must be >= 0, got {config.random_opening_plies}")
+    if config.max_plies <= 0:
+        raise ConfigError(f"max_plies must be > 0, got {config.max_plies}")
     return config
 
 

@@ -106,7 +106,7 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
                                     "saving (the last good checkpoint is kept)")
             steps_per_second = it.env_steps(config, per_dispatch) / seconds
             evaluation = None
-            if evaluator and done // evaluate_every > (done - per_dispatch) // evaluate_every:
+            if evaluator and _reached_multiple(done, per_dispatch, evaluate_every):
                 evaluation = _evaluate(evaluator, state.params, done)
             for k in range(per_dispatch):
                 iteration = done - per_dispatch + 1 + k
@@ -115,7 +115,7 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
                 if iteration == done and evaluation:
                     record.update(evaluation)
                 writer.write(iteration, it.env_steps(config, iteration), record)
-            if (done // every > (done - per_dispatch) // every or done == config.train.iterations
+            if (_reached_multiple(done, per_dispatch, every) or done == config.train.iterations
                     or stop.requested or evaluation):
                 # A host copy: the next call donates (and so deletes) the device buffers while
                 # the asynchronous save may still be reading.
@@ -134,6 +134,11 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
         manager.wait_until_finished()
         manager.close()
     return state
+
+
+def _reached_multiple(done: int, per_dispatch: int, every: int) -> bool:
+    """Whether the dispatch that ended at iteration `done` passed a multiple of `every`."""
+    return done // every > (done - per_dispatch) // every
 
 
 def _evaluate(evaluator: TrainingEvaluator, params, iteration: int) -> dict[str, float] | None:

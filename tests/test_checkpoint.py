@@ -34,6 +34,12 @@ def _final_state(run_dir, overrides=()):
         manager.close()
 
 
+def _copy_of_straight(runs, destination):
+    """A copy of the 4-iteration run to damage or resume differently."""
+    shutil.copytree(runs / "straight", destination)
+    return destination
+
+
 def _without_perf(records):
     return [{k: v for k, v in r.items() if not k.startswith("perf/")} for r in records]
 
@@ -58,8 +64,7 @@ def test_resume_is_bit_exact(runs):
 
 
 def test_a_damaged_latest_checkpoint_is_skipped(runs, tmp_path, capsys):
-    damaged = tmp_path / "damaged"
-    shutil.copytree(runs / "straight", damaged)
+    damaged = _copy_of_straight(runs, tmp_path / "damaged")
     latest = damaged / checkpoint.CHECKPOINT_DIR / "4"
     for path in (latest / "state").rglob("*"):
         if path.is_file():
@@ -75,8 +80,7 @@ def test_resume_needs_a_checkpoint(tmp_path, capsys):
 
 
 def test_another_network_shape_is_named(runs, tmp_path, capsys):
-    other = tmp_path / "other"
-    shutil.copytree(runs / "straight", other)
+    other = _copy_of_straight(runs, tmp_path / "other")
     assert _run(other, "--resume", "--set", "model.channels=16",
                 "--set", "train.iterations=5") == 2
     assert "model.channels: checkpoint 8, config 16" in capsys.readouterr().err
@@ -159,8 +163,7 @@ def test_kill_9_during_a_save_never_leaves_a_checkpoint_taken_for_good(tmp_path)
 
 
 def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(runs, tmp_path, capsys):
-    diverging = tmp_path / "diverging"
-    shutil.copytree(runs / "straight", diverging)
+    diverging = _copy_of_straight(runs, tmp_path / "diverging")
     # Adam steps of size ~1e30 overflow the activations: the loss is NaN at once.
     assert _run(diverging, "--resume", "--set", "ppo.learning_rate=1e30",
                 "--set", "train.iterations=6") == 1
@@ -173,8 +176,7 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(runs, tmp_pa
 
 
 def test_another_games_in_flight_shape_is_named(runs, tmp_path, capsys):
-    other = tmp_path / "other_games"
-    shutil.copytree(runs / "straight", other)
+    other = _copy_of_straight(runs, tmp_path / "other_games")
     assert _run(other, "--resume", "--set", "env.num_games=4", "--set", "ppo.minibatches=1",
                 "--set", "train.iterations=5") == 2
     err = capsys.readouterr().err
@@ -202,8 +204,7 @@ def test_the_best_evaluated_checkpoint_outlives_the_latest_n(tmp_path):
 
 
 def test_no_readable_checkpoint_is_a_clear_error(runs, tmp_path, capsys):
-    damaged = tmp_path / "all_damaged"
-    shutil.copytree(runs / "straight", damaged)
+    damaged = _copy_of_straight(runs, tmp_path / "all_damaged")
     for path in (damaged / checkpoint.CHECKPOINT_DIR).rglob("*"):
         if path.is_file() and "state" in path.parts:
             path.write_bytes(b"garbage")

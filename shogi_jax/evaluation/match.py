@@ -102,10 +102,10 @@ def play_match(first: Player, first_params, second: Player, second_params, *, ga
             max_plies=max_plies, impasse=impasse)
         actions.append(np.asarray(chunk_actions))
         sources.append(np.asarray(chunk_sources))
-        over = np.asarray(state.terminated | state.truncated)
+        now_finished = int(np.sum(state.terminated | state.truncated))
         if on_progress is not None:
-            on_progress(int(over.sum()) - finished)
-        finished = int(over.sum())
+            on_progress(now_finished - finished)
+        finished = now_finished
         if finished == games:
             break
     if finished != games:

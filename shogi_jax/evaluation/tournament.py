@@ -141,10 +141,11 @@ def write_results(output_dir: Path, config: TournamentConfig, players, standings
     games_dir = output_dir / "games"
     games_dir.mkdir(exist_ok=True)
     pairs = _pair_rows(standings)
+    games_played = standings.games()
     summary = {
         "config": dataclasses.asdict(config),
         "players": [{"name": p.player.name, "kind": p.player.kind, "source": p.source,
-                     "games": int(standings.games()[k].sum()),
+                     "games": int(games_played[k].sum()),
                      "games_as_black": int(standings.black_games[k])}
                     for k, p in enumerate(players)],
         "pairs": pairs, "elo": fit.as_dict(), "games": len(records)}
@@ -206,12 +207,13 @@ def _crosstable_csv(standings: Standings) -> str:
 
 def results_markdown(standings: Standings, fit: EloFit, pairs: list[dict]) -> str:
     names = standings.names
+    games_played = standings.games()
     order = np.argsort(-fit.ratings)
-    lines = [f"# Tournament results ({int(standings.games().sum() // 2)} games)", "",
+    lines = [f"# Tournament results ({int(games_played.sum() // 2)} games)", "",
              f"## Elo (maximum likelihood, {fit.anchor} = 0, 95% confidence interval)", "",
              "| rank | player | Elo | 95% CI | games | score |", "|---:|---|---:|---|---:|---:|"]
     for rank, k in enumerate(order, 1):
-        games = standings.games()[k].sum()
+        games = games_played[k].sum()
         score = (standings.wins[k].sum() + 0.5 * standings.draws[k].sum()) / max(games, 1)
         lines.append(f"| {rank} | {names[k]} | {fit.ratings[k]:.0f} | "
                      f"[{fit.ci95_low[k]:.0f}, {fit.ci95_high[k]:.0f}] | {games} | {score:.3f} |")
