@@ -1,0 +1,183 @@
+"""The USI engine, driven by a real USI client (cshogi's `cshogi.usi.Engine`) and by cshogi's
+tournament runner (`python -m cshogi.cli`); cshogi's board referees every move."""
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import cshogi
+import jax
+import pytest
+from cshogi import CSA
+from cshogi.usi.Engine import Engine
+
+from shogi_jax import checkpoint
+from shogi_jax import iteration as it
+from shogi_jax.config import load_config, save_config
+from shogi_jax.usi import centipawns
+
+CHECKMATED = "8k/7G1/7G1/9/9/9/9/9/K8 w - 1"  # White to move, mated by the two golds
+CAN_DECLARE = "RRBBGG1K1/GGSS5/9/9/9/9/9/9/4k4 b 2P 1"  # Black: 10 pieces in the zone, 28 points
+
+
+def _launcher(path: Path, *arguments) -> str:
+    done = subprocess.run([sys.executable, "-m", "shogi_jax.usi", *arguments,
+                           "--write-launcher", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def launchers(tmp_path_factory):
+    """Launchers for a policy engine (a real checkpoint of the smoke network) and the greedy
+    player."""
+    root = tmp_path_factory.mktemp("usi")
+    run_dir = root / "run"
+    config = load_config("configs/smoke.yaml", [f"train.run_dir={run_dir}"])
+    save_config(config, run_dir / "config.yaml")
+    manager = checkpoint.open_manager(run_dir, config)
+    checkpoint.save(manager, jax.device_get(it.init_train_state(config, it.make_trainer(config))),
+                    config)
+    manager.close()
+    return {"policy": _launcher(root / "policy.sh", "--checkpoint", str(run_dir)),
+            "greedy": _launcher(root / "greedy.sh", "--player", "greedy"),
+            "root": root}
+
+
+@pytest.fixture(scope="module")
+def engine(launchers):
+    engine = Engine(launchers["policy"])
+    engine.isready()
+    yield engine
+    engine.quit()
+
+
+def _send(engine, line):
+    engine.proc.stdin.write(line.encode() + b"\n")
+    engine.proc.stdin.flush()
+
+
+def _read_until(engine, last):
+    lines = []
+    while True:
+        line = engine.proc.stdout.readline()
+        assert line, f"the engine closed its output; read so far: {lines}"
+        lines.append(line.decode().strip())
+        if lines[-1].startswith(last):
+            return lines
+
+
+def test_usi_handshake_names_the_engine_and_its_options(engine):
+    assert engine.name.startswith("shogi_jax run it0")
+    lines = engine.usi()
+    assert "option name Temperature type string default 0" in lines
+    assert any(line.startswith("option name Seed type spin") for line in lines)
+
+
+def test_every_move_is_legal_through_a_whole_game_against_cshogi_random(engine):
+    """The engine plays Black and White against random moves chosen from cshogi's legal moves;
+    cshogi checks every bestmove; a mated engine resigns."""
+    chooser = random.Random(7)
+    for engine_color in (cshogi.BLACK, cshogi.WHITE):
+        board, moves = cshogi.Board(), []
+        engine.usinewgame()
+        while not board.is_game_over() and len(moves) < 300:
+            if board.turn == engine_color:
+                engine.position(moves)
+                bestmove, _ = engine.go(btime=1000, wtime=1000, byoyomi=100)
+                move = board.move_from_usi(bestmove)
+                assert board.is_legal(move), (bestmove, board.sfen())
+            else:
+                move = chooser.choice(list(board.legal_moves))
+            moves.append(cshogi.move_to_usi(move))
+            board.push(move)
+        if board.is_game_over() and board.turn == engine_color:
+            engine.position(moves)
+            assert engine.go(byoyomi=100)[0] == "resign"
+        engine.gameover()
+
+
+def test_terminal_positions_resign_and_declare(engine):
+    engine.position(sfen="sfen " + CHECKMATED)
+    assert engine.go(byoyomi=100)[0] == "resign"
+    engine.position(sfen="sfen " + CAN_DECLARE)
+    assert engine.go(byoyomi=100)[0] == "win"
+    assert cshogi.Board(CAN_DECLARE).is_nyugyoku()  # the declaration is valid by cshogi too
+
+
+def test_go_infinite_and_ponder_hold_the_move_until_stop_or_ponderhit(engine):
+    engine.position(["7g7f"])
+    for go, release in (("go infinite", "stop"), ("go ponder btime 0 wtime 0 byoyomi 100",
+                                                  "ponderhit")):
+        _send(engine, go)
+        _send(engine, "isready")  # answered in order: a bestmove now would come before readyok
+        assert not any(line.startswith("bestmove") for line in _read_until(engine, "readyok"))
+        _send(engine, release)
+        move = _read_until(engine, "bestmove")[-1].split()[1]
+        board = cshogi.Board()
+        board.push_usi("7g7f")
+        assert board.is_legal(board.move_from_usi(move))
+
+
+def test_malformed_and_illegal_input_is_explained_and_the_engine_serves_on(engine):
+    bad = {
+        "position startpos moves 7g7f 7g7f": "move 2: illegal USI move '7g7f'",
+        "position startpos moves 7g7f zz": "move 2: bad USI move 'zz'",
+        "position sfen lnsgkgsnl/9 b - 1": "bad SFEN",
+        "position": "bad position command",
+        "setoption name Temperature value -1": "option Temperature",
+        "setoption name Nonsense value 3": "unknown option 'Nonsense'",
+        "gameover maybe": "bad gameover result",
+        "frobnicate 1 2": "unknown command 'frobnicate'",
+    }
+    for command, reason in bad.items():
+        _send(engine, command)
+        _send(engine, "isready")
+        lines = _read_until(engine, "readyok")
+        assert any(line.startswith("info string") and reason in line for line in lines), \
+            (command, lines)
+    # A go after a rejected position explains itself and resigns instead of guessing.
+    _send(engine, "position startpos moves 7g7f 7g7f")
+    _send(engine, "go byoyomi 100")
+    lines = _read_until(engine, "bestmove")
+    assert lines[-1] == "bestmove resign"
+    assert any("cannot move" in line for line in lines)
+    # ... and the next good position is served normally.
+    engine.position(["2g2f", "8c8d"])
+    board = cshogi.Board()
+    for move in ("2g2f", "8c8d"):
+        board.push_usi(move)
+    bestmove, _ = engine.go(byoyomi=100)
+    assert board.is_legal(board.move_from_usi(bestmove))
+    assert engine.proc.poll() is None
+
+
+def test_the_score_follows_the_value_head_on_dlshogis_scale():
+    assert centipawns(0.0) == 0
+    assert centipawns(1.0) == 30000 and centipawns(-1.0) == -30000
+    # win rate 0.75 -> 600 * ln(3) centipawns
+    assert centipawns(0.5) == round(600 * 1.0986122886681098)
+
+
+def test_a_match_run_by_cshogis_tournament_runner_is_legal_throughout(launchers):
+    """Two of our engine processes (the network and greedy) play 2 games under cshogi's
+    runner with a clock; every move of the records it writes replays legally in cshogi."""
+    records = launchers["root"] / "match.csa"  # --multi-csa: all games in one file
+    done = subprocess.run(
+        [sys.executable, "-m", "cshogi.cli", launchers["policy"], launchers["greedy"],
+         "--games", "2", "--keep-process", "--time", "60000", "--inc", "1000", "--draw", "160",
+         "--csa", str(records), "--multi-csa"],
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "反則" not in done.stdout and "切れ負け" not in done.stdout, done.stdout  # no illegal move, no time loss
+    assert done.stdout.count(" start.") == 2, done.stdout
+    games = CSA.Parser.parse_file(str(records))
+    assert len(games) == 2
+    for game in games:
+        board = cshogi.Board(game.sfen)
+        for move in game.moves:
+            assert board.is_legal(move), (cshogi.move_to_usi(move), board.sfen())
+            board.push(move)
+        assert len(game.moves) > 0
