@@ -78,6 +78,7 @@ class TrainConfig:
     iterations: int = 100  # total iterations (of B x T env steps each)
     iterations_per_dispatch: int = 1  # iterations compiled into one call (a lax.scan)
     run_dir: str = "runs/default"  # must not exist yet or be empty (unless --resume)
+    time_limit_minutes: float = 0.0  # 0: none. Else save and stop after this many minutes
 
 
 @dataclass(frozen=True)
@@ -277,6 +278,7 @@ _VALUE_RULES: tuple[_Rule, ...] = (
     ("reward_shaping.anneal_env_steps", _non_negative, ">= 0"),
     ("train.iterations", _positive, "> 0"),
     ("train.iterations_per_dispatch", _positive, "> 0"),
+    ("train.time_limit_minutes", _non_negative, ">= 0"),
     ("checkpoint.every_iterations", _positive, "> 0"),
     ("checkpoint.keep_latest", _positive, "> 0"),
     ("evaluation.every_iterations", _non_negative, ">= 0"),

@@ -71,13 +71,15 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
     checkpoints on the way and at the end; with `resume`, continues from the latest good
     checkpoint there. Returns the final state (on device)."""
     run_dir = Path(config.train.run_dir)
+    process_started = time.perf_counter()
     trainer = it.make_trainer(config)
     state = it.init_train_state(config, trainer)
     manager = checkpoint.open_manager(run_dir, config)
-    best = None
+    best, wall_before = None, 0.0
     if resume:
         state = checkpoint.restore_latest(manager, state, config)
         truncate_metrics(run_dir, int(state.iteration))
+        wall_before = _last_wall_seconds(run_dir)
         best = checkpoint.restore_best(manager, state)
         if not quiet:
             print(f"resumed from iteration {int(state.iteration)}", file=sys.stderr)
@@ -112,9 +114,15 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
                 iteration = done - per_dispatch + 1 + k
                 record = {name: float(np.asarray(values)[k]) for name, values in metrics.items()}
                 record["perf/env_steps_per_second"] = steps_per_second
+                # Wall clock of the whole run so far (compilation, evaluation, earlier sessions).
+                record["perf/wall_seconds"] = wall_before + time.perf_counter() - process_started
                 if iteration == done and evaluation:
                     record.update(evaluation)
                 writer.write(iteration, it.env_steps(config, iteration), record)
+            limit = config.train.time_limit_minutes
+            if (limit and not stop.requested
+                    and time.perf_counter() - process_started >= 60 * limit):
+                stop.requested = f"time limit ({limit:g} min)"
             if (_reached_multiple(done, per_dispatch, every) or done == config.train.iterations
                     or stop.requested or evaluation):
                 # A host copy: the next call donates (and so deletes) the device buffers while
@@ -179,6 +187,13 @@ def truncate_metrics(run_dir: Path, last_iteration: int) -> None:
         kept = [line for line in path.read_text(encoding="utf-8").splitlines()
                 if line.strip() and json.loads(line)["iteration"] <= last_iteration]
         path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+def _last_wall_seconds(run_dir: Path) -> float:
+    path = run_dir / METRICS_FILE
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] \
+        if path.exists() else []
+    return json.loads(lines[-1]).get("perf/wall_seconds", 0.0) if lines else 0.0
 
 
 def main(argv=None) -> int:

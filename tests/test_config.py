@@ -140,6 +140,7 @@ def test_int_accepted_for_float_and_none_for_optional():
         ("reward_shaping.anneal_env_steps", -1),
         ("train.iterations", 0),
         ("train.iterations_per_dispatch", 0),
+        ("train.time_limit_minutes", -1.0),
     ],
 )
 def test_impossible_value_is_named(dotted, bad_value):

@@ -47,8 +47,9 @@ def test_cli_run_writes_config_metrics_and_tensorboard(smoke_runs):
     for key in ("loss/policy", "loss/value", "loss/entropy", "ppo/approx_kl", "ppo/clip_fraction",
                 "optim/grad_norm", "optim/learning_rate", "games/finished", "games/mean_length",
                 "games/black_wins", "games/white_wins", "games/draws", "games/move_limit",
-                "perf/env_steps_per_second"):
+                "perf/env_steps_per_second", "perf/wall_seconds"):
         assert all(np.isfinite(r[key]) for r in records), key
+    assert 0 < records[0]["perf/wall_seconds"] < records[1]["perf/wall_seconds"]
     # 6-ply games in 8-ply rollouts: every game ends by the limit once per ~6 plies.
     assert sum(r["games/finished"] for r in records) > 0
     assert all(r["games/mean_length"] == 6 for r in records)
@@ -57,6 +58,16 @@ def test_cli_run_writes_config_metrics_and_tensorboard(smoke_runs):
     losses = events.Scalars("loss/policy")
     assert [e.step for e in losses] == [1, 2]
     assert losses[0].value == pytest.approx(records[0]["loss/policy"], rel=1e-5)
+
+
+def test_a_time_limit_saves_and_stops_after_the_iteration_that_reaches_it(tmp_path, capsys):
+    run_dir = tmp_path / "limited"
+    argv = ["--config", SMOKE, "--run-dir", str(run_dir), "--quiet", "--set",
+            "train.iterations=50", "--set", "train.time_limit_minutes=1e-9"]
+    assert train_cli.main(argv) == 0
+    assert [r["iteration"] for r in read_metrics(run_dir)] == [1]
+    assert "time limit (1e-09 min): saved iteration 1" in capsys.readouterr().err
+    assert (run_dir / "checkpoints" / "1").is_dir()
 
 
 def test_same_seed_gives_the_same_metrics(smoke_runs):

@@ -69,3 +69,23 @@ def test_a_failing_evaluation_is_logged_and_training_goes_on(capsys):
     assert train_cli._evaluate(Broken(), params=None, iteration=7) is None
     assert "evaluation at iteration 7 failed (RuntimeError: no evaluation today); training " \
            "goes on" in capsys.readouterr().err
+
+
+def test_the_elo_plot_script_draws_the_evaluations_of_a_run(evaluated_run, tmp_path):
+    import subprocess
+    import sys
+
+    sys.path.insert(0, "scripts")
+    try:
+        from plot_elo import evaluation_records
+    finally:
+        sys.path.pop(0)
+    records = evaluation_records(evaluated_run)
+    assert [r["iteration"] for r in records] == [1, 2, 3]
+    minutes = [r["minutes"] for r in records]
+    assert 0 < minutes[0] < minutes[1] < minutes[2]  # wall clock, summed over the resume
+    output = tmp_path / "elo.png"
+    done = subprocess.run([sys.executable, "scripts/plot_elo.py", str(evaluated_run),
+                           "--output", str(output)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
