@@ -24,6 +24,8 @@ import jax
 import numpy as np
 
 import shogi_jax as sj
+from shogi_jax.evaluation.players import greedy_act, random_act
+from shogi_jax.ppo import masked_log_softmax
 from shogi_jax.rules.legal import legal_moves
 from shogi_jax.rules.state import STARTPOS_SFEN
 
@@ -58,9 +60,6 @@ class Mover:
     baseline player. All device functions are compiled by `compile()` (called at `isready`)."""
 
     def __init__(self, kind: str, model=None, params=None, name: str = ""):
-        from shogi_jax.evaluation.players import greedy_act, random_act
-        from shogi_jax.ppo import masked_log_softmax
-
         self.kind = kind
         self.name = name or f"shogi_jax {kind}"
         self.temperature = 0.0
@@ -183,7 +182,6 @@ class UsiEngine:
         self.position = GamePosition()
         self.position_error: Optional[str] = None
         self.held_move: Optional[str] = None  # the answer to `go infinite|ponder`, until stop
-        self.options = {"Temperature": "0", "Seed": "0"}
 
     def info(self, text: str) -> None:
         self.write("info string " + " ".join(str(text).split()))
@@ -239,7 +237,6 @@ class UsiEngine:
             return  # standard GUI options (USI_Hash, USI_Ponder): nothing to set here
         else:
             raise UsiError(f"unknown option '{name}' (ignored)")
-        self.options[name] = value
 
     def _cmd_isready(self, arguments) -> None:
         if not self.mover.compiled:
@@ -374,9 +371,8 @@ def build_mover(args) -> Mover:
     config, params, iteration = checkpoint.load_policy(args.checkpoint, which=args.which,
                                                        step=args.step)
     name = f"shogi_jax {Path(args.checkpoint).resolve().name} it{iteration}"
-    mover = Mover("policy", make_model(config.model), params,
-                  name="".join(c if c.isascii() and c.isprintable() else "_" for c in name))
-    return mover
+    return Mover("policy", make_model(config.model), params,
+                 name="".join(c if c.isascii() and c.isprintable() else "_" for c in name))
 
 
 def main(argv=None) -> int:

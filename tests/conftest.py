@@ -70,3 +70,19 @@ def legal_usi_set(state) -> set[str]:
     """Our legal moves of one (non-terminal) state as USI strings."""
     mask = np.asarray(state.legal_action_mask)
     return {sj.action_to_usi(state, a) for a in np.nonzero(mask)[0]}
+
+
+def save_untrained_smoke_run(run_dir):
+    """A real training run directory (config + one Orbax checkpoint) of the untrained smoke
+    network, for policy players and the USI engine."""
+    from shogi_jax import checkpoint
+    from shogi_jax import iteration as it
+    from shogi_jax.config import load_config, save_config
+
+    config = load_config("configs/smoke.yaml", [f"train.run_dir={run_dir}"])
+    save_config(config, run_dir / "config.yaml")
+    manager = checkpoint.open_manager(run_dir, config)
+    checkpoint.save(manager, jax.device_get(it.init_train_state(config, it.make_trainer(config))),
+                    config)
+    manager.close()
+    return run_dir

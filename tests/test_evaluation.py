@@ -11,12 +11,10 @@ import cshogi.KIF
 import jax
 import numpy as np
 import pytest
+from conftest import save_untrained_smoke_run
 
 import shogi_jax as sj
-from shogi_jax import checkpoint
-from shogi_jax import iteration as it
 from shogi_jax import tournament as tournament_cli
-from shogi_jax.config import load_config, save_config
 from shogi_jax.evaluation.match import DRAW, FIRST_WINS, SECOND_WINS, play_match
 from shogi_jax.evaluation.players import Player, capture_points, greedy_act
 from shogi_jax.rules.state import STARTPOS_SFEN
@@ -116,12 +114,7 @@ def tournament(tmp_path_factory):
     root = tmp_path_factory.mktemp("tournament")
     # A policy player from a real (untrained) checkpoint of the smoke network.
     run_dir = root / "run"
-    config = load_config("configs/smoke.yaml", [f"train.run_dir={run_dir}"])
-    save_config(config, run_dir / "config.yaml")
-    manager = checkpoint.open_manager(run_dir, config)
-    checkpoint.save(manager, jax.device_get(it.init_train_state(config, it.make_trainer(config))),
-                    config)
-    manager.close()
+    save_untrained_smoke_run(run_dir)
     (root / "openings.sfen").write_text(
         "# two openings\nlnsgkgsnl/1r5b1/ppppppppp/9/9/2P6/PP1PPPPPP/1B5R1/LNSGKGSNL w - 2\n"
         f"sfen {STARTPOS_SFEN}\n")

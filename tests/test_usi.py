@@ -8,14 +8,11 @@ import sys
 from pathlib import Path
 
 import cshogi
-import jax
 import pytest
+from conftest import save_untrained_smoke_run
 from cshogi import CSA
 from cshogi.usi.Engine import Engine
 
-from shogi_jax import checkpoint
-from shogi_jax import iteration as it
-from shogi_jax.config import load_config, save_config
 from shogi_jax.usi import centipawns
 
 CHECKMATED = "8k/7G1/7G1/9/9/9/9/9/K8 w - 1"  # White to move, mated by the two golds
@@ -35,12 +32,7 @@ def launchers(tmp_path_factory):
     player."""
     root = tmp_path_factory.mktemp("usi")
     run_dir = root / "run"
-    config = load_config("configs/smoke.yaml", [f"train.run_dir={run_dir}"])
-    save_config(config, run_dir / "config.yaml")
-    manager = checkpoint.open_manager(run_dir, config)
-    checkpoint.save(manager, jax.device_get(it.init_train_state(config, it.make_trainer(config))),
-                    config)
-    manager.close()
+    save_untrained_smoke_run(run_dir)
     return {"policy": _launcher(root / "policy.sh", "--checkpoint", str(run_dir)),
             "greedy": _launcher(root / "greedy.sh", "--player", "greedy"),
             "root": root}
