@@ -150,7 +150,12 @@ def load_policy_from(run_dir: str | os.PathLike[str], config: Config, *, which: 
     directory = Path(run_dir) / CHECKPOINT_DIR
     if not directory.is_dir():
         raise CheckpointError(f"no checkpoints in '{run_dir}'")
-    like = jax.eval_shape(lambda: it.init_train_state(config, it.make_trainer(config)))
+    # Onto this process's first device, whatever devices wrote it (a pod's checkpoint on a
+    # laptop): the sharding in the checkpoint's metadata names devices this machine may lack.
+    here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    like = jax.tree_util.tree_map(
+        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=here),
+        jax.eval_shape(lambda: it.init_train_state(config, it.make_trainer(config))))
     manager = ocp.CheckpointManager(directory.resolve(), options=ocp.CheckpointManagerOptions(
         read_only=True, best_fn=_best_metric, best_mode="max"), item_names=("state", "meta"))
     try:

@@ -54,7 +54,7 @@ class PPOConfig:
     lr_schedule: str = "constant"  # "constant" | "linear" | "cosine" (decay to 0 over train.iterations)
     warmup_iterations: int = 0  # linear warm-up from 0 over this many iterations
     epochs: int = 4  # passes over each iteration's B x T samples
-    minibatches: int = 4  # minibatches per epoch (B x T must divide evenly)
+    minibatches: int = 4  # minibatches per epoch, each T/M plies of all B games (T % M == 0)
     gamma: float = 0.99  # discount per ply
     gae_lambda: float = 0.95  # GAE lambda
     clip_eps: float = 0.2  # PPO ratio clip
@@ -70,6 +70,7 @@ class PPOConfig:
 class RewardShapingConfig:
     material_weight: float = 0.0  # 0: off. Reward per point of material gained by the mover
     anneal_env_steps: int = 0  # the weight falls linearly to 0 by this many env steps
+    count_promotions: bool = False  # false: promoted pieces score as unpromoted (captures only)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,15 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
+class DistributedConfig:
+    devices: int = 0  # devices the games are split over; 0: all devices of all processes
+    initialize: bool = False  # multi-host: join the other processes (jax.distributed.initialize)
+    coordinator_address: Optional[str] = None  # host:port of process 0; None: JAX finds it
+    num_processes: Optional[int] = None  # None: $JAX_COORDINATOR_ADDRESS / Cloud TPU / Slurm
+    process_id: Optional[int] = None  # this process, 0 .. num_processes - 1 (None: detected)
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
@@ -105,6 +115,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
 
 
 # --- YAML -------------------------------------------------------------------------------------
@@ -277,6 +288,9 @@ _VALUE_RULES: tuple[_Rule, ...] = (
     ("reward_shaping.material_weight", _non_negative, ">= 0"),
     ("reward_shaping.anneal_env_steps", _non_negative, ">= 0"),
     ("train.iterations", _positive, "> 0"),
+    ("distributed.devices", _non_negative, ">= 0"),
+    ("distributed.num_processes", _none_or_positive, "None or > 0"),
+    ("distributed.process_id", lambda v: v is None or v >= 0, "None or >= 0"),
     ("train.iterations_per_dispatch", _positive, "> 0"),
     ("train.time_limit_minutes", _non_negative, ">= 0"),
     ("checkpoint.every_iterations", _positive, "> 0"),
@@ -299,14 +313,25 @@ def validate(config: Config) -> None:
         value = _value_at(config, key)
         if not accepts(value):
             raise ConfigError(f"{key} must be {requirement}, got {value!r}")
-    # Each epoch splits the B*T samples of an iteration into equal minibatches.
-    samples = config.env.num_games * config.env.rollout_length
-    if samples % config.ppo.minibatches:
+    # Each epoch splits every game's T plies evenly over the minibatches (all B games are in
+    # each minibatch: the game axis is what is split over devices).
+    if config.env.rollout_length % config.ppo.minibatches:
         raise ConfigError(
-            f"env.num_games * env.rollout_length = {config.env.num_games} * "
-            f"{config.env.rollout_length} = {samples} must be divisible by "
-            f"ppo.minibatches = {config.ppo.minibatches}"
+            f"env.rollout_length = {config.env.rollout_length} must be divisible by "
+            f"ppo.minibatches = {config.ppo.minibatches} (each minibatch takes "
+            f"env.rollout_length / ppo.minibatches plies of every one of the env.num_games "
+            f"= {config.env.num_games} games)"
         )
+    distributed = config.distributed
+    explicit = [key for key in ("coordinator_address", "num_processes", "process_id")
+                if getattr(distributed, key) is not None]
+    if explicit and not distributed.initialize:
+        raise ConfigError(f"distributed.{explicit[0]} is set but distributed.initialize is false "
+                          "(set distributed.initialize=true to join a multi-process job)")
+    if (distributed.process_id is not None and distributed.num_processes is not None
+            and not 0 <= distributed.process_id < distributed.num_processes):
+        raise ConfigError(f"distributed.process_id = {distributed.process_id} must be in "
+                          f"[0, distributed.num_processes = {distributed.num_processes})")
     # Iterations run in whole compiled dispatches; a remainder would need a second compile.
     if config.train.iterations % config.train.iterations_per_dispatch:
         raise ConfigError(

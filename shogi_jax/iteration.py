@@ -14,10 +14,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import Mesh
 
 import shogi_jax as sj
-from shogi_jax import ppo, shaping
-from shogi_jax.config import Config
+from shogi_jax import parallel, ppo, shaping
+from shogi_jax.config import Config, ConfigError
 from shogi_jax.model import make_model
 from shogi_jax.rules.state import State
 
@@ -133,8 +134,8 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight):
         mover = games.color
         reward = jnp.take_along_axis(after.rewards, mover[:, None], axis=1)[:, 0]
         if config.reward_shaping.material_weight > 0:
-            reward = reward + jax.vmap(shaping.material_reward, in_axes=(0, 0, None))(
-                games, after, shaping_weight)
+            reward = reward + jax.vmap(shaping.material_reward, in_axes=(0, 0, None, None))(
+                games, after, shaping_weight, config.reward_shaping.count_promotions)
         transition = ppo.Transition(
             observation=observation, legal_action_mask=games.legal_action_mask, action=action,
             log_prob=log_prob, value=value, reward=reward, terminated=after.terminated,
@@ -173,26 +174,29 @@ def scan_or_unroll(body, init, xs=None, *, length=None):
     return carry, jax.tree_util.tree_map(lambda *ys: jnp.stack(ys), *outputs)
 
 
-def _flatten(x):
-    return x.reshape((-1,) + x.shape[2:])
+def minibatch_plies(key, length: int, num_games: int, minibatches: int):
+    """int32[M, T/M, B]: which plies of each game each minibatch takes; every game's T plies
+    in a random order of their own, dealt out T/M per minibatch."""
+    order = jnp.argsort(jax.random.uniform(key, (length, num_games)), axis=0)  # [T, B]
+    return order.reshape(minibatches, length // minibatches, num_games)
 
 
 def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions, advantages,
                returns, key):
     """E epochs x M minibatches over the T x B transitions. Returns (params, opt_state, metrics).
 
+    A minibatch holds T/M plies of every game (each game's plies in its own random order, new
+    each epoch), so it never mixes data across the game axis: with the games split over devices
+    each device gathers only its own samples, and the result does not depend on the device count.
     With ppo.target_kl set, the remaining updates are skipped (parameters and optimizer state
     kept) once a minibatch's approximate KL exceeds it.
     """
     ppo_config = config.ppo
-    batch = ppo.PPOBatch(
-        action=_flatten(transitions.action), old_log_prob=_flatten(transitions.log_prob),
-        old_value=_flatten(transitions.value), advantage=_flatten(advantages),
-        target_return=_flatten(returns),
-        legal_action_mask=_flatten(transitions.legal_action_mask))
-    observations = _flatten(transitions.observation)
-    size = observations.shape[0]
-    minibatch_size = size // ppo_config.minibatches
+    samples = ppo.PPOBatch(
+        action=transitions.action, old_log_prob=transitions.log_prob,
+        old_value=transitions.value, advantage=advantages, target_return=returns,
+        legal_action_mask=transitions.legal_action_mask)  # each [T, B, ...]
+    length, num_games = transitions.action.shape
 
     def loss_fn(params, observation, minibatch):
         logits, values = trainer.model.apply(params, observation)
@@ -202,10 +206,17 @@ def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
                             entropy_coef=ppo_config.entropy_coef,
                             normalize_advantages=ppo_config.normalize_advantages)
 
-    def update(carry, indices):
+    def gather(x, plies):
+        """x[T, B, ...] at plies[T/M, B] of each game -> [T/M * B, ...]."""
+        index = plies.reshape(plies.shape + (1,) * (x.ndim - 2))
+        picked = jnp.take_along_axis(x, index, axis=0)
+        return picked.reshape((-1,) + x.shape[2:])
+
+    def update(carry, plies):
         params, opt_state, stopped = carry
         (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, observations[indices], jax.tree_util.tree_map(lambda x: x[indices], batch))
+            params, gather(transitions.observation, plies),
+            jax.tree_util.tree_map(lambda x: gather(x, plies), samples))
         updates, new_opt_state = trainer.optimizer.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
         keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
@@ -219,9 +230,7 @@ def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
         return (params, opt_state, stopped), metrics
 
     def minibatches(epoch_key):
-        order = jax.random.permutation(epoch_key, size)
-        return order[:minibatch_size * ppo_config.minibatches].reshape(
-            ppo_config.minibatches, minibatch_size)
+        return minibatch_plies(epoch_key, length, num_games, ppo_config.minibatches)
 
     carry, metrics = scan_or_unroll(
         lambda carry, epoch_key: scan_or_unroll(update, carry, minibatches(epoch_key)),
@@ -265,13 +274,36 @@ def train_iteration(config: Config, trainer: Trainer, state: TrainState):
     return state, metrics
 
 
-def make_train_step(config: Config, trainer: Trainer):
+def train_state_shardings(config: Config, trainer: Trainer, mesh: Mesh):
+    """The TrainState's shardings on `mesh`: games split over the data axis, the rest
+    replicated."""
+    abstract = jax.eval_shape(lambda: init_train_state(config, trainer))
+    return parallel.train_state_shardings(mesh, abstract)
+
+
+def init_sharded_train_state(config: Config, trainer: Trainer, mesh: Mesh) -> TrainState:
+    """init_train_state, made directly in place on `mesh` (every process computes only its own
+    shards; the values do not depend on the mesh)."""
+    if config.env.num_games % mesh.size:
+        raise ConfigError(f"env.num_games = {config.env.num_games} cannot be split evenly over "
+                          f"{mesh.size} devices: use a multiple of {mesh.size}, or set "
+                          "distributed.devices")
+    return jax.jit(lambda: init_train_state(config, trainer),
+                   out_shardings=train_state_shardings(config, trainer, mesh))()
+
+
+def make_train_step(config: Config, trainer: Trainer, mesh: Mesh | None = None):
     """A jitted function: TrainState -> (TrainState, metrics with a leading axis of
-    train.iterations_per_dispatch iterations). The input state's buffers are donated."""
+    train.iterations_per_dispatch iterations). The input state's buffers are donated. With a
+    mesh, the state keeps its shardings and the metrics come back replicated (global sums)."""
     per_dispatch = config.train.iterations_per_dispatch
 
     def run(state):
         return scan_or_unroll(lambda s, _: train_iteration(config, trainer, s), state, None,
                               length=per_dispatch)
 
-    return jax.jit(run, donate_argnums=0)
+    if mesh is None:
+        return jax.jit(run, donate_argnums=0)
+    shardings = train_state_shardings(config, trainer, mesh)
+    return jax.jit(run, donate_argnums=0, in_shardings=(shardings,),
+                   out_shardings=(shardings, parallel.replicated(mesh)))

@@ -17,7 +17,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from shogi_jax import checkpoint
+from shogi_jax import checkpoint, parallel
 from shogi_jax import iteration as it
 from shogi_jax.config import ConfigError, config_reference, load_config, save_config
 from shogi_jax.evaluation.periodic import TrainingEvaluator
@@ -72,28 +72,38 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
     checkpoint there. Returns the final state (on device)."""
     run_dir = Path(config.train.run_dir)
     process_started = time.perf_counter()
+    main_process = parallel.is_main_process()
+    quiet = quiet or not main_process  # one voice for the whole job
+    try:
+        mesh = parallel.make_mesh(config.distributed.devices)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     trainer = it.make_trainer(config)
-    state = it.init_train_state(config, trainer)
+    state = it.init_sharded_train_state(config, trainer, mesh)
     manager = checkpoint.open_manager(run_dir, config)
     best, wall_before = None, 0.0
     if resume:
-        state = checkpoint.restore_latest(manager, state, config)
-        truncate_metrics(run_dir, int(state.iteration))
+        state = checkpoint.restore_latest(manager, state, config)  # onto this run's mesh
+        if main_process:
+            truncate_metrics(run_dir, int(state.iteration))
         wall_before = _last_wall_seconds(run_dir)
         best = checkpoint.restore_best(manager, state)
         if not quiet:
             print(f"resumed from iteration {int(state.iteration)}", file=sys.stderr)
     evaluate_every = config.evaluation.every_iterations
-    evaluator = TrainingEvaluator(config, best) if evaluate_every else None
+    evaluator = TrainingEvaluator(config, best, mesh=mesh) if evaluate_every else None
     started = time.perf_counter()
-    train_step = it.make_train_step(config, trainer).lower(state).compile()
+    train_step = it.make_train_step(config, trainer, mesh).lower(state).compile()
     compile_seconds = time.perf_counter() - started
+    parallel.wait_for_all_processes("compiled the iteration")
     if not quiet:
-        print(f"compiled the iteration in {compile_seconds:.1f} s", file=sys.stderr)
+        print(f"compiled the iteration in {compile_seconds:.1f} s on {mesh.size} device(s), "
+              f"{jax.process_count()} process(es)", file=sys.stderr)
     per_dispatch = config.train.iterations_per_dispatch
     every = config.checkpoint.every_iterations
     first = int(state.iteration)
-    writer = MetricsWriter(run_dir, purge_from=first + 1 if resume else None)
+    writer = (MetricsWriter(run_dir, purge_from=first + 1 if resume else None) if main_process
+              else _NoMetrics())
     bar = progress_bar(config.train.iterations, initial=first, disable=quiet)
     stop = _StopRequest()
     try:
@@ -109,7 +119,7 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
             steps_per_second = it.env_steps(config, per_dispatch) / seconds
             evaluation = None
             if evaluator and _reached_multiple(done, per_dispatch, evaluate_every):
-                evaluation = _evaluate(evaluator, state.params, done)
+                evaluation = _evaluate(evaluator, state.params, done, warn=main_process)
             for k in range(per_dispatch):
                 iteration = done - per_dispatch + 1 + k
                 record = {name: float(np.asarray(values)[k]) for name, values in metrics.items()}
@@ -123,17 +133,22 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
             if (limit and not stop.requested
                     and time.perf_counter() - process_started >= 60 * limit):
                 stop.requested = f"time limit ({limit:g} min)"
+            # Every process stops at the same iteration (saving is a collective).
+            if parallel.any_process(stop.requested is not None) and not stop.requested:
+                stop.requested = "another process's stop request"
             if (_reached_multiple(done, per_dispatch, every) or done == config.train.iterations
                     or stop.requested or evaluation):
-                # A host copy: the next call donates (and so deletes) the device buffers while
-                # the asynchronous save may still be reading.
-                checkpoint.save(manager, jax.device_get(state), config, evaluation=evaluation)
+                # A device copy: the next call donates (and so deletes) the state's buffers
+                # while the asynchronous save may still be reading them.
+                checkpoint.save(manager, parallel.snapshot(state), config,
+                                evaluation=evaluation)
             bar.update(per_dispatch)
             bar.set_postfix(steps=f"{it.env_steps(config, done):,}", sps=f"{steps_per_second:,.0f}",
                             games=int(state.games_finished))
             if stop.requested:
-                print(f"\n{stop.requested}: saved iteration {done}; resume with --resume",
-                      file=sys.stderr)
+                if main_process:
+                    print(f"\n{stop.requested}: saved iteration {done}; resume with --resume",
+                          file=sys.stderr)
                 break
     finally:
         stop.restore()
@@ -149,14 +164,26 @@ def _reached_multiple(done: int, per_dispatch: int, every: int) -> bool:
     return done // every > (done - per_dispatch) // every
 
 
-def _evaluate(evaluator: TrainingEvaluator, params, iteration: int) -> dict[str, float] | None:
+def _evaluate(evaluator: TrainingEvaluator, params, iteration: int, *,
+              warn: bool = True) -> dict[str, float] | None:
     """The evaluation metrics, or None (with a warning) when evaluation fails: training goes on."""
     try:
         return evaluator.evaluate(params, iteration)
     except Exception as error:  # noqa: BLE001 (an evaluation bug must not end a long run)
-        print(f"\nwarning: evaluation at iteration {iteration} failed "
-              f"({type(error).__name__}: {error}); training goes on", file=sys.stderr)
+        if warn:
+            print(f"\nwarning: evaluation at iteration {iteration} failed "
+                  f"({type(error).__name__}: {error}); training goes on", file=sys.stderr)
         return None
+
+
+class _NoMetrics:
+    """The metrics writer of processes other than 0: process 0 writes the (global) metrics."""
+
+    def write(self, iteration, env_steps, record):
+        pass
+
+    def close(self):
+        pass
 
 
 class NonFiniteLoss(RuntimeError):
@@ -203,24 +230,40 @@ def main(argv=None) -> int:
         if args.run_dir:
             config = dataclasses.replace(
                 config, train=dataclasses.replace(config.train, run_dir=args.run_dir))
-        run_dir = Path(config.train.run_dir)
-        if args.resume:
-            if not (run_dir / checkpoint.CHECKPOINT_DIR).is_dir():
-                raise ConfigError(f"--resume: no checkpoints in '{run_dir}'")
-        else:
-            prepare_run_dir(run_dir)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    save_config(config, run_dir / CONFIG_FILE)
+    distributed = config.distributed
+    if distributed.initialize:  # before anything touches a device
+        parallel.initialize(coordinator_address=distributed.coordinator_address,
+                            num_processes=distributed.num_processes,
+                            process_id=distributed.process_id)
+    run_dir = Path(config.train.run_dir)
+    refused = None
+    if parallel.is_main_process():  # one process checks and prepares the (shared) run directory
+        try:
+            if args.resume:
+                if not (run_dir / checkpoint.CHECKPOINT_DIR).is_dir():
+                    raise ConfigError(f"--resume: no checkpoints in '{run_dir}'")
+            else:
+                prepare_run_dir(run_dir)
+            save_config(config, run_dir / CONFIG_FILE)
+        except ConfigError as error:
+            refused = error
+    if parallel.broadcast_from_main(refused is not None):
+        print(f"error: {refused or 'process 0 refused the run directory (see its output)'}",
+              file=sys.stderr)
+        return 2
     try:
         state = train(config, resume=args.resume, quiet=args.quiet)
-    except checkpoint.CheckpointError as error:
+    except (checkpoint.CheckpointError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except NonFiniteLoss as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if not parallel.is_main_process():
+        return 0
     results = np.asarray(state.results)
     print(f"done: {int(state.iteration)} iterations, "
           f"{it.env_steps(config, int(state.iteration)):,} env steps, "

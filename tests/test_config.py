@@ -13,7 +13,7 @@ from shogi_jax.config import (
 )
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-SHIPPED = ["cpu.yaml", "smoke.yaml", "gpu.yaml", "tpu_pod.yaml"]
+SHIPPED = ["cpu.yaml", "smoke.yaml", "gpu.yaml", "gpu_8x.yaml", "tpu_pod.yaml"]
 
 
 def raises_naming(*fragments: str):
@@ -38,6 +38,9 @@ def test_shipped_configs_hold_the_documented_numbers():
     assert (gpu.model.dtype, gpu.ppo.lr_schedule, gpu.ppo.warmup_iterations) == ("bfloat16", "cosine", 10)
     tpu = load_config(CONFIG_DIR / "tpu_pod.yaml")
     assert (tpu.env.num_games, tpu.ppo.minibatches, tpu.train.iterations) == (16384, 64, 5000)
+    assert tpu.distributed.initialize and tpu.distributed.coordinator_address is None
+    gpu_8x = load_config(CONFIG_DIR / "gpu_8x.yaml")
+    assert (gpu_8x.env.num_games % 8, gpu_8x.distributed.devices) == (0, 0)
 
 
 def test_missing_keys_take_defaults():
@@ -141,6 +144,9 @@ def test_int_accepted_for_float_and_none_for_optional():
         ("train.iterations", 0),
         ("train.iterations_per_dispatch", 0),
         ("train.time_limit_minutes", -1.0),
+        ("distributed.devices", -1),
+        ("distributed.num_processes", 0),
+        ("distributed.process_id", -1),
     ],
 )
 def test_impossible_value_is_named(dotted, bad_value):
@@ -157,17 +163,30 @@ def test_range_edges_are_accepted():
     assert config.ppo.gamma == 1.0
 
 
+def test_multi_process_settings_need_initialize_and_a_valid_process_id():
+    with raises_naming("distributed.coordinator_address", "distributed.initialize"):
+        config_from_dict({"distributed": {"coordinator_address": "10.0.0.1:1234"}})
+    with raises_naming("distributed.process_id", "2", "distributed.num_processes"):
+        config_from_dict({"distributed": {"initialize": True, "num_processes": 2,
+                                          "process_id": 2}})
+    ok = config_from_dict({"distributed": {"initialize": True, "num_processes": 2,
+                                           "process_id": 1}})
+    assert (ok.distributed.num_processes, ok.distributed.process_id) == (2, 1)
+
+
 def test_validate_checks_directly_built_configs():
     with raises_naming("model.blocks"):
         validate(Config(model=ModelConfig(blocks=0)))
 
 
-def test_samples_must_split_into_minibatches():
-    raw = {"env": {"num_games": 6, "rollout_length": 5}, "ppo": {"minibatches": 4}}
-    with raises_naming("env.num_games", "env.rollout_length", "ppo.minibatches", "30", "4"):
+def test_each_games_plies_must_split_into_minibatches():
+    # 6 x 4 = 24 samples would split into 3 minibatches of 8, but each minibatch takes an equal
+    # share of every game's 4 plies.
+    raw = {"env": {"num_games": 6, "rollout_length": 4}, "ppo": {"minibatches": 3}}
+    with raises_naming("env.rollout_length", "ppo.minibatches", "4", "3"):
         config_from_dict(raw)
-    raw["ppo"]["minibatches"] = 3
-    assert config_from_dict(raw).ppo.minibatches == 3
+    raw["ppo"]["minibatches"] = 2
+    assert config_from_dict(raw).ppo.minibatches == 2
 
 
 def test_iterations_must_split_into_dispatches():

@@ -222,3 +222,27 @@ def test_separation_three_players_names_only_the_diverging_one():
         fit_elo(["a", "b", "c"], wins, np.zeros((3, 3), dtype=int), "a", prior_draws=0)
     with_prior = fit_elo(["a", "b", "c"], wins, np.zeros((3, 3), dtype=int), "a", prior_draws=1.0)
     assert np.isfinite(with_prior.ratings).all()
+
+
+@pytest.mark.parametrize("wins, games, low, high", [
+    (5, 10, 0.2366, 0.7634),   # the textbook example
+    (0, 10, 0.0, 0.2775),      # upper bound z^2 / (n + z^2)
+    (10, 10, 0.7225, 1.0),
+])
+def test_wilson_interval_against_hand_computed_values(wins, games, low, high):
+    from shogi_jax.evaluation.elo import wilson_interval
+
+    got = wilson_interval(wins, games)
+    assert got == pytest.approx((low, high), abs=1e-4)
+
+
+@pytest.mark.parametrize("wins, games", [(380, 400), (241, 400), (3, 64)])
+def test_wilson_interval_matches_scipy(wins, games):
+    from scipy.stats import binomtest
+
+    from shogi_jax.evaluation.elo import wilson_interval
+
+    reference = binomtest(wins, games).proportion_ci(confidence_level=0.95, method="wilson")
+    # scipy uses the exact normal quantile 1.95996...; ours 1.96.
+    assert wilson_interval(wins, games) == pytest.approx((reference.low, reference.high),
+                                                         abs=2e-4)

@@ -438,3 +438,17 @@ def test_sample_actions_full_action_space_never_illegal():
     action = np.asarray(action)
     assert np.all(np.take_along_axis(mask[None], action[..., None], axis=-1))
     assert np.all(np.isfinite(np.asarray(log_prob))) and np.all(np.asarray(log_prob) <= 0)
+
+
+def test_minibatches_deal_every_ply_of_every_game_once():
+    from shogi_jax.iteration import minibatch_plies
+
+    length, num_games, minibatches = 8, 5, 4
+    plies = np.asarray(minibatch_plies(jax.random.PRNGKey(3), length, num_games, minibatches))
+    assert plies.shape == (minibatches, length // minibatches, num_games)
+    for game in range(num_games):
+        assert sorted(plies[:, :, game].ravel()) == list(range(length))
+    # Games are shuffled independently (not one order shared by all games).
+    assert any((plies[:, :, g] != plies[:, :, 0]).any() for g in range(1, num_games))
+    again = np.asarray(minibatch_plies(jax.random.PRNGKey(4), length, num_games, minibatches))
+    assert (again != plies).any()

@@ -38,3 +38,23 @@ def test_weight_anneals_linearly_to_zero(steps, expected):
 
 def test_weight_is_constant_without_annealing():
     assert float(material_weight(0.3, 0, jnp.float32(10**6))) == pytest.approx(0.3)
+
+
+def test_promotion_scores_only_when_promotions_count():
+    # Black's pawn on 5d steps to 5c and promotes: +5 (pawn 1 -> tokin 6) when promotions count,
+    # nothing by captures only.
+    before = sj.from_sfen("4k4/9/9/4P4/9/9/9/9/4K4 b - 1")
+    promoted = sj.step(before, sj.usi_to_action(before, "5d5c+"))
+    assert float(material_reward(before, promoted, jnp.float32(1.0), True)) == 5.0
+    assert float(material_reward(before, promoted, jnp.float32(1.0), False)) == 0.0
+
+
+def test_capturing_a_promoted_piece_by_captures_only_scores_its_base_piece():
+    # Black's gold takes White's dragon on 5b: the rook goes to Black's hand. Captures only: the
+    # dragon counts as a rook, 10 off White and 10 into Black's hand (+20); counting promotions,
+    # 12 off White and 10 into the hand (+22).
+    before = sj.from_sfen("4k4/4+r4/4G4/9/9/9/9/9/4K4 b - 1")
+    after = sj.step(before, sj.usi_to_action(before, "5c5b"))
+    assert float(material_reward(before, after, jnp.float32(1.0), False)) == 20.0
+    assert float(material_reward(before, after, jnp.float32(1.0), True)) == 22.0
+    assert float(material_balance(before, count_promotions=False)) == 6 - 10

@@ -181,3 +181,15 @@ def _validate(names, wins, draws, anchor, prior_draws):
         raise ValueError(f"anchor {anchor!r} is not one of the names {names}")
     if not (math.isfinite(prior_draws) and prior_draws >= 0):
         raise ValueError(f"prior_draws must be finite and >= 0, got {prior_draws}")
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """95% (z = 1.96) Wilson score interval of a rate: honest near 0 and 1, where the normal
+    approximation is not (a win rate of 400/400 still gets a lower bound below 1)."""
+    if trials <= 0:
+        return 0.0, 1.0
+    rate = successes / trials
+    spread = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials))
+    centre = rate + z * z / (2 * trials)
+    scale = 1 + z * z / trials
+    return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)

@@ -14,11 +14,13 @@ from typing import Callable, NamedTuple, Optional, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 import shogi_jax as sj
+from shogi_jax import parallel
 from shogi_jax.evaluation.players import Player, random_act
 from shogi_jax.notation.usi import move_to_usi
-from shogi_jax.rules.state import STARTPOS_SFEN, as_numpy
+from shogi_jax.rules.state import STARTPOS_SFEN
 from shogi_jax.rules.step import from_square
 
 PLIES_PER_CHUNK = 16
@@ -84,25 +86,38 @@ def play_plies(first: Player, second: Player, first_params, second_params, games
 def play_match(first: Player, first_params, second: Player, second_params, *, games: int,
                key, max_plies: int = sj.DEFAULT_MAX_PLIES, impasse: bool = True,
                opening_plies: int = 0, opening_sfens: Sequence[str] = (STARTPOS_SFEN,),
-               on_progress: Optional[Callable[[int], None]] = None) -> MatchGames:
+               on_progress: Optional[Callable[[int], None]] = None,
+               mesh: Optional[Mesh] = None) -> MatchGames:
     """Plays `games` (even) games and returns them with their outcomes. `on_progress(n)` is
-    called with the number of games newly finished after each chunk of plies."""
+    called with the number of games newly finished after each chunk of plies. The games are
+    split over the devices of `mesh` (default: every device; see parallel.mesh_for_batch), the
+    players' parameters replicated."""
     if games <= 0 or games % 2:
         raise ValueError(f"games must be even and > 0 (colours alternate), got {games}")
+    mesh = parallel.mesh_for_batch(games, mesh)
+    by_game, everywhere = parallel.split_over_games(mesh), parallel.replicated(mesh)
     state, sfens = start_states(opening_sfens, games, max_plies=max_plies, impasse=impasse)
-    first_is_black = jnp.arange(games) % 2 == 0
+    state = jax.device_put(state, by_game)
+    first_is_black = jax.device_put(jnp.arange(games) % 2 == 0, by_game)
+    first_params = jax.device_put(first_params, everywhere)
+    second_params = jax.device_put(second_params, everywhere)
     opening_key, key = jax.random.split(key)
     actions, sources = [], []
     finished = 0
     # Every game ends by max_plies (plies counted from its start SFEN).
+    chunk_args = dict(plies=PLIES_PER_CHUNK, opening_plies=opening_plies, max_plies=max_plies,
+                      impasse=impasse)
+    if jax.process_count() > 1:  # every process compiled before any runs a collective
+        play_plies.lower(first, second, first_params, second_params, state, first_is_black,
+                         opening_key, key, **chunk_args).compile()
+        parallel.wait_for_all_processes("compiled a match")
     for chunk in range(-(-(max_plies + 1) // PLIES_PER_CHUNK)):
         state, chunk_actions, chunk_sources = play_plies(
             first, second, first_params, second_params, state, first_is_black, opening_key,
-            jax.random.fold_in(key, chunk), plies=PLIES_PER_CHUNK, opening_plies=opening_plies,
-            max_plies=max_plies, impasse=impasse)
-        actions.append(np.asarray(chunk_actions))
-        sources.append(np.asarray(chunk_sources))
-        now_finished = int(np.sum(state.terminated | state.truncated))
+            jax.random.fold_in(key, chunk), **chunk_args)
+        actions.append(parallel.to_host(chunk_actions))
+        sources.append(parallel.to_host(chunk_sources))
+        now_finished = int(jnp.sum(state.terminated | state.truncated))
         if on_progress is not None:
             on_progress(now_finished - finished)
         finished = now_finished
@@ -110,7 +125,8 @@ def play_match(first: Player, first_params, second: Player, second_params, *, ga
             break
     if finished != games:
         raise RuntimeError(f"{games - finished} games still running after max_plies {max_plies}")
-    return _to_host(as_numpy(state), np.asarray(first_is_black), sfens,
+    return _to_host(jax.tree_util.tree_map(parallel.to_host, state),
+                    parallel.to_host(first_is_black), sfens,
                     np.concatenate(actions), np.concatenate(sources))
 
 

@@ -17,6 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jax.sharding import Mesh
+
+from shogi_jax import parallel
 from shogi_jax.config import Config, ModelConfig
 from shogi_jax.evaluation.match import DRAW, FIRST_WINS, SECOND_WINS, play_match
 from shogi_jax.evaluation.players import greedy_act, policy_act, random_act
@@ -46,9 +49,12 @@ class SwitchPlayer:
 class TrainingEvaluator:
     """Evaluates parameters between training iterations and remembers the best ones."""
 
-    def __init__(self, config: Config, best: Optional[tuple[float, object]] = None):
-        """best: (Elo, params) of the best checkpoint so far, e.g. restored on resume."""
+    def __init__(self, config: Config, best: Optional[tuple[float, object]] = None,
+                 mesh: Optional[Mesh] = None):
+        """best: (Elo, params) of the best checkpoint so far, e.g. restored on resume. The games
+        are split over `mesh` (training's) like the training games."""
         self.config = config.evaluation
+        self.mesh = mesh
         self.seed = config.train.seed
         self.player = SwitchPlayer(config.model, self.config.temperature)
         self.best = best
@@ -59,7 +65,7 @@ class TrainingEvaluator:
         return play_match(player, (jnp.int32(first_kind), first_params), player,
                           (jnp.int32(second_kind), second_params), games=self.config.games,
                           key=key, max_plies=self.config.max_plies,
-                          opening_plies=self.config.random_opening_plies)
+                          opening_plies=self.config.random_opening_plies, mesh=self.mesh)
 
     def evaluate(self, params, iteration: int) -> dict[str, float]:
         """Plays the evaluation games of `params` at `iteration`; returns metrics named eval/...
@@ -89,7 +95,8 @@ class TrainingEvaluator:
         metrics["eval/elo_ci95_high"] = float(fit.ci95_high[2])
         metrics["eval/greedy_elo"] = float(fit.ratings[1])
         if self.best is None or metrics["eval/elo"] > self.best[0]:
-            self.best = (metrics["eval/elo"], jax.device_get(params))
+            # A device copy: training donates the buffers of `params` at its next call.
+            self.best = (metrics["eval/elo"], parallel.snapshot(params))
             metrics["eval/new_best"] = 1.0
         else:
             metrics["eval/new_best"] = 0.0

@@ -14,6 +14,7 @@ from typing import Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import shogi_jax as sj
 from shogi_jax.config import PLAYER_KINDS, ModelConfig
@@ -24,8 +25,7 @@ from shogi_jax.shaping import PIECE_POINTS
 
 
 # float32[30]: the points of capturing what a board code holds (0 for empty and own pieces).
-_CAPTURE_POINTS = jnp.zeros(OPP_OFFSET + len(PIECE_POINTS), jnp.float32).at[OPP_OFFSET:].set(
-    PIECE_POINTS)
+_CAPTURE_POINTS = np.concatenate([np.zeros(OPP_OFFSET, np.float32), PIECE_POINTS])
 
 
 def uniform_choice(key, candidates):
@@ -45,7 +45,7 @@ def random_act(params, state: sj.State, key):
 def capture_points(state: sj.State):
     """float32[2187]: the material each action captures (drops land on empty squares: 0)."""
     destination = jnp.tile(jnp.arange(NUM_SQUARES), sj.NUM_ACTIONS // NUM_SQUARES)
-    return _CAPTURE_POINTS[state.board[destination]]
+    return jnp.asarray(_CAPTURE_POINTS)[state.board[destination]]
 
 
 def greedy_act(params, state: sj.State, key):

@@ -17,7 +17,7 @@ import numpy as np
 import shogi_jax as sj
 from shogi_jax import checkpoint
 from shogi_jax.config import ConfigError, PlayerConfig, TournamentConfig
-from shogi_jax.evaluation.elo import EloFit, fit_elo
+from shogi_jax.evaluation.elo import EloFit, fit_elo, wilson_interval
 from shogi_jax.evaluation.match import DRAW, FIRST_WINS, SECOND_WINS, MatchGames, play_match
 from shogi_jax.evaluation.players import Player
 from shogi_jax.notation.csa import to_csa
@@ -190,7 +190,10 @@ def _pair_rows(standings: Standings) -> list[dict]:
         rows.append({"player": standings.names[i], "opponent": standings.names[j],
                      "games": int(total), "wins": int(wins), "draws": int(draws),
                      "losses": int(losses),
-                     "score": round(float((wins + 0.5 * draws) / max(total, 1)), 4)})
+                     "score": round(float((wins + 0.5 * draws) / max(total, 1)), 4),
+                     "win_rate": round(float(wins / max(total, 1)), 4),
+                     "win_rate_ci95_low": round(wilson_interval(int(wins), int(total))[0], 4),
+                     "win_rate_ci95_high": round(wilson_interval(int(wins), int(total))[1], 4)})
     return rows
 
 
@@ -223,8 +226,10 @@ def results_markdown(standings: Standings, fit: EloFit, pairs: list[dict]) -> st
         cells = ["—" if i == j else f"{standings.wins[i, j]}-{standings.draws[i, j]}-"
                  f"{standings.wins[j, i]}" for j in range(len(names))]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "## Pairs", "", "| player | opponent | games | W | D | L | score |",
-              "|---|---|---:|---:|---:|---:|---:|"]
+    lines += ["", "## Pairs (win rate with its 95% Wilson interval; draws are not wins)", "",
+              "| player | opponent | games | W | D | L | score | win rate [95% CI] |",
+              "|---|---|---:|---:|---:|---:|---:|---|"]
     lines += [f"| {r['player']} | {r['opponent']} | {r['games']} | {r['wins']} | {r['draws']} | "
-              f"{r['losses']} | {r['score']:.3f} |" for r in pairs]
+              f"{r['losses']} | {r['score']:.3f} | {r['win_rate']:.3f} "
+              f"[{r['win_rate_ci95_low']:.3f}, {r['win_rate_ci95_high']:.3f}] |" for r in pairs]
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 
 from shogi_jax.rules import tables
 from shogi_jax.rules.bitboards import count, is_empty, materialize, pack, ray_fill, rotate, shift
@@ -14,7 +15,7 @@ from shogi_jax.rules.board import (
 )
 
 NUM_PIN_LINES = 4
-_MOVE_BIT_INDEX = jnp.arange(NUM_DIRECTIONS + NUM_LINE_DIRECTIONS)
+_MOVE_BIT_INDEX = np.arange(NUM_DIRECTIONS + NUM_LINE_DIRECTIONS)
 
 
 class Sides(NamedTuple):

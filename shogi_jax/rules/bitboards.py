@@ -14,9 +14,10 @@ import contextvars
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 FILE_MASK = 0x1FF  # nine rank bits
-_RANK_SHIFTS = jnp.arange(9, dtype=jnp.uint32)[:, None]  # [9 ranks, 1 lane]
+_RANK_SHIFTS = np.arange(9, dtype=np.uint32)[:, None]  # [9 ranks, 1 lane]
 
 
 def pack(plane):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from shogi_jax.rules.board import (
     BISHOP, DRAGON, EMPTY, HORSE, KING, OPP_OFFSET, OWN_OFFSET, ROOK, ZONE_RANKS,
@@ -9,7 +10,7 @@ from shogi_jax.rules.board import (
 
 MIN_PIECES_IN_ZONE = 10
 POINTS_NEEDED = (28, 27)  # Black, White
-_HAND_POINTS = jnp.array([1, 1, 1, 1, 5, 5, 1], jnp.int32)  # P L N S B R G
+_HAND_POINTS = np.array([1, 1, 1, 1, 5, 5, 1], np.int32)  # P L N S B R G
 
 
 def can_declare(board81, hand, color, in_check):

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The learning bar (issue 13) end to end, on the CPU:
+#   1. train configs/cpu.yaml for at most 60 minutes of wall clock (seed 0);
+#   2. our tournament CLI: the final checkpoint against uniform random and greedy-material,
+#      400 games per pairing, colours alternated, 4 random opening plies, max_plies 512;
+#   3. the same checkpoint through our USI engine against the random and greedy USI engines,
+#      driven by cshogi's client (cshogi referees every move), USI_GAMES games each;
+#   4. the Elo curve of the evaluations during training (PNG).
+# Usage: scripts/learning_bar.sh [RUN_DIR] [USI_GAMES]   (needs: pip install -e ".[test]")
+# To repeat exactly the same training on any machine, replace the time limit by the iteration
+# count the documented run reached: --set train.iterations=N (docs/benchmarks.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN=${1:-runs/learning_bar}
+USI_GAMES=${2:-100}
+OUT="$RUN/bar"
+TRAIN_LIMIT=${TRAIN_LIMIT:-"--set train.time_limit_minutes=60 --set train.iterations=100000"}
+
+# shellcheck disable=SC2086  # TRAIN_LIMIT is a list of arguments
+python -m shogi_jax.train --config configs/cpu.yaml --run-dir "$RUN" --quiet $TRAIN_LIMIT \
+  --set evaluation.every_iterations=150 --set checkpoint.every_iterations=150
+
+mkdir -p "$OUT"
+cat > "$OUT/tournament.yaml" <<EOF
+players:
+  - {name: random, kind: random}
+  - {name: greedy, kind: greedy}
+  - {name: trained, kind: policy, run_dir: $RUN, checkpoint: latest, temperature: 0.0}
+games_per_pairing: 400
+random_opening_plies: 4
+max_plies: 512
+impasse: true
+anchor: random
+seed: 0
+output_dir: $OUT/tournament
+EOF
+python -m shogi_jax.tournament --config "$OUT/tournament.yaml" --quiet
+
+python -m shogi_jax.usi --checkpoint "$RUN" --write-launcher "$OUT/trained.sh"
+python -m shogi_jax.usi --player random --write-launcher "$OUT/random.sh"
+python -m shogi_jax.usi --player greedy --write-launcher "$OUT/greedy.sh"
+for opponent in random greedy; do
+  python -m cshogi.cli "$OUT/trained.sh" "$OUT/$opponent.sh" --games "$USI_GAMES" --keep-process \
+    --time 600000 --draw 512 --csa "$OUT/usi_vs_$opponent.csa" --multi-csa \
+    | tail -n 7 | tee "$OUT/usi_vs_$opponent.txt"
+done
+
+python scripts/plot_elo.py "$RUN" --output "$OUT/elo.png" --x minutes
+echo "tournament: $OUT/tournament/results.md; USI: $OUT/usi_vs_*.txt; Elo curve: $OUT/elo.png"

@@ -1,0 +1,118 @@
+"""Many devices, many hosts: JAX's own runtime, one `data` mesh axis over every device.
+
+The game batch (the B training games, the G games of a match) is split over the axis; parameters,
+optimizer state, PRNG keys and counters are replicated on every device. XLA inserts the
+collectives itself (the gradient mean, the metric sums), so the training iteration is the same
+program on 1 device or on a pod slice, and its results do not depend on the device count (random
+numbers are drawn by position in the global array, `jax_threefry_partitionable`).
+
+Several processes (hosts) join through `jax.distributed.initialize` (config `distributed`):
+explicit coordinator/num_processes/process_id, or JAX's auto-detection on Cloud TPU and Slurm.
+Every process runs the same host loop; only process 0 writes logs and prints.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Optional
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+DATA_AXIS = "data"
+
+
+def initialize(*, coordinator_address: Optional[str], num_processes: Optional[int],
+               process_id: Optional[int]) -> None:
+    """Joins the other processes of a multi-host job (before anything touches a device).
+    Unset values are left to JAX: $JAX_COORDINATOR_ADDRESS, Cloud TPU or Slurm detection."""
+    jax.distributed.initialize(coordinator_address=coordinator_address,
+                               num_processes=num_processes, process_id=process_id)
+
+
+def is_main_process() -> bool:
+    """Process 0 writes metrics, TensorBoard events, the config and the console output."""
+    return jax.process_index() == 0
+
+
+def make_mesh(devices: int = 0) -> Mesh:
+    """A one-axis mesh over the first `devices` devices of the job (0: all, of every process)."""
+    available = jax.devices()
+    count = devices or len(available)
+    if count > len(available):
+        raise ValueError(f"distributed.devices = {devices}, but only {len(available)} "
+                         "devices are available")
+    return Mesh(np.array(available[:count]), (DATA_AXIS,))
+
+
+def mesh_for_batch(batch: int, mesh: Optional[Mesh] = None) -> Mesh:
+    """The mesh that splits `batch` games evenly: `mesh` (default: every device) or, in a
+    single process, its first gcd(batch, devices) devices."""
+    mesh = mesh or make_mesh()
+    if batch % mesh.size == 0:
+        return mesh
+    if jax.process_count() > 1:
+        raise ValueError(f"{batch} games cannot be split evenly over {mesh.size} devices "
+                         f"({jax.process_count()} processes): use a multiple of {mesh.size}")
+    return Mesh(mesh.devices[:math.gcd(batch, mesh.size)], (DATA_AXIS,))
+
+
+def split_over_games(mesh: Mesh) -> NamedSharding:
+    """Arrays whose leading axis is the game batch: one slice of games per device."""
+    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def train_state_shardings(mesh: Mesh, state) -> Any:
+    """A TrainState-shaped tree of shardings: the games in flight split over the data axis,
+    everything else replicated."""
+    whole = replicated(mesh)
+    shardings = jax.tree_util.tree_map(lambda _: whole, state)
+    games = jax.tree_util.tree_map(lambda _: split_over_games(mesh), state.games)
+    return shardings._replace(games=games)
+
+
+def snapshot(tree) -> Any:
+    """A copy of `tree` on the same devices with the same shardings, which the next
+    (buffer-donating) training call cannot delete while a checkpoint is still being written."""
+    return jax.tree_util.tree_map(lambda x: jax.device_put(x, x.sharding, may_alias=False), tree)
+
+
+def to_host(x) -> np.ndarray:
+    """The whole of a (possibly multi-process) array as numpy, on every process."""
+    if x.is_fully_addressable or x.is_fully_replicated:
+        return np.asarray(x)
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+
+def any_process(flag: bool) -> bool:
+    """Whether `flag` is set on any process (so every process takes the same branch: a stop
+    request seen by one host stops all of them at the same iteration)."""
+    if jax.process_count() == 1:
+        return bool(flag)
+    return bool(np.any(multihost_utils.process_allgather(np.int32(flag))))
+
+
+_barriers = itertools.count()
+
+
+def wait_for_all_processes(what: str, timeout_seconds: int = 1800) -> None:
+    """A barrier on the coordination service (no device collective). Called after compiling:
+    CPU (gloo) collectives give up after 30 s when one process reaches its first collective
+    long before another, e.g. while the other still compiles on a loaded machine."""
+    if jax.process_count() > 1:
+        ocp.multihost.sync_global_processes(f"shogi_jax:{what}:{next(_barriers)}",
+                                            timeout=timeout_seconds)
+
+
+def broadcast_from_main(value: int) -> int:
+    """Process 0's integer, on every process."""
+    if jax.process_count() == 1:
+        return int(value)
+    return int(multihost_utils.broadcast_one_to_all(np.int32(value)))

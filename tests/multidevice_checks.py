@@ -1,0 +1,80 @@
+"""Runs in a subprocess started by tests/test_scale.py with 8 fake CPU devices (XLA_FLAGS must
+be set before JAX starts, so not inside the pytest process). Prints one JSON object of
+measurements for the test to assert on.
+
+    python tests/multidevice_checks.py
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from shogi_jax import iteration as it
+from shogi_jax import parallel
+from shogi_jax.config import load_config
+from shogi_jax.evaluation.match import play_match
+from shogi_jax.evaluation.players import Player
+
+SMOKE = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
+ITERATIONS = 3
+
+
+def train_on(devices: int):
+    """ITERATIONS smoke iterations on the first `devices` devices: (final state, metrics)."""
+    config = load_config(SMOKE, ["env.max_plies=12"])  # games end inside the run
+    mesh = parallel.make_mesh(devices)
+    trainer = it.make_trainer(config)
+    state = it.init_sharded_train_state(config, trainer, mesh)
+    step = it.make_train_step(config, trainer, mesh)
+    records = []
+    for _ in range(ITERATIONS):
+        state, metrics = step(state)
+        records.append({name: float(np.asarray(value)[0]) for name, value in metrics.items()})
+    return state, records
+
+
+def check_train() -> dict:
+    one_state, one_metrics = train_on(1)
+    eight_state, eight_metrics = train_on(8)
+    param_diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(
+        jax.tree_util.tree_leaves(one_state.params), jax.tree_util.tree_leaves(eight_state.params)))
+    board_equal = bool(np.array_equal(np.asarray(one_state.games.board),
+                                      np.asarray(eight_state.games.board)))
+    return {
+        "devices": jax.device_count(),
+        "games_devices": len(eight_state.games.board.sharding.device_set),
+        "params_devices": len(jax.tree_util.tree_leaves(eight_state.params)[0].sharding.device_set),
+        "params_replicated": jax.tree_util.tree_leaves(eight_state.params)[0].sharding
+        .is_fully_replicated,
+        "max_param_diff": param_diff,
+        "max_param": max(float(np.max(np.abs(np.asarray(a))))
+                         for a in jax.tree_util.tree_leaves(one_state.params)),
+        "boards_equal": board_equal,
+        "one": one_metrics, "eight": eight_metrics,
+        "counters_one": [int(one_state.games_finished)] + np.asarray(one_state.results).tolist(),
+        "counters_eight": [int(eight_state.games_finished)]
+        + np.asarray(eight_state.results).tolist(),
+    }
+
+
+def check_match() -> dict:
+    greedy, random = Player("greedy", "greedy"), Player("random", "random")
+    played = {}
+    for devices in (1, 8):
+        games = play_match(greedy, None, random, None, games=16, key=jax.random.PRNGKey(5),
+                           max_plies=64, opening_plies=2, mesh=parallel.make_mesh(devices))
+        played[devices] = games
+    return {
+        "moves_equal": played[1].moves == played[8].moves,
+        "outcomes_equal": bool(np.array_equal(played[1].outcome, played[8].outcome)),
+        "plies": sum(len(m) for m in played[8].moves),
+        "mesh_for_16_games": parallel.mesh_for_batch(16, parallel.make_mesh(8)).size,
+        "mesh_for_12_games": parallel.mesh_for_batch(12, parallel.make_mesh(8)).size,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps({"train": check_train(), "match": check_match()}))

@@ -1,0 +1,176 @@
+"""Scale-out with JAX's own runtime: the same iteration on 1 or 8 (fake CPU) devices, checkpoints
+moving between device counts, and two processes training together through jax.distributed (gloo
+collectives on loopback). Several devices need XLA_FLAGS before JAX starts, so those parts run in
+subprocesses; the 1-device references run here."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from shogi_jax import checkpoint
+from shogi_jax import train as train_cli
+from shogi_jax.metrics import read_metrics
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE = str(ROOT / "configs" / "smoke.yaml")
+COMMON = ["--config", SMOKE, "--quiet", "--set", "checkpoint.every_iterations=1",
+          "--set", "env.max_plies=6"]  # games end inside the run: outcomes are counted
+TIMEOUT = 420  # seconds for any one subprocess (a hung collective must fail, not stall CI)
+
+
+def _devices_env(count: int) -> dict:
+    return dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={count}")
+
+
+def _train_subprocess(run_dir, *extra, devices: int):
+    return subprocess.Popen(
+        [sys.executable, "-m", "shogi_jax.train", *COMMON, "--run-dir", str(run_dir), *extra],
+        cwd=ROOT, env=_devices_env(devices), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+
+
+def _finish(process) -> tuple[str, str]:
+    try:
+        out, err = process.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        pytest.fail(f"subprocess timed out after {TIMEOUT} s:\n{err[-3000:]}")
+    assert process.returncode == 0, err[-3000:]
+    return out, err
+
+
+def _assert_same_training(records, reference):
+    """Metrics of two runs of the same config and seed: game counts equal, floats close."""
+    assert [r["iteration"] for r in records] == [r["iteration"] for r in reference]
+    for got, want in zip(records, reference):
+        for name, value in want.items():
+            if name.startswith("games/") or name in ("iteration", "env_steps"):
+                assert got[name] == value, (got["iteration"], name)
+            elif name.startswith(("loss/", "ppo/approx_kl", "optim/grad_norm", "rollout/")):
+                assert got[name] == pytest.approx(value, rel=1e-3, abs=1e-6), (
+                    got["iteration"], name)
+
+
+@pytest.fixture(scope="module")
+def multidevice():
+    """tests/multidevice_checks.py's measurements, made on 8 fake CPU devices."""
+    process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "multidevice_checks.py")],
+                               cwd=ROOT, env=_devices_env(8), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    out, _ = _finish(process)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_eight_devices_train_like_one_device(multidevice):
+    train = multidevice["train"]
+    assert train["devices"] == 8
+    # The games really are split over the 8 devices; the parameters are replicated on all.
+    assert train["games_devices"] == 8 and train["params_devices"] == 8
+    assert train["params_replicated"]
+    # Same global batch and seed: the same games and the same parameters up to summation order.
+    assert train["boards_equal"]
+    assert train["max_param_diff"] < 1e-5 * max(1.0, train["max_param"])
+    assert train["counters_one"] == train["counters_eight"]
+    assert train["counters_one"][0] > 0  # games did finish, so the counting was exercised
+    for one, eight in zip(train["one"], train["eight"]):
+        assert one.keys() == eight.keys()
+        for name in one:
+            assert eight[name] == pytest.approx(one[name], rel=1e-4, abs=1e-6), name
+
+
+def test_match_games_split_over_devices_are_the_same_games(multidevice):
+    match = multidevice["match"]
+    assert match["moves_equal"] and match["outcomes_equal"]
+    assert match["plies"] > 16
+    # 16 games split over all 8 devices; 12 games over the 4 that divide them evenly.
+    assert (match["mesh_for_16_games"], match["mesh_for_12_games"]) == (8, 4)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Here, on 1 device: a straight 4-iteration run (the reference) and a 2-iteration one."""
+    root = tmp_path_factory.mktemp("scale")
+    assert train_cli.main(COMMON + ["--run-dir", str(root / "one_straight"),
+                                    "--set", "train.iterations=4"]) == 0
+    assert train_cli.main(COMMON + ["--run-dir", str(root / "one_half"),
+                                    "--set", "train.iterations=2"]) == 0
+    return root
+
+
+@pytest.mark.slow
+def test_checkpoints_move_between_eight_devices_and_one(runs):
+    reference = read_metrics(runs / "one_straight")
+    # Written on 8 devices, resumed here on 1.
+    _finish(_train_subprocess(runs / "eight_then_one", "--set", "train.iterations=2", devices=8))
+    assert train_cli.main(COMMON + ["--run-dir", str(runs / "eight_then_one"), "--resume",
+                                    "--set", "train.iterations=4"]) == 0
+    _assert_same_training(read_metrics(runs / "eight_then_one"), reference)
+    # Written on 1 device, resumed on 8.
+    shutil.copytree(runs / "one_half", runs / "one_then_eight")
+    _finish(_train_subprocess(runs / "one_then_eight", "--resume", "--set", "train.iterations=4",
+                              devices=8))
+    _assert_same_training(read_metrics(runs / "one_then_eight"), reference)
+    # An 8-device checkpoint as a player here (the USI engine's and tournaments' loader).
+    shutil.copytree(runs / "one_then_eight", runs / "eight_only")
+    _, params, iteration = checkpoint.load_policy(runs / "eight_only")
+    assert iteration == 4
+    _, reference_params, _ = checkpoint.load_policy(runs / "one_straight")
+    for got, want in zip(jax.tree_util.tree_leaves(params),
+                         jax.tree_util.tree_leaves(reference_params)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-6)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _two_processes(run_dir, *extra):
+    """Both processes of a 2-host job (2 CPU devices each) on loopback; (stdout, stderr) each."""
+    port = _free_port()
+    processes = [_train_subprocess(
+        run_dir, "--set", "distributed.initialize=true",
+        "--set", f"distributed.coordinator_address=localhost:{port}",
+        "--set", "distributed.num_processes=2", "--set", f"distributed.process_id={rank}",
+        *extra, devices=2) for rank in (0, 1)]
+    return [_finish(p) for p in processes]
+
+
+@pytest.mark.slow
+def test_two_processes_train_together_write_one_checkpoint_and_resume(runs):
+    run_dir = runs / "two_processes"
+    (out0, _), (out1, _) = _two_processes(run_dir, "--set", "train.iterations=2")
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()
+                  if p.name.isdigit()) == ["1", "2"]
+    (out0, _), (out1, _) = _two_processes(run_dir, "--resume", "--set", "train.iterations=4")
+    # One voice: process 0 prints the summary and writes the metrics; process 1 is silent (but
+    # for the gloo library's own connection lines, printed from C++).
+    assert "done: 4 iterations, 256 env steps" in out0
+    assert [line for line in out1.splitlines() if not line.startswith("[Gloo]")] == []
+    # Global metrics (both hosts' games summed), equal to the 1-device run's.
+    _assert_same_training(read_metrics(run_dir), read_metrics(runs / "one_straight"))
+
+
+def test_importing_the_entry_points_leaves_the_backend_for_jax_distributed():
+    # jax.distributed.initialize must come before anything starts the XLA backend; a module
+    # constant made with jnp would start it at import.
+    code = ("import shogi_jax.train, shogi_jax.usi, shogi_jax.tournament\n"
+            "from shogi_jax.config import load_config\n"
+            f"load_config({SMOKE!r})\n"
+            "from jax._src import xla_bridge\n"
+            "print(xla_bridge.backends_are_initialized())")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "False"
