@@ -2,31 +2,36 @@
 # The learning bar (issue 13) end to end, on the CPU:
 #   1. train configs/cpu.yaml for at most 60 minutes of wall clock (seed 0);
 #   2. our tournament CLI: the final checkpoint against uniform random and greedy-material,
-#      400 games per pairing, colours alternated, 4 random opening plies, max_plies 512;
+#      400 games per pairing (BAR_GAMES), colours alternated, 4 random opening plies, max_plies 512;
 #   3. the same checkpoint through our USI engine against the random and greedy USI engines,
-#      driven by cshogi's client (cshogi referees every move), USI_GAMES games each;
+#      driven by cshogi's client (cshogi referees every move), USI_GAMES (400) games each;
 #   4. the Elo curve of the evaluations during training (PNG).
 # Usage: scripts/learning_bar.sh [RUN_DIR] [USI_GAMES]   (needs: pip install -e ".[test]")
 # To repeat exactly the same training on any machine, replace the time limit by the iteration
-# count the documented run reached: --set train.iterations=N (docs/benchmarks.md).
+# count the documented run reached: TRAIN_LIMIT="--set train.iterations=996" (docs/benchmarks.md).
+# TRAIN_LIMIT's settings come last, so they override the others (a quick dry run:
+# TRAIN_LIMIT="--set train.iterations=2 --set evaluation.every_iterations=1" BAR_GAMES=4
+# scripts/learning_bar.sh /tmp/bar_try 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${1:-runs/learning_bar}
-USI_GAMES=${2:-100}
+USI_GAMES=${2:-400}
+BAR_GAMES=${BAR_GAMES:-400}
 OUT="$RUN/bar"
 TRAIN_LIMIT=${TRAIN_LIMIT:-"--set train.time_limit_minutes=60 --set train.iterations=100000"}
 
 # shellcheck disable=SC2086  # TRAIN_LIMIT is a list of arguments
-python -m shogi_jax.train --config configs/cpu.yaml --run-dir "$RUN" --quiet $TRAIN_LIMIT \
-  --set evaluation.every_iterations=150 --set checkpoint.every_iterations=150
+python -m shogi_jax.train --config configs/cpu.yaml --run-dir "$RUN" --quiet \
+  --set evaluation.every_iterations=150 --set checkpoint.every_iterations=150 $TRAIN_LIMIT
 
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)  # absolute: cshogi starts each engine as one command, from anywhere
 cat > "$OUT/tournament.yaml" <<EOF
 players:
   - {name: random, kind: random}
   - {name: greedy, kind: greedy}
   - {name: trained, kind: policy, run_dir: $RUN, checkpoint: latest, temperature: 0.0}
-games_per_pairing: 400
+games_per_pairing: $BAR_GAMES
 random_opening_plies: 4
 max_plies: 512
 impasse: true

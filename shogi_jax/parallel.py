@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from typing import Any, Optional
 
 import jax
@@ -28,9 +29,28 @@ DATA_AXIS = "data"
 def initialize(*, coordinator_address: Optional[str], num_processes: Optional[int],
                process_id: Optional[int]) -> None:
     """Joins the other processes of a multi-host job (before anything touches a device).
-    Unset values are left to JAX: $JAX_COORDINATOR_ADDRESS, Cloud TPU or Slurm detection."""
+
+    Unset values come from the environment ($JAX_COORDINATOR_ADDRESS, read by JAX, and
+    $JAX_NUM_PROCESSES / $JAX_PROCESS_ID, read here: one launch script for every host), else
+    from JAX's detection of Cloud TPU or Slurm.
+    """
+    num_processes = _from_environment("JAX_NUM_PROCESSES", num_processes)
+    process_id = _from_environment("JAX_PROCESS_ID", process_id)
+    if num_processes is not None and process_id is not None and not (
+            0 <= process_id < num_processes):
+        raise ValueError(f"process id {process_id} is not in [0, {num_processes}) "
+                         "(distributed.process_id / $JAX_PROCESS_ID)")
     jax.distributed.initialize(coordinator_address=coordinator_address,
                                num_processes=num_processes, process_id=process_id)
+
+
+def _from_environment(name: str, value: Optional[int]) -> Optional[int]:
+    if value is not None or not os.environ.get(name):
+        return value
+    try:
+        return int(os.environ[name])
+    except ValueError:
+        raise ValueError(f"${name} must be an integer, got {os.environ[name]!r}") from None
 
 
 def is_main_process() -> bool:
@@ -91,28 +111,40 @@ def to_host(x) -> np.ndarray:
     return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 
 
+# Host-level agreement goes through JAX's coordination service (key-value store and barriers),
+# never through a device collective: CPU (gloo) collectives give up after 30 s when one process
+# reaches its first collective long before another (say, while the other still compiles).
+_HOST_TIMEOUT_MS = 30 * 60 * 1000
+_sequence = itertools.count()
+
+
+def _coordination():
+    return ocp.multihost.get_jax_distributed_client()
+
+
+def wait_for_all_processes(what: str) -> None:
+    """A barrier (e.g. after compiling, before the first collective)."""
+    if jax.process_count() > 1:
+        _coordination().wait_at_barrier(f"shogi_jax/{what}/{next(_sequence)}",
+                                        _HOST_TIMEOUT_MS)
+
+
 def any_process(flag: bool) -> bool:
     """Whether `flag` is set on any process (so every process takes the same branch: a stop
     request seen by one host stops all of them at the same iteration)."""
     if jax.process_count() == 1:
         return bool(flag)
-    return bool(np.any(multihost_utils.process_allgather(np.int32(flag))))
-
-
-_barriers = itertools.count()
-
-
-def wait_for_all_processes(what: str, timeout_seconds: int = 1800) -> None:
-    """A barrier on the coordination service (no device collective). Called after compiling:
-    CPU (gloo) collectives give up after 30 s when one process reaches its first collective
-    long before another, e.g. while the other still compiles on a loaded machine."""
-    if jax.process_count() > 1:
-        ocp.multihost.sync_global_processes(f"shogi_jax:{what}:{next(_barriers)}",
-                                            timeout=timeout_seconds)
+    client, key = _coordination(), f"shogi_jax/any/{next(_sequence)}"
+    client.key_value_set(f"{key}/{jax.process_index()}", "1" if flag else "0")
+    return any(client.blocking_key_value_get(f"{key}/{process}", _HOST_TIMEOUT_MS) == "1"
+               for process in range(jax.process_count()))
 
 
 def broadcast_from_main(value: int) -> int:
     """Process 0's integer, on every process."""
     if jax.process_count() == 1:
         return int(value)
-    return int(multihost_utils.broadcast_one_to_all(np.int32(value)))
+    client, key = _coordination(), f"shogi_jax/broadcast/{next(_sequence)}"
+    if is_main_process():
+        client.key_value_set(key, str(int(value)))
+    return int(client.blocking_key_value_get(key, _HOST_TIMEOUT_MS))

@@ -235,9 +235,13 @@ def main(argv=None) -> int:
         return 2
     distributed = config.distributed
     if distributed.initialize:  # before anything touches a device
-        parallel.initialize(coordinator_address=distributed.coordinator_address,
-                            num_processes=distributed.num_processes,
-                            process_id=distributed.process_id)
+        try:
+            parallel.initialize(coordinator_address=distributed.coordinator_address,
+                                num_processes=distributed.num_processes,
+                                process_id=distributed.process_id)
+        except ValueError as error:
+            print(f"error: distributed.initialize: {error}", file=sys.stderr)
+            return 2
     run_dir = Path(config.train.run_dir)
     refused = None
     if parallel.is_main_process():  # one process checks and prepares the (shared) run directory

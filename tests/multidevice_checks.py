@@ -14,7 +14,7 @@ import numpy as np
 
 from shogi_jax import iteration as it
 from shogi_jax import parallel
-from shogi_jax.config import load_config
+from shogi_jax.config import ConfigError, load_config
 from shogi_jax.evaluation.match import play_match
 from shogi_jax.evaluation.players import Player
 
@@ -43,7 +43,14 @@ def check_train() -> dict:
         jax.tree_util.tree_leaves(one_state.params), jax.tree_util.tree_leaves(eight_state.params)))
     board_equal = bool(np.array_equal(np.asarray(one_state.games.board),
                                       np.asarray(eight_state.games.board)))
+    uneven = load_config(SMOKE, ["env.num_games=12"])
+    try:
+        it.init_sharded_train_state(uneven, it.make_trainer(uneven), parallel.make_mesh(8))
+        uneven_error = None
+    except ConfigError as error:
+        uneven_error = str(error)
     return {
+        "uneven_error": uneven_error,
         "devices": jax.device_count(),
         "games_devices": len(eight_state.games.board.sharding.device_set),
         "params_devices": len(jax.tree_util.tree_leaves(eight_state.params)[0].sharding.device_set),

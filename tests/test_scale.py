@@ -31,11 +31,11 @@ def _devices_env(count: int) -> dict:
     return dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={count}")
 
 
-def _train_subprocess(run_dir, *extra, devices: int):
+def _train_subprocess(run_dir, *extra, devices: int, environment=None):
     return subprocess.Popen(
         [sys.executable, "-m", "shogi_jax.train", *COMMON, "--run-dir", str(run_dir), *extra],
-        cwd=ROOT, env=_devices_env(devices), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        cwd=ROOT, env=dict(_devices_env(devices), **(environment or {})),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _finish(process) -> tuple[str, str]:
@@ -74,6 +74,7 @@ def multidevice():
 def test_eight_devices_train_like_one_device(multidevice):
     train = multidevice["train"]
     assert train["devices"] == 8
+    assert "env.num_games = 12 cannot be split evenly over 8 devices" in train["uneven_error"]
     # The games really are split over the 8 devices; the parameters are replicated on all.
     assert train["games_devices"] == 8 and train["params_devices"] == 8
     assert train["params_replicated"]
@@ -139,11 +140,16 @@ def _free_port() -> int:
 def _two_processes(run_dir, *extra):
     """Both processes of a 2-host job (2 CPU devices each) on loopback; (stdout, stderr) each."""
     port = _free_port()
-    processes = [_train_subprocess(
-        run_dir, "--set", "distributed.initialize=true",
-        "--set", f"distributed.coordinator_address=localhost:{port}",
-        "--set", "distributed.num_processes=2", "--set", f"distributed.process_id={rank}",
-        *extra, devices=2) for rank in (0, 1)]
+    # Process 0 is told everything on its command line; process 1 (like a job script would) gets
+    # its coordinator, process count and id from the environment.
+    processes = [
+        _train_subprocess(run_dir, "--set", "distributed.initialize=true",
+                          "--set", f"distributed.coordinator_address=localhost:{port}",
+                          "--set", "distributed.num_processes=2",
+                          "--set", "distributed.process_id=0", *extra, devices=2),
+        _train_subprocess(run_dir, "--set", "distributed.initialize=true", *extra, devices=2,
+                          environment={"JAX_COORDINATOR_ADDRESS": f"localhost:{port}",
+                                       "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "1"})]
     return [_finish(p) for p in processes]
 
 
@@ -174,3 +180,14 @@ def test_importing_the_entry_points_leaves_the_backend_for_jax_distributed():
                             text=True, timeout=TIMEOUT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "False"
+
+
+def test_a_bad_process_id_from_the_environment_is_named(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "shogi_jax.train", *COMMON, "--run-dir", str(tmp_path / "run"),
+         "--set", "distributed.initialize=true", "--set", "distributed.num_processes=2"],
+        cwd=ROOT, env=dict(os.environ, JAX_COORDINATOR_ADDRESS="localhost:1",
+                           JAX_PROCESS_ID="two"),
+        capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 2
+    assert "$JAX_PROCESS_ID must be an integer, got 'two'" in done.stderr
