@@ -187,13 +187,13 @@ def _pair_rows(standings: Standings) -> list[dict]:
     for i, j in itertools.combinations(range(len(standings.names)), 2):
         wins, losses, draws = standings.wins[i, j], standings.wins[j, i], standings.draws[i, j]
         total = wins + losses + draws
+        low, high = wilson_interval(int(wins), int(total))
         rows.append({"player": standings.names[i], "opponent": standings.names[j],
                      "games": int(total), "wins": int(wins), "draws": int(draws),
                      "losses": int(losses),
                      "score": round(float((wins + 0.5 * draws) / max(total, 1)), 4),
                      "win_rate": round(float(wins / max(total, 1)), 4),
-                     "win_rate_ci95_low": round(wilson_interval(int(wins), int(total))[0], 4),
-                     "win_rate_ci95_high": round(wilson_interval(int(wins), int(total))[1], 4)})
+                     "win_rate_ci95_low": round(low, 4), "win_rate_ci95_high": round(high, 4)})
     return rows
 
 

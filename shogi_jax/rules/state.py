@@ -63,7 +63,3 @@ def empty_state() -> State:
 
 
 STARTPOS_SFEN = "lnsgkgsnl/1r5b1/ppppppppp/9/9/9/PPPPPPPPP/1B5R1/LNSGKGSNL b - 1"
-
-
-def as_numpy(state: State) -> State:
-    return State(*(np.asarray(x) for x in state))
