@@ -93,29 +93,33 @@ def init_train_state(config: Config, trainer: Trainer) -> TrainState:
 
 
 class _Tally(NamedTuple):
-    """Games that ended during one rollout step, summed over the batch."""
+    """Games that ended, counted per game slot over the plies of a rollout; summed over the
+    batch only once the rollout is over (one reduction across devices, not one per ply)."""
 
-    finished: jax.Array  # int32[]
-    results: jax.Array  # int32[3]
-    reasons: jax.Array  # int32[NUM_REASONS]
-    plies: jax.Array  # int32[] total length of the finished games
+    finished: jax.Array  # int32[B]
+    results: jax.Array  # int32[B, 3] Black wins, White wins, draws
+    reasons: jax.Array  # int32[B, NUM_REASONS]
+    plies: jax.Array  # int32[B] total length of the finished games
 
 
 def _tally(done, after: State) -> _Tally:
+    """The games that ended on this ply (done: bool[B]), per game slot."""
     black_won = after.rewards[:, 0] > 0
     white_won = after.rewards[:, 1] > 0
     results = jnp.stack([black_won, white_won, ~black_won & ~white_won], axis=-1) & done[:, None]
     reasons = (after.termination[:, None] == jnp.arange(NUM_REASONS)) & done[:, None]
-    return _Tally(jnp.sum(done, dtype=jnp.int32), jnp.sum(results, axis=0, dtype=jnp.int32),
-                  jnp.sum(reasons, axis=0, dtype=jnp.int32),
-                  jnp.sum(jnp.where(done, after.ply, 0), dtype=jnp.int32))
+    return _Tally(done.astype(jnp.int32), results.astype(jnp.int32), reasons.astype(jnp.int32),
+                  jnp.where(done, after.ply, 0))
 
 
-def rollout(config: Config, model, params, games: State, key, shaping_weight):
-    """T plies in each of B games. Returns (games, Transition [T, B], _Tally [T])."""
-    step = jax.vmap(functools.partial(sj.step, max_plies=config.env.max_plies,
-                                      impasse=config.env.impasse))
-    observe = jax.vmap(sj.observe)
+def rollout(config: Config, model, params, games: State, key, shaping_weight,
+            mesh: Mesh | None = None):
+    """T plies in each of B games. Returns (games, Transition [T, B], _Tally [B]).
+
+    With the games split over `mesh`, every device steps and observes only its own games."""
+    step = parallel.on_own_games(jax.vmap(functools.partial(
+        sj.step, max_plies=config.env.max_plies, impasse=config.env.impasse)), mesh)
+    observe = parallel.on_own_games(jax.vmap(sj.observe), mesh)
     start = start_position(config)
     start_observation = sj.observe(start)
     # Every reset game starts from the same position: its network outputs are computed once.
@@ -124,7 +128,7 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight):
     logits, value = model.apply(params, observation)
 
     def ply(carry, step_key):
-        games, observation, logits, value = carry
+        games, observation, logits, value, tally = carry
         action, log_prob = ppo.sample_actions(step_key, logits, games.legal_action_mask)
         after = step(games, action)
         after_observation = observe(after)
@@ -146,24 +150,28 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight):
             return jnp.where(done.reshape(done.shape + (1,) * (current.ndim - 1)), fresh, current)
 
         games = jax.tree_util.tree_map(reset, start, after)
+        tally = jax.tree_util.tree_map(jnp.add, tally, _tally(done, after))
         carry = (games, reset(start_observation, after_observation),
-                 reset(start_logits[0], after_logits), reset(start_value[0], after_value))
-        return carry, (transition, _tally(done, after))
+                 reset(start_logits[0], after_logits), reset(start_value[0], after_value), tally)
+        return carry, transition
 
     step_keys = jax.random.split(key, config.env.rollout_length)
-    (games, _, _, _), (transitions, tallies) = jax.lax.scan(
-        ply, (games, observation, logits, value), step_keys)
-    return games, transitions, tallies
+    no_games_ended = jax.tree_util.tree_map(jnp.zeros_like, _tally(
+        jnp.zeros_like(games.terminated), games))
+    (games, _, _, _, tally), transitions = jax.lax.scan(
+        ply, (games, observation, logits, value, no_games_ended), step_keys)
+    return games, transitions, tally
 
 
-def scan_or_unroll(body, init, xs=None, *, length=None):
-    """`jax.lax.scan`, except on the CPU, where the steps are traced one after another.
+def scan_or_unroll(body, init, xs=None, *, length=None, platform: str):
+    """`jax.lax.scan`, except when compiling for the CPU (`platform`, the one the iteration is
+    compiled for: see parallel.platform_of), where the steps are traced one after another.
 
     XLA:CPU runs convolution gradients inside a while loop (even a one-trip one) more than ten
     times slower than the same operations outside one (measured: a cpu.yaml iteration took 85 s
     with the PPO updates in scans, 6 s unrolled). Elsewhere loops keep compile time down.
     """
-    if jax.default_backend() != "cpu":
+    if platform != "cpu":
         return jax.lax.scan(body, init, xs, length=length)
     steps = length if xs is None else jax.tree_util.tree_leaves(xs)[0].shape[0]
     carry, outputs = init, []
@@ -182,7 +190,7 @@ def minibatch_plies(key, length: int, num_games: int, minibatches: int):
 
 
 def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions, advantages,
-               returns, key):
+               returns, key, mesh: Mesh | None = None):
     """E epochs x M minibatches over the T x B transitions. Returns (params, opt_state, metrics).
 
     A minibatch holds T/M plies of every game (each game's plies in its own random order, new
@@ -207,9 +215,12 @@ def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
                             normalize_advantages=ppo_config.normalize_advantages)
 
     def gather(x, plies):
-        """x[T, B, ...] at plies[T/M, B] of each game -> [T/M * B, ...]."""
+        """x[T, B, ...] at plies[T/M, B] of each game -> [B * T/M, ...], game-major: with the
+        games split over devices, each device's samples are one contiguous block (ply-major
+        flattening interleaved the devices' games and made XLA gather every sample everywhere).
+        """
         index = plies.reshape(plies.shape + (1,) * (x.ndim - 2))
-        picked = jnp.take_along_axis(x, index, axis=0)
+        picked = jnp.swapaxes(jnp.take_along_axis(x, index, axis=0), 0, 1)
         return picked.reshape((-1,) + x.shape[2:])
 
     def update(carry, plies):
@@ -232,26 +243,32 @@ def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
     def minibatches(epoch_key):
         return minibatch_plies(epoch_key, length, num_games, ppo_config.minibatches)
 
+    platform = parallel.platform_of(mesh)
     carry, metrics = scan_or_unroll(
-        lambda carry, epoch_key: scan_or_unroll(update, carry, minibatches(epoch_key)),
-        (params, opt_state, jnp.bool_(False)), jax.random.split(key, ppo_config.epochs))
+        lambda carry, epoch_key: scan_or_unroll(update, carry, minibatches(epoch_key),
+                                                platform=platform),
+        (params, opt_state, jnp.bool_(False)), jax.random.split(key, ppo_config.epochs),
+        platform=platform)
     params, opt_state, _ = carry
     return params, opt_state, jax.tree_util.tree_map(jnp.mean, metrics)
 
 
-def train_iteration(config: Config, trainer: Trainer, state: TrainState):
-    """TrainState -> (TrainState, metrics: dict of float32[] for this iteration)."""
+def train_iteration(config: Config, trainer: Trainer, state: TrainState,
+                    mesh: Mesh | None = None):
+    """TrainState -> (TrainState, metrics: dict of float32[] for this iteration). `mesh`: the
+    devices the games are split over (None: one device)."""
     key, rollout_key, update_key = jax.random.split(state.key, 3)
     weight = shaping.material_weight(
         config.reward_shaping.material_weight, config.reward_shaping.anneal_env_steps,
         state.iteration.astype(jnp.float32) * (config.env.num_games * config.env.rollout_length))
     games, transitions, tallies = rollout(config, trainer.model, state.params, state.games,
-                                          rollout_key, weight)
+                                          rollout_key, weight, mesh)
     advantages, returns = ppo.compute_gae(
         transitions.reward, transitions.value, transitions.next_value, transitions.terminated,
         transitions.truncated, gamma=config.ppo.gamma, gae_lambda=config.ppo.gae_lambda)
     params, opt_state, metrics = ppo_update(config, trainer, state.params, state.opt_state,
-                                            transitions, advantages, returns, update_key)
+                                            transitions, advantages, returns, update_key,
+                                            mesh)
     finished = jnp.sum(tallies.finished)
     results = jnp.sum(tallies.results, axis=0)
     reasons = jnp.sum(tallies.reasons, axis=0)
@@ -299,8 +316,8 @@ def make_train_step(config: Config, trainer: Trainer, mesh: Mesh | None = None):
     per_dispatch = config.train.iterations_per_dispatch
 
     def run(state):
-        return scan_or_unroll(lambda s, _: train_iteration(config, trainer, s), state, None,
-                              length=per_dispatch)
+        return scan_or_unroll(lambda s, _: train_iteration(config, trainer, s, mesh), state,
+                              None, length=per_dispatch, platform=parallel.platform_of(mesh))
 
     if mesh is None:
         return jax.jit(run, donate_argnums=0)

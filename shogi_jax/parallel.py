@@ -80,6 +80,12 @@ def mesh_for_batch(batch: int, mesh: Optional[Mesh] = None) -> Mesh:
     return Mesh(mesh.devices[:math.gcd(batch, mesh.size)], (DATA_AXIS,))
 
 
+def platform_of(mesh: Optional[Mesh]) -> str:
+    """The platform ("cpu", "gpu", "tpu") a function placed on `mesh` is compiled for; without
+    a mesh, that of the default device."""
+    return mesh.devices.flat[0].platform if mesh is not None else jax.default_backend()
+
+
 def split_over_games(mesh: Mesh) -> NamedSharding:
     """Arrays whose leading axis is the game batch: one slice of games per device."""
     return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
@@ -87,6 +93,21 @@ def split_over_games(mesh: Mesh) -> NamedSharding:
 
 def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec())
+
+
+def on_own_games(function, mesh: Optional[Mesh]):
+    """`function` of game batches (every argument and output has the game axis first), run by
+    each device of `mesh` on its own slice of games (`shard_map` over the data axis).
+
+    Left to XLA's partitioner, the rules (lane layouts, chunking, pads) gathered every game's
+    board onto every device, so each device computed the legal moves of all games. Here a device
+    never sees another's games: the program holds no collective at all. Without a mesh, or on
+    one device, `function` itself.
+    """
+    if mesh is None or mesh.size == 1:
+        return function
+    games = PartitionSpec(DATA_AXIS)
+    return jax.shard_map(function, mesh=mesh, in_specs=games, out_specs=games)
 
 
 def train_state_shardings(mesh: Mesh, state) -> Any:
