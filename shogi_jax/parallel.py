@@ -95,9 +95,10 @@ def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec())
 
 
-def on_own_games(function, mesh: Optional[Mesh]):
-    """`function` of game batches (every argument and output has the game axis first), run by
-    each device of `mesh` on its own slice of games (`shard_map` over the data axis).
+def on_own_games(function, mesh: Optional[Mesh], *, shared: int = 0):
+    """`function` of game batches, run by each device of `mesh` on its own slice of games
+    (`shard_map` over the data axis). Its first `shared` arguments (parameters, say) are the same
+    on every device; every other argument and every output has the game axis first.
 
     Left to XLA's partitioner, the rules (lane layouts, chunking, pads) gathered every game's
     board onto every device, so each device computed the legal moves of all games. Here a device
@@ -107,7 +108,12 @@ def on_own_games(function, mesh: Optional[Mesh]):
     if mesh is None or mesh.size == 1:
         return function
     games = PartitionSpec(DATA_AXIS)
-    return jax.shard_map(function, mesh=mesh, in_specs=games, out_specs=games)
+
+    def run(*args):
+        in_specs = (PartitionSpec(),) * shared + (games,) * (len(args) - shared)
+        return jax.shard_map(function, mesh=mesh, in_specs=in_specs, out_specs=games)(*args)
+
+    return run
 
 
 def train_state_shardings(mesh: Mesh, state) -> Any:

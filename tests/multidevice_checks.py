@@ -10,21 +10,27 @@ import json
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from program_text import collectives
 
+import shogi_jax as sj
 from shogi_jax import iteration as it
 from shogi_jax import parallel
 from shogi_jax.config import ConfigError, load_config
-from shogi_jax.evaluation.match import play_match
+from shogi_jax.evaluation.match import PLIES_PER_CHUNK, play_match, play_plies, start_states
 from shogi_jax.evaluation.players import Player
+from shogi_jax.rules.state import STARTPOS_SFEN
 
 SMOKE = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
 ITERATIONS = 3
+TRAIN_OVERRIDES = ["env.max_plies=12"]  # games end inside the run
+RULES_BATCH = 2048  # games for the sharded step and observe (256 per device)
 
 
 def train_on(devices: int):
     """ITERATIONS smoke iterations on the first `devices` devices: (final state, metrics)."""
-    config = load_config(SMOKE, ["env.max_plies=12"])  # games end inside the run
+    config = load_config(SMOKE, TRAIN_OVERRIDES)
     mesh = parallel.make_mesh(devices)
     trainer = it.make_trainer(config)
     state = it.init_sharded_train_state(config, trainer, mesh)
@@ -83,5 +89,45 @@ def check_match() -> dict:
     }
 
 
+def _compiled_collectives(function, *args, mesh) -> dict:
+    """Collectives in XLA's program of jit(function) for arguments placed on `mesh`."""
+    return dict(collectives(jax.jit(function).lower(*args).compile().as_text()))
+
+
+def check_collectives() -> dict:
+    """What XLA puts between the 8 devices: nothing for the rules; for a training iteration,
+    only all-reduces (counted), per PPO update."""
+    mesh = parallel.make_mesh(8)
+    by_game = parallel.split_over_games(mesh)
+    games = jax.tree_util.tree_map(
+        lambda x: jax.ShapeDtypeStruct((RULES_BATCH,) + x.shape, x.dtype, sharding=by_game),
+        sj.init())
+    actions = jax.ShapeDtypeStruct((RULES_BATCH,), jnp.int32, sharding=by_game)
+    step = parallel.on_own_games(jax.vmap(sj.step), mesh)
+    observe = parallel.on_own_games(jax.vmap(sj.observe), mesh)
+
+    config = load_config(SMOKE, TRAIN_OVERRIDES)  # the programs check_train ran (cache hits)
+    trainer = it.make_trainer(config)
+    abstract_state = jax.eval_shape(lambda: it.init_train_state(config, trainer))
+    iteration = it.make_train_step(config, trainer, mesh).lower(abstract_state).compile()
+
+    greedy, random = Player("greedy", "greedy"), Player("random", "random")
+    match_games, _ = start_states([STARTPOS_SFEN], 16, max_plies=64, impasse=True)
+    match_games = jax.device_put(match_games, by_game)
+    first_is_black = jax.device_put(jnp.arange(16) % 2 == 0, by_game)
+    match_chunk = play_plies.lower(  # as check_match played it
+        greedy, random, None, None, match_games, first_is_black, jax.random.PRNGKey(0),
+        jax.random.PRNGKey(1), plies=PLIES_PER_CHUNK, opening_plies=2, max_plies=64,
+        impasse=True, mesh=mesh)
+    return {
+        "step": _compiled_collectives(step, games, actions, mesh=mesh),
+        "observe": _compiled_collectives(observe, games, mesh=mesh),
+        "iteration": dict(collectives(iteration.as_text())),
+        "updates_per_iteration": config.ppo.epochs * config.ppo.minibatches,
+        "match_chunk": dict(collectives(match_chunk.compile().as_text())),
+    }
+
+
 if __name__ == "__main__":
-    print(json.dumps({"train": check_train(), "match": check_match()}))
+    print(json.dumps({"train": check_train(), "match": check_match(),
+                      "collectives": check_collectives()}))

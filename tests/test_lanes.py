@@ -10,6 +10,7 @@ import pytest
 import shogi_jax as sj
 from shogi_jax.rules.lanes import LANE_CHUNK
 from shogi_jax.rules.legal import legal_moves
+from shogi_jax.rules.platform import forced_program
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +28,11 @@ def states():
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *out)
 
 
-def test_vmap_over_chunks_with_padding_equals_one_game_calls(states):
-    masks, checks = jax.jit(jax.vmap(legal_moves))(states.board, states.hand)
+@pytest.mark.parametrize("form", ["cpu", "accelerator"])
+def test_vmap_over_chunks_with_padding_equals_one_game_calls(states, form):
+    """Both forms: chunks of LANE_CHUNK games with padding (CPU), the whole batch (GPU/TPU)."""
+    with forced_program(form):
+        masks, checks = jax.jit(jax.vmap(legal_moves))(states.board, states.hand)
     one = jax.jit(legal_moves)
     for i in range(0, states.board.shape[0], 17):
         mask, check = one(states.board[i], states.hand[i])

@@ -97,6 +97,19 @@ def test_match_games_split_over_devices_are_the_same_games(multidevice):
     assert (match["mesh_for_16_games"], match["mesh_for_12_games"]) == (8, 4)
 
 
+def test_each_device_steps_and_observes_only_its_own_games(multidevice):
+    """Compiled for 8 devices: the rules and a match hold no collective at all; a training
+    iteration holds only all-reduces: the game tallies once, and per PPO update the gradient
+    (with the loss metrics) and the advantages' mean and variance. A device that gathered
+    another's games (an all-gather) or every sample (no gradient all-reduce) fails this."""
+    counted = multidevice["collectives"]
+    assert counted["step"] == {} and counted["observe"] == {}
+    assert counted["match_chunk"] == {}
+    assert set(counted["iteration"]) == {"all-reduce"}, counted["iteration"]
+    updates = counted["updates_per_iteration"]
+    assert 1 + updates <= counted["iteration"]["all-reduce"] <= 1 + 3 * updates
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Here, on 1 device: a straight 4-iteration run (the reference) and a 2-iteration one."""

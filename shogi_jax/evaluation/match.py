@@ -50,34 +50,49 @@ def start_states(sfens: Sequence[str], games: int, *, max_plies: int, impasse: b
     return jax.tree_util.tree_map(lambda x: x[index], stacked), [sfens[i] for i in chosen]
 
 
+def _one_ply(first: Player, second: Player, first_params, second_params, games,
+             first_is_black, first_keys, second_keys, opening_keys, *, opening_plies: int,
+             max_plies: int, impasse: bool):
+    """One ply of G games (every argument after the parameters has the game axis first).
+    Returns (games, action int32[G] or NOT_PLAYED, source int32[G])."""
+    by_first = jax.vmap(first.act, in_axes=(None, 0, 0))(first_params, games, first_keys)
+    by_second = jax.vmap(second.act, in_axes=(None, 0, 0))(second_params, games, second_keys)
+    opening = jax.vmap(random_act, in_axes=(None, 0, 0))(None, games, opening_keys)
+    first_moves = (games.color == 0) == first_is_black
+    action = jnp.where(games.ply < opening_plies, opening,
+                       jnp.where(first_moves, by_first, by_second))
+    over = games.terminated | games.truncated
+    source = jax.vmap(from_square)(games.board, action)
+    after = jax.vmap(partial(sj.step, max_plies=max_plies, impasse=impasse))(games, action)
+    games = jax.tree_util.tree_map(
+        lambda old, new: jnp.where(over.reshape(over.shape + (1,) * (new.ndim - 1)), old, new),
+        games, after)
+    return games, jnp.where(over, NOT_PLAYED, action), source
+
+
 @partial(jax.jit, static_argnames=("first", "second", "plies", "opening_plies", "max_plies",
-                                   "impasse"))
+                                   "impasse", "mesh"))
 def play_plies(first: Player, second: Player, first_params, second_params, games, first_is_black,
-               opening_key, key, *, plies: int, opening_plies: int, max_plies: int, impasse: bool):
+               opening_key, key, *, plies: int, opening_plies: int, max_plies: int, impasse: bool,
+               mesh: Optional[Mesh] = None):
     """Plays `plies` plies of every game. Returns (games, actions int32[plies, G],
     sources int32[plies, G]) with NOT_PLAYED for games already over; sources are the moved
-    pieces' squares in the mover's frame (for the USI text)."""
+    pieces' squares in the mover's frame (for the USI text). With the games split over `mesh`,
+    each device plays only its own games."""
     num_games = first_is_black.shape[0]
     pair = jnp.arange(num_games) // 2
+    play = parallel.on_own_games(
+        partial(_one_ply, first, second, opening_plies=opening_plies, max_plies=max_plies,
+                impasse=impasse), mesh, shared=2)
 
     def one_ply(games, ply_key):
         first_keys, second_keys = jax.random.split(ply_key, (2, num_games))
         # The two games of a colour pair draw the same opening moves: same key, same position.
         opening_keys = jax.vmap(lambda p, ply: jax.random.fold_in(
             jax.random.fold_in(opening_key, p), ply))(pair, games.ply)
-        by_first = jax.vmap(first.act, in_axes=(None, 0, 0))(first_params, games, first_keys)
-        by_second = jax.vmap(second.act, in_axes=(None, 0, 0))(second_params, games, second_keys)
-        opening = jax.vmap(random_act, in_axes=(None, 0, 0))(None, games, opening_keys)
-        first_moves = (games.color == 0) == first_is_black
-        action = jnp.where(games.ply < opening_plies, opening,
-                           jnp.where(first_moves, by_first, by_second))
-        over = games.terminated | games.truncated
-        source = jax.vmap(from_square)(games.board, action)
-        after = jax.vmap(partial(sj.step, max_plies=max_plies, impasse=impasse))(games, action)
-        games = jax.tree_util.tree_map(
-            lambda old, new: jnp.where(over.reshape(over.shape + (1,) * (new.ndim - 1)), old, new),
-            games, after)
-        return games, (jnp.where(over, NOT_PLAYED, action), source)
+        games, action, source = play(first_params, second_params, games, first_is_black,
+                                     first_keys, second_keys, opening_keys)
+        return games, (action, source)
 
     games, (actions, sources) = jax.lax.scan(one_ply, games, jax.random.split(key, plies))
     return games, actions, sources
@@ -106,7 +121,7 @@ def play_match(first: Player, first_params, second: Player, second_params, *, ga
     finished = 0
     # Every game ends by max_plies (plies counted from its start SFEN).
     chunk_args = dict(plies=PLIES_PER_CHUNK, opening_plies=opening_plies, max_plies=max_plies,
-                      impasse=impasse)
+                      impasse=impasse, mesh=mesh)
     if jax.process_count() > 1:  # every process compiled before any runs a collective
         play_plies.lower(first, second, first_params, second_params, state, first_is_black,
                          opening_key, key, **chunk_args).compile()

@@ -3,9 +3,12 @@ fixed number of batched games against random, greedy-material and the best check
 on the same devices, so the cost is bounded. Its Elo (random = 0) ranks checkpoints.
 
 All these matches run through ONE compiled function: each side is a `SwitchPlayer` whose kind
-(random, greedy or network) is a runtime argument; vmap keeps a switch on an unbatched index a
-real branch, so only the chosen player runs. Greedy's Elo comes from a random-vs-greedy match
-played once per process (the same seed gives the same games after a resume).
+(random, greedy or network) is a runtime argument. On the CPU a switch on that (unbatched) index
+stays a real branch, so only the chosen player runs. On GPU/TPU a conditional on device data
+waits on the host (two round trips per ply), so there every player computes its move and the
+kind selects one by arithmetic: the same moves, no conditional. Greedy's Elo comes from a
+random-vs-greedy match played once per process (the same seed gives the same games after a
+resume).
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from shogi_jax.evaluation.match import DRAW, FIRST_WINS, SECOND_WINS, play_match
 from shogi_jax.evaluation.players import greedy_act, policy_act, random_act
 from shogi_jax.evaluation.tournament import Standings, elo_of
 from shogi_jax.model import make_model
+from shogi_jax.rules.platform import by_platform
 
 RANDOM, GREEDY, NETWORK = 0, 1, 2
 NAMES = ("random", "greedy", "current", "best")
@@ -40,10 +44,19 @@ class SwitchPlayer:
     def act(self, params, state, key):
         kind, network = params
         model = make_model(self.model)
-        return jax.lax.switch(kind, [
-            lambda: random_act(None, state, key),
-            lambda: greedy_act(None, state, key),
-            lambda: policy_act(model, self.temperature, network, state, key)])
+        players = [lambda network, state, key: random_act(None, state, key),
+                   lambda network, state, key: greedy_act(None, state, key),
+                   lambda network, state, key: policy_act(model, self.temperature, network,
+                                                          state, key)]
+
+        def branch(kind, network, state, key):
+            return jax.lax.switch(kind, players, network, state, key)
+
+        def select(kind, network, state, key):
+            actions = jnp.stack([play(network, state, key) for play in players])
+            return actions[kind]
+
+        return by_platform(kind, network, state, key, cpu=branch, accelerator=select)
 
 
 class TrainingEvaluator:

@@ -9,10 +9,10 @@ both, and `by_platform` picks one for the platform the function is compiled for
 accelerator form, a jit on the CPU the CPU form).
 
 For benchmarking, either form can be forced on any backend:
-- `SHOGI_JAX_PROGRAM=cpu|accelerator|auto` in the environment (default auto), or
-- `with forced_program("cpu"): ...` around the tracing of a function.
-The setting is read when a function is traced (jit caches what it traced): jit a fresh function
-after changing it.
+- `SHOGI_JAX_PROGRAM=cpu|accelerator|auto` in the environment (default auto), read when a
+  function is traced, or
+- `with forced_program("cpu"): ...` around calls (it clears JAX's caches of traced functions on
+  entering and leaving, so that no function traced in one form is reused in the other).
 """
 from __future__ import annotations
 
@@ -47,12 +47,14 @@ def program_form() -> str:
 
 @contextlib.contextmanager
 def forced_program(form: str) -> Iterator[None]:
-    """Within the block, functions traced use `form` ("auto" restores the platform's choice)."""
+    """Within the block, functions are traced in `form` ("auto": the platform's choice)."""
     token = _FORCED.set(_checked(form, "forced_program"))
+    jax.clear_caches()  # jit would otherwise reuse programs traced in the other form
     try:
         yield
     finally:
         _FORCED.reset(token)
+        jax.clear_caches()
 
 
 def by_platform(*args, cpu: Callable, accelerator: Callable):
