@@ -190,14 +190,15 @@ def minibatch_plies(key, length: int, num_games: int, minibatches: int):
 
 
 def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions, advantages,
-               returns, key, mesh: Mesh | None = None):
+               returns, key, mesh: Mesh | None = None, *, platform: str | None = None):
     """E epochs x M minibatches over the T x B transitions. Returns (params, opt_state, metrics).
 
     A minibatch holds T/M plies of every game (each game's plies in its own random order, new
     each epoch), so it never mixes data across the game axis: with the games split over devices
     each device gathers only its own samples, and the result does not depend on the device count.
     With ppo.target_kl set, the remaining updates are skipped (parameters and optimizer state
-    kept) once a minibatch's approximate KL exceeds it.
+    kept) once a minibatch's approximate KL exceeds it. `platform`: the one the update is
+    compiled for (default: that of `mesh`), which decides scanned or unrolled updates.
     """
     ppo_config = config.ppo
     samples = ppo.PPOBatch(
@@ -243,7 +244,7 @@ def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
     def minibatches(epoch_key):
         return minibatch_plies(epoch_key, length, num_games, ppo_config.minibatches)
 
-    platform = parallel.platform_of(mesh)
+    platform = platform or parallel.platform_of(mesh)
     carry, metrics = scan_or_unroll(
         lambda carry, epoch_key: scan_or_unroll(update, carry, minibatches(epoch_key),
                                                 platform=platform),
@@ -254,9 +255,10 @@ def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
 
 
 def train_iteration(config: Config, trainer: Trainer, state: TrainState,
-                    mesh: Mesh | None = None):
+                    mesh: Mesh | None = None, *, platform: str | None = None):
     """TrainState -> (TrainState, metrics: dict of float32[] for this iteration). `mesh`: the
-    devices the games are split over (None: one device)."""
+    devices the games are split over (None: one device); `platform`: the one the iteration is
+    compiled for (default: that of `mesh`'s devices, or of the default device)."""
     key, rollout_key, update_key = jax.random.split(state.key, 3)
     weight = shaping.material_weight(
         config.reward_shaping.material_weight, config.reward_shaping.anneal_env_steps,
@@ -268,7 +270,7 @@ def train_iteration(config: Config, trainer: Trainer, state: TrainState,
         transitions.truncated, gamma=config.ppo.gamma, gae_lambda=config.ppo.gae_lambda)
     params, opt_state, metrics = ppo_update(config, trainer, state.params, state.opt_state,
                                             transitions, advantages, returns, update_key,
-                                            mesh)
+                                            mesh, platform=platform)
     finished = jnp.sum(tallies.finished)
     results = jnp.sum(tallies.results, axis=0)
     reasons = jnp.sum(tallies.reasons, axis=0)
@@ -314,10 +316,14 @@ def make_train_step(config: Config, trainer: Trainer, mesh: Mesh | None = None):
     train.iterations_per_dispatch iterations). The input state's buffers are donated. With a
     mesh, the state keeps its shardings and the metrics come back replicated (global sums)."""
     per_dispatch = config.train.iterations_per_dispatch
+    # The platform of the devices it runs on, not the process's default backend: a CPU mesh in a
+    # GPU process gets the CPU's unrolled updates, and the other way round.
+    platform = parallel.platform_of(mesh)
 
     def run(state):
-        return scan_or_unroll(lambda s, _: train_iteration(config, trainer, s, mesh), state,
-                              None, length=per_dispatch, platform=parallel.platform_of(mesh))
+        return scan_or_unroll(
+            lambda s, _: train_iteration(config, trainer, s, mesh, platform=platform), state,
+            None, length=per_dispatch, platform=platform)
 
     if mesh is None:
         return jax.jit(run, donate_argnums=0)

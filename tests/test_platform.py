@@ -3,6 +3,9 @@ over games and no conditional; both forms give the same results; evaluation matc
 players without a per-ply conditional on accelerators and play the same games."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from functools import partial
 
 import jax
@@ -12,6 +15,8 @@ import pytest
 from program_text import exported_text, loops_and_conditionals
 
 import shogi_jax as sj
+from shogi_jax import iteration as it
+from shogi_jax import parallel
 from shogi_jax.config import load_config
 from shogi_jax.evaluation.match import play_plies, start_states
 from shogi_jax.evaluation.periodic import GREEDY, NETWORK, RANDOM, SwitchPlayer
@@ -55,18 +60,32 @@ def test_the_cpu_form_can_be_forced_on_an_accelerator():
     assert forced["step"]["while"] == 1 and forced["observe"]["while"] == 1
 
 
-def test_the_program_form_setting_names_a_bad_value(monkeypatch):
-    monkeypatch.setenv(platform.PROGRAM_FORM_VARIABLE, "gpu")
-    with pytest.raises(ValueError, match=r"\$SHOGI_JAX_PROGRAM = 'gpu': expected one of auto, "
-                                         r"cpu, accelerator"):
-        platform.program_form()
+def test_the_program_form_comes_from_the_environment_and_a_bad_value_is_named():
+    def imported_with(value):
+        return subprocess.run(
+            [sys.executable, "-c", "from shogi_jax.rules import platform; "
+                                   "print(platform.program_form())"],
+            env=dict(os.environ, SHOGI_JAX_PROGRAM=value), capture_output=True, text=True)
+
+    assert imported_with("accelerator").stdout.strip() == "accelerator"
+    refused = imported_with("gpu")
+    assert refused.returncode != 0
+    assert "$SHOGI_JAX_PROGRAM = 'gpu': expected one of auto, cpu, accelerator" in refused.stderr
     with pytest.raises(ValueError, match="forced_program = 'tpu'"):
         with platform.forced_program("tpu"):
             pass
-    monkeypatch.setenv(platform.PROGRAM_FORM_VARIABLE, "accelerator")
-    assert platform.program_form() == "accelerator"
-    with platform.forced_program("cpu"):
-        assert platform.program_form() == "cpu"
+
+
+def test_one_jitted_function_is_traced_anew_in_each_form():
+    """The form is part of jit's cache key: no program traced in one form is reused in the
+    other (the CPU form loops over chunks of games, the accelerator form does not)."""
+    observe = jax.jit(jax.vmap(sj.observe))
+    games = _batch_of(512, sj.init())
+    loops = {}
+    for form in ("cpu", "accelerator", "cpu"):
+        with platform.forced_program(form):
+            loops.setdefault(form, []).append(observe.lower(games).as_text().count("while"))
+    assert loops == {"cpu": [1, 1], "accelerator": [0]}
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +157,18 @@ def test_an_evaluation_match_exported_for_a_gpu_holds_no_conditional(switch_play
                     impasse=True)
     on_gpu = loops_and_conditionals(exported_text(chunk, *arguments, platform="cuda"))
     assert on_gpu == {"while": 1, "case": 0, "if": 0}, on_gpu  # the loop: over plies
+
+
+def test_ppo_updates_are_scanned_or_unrolled_by_the_platform_compiled_for():
+    """On this CPU process, an iteration compiled for a GPU keeps its epoch and minibatch loops
+    (scans keep compile time down there); for the CPU they are unrolled (XLA:CPU runs
+    convolution gradients inside a loop ten times slower)."""
+    config = load_config("configs/smoke.yaml")
+    trainer = it.make_trainer(config)
+    state = jax.eval_shape(lambda: it.init_train_state(config, trainer))
+    loops = {target: jax.jit(partial(it.train_iteration, config, trainer, platform=target))
+             .lower(state).as_text().count("stablehlo.while")
+             for target in ("cpu", "gpu")}
+    assert loops["gpu"] == loops["cpu"] + 2, loops  # one scan over epochs, one over minibatches
+    assert parallel.platform_of(None) == "cpu"
+    assert parallel.platform_of(parallel.make_mesh(1)) == "cpu"

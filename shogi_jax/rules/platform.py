@@ -9,25 +9,24 @@ both, and `by_platform` picks one for the platform the function is compiled for
 accelerator form, a jit on the CPU the CPU form).
 
 For benchmarking, either form can be forced on any backend:
-- `SHOGI_JAX_PROGRAM=cpu|accelerator|auto` in the environment (default auto), read when a
-  function is traced, or
-- `with forced_program("cpu"): ...` around calls (it clears JAX's caches of traced functions on
-  entering and leaving, so that no function traced in one form is reused in the other).
+- `SHOGI_JAX_PROGRAM=cpu|accelerator|auto` in the environment (default auto), or
+- `with forced_program("cpu"): ...` around calls.
+The setting is a JAX configuration flag (`shogi_jax_program`, so also
+`jax.config.update("shogi_jax_program", "cpu")`) that is part of jit's cache key: a function
+traced in one form is never reused in the other.
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import os
-from typing import Callable, Iterator, Optional
+from typing import Callable, ContextManager
 
 import jax
+# JAX's own flags: read from the environment, and part of the trace cache key (no public API
+# defines one; jax is pinned below 0.11).
+from jax._src import config as jax_config
 
 PROGRAM_FORMS = ("auto", "cpu", "accelerator")
 PROGRAM_FORM_VARIABLE = "SHOGI_JAX_PROGRAM"
-
-_FORCED: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("forced_program",
-                                                                        default=None)
 
 
 def _checked(form: str, source: str) -> str:
@@ -36,25 +35,21 @@ def _checked(form: str, source: str) -> str:
     return form
 
 
+_checked(os.environ.get(PROGRAM_FORM_VARIABLE, "auto"), f"${PROGRAM_FORM_VARIABLE}")
+_PROGRAM_FORM = jax_config.enum_state(
+    name=PROGRAM_FORM_VARIABLE.lower(), enum_values=PROGRAM_FORMS, default="auto",
+    help="shogi_jax: the program form of the rules and evaluation: auto (by the platform), "
+         "cpu or accelerator (forced)", include_in_trace_context=True)
+
+
 def program_form() -> str:
-    """"auto", "cpu" or "accelerator": `forced_program`'s setting, else $SHOGI_JAX_PROGRAM."""
-    forced = _FORCED.get()
-    if forced is not None:
-        return forced
-    return _checked(os.environ.get(PROGRAM_FORM_VARIABLE, "auto") or "auto",
-                    f"${PROGRAM_FORM_VARIABLE}")
+    """"auto", "cpu" or "accelerator": the forced form, if any, of functions traced now."""
+    return _PROGRAM_FORM.value
 
 
-@contextlib.contextmanager
-def forced_program(form: str) -> Iterator[None]:
+def forced_program(form: str) -> ContextManager[None]:
     """Within the block, functions are traced in `form` ("auto": the platform's choice)."""
-    token = _FORCED.set(_checked(form, "forced_program"))
-    jax.clear_caches()  # jit would otherwise reuse programs traced in the other form
-    try:
-        yield
-    finally:
-        _FORCED.reset(token)
-        jax.clear_caches()
+    return _PROGRAM_FORM(_checked(form, "forced_program"))
 
 
 def by_platform(*args, cpu: Callable, accelerator: Callable):
