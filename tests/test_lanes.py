@@ -44,10 +44,12 @@ def test_vmap_over_chunks_with_padding_equals_one_game_calls(states, form):
 def test_nested_vmap_and_unbatched_arguments(states):
     boards = states.board[:12].reshape(3, 4, 81)
     hands = states.hand[:12].reshape(3, 4, 2, 7)
-    nested, _ = jax.vmap(jax.vmap(legal_moves))(boards, hands)
+    # Jitted, so that each program is traced and compiled once (eagerly, every call is).
+    nested, _ = jax.jit(jax.vmap(jax.vmap(legal_moves)))(boards, hands)
     np.testing.assert_array_equal(nested.reshape(12, -1), states.legal_action_mask[:12])
     # One hand for every board: broadcast inside the wrapper.
     shared_hand = states.hand[5]
-    masks, _ = jax.vmap(legal_moves, in_axes=(0, None))(states.board[:8], shared_hand)
+    masks, _ = jax.jit(jax.vmap(legal_moves, in_axes=(0, None)))(states.board[:8], shared_hand)
+    one = jax.jit(legal_moves)
     for i in range(8):
-        np.testing.assert_array_equal(masks[i], legal_moves(states.board[i], shared_hand)[0])
+        np.testing.assert_array_equal(masks[i], one(states.board[i], shared_hand)[0])
