@@ -55,9 +55,11 @@ def test_the_cpu_program_keeps_its_chunk_loop_and_fusion_conditionals():
 
 
 def test_the_cpu_form_can_be_forced_on_an_accelerator():
+    games = _batch_of(BIG_BATCH, sj.init())
     with platform.forced_program("cpu"):
-        forced = _step_and_observe_programs("cuda")
-    assert forced["step"]["while"] == 1 and forced["observe"]["while"] == 1
+        forced = loops_and_conditionals(exported_text(jax.vmap(sj.observe), games,
+                                                      platform="cuda"))
+    assert forced["while"] == 1, forced
 
 
 def test_the_program_form_comes_from_the_environment_and_a_bad_value_is_named():
@@ -93,7 +95,8 @@ def switch_players():
     """An evaluation player (sampling at temperature 1, so its keys matter) and the untrained
     smoke network's parameters."""
     config = load_config("configs/smoke.yaml")
-    params = make_model(config.model).init(jax.random.PRNGKey(0), sj.observe(sj.init())[None])
+    params = jax.jit(make_model(config.model).init)(jax.random.PRNGKey(0),
+                                                   sj.observe(sj.init())[None])
     return SwitchPlayer(config.model, temperature=1.0), params
 
 
