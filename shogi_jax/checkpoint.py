@@ -16,7 +16,7 @@ from pathlib import Path
 import jax
 import orbax.checkpoint as ocp
 
-from shogi_jax.config import Config, config_hash_of_network, config_to_dict
+from shogi_jax.config import Config, config_from_dict, config_hash_of_network, config_to_dict
 
 CHECKPOINT_DIR = "checkpoints"
 
@@ -129,38 +129,21 @@ def _differences(saved: dict, current: dict, prefix: str = ""):
 def load_policy(run_dir: str | os.PathLike[str], *, which: str = "latest",
                 step: int | None = None):
     """(config, network params, iteration) of a training run's checkpoint, for players and the
-    USI engine: `step`, else the latest good one or the best by evaluation (`which="best"`)."""
-    from shogi_jax.config import ConfigError, load_config
+    USI engine: `step`, else the latest good one or the best by evaluation (`which="best"`).
 
-    config_path = Path(run_dir) / "config.yaml"
-    if not config_path.is_file():
-        raise CheckpointError(f"'{run_dir}' is not a training run directory (no config.yaml)")
-    try:
-        config = load_config(config_path)
-    except ConfigError as error:
-        raise CheckpointError(f"{config_path}: {error}") from None
-    return load_policy_from(run_dir, config, which=which, step=step)
-
-
-def load_policy_from(run_dir: str | os.PathLike[str], config: Config, *, which: str = "latest",
-                     step: int | None = None):
-    """load_policy with the run's config given."""
-    from shogi_jax import iteration as it  # the trainer imports this module
-
+    The config is the one stored WITH that checkpoint (what its network was trained with), never
+    the run directory's config.yaml, which a later session may have changed.
+    """
     directory = Path(run_dir) / CHECKPOINT_DIR
     if not directory.is_dir():
-        raise CheckpointError(f"no checkpoints in '{run_dir}'")
-    # Onto this process's first device, whatever devices wrote it (a pod's checkpoint on a
-    # laptop): the sharding in the checkpoint's metadata names devices this machine may lack.
-    here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    like = jax.tree_util.tree_map(
-        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=here),
-        jax.eval_shape(lambda: it.init_train_state(config, it.make_trainer(config))))
+        raise CheckpointError(f"'{run_dir}' is not a training run directory (no checkpoints)")
     manager = ocp.CheckpointManager(directory.resolve(), options=ocp.CheckpointManagerOptions(
         read_only=True, best_fn=_best_metric, best_mode="max"), item_names=("state", "meta"))
     try:
         if step is None and which == "latest":
-            state = restore_latest(manager, like, config)
+            candidates = sorted(manager.all_steps(), reverse=True)
+            if not candidates:
+                raise CheckpointError(f"no checkpoint in '{run_dir}'")
         else:
             if step is None:
                 step = manager.best_step()
@@ -169,11 +152,42 @@ def load_policy_from(run_dir: str | os.PathLike[str], config: Config, *, which: 
             if step not in manager.all_steps():
                 raise CheckpointError(f"no checkpoint {step} in '{run_dir}' "
                                       f"(there are {sorted(manager.all_steps())})")
-            state = manager.restore(step, args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(like)))["state"]
+            candidates = [step]
+        for candidate in candidates:
+            try:
+                config = stored_config(manager, candidate)
+                state = manager.restore(candidate, args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(_on_one_device(config))))["state"]
+            except Exception as error:  # a damaged checkpoint: the one before, if latest
+                if len(candidates) == 1:
+                    raise CheckpointError(f"checkpoint {candidate} in '{run_dir}' is unreadable "
+                                          f"({type(error).__name__}: {error})") from None
+                print(f"warning: checkpoint {candidate} in '{run_dir}' is unreadable "
+                      f"({type(error).__name__}: {error}); trying the one before",
+                      file=sys.stderr)
+                continue
+            return config, state.params, int(state.iteration)
+        raise CheckpointError(f"no readable checkpoint in '{run_dir}' (tried {candidates})")
     finally:
         manager.close()
-    return config, state.params, int(state.iteration)
+
+
+def stored_config(manager: ocp.CheckpointManager, step: int) -> Config:
+    """The config saved with checkpoint `step`."""
+    meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+    return config_from_dict(meta["config"])
+
+
+def _on_one_device(config: Config):
+    """An abstract TrainState of `config`, placed on this process's first device, whatever
+    devices wrote the checkpoint (a pod's checkpoint on a laptop: the sharding in the
+    checkpoint's metadata names devices this machine may lack)."""
+    from shogi_jax import iteration as it  # the trainer imports this module
+
+    here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    return jax.tree_util.tree_map(
+        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=here),
+        jax.eval_shape(lambda: it.init_train_state(config, it.make_trainer(config))))
 
 
 def restore_best(manager: ocp.CheckpointManager, like) -> tuple[float, object] | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import json
 import signal
 import sys
@@ -16,19 +17,25 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import yaml
 
 from shogi_jax import checkpoint, parallel
 from shogi_jax import iteration as it
-from shogi_jax.config import ConfigError, config_reference, load_config, save_config
+from shogi_jax.config import (
+    ConfigError, config_reference, config_to_dict, load_config, save_config,
+)
 from shogi_jax.evaluation.periodic import TrainingEvaluator
 from shogi_jax.metrics import METRICS_FILE, MetricsWriter, progress_bar
 
-CONFIG_FILE = "config.yaml"
+CONFIG_FILE = "config.yaml"  # the config the run began with
+CONFIG_HISTORY = "config_history.yaml"  # every session's config, appended
 
 
 _EPILOG = """\
-Run directory: config.yaml (the resolved config), metrics.jsonl, tensorboard/, checkpoints/N
-(Orbax: the whole train state; the latest checkpoint.keep_latest and the best by eval/elo kept).
+Run directory: config.yaml (the resolved config the run began with), config_history.yaml (every
+session's config, appended once a resume is accepted), metrics.jsonl, tensorboard/, checkpoints/N
+(Orbax: the whole train state and its config; the latest checkpoint.keep_latest and the best by
+eval/elo kept). Players and the USI engine use the config stored with the checkpoint.
 
 Preemption: SIGTERM or SIGINT finishes the current iteration, saves, waits for the save and exits
 0; continue with --resume. A save cut short (kill -9) is never taken for a checkpoint; a damaged
@@ -66,6 +73,17 @@ def prepare_run_dir(run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
+def record_session(run_dir: Path, config, *, resumed_from: int | None) -> None:
+    """Appends this session's resolved config to the run's CONFIG_HISTORY (one YAML document per
+    session; earlier ones are never rewritten). config.yaml stays the config the run began with;
+    each checkpoint stores the config it was written with."""
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    how = "new run" if resumed_from is None else f"resumed from iteration {resumed_from}"
+    document = yaml.safe_dump(config_to_dict(config), sort_keys=False)
+    with open(run_dir / CONFIG_HISTORY, "a", encoding="utf-8") as history:
+        history.write(f"--- # {how}, {when}\n{document}")
+
+
 def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState:
     """Runs `config` to train.iterations in config.train.run_dir (which must be ready), saving
     checkpoints on the way and at the end; with `resume`, continues from the latest good
@@ -90,6 +108,8 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
         best = checkpoint.restore_best(manager, state)
         if not quiet:
             print(f"resumed from iteration {int(state.iteration)}", file=sys.stderr)
+    if main_process:
+        record_session(run_dir, config, resumed_from=int(state.iteration) if resume else None)
     evaluate_every = config.evaluation.every_iterations
     evaluator = TrainingEvaluator(config, best, mesh=mesh) if evaluate_every else None
     started = time.perf_counter()
@@ -246,12 +266,12 @@ def main(argv=None) -> int:
     refused = None
     if parallel.is_main_process():  # one process checks and prepares the (shared) run directory
         try:
-            if args.resume:
+            if args.resume:  # nothing is written before the checkpoint accepts the config
                 if not (run_dir / checkpoint.CHECKPOINT_DIR).is_dir():
                     raise ConfigError(f"--resume: no checkpoints in '{run_dir}'")
             else:
                 prepare_run_dir(run_dir)
-            save_config(config, run_dir / CONFIG_FILE)
+                save_config(config, run_dir / CONFIG_FILE)
         except ConfigError as error:
             refused = error
     if parallel.broadcast_from_main(refused is not None):

@@ -12,7 +12,7 @@ import pytest
 from shogi_jax import checkpoint
 from shogi_jax import iteration as it
 from shogi_jax import train as train_cli
-from shogi_jax.config import load_config
+from shogi_jax.config import load_config, save_config
 from shogi_jax.metrics import read_metrics
 
 SMOKE = "configs/smoke.yaml"
@@ -79,11 +79,45 @@ def test_resume_needs_a_checkpoint(tmp_path, capsys):
     assert "no checkpoints" in capsys.readouterr().err
 
 
-def test_another_network_shape_is_named(runs, tmp_path, capsys):
+def _files(run_dir):
+    """{path: bytes} of every file in a run directory."""
+    return {path: path.read_bytes() for path in sorted(run_dir.rglob("*")) if path.is_file()}
+
+
+def test_another_network_shape_is_named_and_the_run_is_left_untouched(runs, tmp_path, capsys):
     other = _copy_of_straight(runs, tmp_path / "other")
+    before = _files(other)
     assert _run(other, "--resume", "--set", "model.channels=16",
                 "--set", "train.iterations=5") == 2
     assert "model.channels: checkpoint 8, config 16" in capsys.readouterr().err
+    assert _files(other) == before  # a refused resume changes no file
+    config, params, _ = checkpoint.load_policy(other)
+    assert config.model.channels == 8
+
+
+def test_players_use_the_config_stored_with_the_checkpoint(runs, tmp_path):
+    """Even with config.yaml edited by hand to another network, the checkpoint loads with the
+    config it was trained with."""
+    other = _copy_of_straight(runs, tmp_path / "edited")
+    edited = load_config(other / train_cli.CONFIG_FILE, ["model.channels=16"])
+    save_config(edited, other / train_cli.CONFIG_FILE)
+    config, params, iteration = checkpoint.load_policy(other)
+    assert config.model.channels == 8 and iteration == 4
+    kernel = jax.tree_util.tree_leaves(params)[0]
+    assert 8 in kernel.shape and 16 not in kernel.shape
+
+
+def test_a_resume_appends_its_config_to_the_history_and_keeps_config_yaml(runs, tmp_path):
+    import yaml
+
+    other = _copy_of_straight(runs, tmp_path / "history")
+    original = (other / train_cli.CONFIG_FILE).read_bytes()
+    assert _run(other, "--resume", "--set", "ppo.learning_rate=1e-4",
+                "--set", "train.iterations=5") == 0
+    assert (other / train_cli.CONFIG_FILE).read_bytes() == original
+    sessions = list(yaml.safe_load_all((other / train_cli.CONFIG_HISTORY).read_text()))
+    assert [s["ppo"]["learning_rate"] for s in sessions] == [3e-4, 1e-4]
+    assert "# resumed from iteration 4, " in (other / train_cli.CONFIG_HISTORY).read_text()
 
 
 def test_sigterm_saves_and_exits_cleanly_then_resumes(tmp_path):
@@ -199,7 +233,7 @@ def test_the_best_evaluated_checkpoint_outlives_the_latest_n(tmp_path):
     assert elo == 40.0
     assert jax.tree_util.tree_structure(params) == jax.tree_util.tree_structure(state.params)
     manager.close()
-    _, _, step = checkpoint.load_policy_from(tmp_path, config, which="best")
+    _, _, step = checkpoint.load_policy(tmp_path, which="best")
     assert step == 2
 
 
