@@ -360,12 +360,25 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[st
             raise ConfigError(f"override '{override}': value is not valid YAML: {error}") from None
         section = result
         for depth, key in enumerate(keys[:-1]):
-            section = section.setdefault(key, {})
-            if not isinstance(section, dict):
+            if isinstance(section, list):  # "players.0.kind": an item of a list, by index
+                section = section[_list_index(section, key, override, keys[:depth])]
+            else:
+                section = section.setdefault(key, {})
+            if not isinstance(section, (dict, list)):
                 parent = ".".join(keys[: depth + 1])
                 raise ConfigError(f"override '{override}': '{parent}' is not a section")
-        section[keys[-1]] = value
+        if isinstance(section, list):
+            section[_list_index(section, keys[-1], override, keys[:-1])] = value
+        else:
+            section[keys[-1]] = value
     return result
+
+
+def _list_index(items: list, key: str, override: str, parents: Sequence[str]) -> int:
+    if not key.isdigit() or int(key) >= len(items):
+        raise ConfigError(f"override '{override}': '{'.'.join(parents)}' is a list of "
+                          f"{len(items)}; '{key}' is not an index into it (0..{len(items) - 1})")
+    return int(key)
 
 
 def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Config:
@@ -434,7 +447,7 @@ class TournamentConfig:
     opening_sfen_file: Optional[str] = None  # one SFEN per line; colour pair k uses line k mod n
     max_plies: int = 512  # games end as draws here
     impasse: bool = True  # the 27-point impasse declaration
-    anchor: str = "random"  # the player whose Elo is fixed at 0 (if it plays)
+    anchor: Optional[str] = None  # Elo 0: a player ("random" if one plays, else the first)
     seed: int = 0  # openings and sampling
     output_dir: str = "tournaments/default"  # must not exist yet or be empty
 
@@ -460,6 +473,11 @@ def tournament_config_from_dict(raw: Mapping[str, Any]) -> TournamentConfig:
                               f"got {player.checkpoint!r}")
         if player.temperature < 0:
             raise ConfigError(f"{key}.temperature must be >= 0, got {player.temperature!r}")
+    if config.anchor is None:
+        config = dataclasses.replace(config, anchor="random" if "random" in names else names[0])
+    elif config.anchor not in names:
+        raise ConfigError(f"anchor: {config.anchor!r} is not one of the players "
+                          f"({', '.join(names)})")
     if not _positive_even(config.games_per_pairing):
         raise ConfigError(f"games_per_pairing must be even and > 0, got {config.games_per_pairing}")
     if config.random_opening_plies < 0:

@@ -35,6 +35,12 @@ class MetricsWriter:
             self._tensorboard.add_scalar(name, value, global_step=iteration)
         self._tensorboard.flush()
 
+    def text(self, tag: str, text: str, iteration: int) -> None:
+        """A text summary (TensorBoard's Text tab), shown verbatim."""
+        indented = "\n".join("    " + line for line in text.splitlines())  # markdown code block
+        self._tensorboard.add_text(tag, indented, global_step=iteration)
+        self._tensorboard.flush()
+
     def close(self) -> None:
         self._jsonl.close()
         self._tensorboard.close()

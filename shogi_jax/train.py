@@ -25,15 +25,18 @@ from shogi_jax.config import (
     ConfigError, config_reference, config_to_dict, load_config, save_config,
 )
 from shogi_jax.evaluation.periodic import TrainingEvaluator
+from shogi_jax.evaluation.tournament import game_records, kif_text
 from shogi_jax.metrics import METRICS_FILE, MetricsWriter, progress_bar
 
 CONFIG_FILE = "config.yaml"  # the config the run began with
 CONFIG_HISTORY = "config_history.yaml"  # every session's config, appended
+EVAL_GAMES_DIR = "eval_games"  # the games of each evaluation during training, as KIF
 
 
 _EPILOG = """\
 Run directory: config.yaml (the resolved config the run began with), config_history.yaml (every
-session's config, appended once a resume is accepted), metrics.jsonl, tensorboard/, checkpoints/N
+session's config, appended once a resume is accepted), metrics.jsonl, tensorboard/,
+eval_games/iteration_N/*.kifu (every evaluation game), checkpoints/N
 (Orbax: the whole train state and its config; the latest checkpoint.keep_latest and the best by
 eval/elo kept). Players and the USI engine use the config stored with the checkpoint.
 
@@ -106,7 +109,7 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
             truncate_metrics(run_dir, int(state.iteration))
         wall_before = _last_wall_seconds(run_dir)
         best = checkpoint.restore_best(manager, state)
-        if not quiet:
+        if main_process:  # even with --quiet: which checkpoint a run continues from matters
             print(f"resumed from iteration {int(state.iteration)}", file=sys.stderr)
     if main_process:
         record_session(run_dir, config, resumed_from=int(state.iteration) if resume else None)
@@ -149,6 +152,8 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
                 if iteration == done and evaluation:
                     record.update(evaluation)
                 writer.write(iteration, it.env_steps(config, iteration), record)
+            if evaluation and main_process:
+                write_evaluation_games(run_dir, done, evaluator.last_games, writer)
             limit = config.train.time_limit_minutes
             if (limit and not stop.requested
                     and time.perf_counter() - process_started >= 60 * limit):
@@ -184,6 +189,19 @@ def _reached_multiple(done: int, per_dispatch: int, every: int) -> bool:
     return done // every > (done - per_dispatch) // every
 
 
+def write_evaluation_games(run_dir: Path, iteration: int, games, writer) -> None:
+    """EVAL_GAMES_DIR/iteration_NNNNNN/vs_OPPONENT_KKK.kifu for every game of an evaluation, and
+    its first game against each opponent as TensorBoard text."""
+    directory = run_dir / EVAL_GAMES_DIR / f"iteration_{iteration:06d}"
+    directory.mkdir(parents=True, exist_ok=True)
+    for opponent, match in games:
+        for number, record in enumerate(game_records(match, "current", opponent)):
+            text = kif_text(record, event=f"shogi_jax evaluation at iteration {iteration}")
+            (directory / f"vs_{opponent}_{number:03d}.kifu").write_text(text, encoding="utf-8")
+            if number == 0:
+                writer.text(f"eval/game_vs_{opponent}", text, iteration)
+
+
 def _evaluate(evaluator: TrainingEvaluator, params, iteration: int, *,
               warn: bool = True) -> dict[str, float] | None:
     """The evaluation metrics, or None (with a warning) when evaluation fails: training goes on."""
@@ -200,6 +218,9 @@ class _NoMetrics:
     """The metrics writer of processes other than 0: process 0 writes the (global) metrics."""
 
     def write(self, iteration, env_steps, record):
+        pass
+
+    def text(self, tag, text, iteration):
         pass
 
     def close(self):

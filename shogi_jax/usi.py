@@ -337,7 +337,8 @@ def write_launcher(path: Path, engine_arguments: list[str]) -> None:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m shogi_jax.usi", description=__doc__.splitlines()[0],
+        prog="python -m shogi_jax.usi",
+        description=" ".join(__doc__.split("\n\n")[0].split()),  # the whole first paragraph
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Examples:\n"
                "  python -m shogi_jax.usi --checkpoint runs/cpu\n"
@@ -347,9 +348,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", metavar="RUN_DIR", help="a training run directory")
     source.add_argument("--player", choices=("random", "greedy"), help="a baseline player")
-    parser.add_argument("--which", choices=("latest", "best"), default="latest",
-                        help="the run's latest good checkpoint or its best evaluated one")
-    parser.add_argument("--step", type=int, help="a given checkpoint (iteration) instead")
+    parser.add_argument("--which", choices=("latest", "best"),
+                        help="with --checkpoint: the run's latest good checkpoint (default) or "
+                             "its best evaluated one")
+    parser.add_argument("--step", type=int,
+                        help="with --checkpoint: a given checkpoint (iteration) instead")
     parser.add_argument("--temperature", type=float, default=0.0,
                         help="0 plays the argmax; T > 0 samples from softmax(logits / T)")
     parser.add_argument("--seed", type=int, default=0, help="for sampled and baseline moves")
@@ -359,6 +362,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.temperature < 0 or not math.isfinite(args.temperature):
         parser.error("--temperature must be a number >= 0")
+    if args.player and (args.step is not None or args.which is not None):
+        parser.error(f"--player {args.player} plays no checkpoint: --step and --which go with "
+                     "--checkpoint")
+    if args.step is not None and args.which is not None:
+        parser.error("--step names a checkpoint: --which does not go with it")
+    args.which = args.which or "latest"
     return args
 
 
@@ -378,6 +387,14 @@ def build_mover(args) -> Mover:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.write_launcher:
+        if args.checkpoint:  # a GUI would only see an engine that dies at once
+            from shogi_jax.checkpoint import CheckpointError, load_policy
+
+            try:
+                load_policy(args.checkpoint, which=args.which, step=args.step)
+            except CheckpointError as error:
+                print(f"error: no launcher written: {error}", file=sys.stderr)
+                return 2
         forwarded = (["--player", args.player] if args.player else
                      ["--checkpoint", str(Path(args.checkpoint).resolve()), "--which", args.which])
         if args.step is not None:

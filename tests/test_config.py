@@ -290,3 +290,26 @@ def test_help_lists_every_config_key_with_its_meaning(capsys):
             assert "  # " in line, line  # every key documented
     for flag in ("--resume", "--run-dir", "--set", "SIGTERM", "kill -9", "exit code"):
         assert flag in text
+
+
+def test_tournament_anchor_must_be_a_player_and_defaults_to_random_or_the_first():
+    from shogi_jax.config import tournament_config_from_dict
+
+    players = [{"name": "a", "kind": "greedy"}, {"name": "random", "kind": "random"}]
+    assert tournament_config_from_dict({"players": players}).anchor == "random"
+    assert tournament_config_from_dict({"players": players[:1] + [
+        {"name": "b", "kind": "random"}]}).anchor == "a"
+    assert tournament_config_from_dict({"players": players, "anchor": "a"}).anchor == "a"
+    with raises_naming("anchor: 'nobody' is not one of the players (a, random)"):
+        tournament_config_from_dict({"players": players, "anchor": "nobody"})
+
+
+def test_overrides_reach_list_items_by_index():
+    raw = {"players": [{"name": "a", "kind": "random"}, {"name": "b", "kind": "random"}]}
+    assert apply_overrides(raw, ["players.1.kind=greedy"])["players"][1]["kind"] == "greedy"
+    assert raw["players"][1]["kind"] == "random"  # a copy was changed
+    with raises_naming("override 'players.2.kind=greedy'", "'players' is a list of 2",
+                       "'2' is not an index into it (0..1)"):
+        apply_overrides(raw, ["players.2.kind=greedy"])
+    with raises_naming("'x' is not an index"):
+        apply_overrides(raw, ["players.x=1"])

@@ -246,3 +246,10 @@ def test_wilson_interval_matches_scipy(wins, games):
     # scipy uses the exact normal quantile 1.95996...; ours 1.96.
     assert wilson_interval(wins, games) == pytest.approx((reference.low, reference.high),
                                                          abs=2e-4)
+
+
+def test_results_never_print_minus_zero_elo():
+    from shogi_jax.evaluation.tournament import _elo_text
+
+    assert [_elo_text(x) for x in (-0.4, 0.4, -0.6, 1234.5, -17.2)] == [
+        "0", "0", "-1", "1234", "-17"]

@@ -42,6 +42,34 @@ def test_evaluation_metrics_reach_jsonl_and_tensorboard(evaluated_run):
     assert [e.step for e in events.Scalars("eval/elo")] == [1, 2, 3]
 
 
+def test_every_evaluation_keeps_its_games_as_kif_and_one_in_tensorboard(evaluated_run):
+    import cshogi
+    import cshogi.KIF
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    games_dir = evaluated_run / train_cli.EVAL_GAMES_DIR
+    assert sorted(p.name for p in games_dir.iterdir()) == [
+        "iteration_000001", "iteration_000002", "iteration_000003"]
+    first = sorted(p.name for p in (games_dir / "iteration_000001").iterdir())
+    assert first == [f"vs_{o}_{k:03d}.kifu" for o in ("greedy", "random") for k in range(4)]
+    later = sorted(p.name for p in (games_dir / "iteration_000003").iterdir())
+    assert [name for name in later if name.startswith("vs_best")] == [
+        f"vs_best_{k:03d}.kifu" for k in range(4)]
+    for path in (games_dir / "iteration_000003").iterdir():
+        parsed = cshogi.KIF.Parser.parse_file(str(path))
+        assert {parsed.names[0], parsed.names[1]} == {"current", path.stem.split("_")[1]}
+        board = cshogi.Board()
+        for move in parsed.moves:
+            assert board.is_legal(move), path
+            board.push(move)
+        assert len(parsed.moves) > 0
+    events = EventAccumulator(str(evaluated_run / "tensorboard"))
+    events.Reload()
+    texts = [tag for tag in events.Tags()["tensors"] if tag.startswith("eval/game_vs_")]
+    assert {tag.split("/")[1] for tag in texts} == {"game_vs_random", "game_vs_greedy",
+                                                    "game_vs_best"}
+
+
 def test_evaluated_checkpoints_carry_their_elo_and_the_best_is_marked(evaluated_run):
     config = load_config(evaluated_run / train_cli.CONFIG_FILE)
     manager = checkpoint.open_manager(evaluated_run, config)

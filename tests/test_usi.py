@@ -173,3 +173,33 @@ def test_a_match_run_by_cshogis_tournament_runner_is_legal_throughout(launchers)
             assert board.is_legal(move), (cshogi.move_to_usi(move), board.sfen())
             board.push(move)
         assert len(game.moves) > 0
+
+
+def _usi_cli(*arguments):
+    return subprocess.run([sys.executable, "-m", "shogi_jax.usi", *arguments],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+def test_options_that_would_be_ignored_are_refused(tmp_path):
+    refused = _usi_cli("--player", "greedy", "--step", "3")
+    assert refused.returncode == 2
+    assert "--player greedy plays no checkpoint: --step and --which go with --checkpoint" \
+        in refused.stderr
+    assert _usi_cli("--player", "random", "--which", "best").returncode == 2
+    both = _usi_cli("--checkpoint", str(tmp_path), "--step", "3", "--which", "best")
+    assert both.returncode == 2 and "--which does not go with it" in both.stderr
+
+
+def test_no_launcher_is_written_for_a_run_that_cannot_load(tmp_path):
+    launcher = tmp_path / "engine.sh"
+    refused = _usi_cli("--checkpoint", str(tmp_path / "no_such_run"), "--write-launcher",
+                       str(launcher))
+    assert refused.returncode == 2 and not launcher.exists()
+    assert "no launcher written: " in refused.stderr
+    assert "is not a training run directory" in refused.stderr
+
+
+def test_help_gives_the_whole_description():
+    shown = _usi_cli("--help").stdout
+    assert "a USI engine, so a trained network plays in ordinary Shogi GUIs and tournament " \
+           "runners (`--player random|greedy` serves the baselines)." in " ".join(shown.split())

@@ -24,7 +24,7 @@ from jax.sharding import Mesh
 
 from shogi_jax import parallel
 from shogi_jax.config import Config, ModelConfig
-from shogi_jax.evaluation.match import DRAW, FIRST_WINS, SECOND_WINS, play_match
+from shogi_jax.evaluation.match import DRAW, FIRST_WINS, SECOND_WINS, MatchGames, play_match
 from shogi_jax.evaluation.players import greedy_act, policy_act, random_act
 from shogi_jax.evaluation.tournament import Standings, elo_of
 from shogi_jax.model import make_model
@@ -72,6 +72,8 @@ class TrainingEvaluator:
         self.player = SwitchPlayer(config.model, self.config.temperature)
         self.best = best
         self._calibration = None  # random-vs-greedy games, played at the first evaluation
+        # The last evaluation's games, for the run directory: (opponent name, MatchGames).
+        self.last_games: list[tuple[str, MatchGames]] = []
 
     def _match(self, first_kind, first_params, second_kind, second_params, key):
         player = self.player
@@ -90,7 +92,7 @@ class TrainingEvaluator:
             self._calibration = self._match(GREEDY, params, RANDOM, params,
                                             jax.random.fold_in(key, 0))  # iterations are >= 1
         standings.add_match(1, 0, self._calibration)
-        metrics = {}
+        metrics, self.last_games = {}, []
         opponents = [("random", 0, RANDOM, params), ("greedy", 1, GREEDY, params)]
         if self.best is not None:
             opponents.append(("best", 3, NETWORK, self.best[1]))
@@ -98,6 +100,7 @@ class TrainingEvaluator:
             games = self._match(NETWORK, params, kind, opponent_params,
                                 jax.random.fold_in(jax.random.fold_in(key, iteration), index))
             standings.add_match(2, index, games)
+            self.last_games.append((name, games))
             counts = np.bincount(games.outcome, minlength=3) / len(games.outcome)
             metrics[f"eval/vs_{name}/win"] = float(counts[FIRST_WINS])
             metrics[f"eval/vs_{name}/draw"] = float(counts[DRAW])

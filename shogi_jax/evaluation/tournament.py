@@ -71,8 +71,7 @@ class Standings(NamedTuple):
 
 
 def elo_of(standings: Standings, anchor: str) -> EloFit:
-    """Elo anchored at `anchor` (the first player when the anchor does not play)."""
-    anchor = anchor if anchor in standings.names else standings.names[0]
+    """Elo anchored at `anchor`, one of the players."""
     return fit_elo(standings.names, standings.wins, standings.draws, anchor)
 
 
@@ -95,7 +94,7 @@ def run_tournament(config: TournamentConfig, *, progress: Optional[Callable[[int
                            opening_plies=config.random_opening_plies, opening_sfens=openings,
                            on_progress=progress)
         standings.add_match(i, j, games)
-        records.extend(_game_records(games, first.player.name, second.player.name))
+        records.extend(game_records(games, first.player.name, second.player.name))
     fit = elo_of(standings, config.anchor)
     write_results(output_dir, config, players, standings, fit, records)
     return standings, fit
@@ -121,7 +120,17 @@ def _openings(config: TournamentConfig) -> list[str]:
     return sfens
 
 
-def _game_records(games: MatchGames, first: str, second: str) -> list[dict]:
+def kif_text(record: dict, event: str) -> str:
+    """The KIF of one game record (as made by `game_records`). UTF-8 KIF goes by the .kifu name
+    (readers take .kif as Shift_JIS). Declined promotions are left unmarked, which every reader
+    takes as no promotion; cshogi's reader skips lines with the optional 不成 mark."""
+    return to_kif(record["start_sfen"], record["moves"], black=record["black"],
+                  white=record["white"], result=record["result"],
+                  termination=record["termination"], event=event, mark_non_promotion=False)
+
+
+def game_records(games: MatchGames, first: str, second: str) -> list[dict]:
+    """One record per game of a match between players named `first` and `second`."""
     records = []
     for g in range(len(games.moves)):
         black, white = (first, second) if games.first_is_black[g] else (second, first)
@@ -172,12 +181,8 @@ def write_results(output_dir: Path, config: TournamentConfig, players, standings
                             if record["moves"] else f"sfen {record['start_sfen']}\n")
             common = dict(black=record["black"], white=record["white"], result=record["result"],
                           termination=record["termination"], event=f"shogi_jax game {number}")
-            # UTF-8 KIF goes by the .kifu name (readers take .kif as Shift_JIS). Declined
-            # promotions are left unmarked, which every reader takes as no promotion; cshogi's
-            # reader skips lines with the optional 不成 mark.
             (games_dir / f"{number:05d}.kifu").write_text(
-                to_kif(record["start_sfen"], record["moves"], mark_non_promotion=False, **common),
-                encoding="utf-8")
+                kif_text(record, event=common["event"]), encoding="utf-8")
             (games_dir / f"{number:05d}.csa").write_text(
                 to_csa(record["start_sfen"], record["moves"], **common), encoding="utf-8")
 
@@ -208,6 +213,11 @@ def _crosstable_csv(standings: Standings) -> str:
     return out.getvalue()
 
 
+def _elo_text(elo: float) -> str:
+    """Whole Elo points; -0.4 reads "0", not "-0"."""
+    return f"{round(float(elo)) + 0:d}"
+
+
 def results_markdown(standings: Standings, fit: EloFit, pairs: list[dict]) -> str:
     names = standings.names
     games_played = standings.games()
@@ -218,8 +228,9 @@ def results_markdown(standings: Standings, fit: EloFit, pairs: list[dict]) -> st
     for rank, k in enumerate(order, 1):
         games = games_played[k].sum()
         score = (standings.wins[k].sum() + 0.5 * standings.draws[k].sum()) / max(games, 1)
-        lines.append(f"| {rank} | {names[k]} | {fit.ratings[k]:.0f} | "
-                     f"[{fit.ci95_low[k]:.0f}, {fit.ci95_high[k]:.0f}] | {games} | {score:.3f} |")
+        lines.append(f"| {rank} | {names[k]} | {_elo_text(fit.ratings[k])} | "
+                     f"[{_elo_text(fit.ci95_low[k])}, {_elo_text(fit.ci95_high[k])}] | {games} | "
+                     f"{score:.3f} |")
     lines += ["", "## Crosstable (row's wins-draws-losses against the column)", "",
               "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for i, name in enumerate(names):
