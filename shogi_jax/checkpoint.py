@@ -79,19 +79,27 @@ def restore_latest(manager: ocp.CheckpointManager, like, config: Config):
     if not steps:
         raise CheckpointError(f"no checkpoint in {manager.directory}")
     abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, like)
+
+    def restore(step):
+        meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        _check_compatible(meta["meta"], config, step, state_shapes(like))
+        return manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract)))["state"]
+
+    return _first_readable(manager, steps, restore)
+
+
+def _first_readable(manager: ocp.CheckpointManager, steps: list[int], restore):
+    """restore(step) for the first of `steps` that can be read: a damaged checkpoint is
+    reported and the next one tried. A CheckpointError (one that does not fit) is raised."""
     for step in steps:
         try:
-            meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
-            _check_compatible(meta["meta"], config, step, state_shapes(like))
-            restored = manager.restore(step, args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(abstract)))
+            return restore(step)
         except CheckpointError:
             raise
         except Exception as error:  # a damaged checkpoint: say so and fall back to the one before
             print(f"warning: checkpoint {step} in {manager.directory} is unreadable "
                   f"({type(error).__name__}: {error}); trying the one before", file=sys.stderr)
-            continue
-        return restored["state"]
     raise CheckpointError(f"no readable checkpoint in {manager.directory} (tried {steps})")
 
 
@@ -153,21 +161,14 @@ def load_policy(run_dir: str | os.PathLike[str], *, which: str = "latest",
                 raise CheckpointError(f"no checkpoint {step} in '{run_dir}' "
                                       f"(there are {sorted(manager.all_steps())})")
             candidates = [step]
-        for candidate in candidates:
-            try:
-                config = stored_config(manager, candidate)
-                state = manager.restore(candidate, args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(_on_one_device(config))))["state"]
-            except Exception as error:  # a damaged checkpoint: the one before, if latest
-                if len(candidates) == 1:
-                    raise CheckpointError(f"checkpoint {candidate} in '{run_dir}' is unreadable "
-                                          f"({type(error).__name__}: {error})") from None
-                print(f"warning: checkpoint {candidate} in '{run_dir}' is unreadable "
-                      f"({type(error).__name__}: {error}); trying the one before",
-                      file=sys.stderr)
-                continue
+
+        def restore(step):
+            config = stored_config(manager, step)
+            state = manager.restore(step, args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(_on_one_device(config))))["state"]
             return config, state.params, int(state.iteration)
-        raise CheckpointError(f"no readable checkpoint in '{run_dir}' (tried {candidates})")
+
+        return _first_readable(manager, candidates, restore)
     finally:
         manager.close()
 

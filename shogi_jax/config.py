@@ -407,11 +407,16 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+def config_yaml(config: Config) -> str:
+    """The config as YAML, in schema order."""
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False)
+
+
 def save_config(config: Config, path: str | os.PathLike[str]) -> None:
     """Writes the config as YAML (in schema order), creating the parent directory."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False), encoding="utf-8")
+    path.write_text(config_yaml(config), encoding="utf-8")
 
 
 def config_hash_of_network(config: Config) -> str:

@@ -190,7 +190,7 @@ def minibatch_plies(key, length: int, num_games: int, minibatches: int):
 
 
 def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions, advantages,
-               returns, key, mesh: Mesh | None = None, *, platform: str | None = None):
+               returns, key, *, platform: str | None = None):
     """E epochs x M minibatches over the T x B transitions. Returns (params, opt_state, metrics).
 
     A minibatch holds T/M plies of every game (each game's plies in its own random order, new
@@ -198,7 +198,7 @@ def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
     each device gathers only its own samples, and the result does not depend on the device count.
     With ppo.target_kl set, the remaining updates are skipped (parameters and optimizer state
     kept) once a minibatch's approximate KL exceeds it. `platform`: the one the update is
-    compiled for (default: that of `mesh`), which decides scanned or unrolled updates.
+    compiled for (default: the default device's), which decides scanned or unrolled updates.
     """
     ppo_config = config.ppo
     samples = ppo.PPOBatch(
@@ -244,7 +244,7 @@ def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
     def minibatches(epoch_key):
         return minibatch_plies(epoch_key, length, num_games, ppo_config.minibatches)
 
-    platform = platform or parallel.platform_of(mesh)
+    platform = platform or parallel.platform_of(None)
     carry, metrics = scan_or_unroll(
         lambda carry, epoch_key: scan_or_unroll(update, carry, minibatches(epoch_key),
                                                 platform=platform),
@@ -259,6 +259,7 @@ def train_iteration(config: Config, trainer: Trainer, state: TrainState,
     """TrainState -> (TrainState, metrics: dict of float32[] for this iteration). `mesh`: the
     devices the games are split over (None: one device); `platform`: the one the iteration is
     compiled for (default: that of `mesh`'s devices, or of the default device)."""
+    platform = platform or parallel.platform_of(mesh)
     key, rollout_key, update_key = jax.random.split(state.key, 3)
     weight = shaping.material_weight(
         config.reward_shaping.material_weight, config.reward_shaping.anneal_env_steps,
@@ -270,7 +271,7 @@ def train_iteration(config: Config, trainer: Trainer, state: TrainState,
         transitions.truncated, gamma=config.ppo.gamma, gae_lambda=config.ppo.gae_lambda)
     params, opt_state, metrics = ppo_update(config, trainer, state.params, state.opt_state,
                                             transitions, advantages, returns, update_key,
-                                            mesh, platform=platform)
+                                            platform=platform)
     finished = jnp.sum(tallies.finished)
     results = jnp.sum(tallies.results, axis=0)
     reasons = jnp.sum(tallies.reasons, axis=0)

@@ -17,13 +17,10 @@ from pathlib import Path
 
 import jax
 import numpy as np
-import yaml
 
 from shogi_jax import checkpoint, parallel
 from shogi_jax import iteration as it
-from shogi_jax.config import (
-    ConfigError, config_reference, config_to_dict, load_config, save_config,
-)
+from shogi_jax.config import ConfigError, config_reference, config_yaml, load_config, save_config
 from shogi_jax.evaluation.periodic import TrainingEvaluator
 from shogi_jax.evaluation.tournament import game_records, kif_text
 from shogi_jax.metrics import METRICS_FILE, MetricsWriter, progress_bar
@@ -82,9 +79,8 @@ def record_session(run_dir: Path, config, *, resumed_from: int | None) -> None:
     each checkpoint stores the config it was written with."""
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     how = "new run" if resumed_from is None else f"resumed from iteration {resumed_from}"
-    document = yaml.safe_dump(config_to_dict(config), sort_keys=False)
     with open(run_dir / CONFIG_HISTORY, "a", encoding="utf-8") as history:
-        history.write(f"--- # {how}, {when}\n{document}")
+        history.write(f"--- # {how}, {when}\n{config_yaml(config)}")
 
 
 def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState:

@@ -395,10 +395,11 @@ def main(argv=None) -> int:
             except CheckpointError as error:
                 print(f"error: no launcher written: {error}", file=sys.stderr)
                 return 2
-        forwarded = (["--player", args.player] if args.player else
-                     ["--checkpoint", str(Path(args.checkpoint).resolve()), "--which", args.which])
-        if args.step is not None:
-            forwarded += ["--step", str(args.step)]
+        if args.player:
+            forwarded = ["--player", args.player]
+        else:
+            forwarded = ["--checkpoint", str(Path(args.checkpoint).resolve())] + (
+                ["--which", args.which] if args.step is None else ["--step", str(args.step)])
         forwarded += ["--temperature", repr(args.temperature), "--seed", str(args.seed)]
         write_launcher(args.write_launcher, forwarded)
         print(f"wrote {args.write_launcher}: register it in the GUI as the engine")

@@ -203,3 +203,19 @@ def test_help_gives_the_whole_description():
     shown = _usi_cli("--help").stdout
     assert "a USI engine, so a trained network plays in ordinary Shogi GUIs and tournament " \
            "runners (`--player random|greedy` serves the baselines)." in " ".join(shown.split())
+
+
+def test_a_launcher_for_a_given_step_starts_an_engine_the_cli_accepts(tmp_path):
+    import shlex
+
+    from shogi_jax.usi import parse_args
+
+    run_dir = save_untrained_smoke_run(tmp_path / "run")
+    launcher = tmp_path / "engine.sh"
+    written = _usi_cli("--checkpoint", str(run_dir), "--step", "0", "--write-launcher",
+                       str(launcher))
+    assert written.returncode == 0, written.stderr
+    command = shlex.split(launcher.read_text().splitlines()[1].removeprefix("exec "))
+    arguments = command[command.index("shogi_jax.usi") + 1:-1]  # without the trailing "$@"
+    parsed = parse_args(arguments)  # --step and --which together would be refused
+    assert parsed.step == 0 and parsed.checkpoint == str(run_dir.resolve())
