@@ -402,12 +402,20 @@ def _read_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
     return raw
 
 
-def config_to_dict(config: Config) -> dict[str, Any]:
-    """Plain nested dict of the config; config_from_dict(config_to_dict(c)) == c."""
-    return dataclasses.asdict(config)
+def config_to_dict(config: Config | TournamentConfig) -> dict[str, Any]:
+    """Plain nested dict (lists for tuples) of a training or tournament config;
+    config_from_dict(config_to_dict(c)) == c, and likewise for tournaments."""
+    def plain(value):
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(item) for item in value]
+        return value
+
+    return plain(dataclasses.asdict(config))
 
 
-def config_yaml(config: Config) -> str:
+def config_yaml(config: Config | TournamentConfig) -> str:
     """The config as YAML, in schema order."""
     return yaml.safe_dump(config_to_dict(config), sort_keys=False)
 

@@ -3,7 +3,12 @@
 Every pair of players plays `games_per_pairing` games, colours alternated, all games of a pairing
 batched on the device. Writes to the output directory: results.md / results.json (Elo with 95%
 confidence intervals, crosstable, per-pair W/D/L), elo.csv, pairs.csv, crosstable.csv,
-games.jsonl, games.sfen (one `sfen ... moves ...` line per game) and games/NNNNN.kifu / .csa.
+games.jsonl, games.sfen (one `sfen ... moves ...` line per game), games/NNNNN.kifu / .csa and
+tournament.yaml (its config, policy players pinned to the checkpoint they loaded).
+
+Each game is written as soon as it ends, the results after every pairing. Ctrl-C or SIGTERM drops
+the games still running, writes the results so far and exits 0; `--resume --output-dir DIR`
+continues to the same final table as a tournament never stopped.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from shogi_jax.config import (
     ConfigError, PlayerConfig, TournamentConfig, config_reference, load_tournament_config,
 )
 from shogi_jax.evaluation.tournament import run_tournament
+from shogi_jax.interrupt import StopRequest
 from shogi_jax.metrics import progress_bar
 
 
@@ -30,34 +36,53 @@ def parse_args(argv=None) -> argparse.Namespace:
                + "\n".join("  " + line for line in config_reference(TournamentConfig))
                + "\n\nEach entry of players:\n"
                + "\n".join("  " + line for line in config_reference(PlayerConfig)))
-    parser.add_argument("--config", required=True, help="tournament YAML (see "
-                                                        "configs/tournament.yaml)")
+    parser.add_argument("--config", help="tournament YAML (see configs/tournament.yaml); "
+                                         "optional with --resume")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a config value (repeatable)")
     parser.add_argument("--output-dir", help="results directory (overrides output_dir); must not "
                                              "exist yet or be empty")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the stopped tournament in the output directory with its "
+                             "own config (a --config given must be the same one)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.config is None and not args.resume:
+        parser.error("--config is required (or --resume with --output-dir)")
+    if args.config is None and args.overrides:
+        parser.error("--set needs --config")
+    if args.config is None and args.output_dir is None:
+        parser.error("--resume without --config needs --output-dir")
+    return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    stop = StopRequest().install()
     try:
-        config = load_tournament_config(args.config, args.overrides)
+        config = (load_tournament_config(args.config, args.overrides) if args.config else None)
         output_dir = Path(args.output_dir or config.output_dir)
-        if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
-            raise ConfigError(f"output directory '{output_dir}' already exists and is not "
-                              "empty; choose a new --output-dir")
-        total = comb(len(config.players), 2) * config.games_per_pairing
+        total = comb(len(config.players), 2) * config.games_per_pairing if config else None
         bar = progress_bar(total, disable=args.quiet, unit="game", desc="tournament")
         try:
-            standings, fit = run_tournament(config, progress=bar.update, output_dir=output_dir)
+            result = run_tournament(config, output_dir=output_dir, resume=args.resume,
+                                    progress=bar.update, should_stop=lambda: bool(stop.requested))
         finally:
             bar.close()
     except (ConfigError, checkpoint.CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    for k in sorted(range(len(fit.names)), key=lambda k: -fit.ratings[k]):
+    finally:
+        stop.restore()
+    if not result.complete:
+        print(f"{stop.requested or 'stopped'}: {result.games_written} of {result.games_total} "
+              f"games written, results so far in {output_dir}; continue with --resume "
+              f"--output-dir {output_dir}", file=sys.stderr)
+        return 0
+    fit = result.fit
+    if fit is None:
+        print(f"no Elo: {result.no_fit}")
+    for k in sorted(range(len(fit.names) if fit else 0), key=lambda k: -fit.ratings[k]):
         print(f"{fit.names[k]:>16}  Elo {fit.ratings[k]:7.1f}  "
               f"[{fit.ci95_low[k]:7.1f}, {fit.ci95_high[k]:7.1f}]")
     print(f"results in {output_dir}")

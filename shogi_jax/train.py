@@ -10,7 +10,6 @@ import argparse
 import dataclasses
 import datetime
 import json
-import signal
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from shogi_jax import iteration as it
 from shogi_jax.config import ConfigError, config_reference, config_yaml, load_config, save_config
 from shogi_jax.evaluation.periodic import TrainingEvaluator
 from shogi_jax.evaluation.tournament import game_records, kif_text
+from shogi_jax.interrupt import StopRequest
 from shogi_jax.metrics import METRICS_FILE, MetricsWriter, progress_bar
 
 CONFIG_FILE = "config.yaml"  # the config the run began with
@@ -124,7 +124,7 @@ def train(config, *, resume: bool = False, quiet: bool = False) -> it.TrainState
     writer = (MetricsWriter(run_dir, purge_from=first + 1 if resume else None) if main_process
               else _NoMetrics())
     bar = progress_bar(config.train.iterations, initial=first, disable=quiet)
-    stop = _StopRequest()
+    stop = StopRequest().install()
     try:
         for _ in range((config.train.iterations - first) // per_dispatch):
             started = time.perf_counter()
@@ -225,23 +225,6 @@ class _NoMetrics:
 
 class NonFiniteLoss(RuntimeError):
     pass
-
-
-class _StopRequest:
-    """SIGTERM / SIGINT (preemption, Ctrl-C) ask the loop to finish the current dispatch, save
-    and exit; the handlers are restored afterwards."""
-
-    def __init__(self):
-        self.requested = None
-        self._previous = {sig: signal.signal(sig, self._handle)
-                          for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    def _handle(self, signum, _frame):
-        self.requested = signal.Signals(signum).name
-
-    def restore(self):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 def truncate_metrics(run_dir: Path, last_iteration: int) -> None:

@@ -1,6 +1,6 @@
 """Evaluation: players (legal, greedy captures the most valuable piece), matches (colours,
 shared openings, every game counted once), the tournament CLI end to end with its records read
-back by cshogi."""
+back by cshogi, stopped by a signal and resumed to the same final table."""
 from __future__ import annotations
 
 import json
@@ -127,7 +127,7 @@ players:
 games_per_pairing: 8
 random_opening_plies: 1
 opening_sfen_file: {root / "openings.sfen"}
-max_plies: 64
+max_plies: 256
 seed: 5
 output_dir: {root / "out"}
 """)
@@ -218,3 +218,85 @@ def test_tournament_cli_refuses_bad_input(tournament, tmp_path, capsys):
                     "{name: b, kind: greedy}]\n")
     assert tournament_cli.main(["--config", str(spec), "--output-dir", str(tmp_path / "o")]) == 2
     assert "not a training run directory" in capsys.readouterr().err
+
+
+# --- stopped and resumed -----------------------------------------------------------------------
+
+
+def _files(directory):
+    """{relative path: bytes} of every file under `directory`."""
+    return {str(path.relative_to(directory)): path.read_bytes()
+            for path in sorted(directory.rglob("*")) if path.is_file()}
+
+
+def test_sigint_writes_the_games_so_far_and_resume_ends_with_the_same_table(tournament):
+    """The fixture's tournament again, in a process stopped by SIGINT as soon as its first game
+    is written; then its last two games taken back (a pairing left part-written, which the
+    resume replays, writing only the games missing) and a kill-style half line at the end of its
+    log; then --resume. The result must be the uninterrupted fixture's, file for file."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tournament / "stopped"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shogi_jax.tournament", "--config", str(tournament / "tournament.yaml"),
+         "--output-dir", str(out), "--quiet"], stderr=subprocess.PIPE, text=True)
+    log = out / "games.jsonl"
+    deadline = time.time() + 300
+    while not (log.exists() and log.read_text().count("\n") >= 1):
+        assert process.poll() is None and time.time() < deadline, process.stderr.read()
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    results = json.loads((out / "results.json").read_text())
+    written = [json.loads(line) for line in log.read_text().splitlines()]
+    assert not results["complete"] and 0 < results["games"] == len(written) < 24, \
+        "the tournament was not stopped part-way"
+    assert f"SIGINT: {len(written)} of 24 games written" in err and "--resume" in err
+    for record in written:  # every game written is whole: its KIF and CSA are there
+        assert (out / "games" / f"{record['game']:05d}.kifu").read_text().count("\n") > 2
+        assert (out / "games" / f"{record['game']:05d}.csa").exists()
+    assert sum(pair["games"] for pair in results["pairs"]) == len(written)
+    assert "played so far" in (out / "results.md").read_text()
+
+    for record in written[-2:]:
+        for suffix in (".kifu", ".csa"):
+            (out / "games" / f"{record['game']:05d}{suffix}").unlink()
+    kept = log.read_text().splitlines()[:-2]
+    log.write_text("".join(line + "\n" for line in kept) + '{"game": 24, "black": "gre')
+    assert tournament_cli.main(["--resume", "--output-dir", str(out), "--quiet"]) == 0
+    stopped, straight = _files(out), _files(tournament / "out")
+    assert stopped.keys() == straight.keys()
+    for name in stopped:
+        if name == "results.json":
+            a, b = json.loads(stopped[name]), json.loads(straight[name])
+            assert a["config"].pop("output_dir") != b["config"].pop("output_dir")
+            assert a == b
+        elif name != "tournament.yaml":
+            assert stopped[name] == straight[name], name
+
+
+def test_resume_refuses_another_config_and_changes_no_file(tournament, tmp_path, capsys):
+    out = tournament / "out"
+    before = _files(out)
+    spec = str(tournament / "tournament.yaml")
+    assert tournament_cli.main(["--config", spec, "--output-dir", str(out), "--resume",
+                                "--set", "games_per_pairing=10"]) == 2
+    assert ("the config is not the one this tournament began with (games_per_pairing: 8 when "
+            "it began, 10 now)") in capsys.readouterr().err
+    assert tournament_cli.main(["--config", spec, "--output-dir", str(out)]) == 2
+    assert "continue it with --resume" in capsys.readouterr().err
+    assert tournament_cli.main(["--resume", "--output-dir", str(tmp_path)]) == 2
+    assert "holds no tournament to continue" in capsys.readouterr().err
+    assert _files(out) == before
+    # The same config (its policy player unpinned, as written by the user) is accepted; a
+    # finished tournament has nothing left to play and keeps its table.
+    assert tournament_cli.main(["--config", spec, "--output-dir", str(out), "--resume",
+                                "--quiet"]) == 0
+    assert _files(out) == before
+    stored = (out / "tournament.yaml").read_text()
+    assert "step: 0" in stored and "checkpoint: latest" in stored

@@ -98,15 +98,23 @@ def play_plies(first: Player, second: Player, first_params, second_params, games
     return games, actions, sources
 
 
+class MatchStopped(Exception):
+    """`play_match` stopped on request; the games still running were dropped."""
+
+
 def play_match(first: Player, first_params, second: Player, second_params, *, games: int,
                key, max_plies: int = sj.DEFAULT_MAX_PLIES, impasse: bool = True,
                opening_plies: int = 0, opening_sfens: Sequence[str] = (STARTPOS_SFEN,),
                on_progress: Optional[Callable[[int], None]] = None,
+               on_finished: Optional[Callable[[np.ndarray, MatchGames], None]] = None,
+               should_stop: Optional[Callable[[], bool]] = None,
                mesh: Optional[Mesh] = None) -> MatchGames:
-    """Plays `games` (even) games and returns them with their outcomes. `on_progress(n)` is
-    called with the number of games newly finished after each chunk of plies. The games are
-    split over the devices of `mesh` (default: every device; see parallel.mesh_for_batch), the
-    players' parameters replicated."""
+    """Plays `games` (even) games and returns them with their outcomes. After each chunk of
+    plies: `on_progress(n)` gets the number of games newly finished, `on_finished(indices,
+    games)` those games themselves (int[k] indices into the match, MatchGames of k), and a true
+    `should_stop()` raises MatchStopped, dropping the games still running. The games are split
+    over the devices of `mesh` (default: every device; see parallel.mesh_for_batch), the players'
+    parameters replicated."""
     if games <= 0 or games % 2:
         raise ValueError(f"games must be even and > 0 (colours alternate), got {games}")
     mesh = parallel.mesh_for_batch(games, mesh)
@@ -114,11 +122,12 @@ def play_match(first: Player, first_params, second: Player, second_params, *, ga
     state, sfens = start_states(opening_sfens, games, max_plies=max_plies, impasse=impasse)
     state = jax.device_put(state, by_game)
     first_is_black = jax.device_put(jnp.arange(games) % 2 == 0, by_game)
+    first_is_black_host = parallel.to_host(first_is_black)
     first_params = jax.device_put(first_params, everywhere)
     second_params = jax.device_put(second_params, everywhere)
     opening_key, key = jax.random.split(key)
     actions, sources = [], []
-    finished = 0
+    over = np.zeros(games, bool)  # bool[G] games finished so far
     # Every game ends by max_plies (plies counted from its start SFEN).
     chunk_args = dict(plies=PLIES_PER_CHUNK, opening_plies=opening_plies, max_plies=max_plies,
                       impasse=impasse, mesh=mesh)
@@ -132,29 +141,52 @@ def play_match(first: Player, first_params, second: Player, second_params, *, ga
             jax.random.fold_in(key, chunk), **chunk_args)
         actions.append(parallel.to_host(chunk_actions))
         sources.append(parallel.to_host(chunk_sources))
-        now_finished = int(jnp.sum(state.terminated | state.truncated))
+        now_over = parallel.to_host(state.terminated | state.truncated)
+        newly = np.flatnonzero(now_over & ~over)
+        over = now_over
         if on_progress is not None:
-            on_progress(now_finished - finished)
-        finished = now_finished
-        if finished == games:
+            on_progress(len(newly))
+        if on_finished is not None and len(newly):
+            on_finished(newly, _to_host(_outcome_fields(state), first_is_black_host, sfens,
+                                        np.concatenate(actions), np.concatenate(sources),
+                                        newly))
+        if over.all():
             break
-    if finished != games:
-        raise RuntimeError(f"{games - finished} games still running after max_plies {max_plies}")
-    return _to_host(jax.tree_util.tree_map(parallel.to_host, state),
-                    parallel.to_host(first_is_black), sfens,
-                    np.concatenate(actions), np.concatenate(sources))
+        if should_stop is not None and should_stop():
+            raise MatchStopped(f"stopped with {int(games - over.sum())} of {games} games running")
+    if not over.all():
+        raise RuntimeError(f"{int(games - over.sum())} games still running after max_plies "
+                           f"{max_plies}")
+    return _to_host(_outcome_fields(state), first_is_black_host, sfens,
+                    np.concatenate(actions), np.concatenate(sources), np.arange(games))
 
 
-def _to_host(final, first_is_black, sfens, actions, sources) -> MatchGames:
-    start_colors = [0 if sfen.split()[1] == "b" else 1 for sfen in sfens]
+class _Outcome(NamedTuple):
+    """The fields of a (frozen) final state that tell how each game ended, on the host."""
+    rewards: np.ndarray  # float32[G, 2]
+    termination: np.ndarray  # int32[G]
+
+
+def _outcome_fields(state) -> _Outcome:
+    return _Outcome(parallel.to_host(state.rewards), parallel.to_host(state.termination))
+
+
+def _to_host(final: _Outcome, first_is_black, sfens, actions, sources,
+             indices: np.ndarray) -> MatchGames:
+    """MatchGames of the games `indices` (int[k]) from the match-wide arrays: first_is_black
+    bool[G], sfens [G], actions / sources int32[P, G] (P plies so far)."""
     moves = []
-    for g, color in enumerate(start_colors):
+    for g in indices:
+        color = 0 if sfens[g].split()[1] == "b" else 1
         played = actions[:, g][actions[:, g] != NOT_PLAYED]
         moves.append([move_to_usi((color + t) % 2, a, sources[t, g])
                       for t, a in enumerate(played)])
-    winner_color = np.where(final.rewards[:, 0] > 0, 0, np.where(final.rewards[:, 1] > 0, 1, -1))
+    rewards = final.rewards[indices]
+    winner_color = np.where(rewards[:, 0] > 0, 0, np.where(rewards[:, 1] > 0, 1, -1))
+    first_is_black = first_is_black[indices]
     first_color = np.where(first_is_black, 0, 1)
     outcome = np.where(winner_color < 0, DRAW,
                        np.where(winner_color == first_color, FIRST_WINS, SECOND_WINS))
-    return MatchGames(first_is_black, list(sfens), moves, outcome.astype(np.int32),
-                      winner_color.astype(np.int32), final.termination.astype(np.int32))
+    return MatchGames(first_is_black, [sfens[g] for g in indices], moves,
+                      outcome.astype(np.int32), winner_color.astype(np.int32),
+                      final.termination[indices].astype(np.int32))

@@ -1,6 +1,14 @@
 """Round-robin tournaments: every pair of players plays a match (batched on the device), then
 the results become a crosstable, per-pair W/D/L and maximum-likelihood Elo, and every game is
-written as KIF, CSA and SFEN + USI moves."""
+written as KIF, CSA and SFEN + USI moves.
+
+Nothing is lost when a tournament stops early: each game is written (games.jsonl, KIF, CSA) as
+soon as it ends, and the results (of the games written) after every pairing and on a stop. The
+results are always computed from games.jsonl, so a resumed tournament, which replays its
+unfinished pairing from the same key and writes only the games not yet written, ends with the
+same table as one never stopped. Game n (1-based) is game g of pairing p, n = p * G + g + 1 with G
+games per pairing.
+"""
 from __future__ import annotations
 
 import csv
@@ -8,6 +16,7 @@ import dataclasses
 import io
 import itertools
 import json
+import os
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
@@ -16,30 +25,38 @@ import numpy as np
 
 import shogi_jax as sj
 from shogi_jax import checkpoint
-from shogi_jax.config import ConfigError, PlayerConfig, TournamentConfig
+from shogi_jax.config import (
+    ConfigError, PlayerConfig, TournamentConfig, config_to_dict, config_yaml,
+    load_tournament_config,
+)
 from shogi_jax.evaluation.elo import EloFit, fit_elo, wilson_interval
-from shogi_jax.evaluation.match import DRAW, FIRST_WINS, SECOND_WINS, MatchGames, play_match
+from shogi_jax.evaluation.match import MatchGames, MatchStopped, play_match
 from shogi_jax.evaluation.players import Player
 from shogi_jax.notation.csa import to_csa
 from shogi_jax.notation.kif import to_kif
 from shogi_jax.rules.state import STARTPOS_SFEN
 
 RESULT_OF_WINNER = {0: "black_win", 1: "white_win", -1: "draw"}
+CONFIG_FILE = "tournament.yaml"  # the config it began with, policy players pinned to a step
+GAMES_LOG = "games.jsonl"  # one line per finished game, appended as games end
+GAMES_DIR = "games"  # NNNNN.kifu and NNNNN.csa per game
 
 
 class LoadedPlayer(NamedTuple):
     player: Player
     params: object  # network variables for policy players, None otherwise
     source: str  # where it came from, for the report
+    spec: PlayerConfig  # its config; a policy player's step pinned to the checkpoint loaded
 
 
 def load_player(spec: PlayerConfig) -> LoadedPlayer:
     if spec.kind != "policy":
-        return LoadedPlayer(Player(spec.name, spec.kind), None, spec.kind)
+        return LoadedPlayer(Player(spec.name, spec.kind), None, spec.kind, spec)
     run_config, params, step = checkpoint.load_policy(spec.run_dir, which=spec.checkpoint,
                                                       step=spec.step)
     player = Player(spec.name, "policy", model=run_config.model, temperature=spec.temperature)
-    return LoadedPlayer(player, params, f"{spec.run_dir} iteration {step}")
+    return LoadedPlayer(player, params, f"{spec.run_dir} iteration {step}",
+                        dataclasses.replace(spec, step=step))
 
 
 class Standings(NamedTuple):
@@ -56,15 +73,29 @@ class Standings(NamedTuple):
         return cls(tuple(names), np.zeros((n, n), np.int64), np.zeros((n, n), np.int64),
                    np.zeros(n, np.int64))
 
+    @classmethod
+    def of_records(cls, names, records) -> "Standings":
+        standings = cls.empty(names)
+        for record in records:
+            standings.add_record(record)
+        return standings
+
+    def add_record(self, record: dict) -> None:
+        """Counts one game record (as made by `game_records`)."""
+        black, white = self.names.index(record["black"]), self.names.index(record["white"])
+        if record["result"] == "black_win":
+            self.wins[black, white] += 1
+        elif record["result"] == "white_win":
+            self.wins[white, black] += 1
+        else:
+            self.draws[black, white] += 1
+            self.draws[white, black] += 1
+        self.black_games[black] += 1
+
     def add_match(self, i: int, j: int, games: MatchGames) -> None:
         """Counts every game of a match between players i (first) and j (second) once."""
-        self.wins[i, j] += int(np.sum(games.outcome == FIRST_WINS))
-        self.wins[j, i] += int(np.sum(games.outcome == SECOND_WINS))
-        drawn = int(np.sum(games.outcome == DRAW))
-        self.draws[i, j] += drawn
-        self.draws[j, i] += drawn
-        self.black_games[i] += int(np.sum(games.first_is_black))
-        self.black_games[j] += int(np.sum(~games.first_is_black))
+        for record in game_records(games, self.names[i], self.names[j]):
+            self.add_record(record)
 
     def games(self) -> np.ndarray:
         return self.wins + self.wins.T + self.draws
@@ -75,29 +106,94 @@ def elo_of(standings: Standings, anchor: str) -> EloFit:
     return fit_elo(standings.names, standings.wins, standings.draws, anchor)
 
 
-def run_tournament(config: TournamentConfig, *, progress: Optional[Callable[[int], None]] = None,
-                   output_dir: Optional[Path] = None):
-    """Plays the round robin of `config` and writes its results to `output_dir` (default
-    config.output_dir). Returns (standings, elo fit)."""
-    output_dir = Path(output_dir or config.output_dir)
-    players = [load_player(spec) for spec in config.players]
-    names = [loaded.player.name for loaded in players]
+def elo_so_far(standings: Standings, anchor: str) -> tuple[Optional[EloFit], str]:
+    """(Elo of the players who have played, or None, and why not) for a tournament in progress:
+    players without games are left out; None when the anchor has none or the results so far
+    cannot be fitted."""
+    played = [k for k in range(len(standings.names)) if standings.games()[k].sum() > 0]
+    if standings.names.index(anchor) not in played:
+        return None, f"the anchor {anchor} has no finished game yet"
+    subset = np.ix_(played, played)
+    try:
+        return fit_elo([standings.names[k] for k in played], standings.wins[subset],
+                       standings.draws[subset], anchor), ""
+    except ValueError as error:
+        return None, str(error)
+
+
+class TournamentResult(NamedTuple):
+    standings: Standings
+    fit: Optional[EloFit]  # None while the results so far cannot be fitted
+    complete: bool  # every game played (False: stopped; continue with resume=True)
+    games_written: int
+    games_total: int
+    no_fit: str  # why fit is None
+
+
+def pairings(config: TournamentConfig) -> list[tuple[int, int]]:
+    """(i, j) player indices of every match, in the order they are played."""
+    return list(itertools.combinations(range(len(config.players)), 2))
+
+
+def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = None,
+                   resume: bool = False, progress: Optional[Callable[[int], None]] = None,
+                   should_stop: Optional[Callable[[], bool]] = None) -> TournamentResult:
+    """Plays the round robin of `config`, writing to `output_dir` (default config.output_dir) as
+    it goes. `progress(n)`: n more games written. A true `should_stop()` (looked at between
+    chunks of plies) drops the games still running, writes the results so far and returns
+    (complete False). resume=True continues the tournament in `output_dir`: its stored config
+    is used, and `config` must be that one (up to the pinned steps and output_dir; None skips
+    the check). Nothing is written before every player has loaded and a resume is accepted."""
+    log = TournamentLog(Path(output_dir or config.output_dir))
+    if resume:
+        config, records = log.read_for_resume(config)
+        players = [load_player(spec) for spec in config.players]
+    else:
+        log.check_fresh()
+        players = [load_player(spec) for spec in config.players]
+        config = dataclasses.replace(config, players=tuple(p.spec for p in players))
+        records = {}
     openings = _openings(config)
-    standings = Standings.empty(names)
+    log.begin(config, records)
+    per_pairing = config.games_per_pairing
     key = jax.random.PRNGKey(config.seed)
-    records = []
-    for pairing, (i, j) in enumerate(itertools.combinations(range(len(players)), 2)):
+    stopped = False
+    for pairing, (i, j) in enumerate(pairings(config)):
+        numbers = range(pairing * per_pairing + 1, (pairing + 1) * per_pairing + 1)
+        if all(number in records for number in numbers):
+            continue
+        if should_stop is not None and should_stop():
+            stopped = True
+            break
         first, second = players[i], players[j]
-        games = play_match(first.player, first.params, second.player, second.params,
-                           games=config.games_per_pairing, key=jax.random.fold_in(key, pairing),
-                           max_plies=config.max_plies, impasse=config.impasse,
-                           opening_plies=config.random_opening_plies, opening_sfens=openings,
-                           on_progress=progress)
-        standings.add_match(i, j, games)
-        records.extend(game_records(games, first.player.name, second.player.name))
-    fit = elo_of(standings, config.anchor)
-    write_results(output_dir, config, players, standings, fit, records)
-    return standings, fit
+
+        def write_finished(indices, games, pairing=pairing, first=first, second=second):
+            for index, record in zip(indices, game_records(games, first.player.name,
+                                                           second.player.name)):
+                number = pairing * per_pairing + int(index) + 1
+                if number not in records:  # a resumed pairing replays the games already written
+                    records[number] = record
+                    log.write_game(number, record)
+                    if progress is not None:
+                        progress(1)
+
+        try:
+            play_match(first.player, first.params, second.player, second.params,
+                       games=per_pairing, key=jax.random.fold_in(key, pairing),
+                       max_plies=config.max_plies, impasse=config.impasse,
+                       opening_plies=config.random_opening_plies, opening_sfens=openings,
+                       on_finished=write_finished, should_stop=should_stop)
+        except MatchStopped:
+            stopped = True
+            break
+        finally:
+            log.flush()
+        log.write_results(config, players, records)  # the results so far, after every pairing
+    total = len(pairings(config)) * per_pairing
+    complete = not stopped and len(records) == total
+    standings, fit, no_fit = log.write_results(config, players, records, complete=complete)
+    log.close()
+    return TournamentResult(standings, fit, complete, len(records), total, no_fit)
 
 
 def _openings(config: TournamentConfig) -> list[str]:
@@ -141,50 +237,169 @@ def game_records(games: MatchGames, first: str, second: str) -> list[dict]:
     return records
 
 
-# --- output -------------------------------------------------------------------------------------
+# --- the output directory -----------------------------------------------------------------------
 
 
-def write_results(output_dir: Path, config: TournamentConfig, players, standings: Standings,
-                  fit: EloFit, records: list[dict]) -> None:
-    output_dir.mkdir(parents=True, exist_ok=True)
-    games_dir = output_dir / "games"
-    games_dir.mkdir(exist_ok=True)
-    pairs = _pair_rows(standings)
-    games_played = standings.games()
-    summary = {
-        "config": dataclasses.asdict(config),
-        "players": [{"name": p.player.name, "kind": p.player.kind, "source": p.source,
-                     "games": int(games_played[k].sum()),
-                     "games_as_black": int(standings.black_games[k])}
-                    for k, p in enumerate(players)],
-        "pairs": pairs, "elo": fit.as_dict(), "games": len(records)}
-    (output_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n",
-                                             encoding="utf-8")
-    (output_dir / "results.md").write_text(results_markdown(standings, fit, pairs),
-                                           encoding="utf-8")
-    with open(output_dir / "pairs.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(pairs[0]))
-        writer.writeheader()
-        writer.writerows(pairs)
-    (output_dir / "crosstable.csv").write_text(_crosstable_csv(standings), encoding="utf-8")
-    with open(output_dir / "elo.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["player", "elo", "stderr", "ci95_low", "ci95_high"])
-        for k, name in enumerate(fit.names):
-            writer.writerow([name, f"{fit.ratings[k]:.1f}", f"{fit.stderr[k]:.1f}",
-                             f"{fit.ci95_low[k]:.1f}", f"{fit.ci95_high[k]:.1f}"])
-    with open(output_dir / "games.jsonl", "w", encoding="utf-8") as jsonl, \
-            open(output_dir / "games.sfen", "w", encoding="utf-8") as usi_lines:
-        for number, record in enumerate(records, 1):
-            jsonl.write(json.dumps({"game": number, **record}) + "\n")
-            usi_lines.write(f"sfen {record['start_sfen']} moves {' '.join(record['moves'])}\n"
-                            if record["moves"] else f"sfen {record['start_sfen']}\n")
-            common = dict(black=record["black"], white=record["white"], result=record["result"],
-                          termination=record["termination"], event=f"shogi_jax game {number}")
-            (games_dir / f"{number:05d}.kifu").write_text(
-                kif_text(record, event=common["event"]), encoding="utf-8")
-            (games_dir / f"{number:05d}.csa").write_text(
-                to_csa(record["start_sfen"], record["moves"], **common), encoding="utf-8")
+def _write_atomically(path: Path, text: str) -> None:
+    """Never leaves a half-written file under `path`: write aside, then rename over it."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+class TournamentLog:
+    """A tournament's output directory, written as it goes: CONFIG_FILE once, GAMES_LOG appended
+    and games/NNNNN.kifu / .csa written per finished game, the results (results.md / .json,
+    pairs.csv, crosstable.csv, elo.csv, games.sfen) rewritten from the games written so far."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._games_log = None
+
+    def check_fresh(self) -> None:
+        if self.directory.exists() and (not self.directory.is_dir()
+                                        or any(self.directory.iterdir())):
+            hint = (" (it holds a tournament: continue it with --resume)"
+                    if (self.directory / CONFIG_FILE).is_file() else "")
+            raise ConfigError(f"output directory '{self.directory}' already exists and is not "
+                              f"empty{hint}; choose a new --output-dir")
+
+    def read_for_resume(self, config: Optional[TournamentConfig]):
+        """(the stored config, {game number: record} of the games written) of the tournament to
+        continue; ConfigError if there is none or `config` is another one. Reads only."""
+        stored_path = self.directory / CONFIG_FILE
+        if not stored_path.is_file():
+            raise ConfigError(f"--resume: '{self.directory}' holds no tournament to continue "
+                              f"(no {CONFIG_FILE})")
+        stored = dataclasses.replace(load_tournament_config(stored_path),
+                                     output_dir=str(self.directory))
+        if config is not None:
+            _require_same_tournament(config, stored)
+        return stored, self._read_games(stored)
+
+    def _read_games(self, config: TournamentConfig) -> dict[int, dict]:
+        path = self.directory / GAMES_LOG
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        per_pairing = config.games_per_pairing
+        players = [(config.players[i].name, config.players[j].name) for i, j in pairings(config)]
+        records = {}
+        for line_number, line in enumerate(lines, 1):
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                if line_number == len(lines):  # cut short by a kill: that game is replayed
+                    break
+                raise ConfigError(f"--resume: {path} line {line_number} is damaged") from None
+            number = entry.pop("game", None)
+            if not isinstance(number, int) or not 1 <= number <= len(players) * per_pairing \
+                    or {entry.get("black"), entry.get("white")} != set(
+                        players[(number - 1) // per_pairing]) or number in records:
+                raise ConfigError(f"--resume: {path} line {line_number} is not a game of this "
+                                  "tournament")
+            records[number] = entry
+        return records
+
+    def begin(self, config: TournamentConfig, records: dict[int, dict]) -> None:
+        """Writes the config (pinned) and the games log (only complete lines) and opens the log."""
+        (self.directory / GAMES_DIR).mkdir(parents=True, exist_ok=True)
+        _write_atomically(self.directory / CONFIG_FILE,
+                          "# The tournament as it began; policy players pinned to the checkpoint "
+                          "they loaded.\n" + config_yaml(config))
+        self._write_games_log(records)
+        self._games_log = open(self.directory / GAMES_LOG, "a", encoding="utf-8")
+
+    def _write_games_log(self, records: dict[int, dict]) -> None:
+        _write_atomically(self.directory / GAMES_LOG, "".join(
+            json.dumps({"game": number, **records[number]}) + "\n" for number in sorted(records)))
+
+    def write_game(self, number: int, record: dict) -> None:
+        """One finished game: its line in the log, its KIF and CSA files."""
+        event = f"shogi_jax game {number}"
+        games_dir = self.directory / GAMES_DIR
+        _write_atomically(games_dir / f"{number:05d}.kifu", kif_text(record, event=event))
+        _write_atomically(games_dir / f"{number:05d}.csa", to_csa(
+            record["start_sfen"], record["moves"], black=record["black"], white=record["white"],
+            result=record["result"], termination=record["termination"], event=event))
+        self._games_log.write(json.dumps({"game": number, **record}) + "\n")
+
+    def flush(self) -> None:
+        self._games_log.flush()
+
+    def close(self) -> None:
+        self._games_log.close()
+
+    def write_results(self, config: TournamentConfig, players, records: dict[int, dict], *,
+                      complete: bool = False):
+        """The results of the games written so far; once `complete`, the games log in game
+        order. Returns (standings, Elo fit or None, why None)."""
+        names = [loaded.player.name for loaded in players]
+        standings = Standings.of_records(names, records.values())
+        fit, no_fit = elo_so_far(standings, config.anchor)
+        total = len(pairings(config)) * config.games_per_pairing
+        pairs = _pair_rows(standings)
+        games_played = standings.games()
+        summary = {
+            "config": config_to_dict(config),
+            "complete": complete, "games": len(records), "games_total": total,
+            "players": [{"name": p.player.name, "kind": p.player.kind, "source": p.source,
+                         "games": int(games_played[k].sum()),
+                         "games_as_black": int(standings.black_games[k])}
+                        for k, p in enumerate(players)],
+            "pairs": pairs, "elo": fit.as_dict() if fit else {"unavailable": no_fit}}
+        directory = self.directory
+        _write_atomically(directory / "results.json", json.dumps(summary, indent=2) + "\n")
+        _write_atomically(directory / "results.md",
+                          results_markdown(standings, fit, pairs, games_total=total,
+                                           no_fit=no_fit))
+        _write_atomically(directory / "pairs.csv", _csv_text(
+            [list(pairs[0])] + [list(row.values()) for row in pairs]))
+        _write_atomically(directory / "crosstable.csv", _crosstable_csv(standings))
+        _write_atomically(directory / "elo.csv", _csv_text(
+            [["player", "elo", "stderr", "ci95_low", "ci95_high"]]
+            + ([[name, f"{fit.ratings[k]:.1f}", f"{fit.stderr[k]:.1f}", f"{fit.ci95_low[k]:.1f}",
+                 f"{fit.ci95_high[k]:.1f}"] for k, name in enumerate(fit.names)] if fit else [])))
+        _write_atomically(directory / "games.sfen", "".join(
+            f"sfen {records[n]['start_sfen']}"
+            + (f" moves {' '.join(records[n]['moves'])}" if records[n]["moves"] else "") + "\n"
+            for n in sorted(records)))
+        if complete:
+            self.flush()
+            self._write_games_log(records)
+        return standings, fit, no_fit
+
+
+def _require_same_tournament(given: TournamentConfig, stored: TournamentConfig) -> None:
+    """ConfigError naming every setting in which `given` differs from the stored config, apart
+    from output_dir and the steps the stored policy players were pinned to."""
+    pinned = list(given.players)
+    for k, (mine, theirs) in enumerate(zip(given.players, stored.players)):
+        if mine.step is None and (mine.name, mine.kind) == (theirs.name, theirs.kind):
+            pinned[k] = dataclasses.replace(mine, step=theirs.step)
+    given = dataclasses.replace(given, players=tuple(pinned), output_dir=stored.output_dir)
+    differences = [f"{key}: {theirs!r} when it began, {mine!r} now" for key, mine, theirs
+                   in _flat_differences(config_to_dict(given), config_to_dict(stored))]
+    if differences:
+        raise ConfigError("--resume: the config is not the one this tournament began with ("
+                          + "; ".join(differences) + "); resume without --config to use its own")
+
+
+def _flat_differences(mine, theirs, prefix: str = ""):
+    """(dotted key, mine, theirs) for every leaf where two plain configs differ."""
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        for key in mine:
+            yield from _flat_differences(mine[key], theirs.get(key),
+                                         f"{prefix}.{key}" if prefix else key)
+    elif isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs):
+        for k, (a, b) in enumerate(zip(mine, theirs)):
+            yield from _flat_differences(a, b, f"{prefix}[{k}]")
+    elif mine != theirs:
+        yield prefix, mine, theirs
+
+
+def _csv_text(rows) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue()
 
 
 def _pair_rows(standings: Standings) -> list[dict]:
@@ -203,14 +418,11 @@ def _pair_rows(standings: Standings) -> list[dict]:
 
 
 def _crosstable_csv(standings: Standings) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["player", *standings.names])
-    for i, name in enumerate(standings.names):
-        writer.writerow([name, *("" if i == j else f"{standings.wins[i, j]}-"
-                                 f"{standings.draws[i, j]}-{standings.wins[j, i]}"
-                                 for j in range(len(standings.names)))])
-    return out.getvalue()
+    names = standings.names
+    return _csv_text([["player", *names]] + [
+        [name, *("" if i == j else f"{standings.wins[i, j]}-{standings.draws[i, j]}-"
+                 f"{standings.wins[j, i]}" for j in range(len(names)))]
+        for i, name in enumerate(names)])
 
 
 def _elo_text(elo: float) -> str:
@@ -218,19 +430,33 @@ def _elo_text(elo: float) -> str:
     return f"{round(float(elo)) + 0:d}"
 
 
-def results_markdown(standings: Standings, fit: EloFit, pairs: list[dict]) -> str:
+def results_markdown(standings: Standings, fit: Optional[EloFit], pairs: list[dict], *,
+                     games_total: Optional[int] = None, no_fit: str = "") -> str:
+    """The results as markdown. `fit` may cover only the players who have played (a tournament
+    in progress), or be None (`no_fit` says why); players are then ranked by score."""
     names = standings.names
-    games_played = standings.games()
-    order = np.argsort(-fit.ratings)
-    lines = [f"# Tournament results ({int(games_played.sum() // 2)} games)", "",
-             f"## Elo (maximum likelihood, {fit.anchor} = 0, 95% confidence interval)", "",
-             "| rank | player | Elo | 95% CI | games | score |", "|---:|---|---:|---|---:|---:|"]
+    games_played = standings.games().sum(1)
+    played = int(games_played.sum() // 2)
+    scores = (standings.wins.sum(1) + 0.5 * standings.draws.sum(1)) / np.maximum(games_played, 1)
+    fitted = {name: k for k, name in enumerate(fit.names)} if fit else {}
+    rating = [fit.ratings[fitted[name]] if name in fitted else -np.inf for name in names]
+    order = sorted(range(len(names)), key=lambda k: (-rating[k], -scores[k]))
+    progress = ("" if games_total in (None, played)
+                else f", {played} of {games_total} played so far")
+    lines = [f"# Tournament results ({played} games{progress})", "",
+             f"## Elo (maximum likelihood, {fit.anchor if fit else 'anchor'} = 0, 95% confidence "
+             "interval)", ""]
+    if fit is None:
+        lines += [f"No Elo yet: {no_fit}.", ""]
+    lines += ["| rank | player | Elo | 95% CI | games | score |", "|---:|---|---:|---|---:|---:|"]
     for rank, k in enumerate(order, 1):
-        games = games_played[k].sum()
-        score = (standings.wins[k].sum() + 0.5 * standings.draws[k].sum()) / max(games, 1)
-        lines.append(f"| {rank} | {names[k]} | {_elo_text(fit.ratings[k])} | "
-                     f"[{_elo_text(fit.ci95_low[k])}, {_elo_text(fit.ci95_high[k])}] | {games} | "
-                     f"{score:.3f} |")
+        if names[k] in fitted:
+            f = fitted[names[k]]
+            elo = (f"{_elo_text(fit.ratings[f])} | [{_elo_text(fit.ci95_low[f])}, "
+                   f"{_elo_text(fit.ci95_high[f])}]")
+        else:
+            elo = "— | —"
+        lines.append(f"| {rank} | {names[k]} | {elo} | {games_played[k]} | {scores[k]:.3f} |")
     lines += ["", "## Crosstable (row's wins-draws-losses against the column)", "",
               "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for i, name in enumerate(names):

@@ -12,7 +12,9 @@ from shogi_jax.rules.board import (
     HAND_TYPE, KING, MAX_HAND, NUM_PIECE_TYPES, NUM_SQUARES, OPP_OFFSET, OWN_OFFSET, PAWN, LANCE,
     KNIGHT, PIECE_NAMES, flip_board_np,
 )
-from shogi_jax.rules.state import DEFAULT_MAX_PLIES, STARTPOS_SFEN, State, empty_state
+from shogi_jax.rules.state import (
+    DEFAULT_MAX_PLIES, STARTPOS_SFEN, TERMINATION_NAMES, State, empty_state,
+)
 from shogi_jax.rules.step import begin_turn
 
 _TYPE_OF_LETTER = {name: t for t, name in enumerate(PIECE_NAMES)}
@@ -152,13 +154,49 @@ def _in_check(board):
     return king_safety(sides_of(board[..., None])).num_checkers[0] > 0  # one lane
 
 
-def to_sfen(state: State) -> str:
-    """State (one game) -> SFEN text."""
-    board = np.asarray(state.board)
-    color = int(state.color)
-    hands = np.asarray(state.hand)
-    absolute = board if color == 0 else flip_board_np(board)
-    hands = hands if color == 0 else hands[::-1]
+def _one_game(state: State, index) -> State:
+    """The game `index` of a batched state (index None: `state` must be one game)."""
+    if index is not None:
+        state = jax.tree_util.tree_map(lambda x: x[index], state)
+    shape = np.shape(state.board)
+    if shape != (NUM_SQUARES,):
+        raise ValueError(f"a batch of games (board shape {shape}): pick one with index=k"
+                         if index is None else f"index {index!r} leaves board shape {shape}, "
+                         "not one game: give one index per batch axis")
+    return state
+
+
+def _piece_letters(code: int) -> str:
+    """SFEN letters of a piece code on the absolute board: upper case Black, lower White."""
+    black = code < OPP_OFFSET
+    name = PIECE_NAMES[code - (OWN_OFFSET if black else OPP_OFFSET)]
+    return name if black else name.lower()
+
+
+def _absolute(state: State):
+    """(board codes int[81] with Black as the mover's frame, hands int[2, 7] Black's first,
+    colour) of one game."""
+    board, color, hands = np.asarray(state.board), int(state.color), np.asarray(state.hand)
+    return ((board, hands, color) if color == 0
+            else (flip_board_np(board), hands[::-1], color))
+
+
+def _hand_text(hands) -> str:
+    """SFEN hand field: R B G S N L P, Black's first; "-" when empty."""
+    text = ""
+    for side in (0, 1):
+        for letter in "RBGSNLP":
+            n = int(hands[side, _HAND_LETTERS.index(letter)])
+            if n:
+                text += (str(n) if n > 1 else "") + (letter if side == 0 else letter.lower())
+    return text or "-"
+
+
+def to_sfen(state: State, index=None) -> str:
+    """State -> SFEN text: one game, or game `index` of a batch (an int; a tuple for several
+    batch axes)."""
+    state = _one_game(state, index)
+    absolute, hands, color = _absolute(state)
     rows = []
     for rank in range(9):
         row, gap = "", 0
@@ -169,18 +207,36 @@ def to_sfen(state: State) -> str:
                 continue
             if gap:
                 row, gap = row + str(gap), 0
-            black = code < OPP_OFFSET
-            name = PIECE_NAMES[code - (OWN_OFFSET if black else OPP_OFFSET)]
-            row += name if black else name.lower()
+            row += _piece_letters(code)
         rows.append(row + (str(gap) if gap else ""))
-    hand_text = ""
-    # SFEN convention orders hand pieces R B G S N L P, Black's first.
-    for side in (0, 1):
-        for letter in "RBGSNLP":
-            n = int(hands[side, _HAND_LETTERS.index(letter)])
-            if n:
-                hand_text += (str(n) if n > 1 else "") + (letter if side == 0 else letter.lower())
-    return f"{'/'.join(rows)} {'bw'[color]} {hand_text or '-'} {int(state.ply) + 1}"
+    return f"{'/'.join(rows)} {'bw'[color]} {_hand_text(hands)} {int(state.ply) + 1}"
+
+
+def board_diagram(state: State, index=None) -> str:
+    """A text board of one game (or game `index` of a batch), Black at the bottom: SFEN letters
+    (upper case Black, lower White, + promoted), files 9..1 left to right, ranks a..i top down,
+    both hands (pieces as letters with their counts), the side to move and how the game stands."""
+    state = _one_game(state, index)
+    absolute, hands, color = _absolute(state)
+    lines = ["   " + "".join(f"{file:>3}" for file in range(9, 0, -1))]
+    for rank in range(9):
+        cells = [_piece_letters(int(absolute[9 * (file - 1) + rank]))
+                 if absolute[9 * (file - 1) + rank] else "." for file in range(9, 0, -1)]
+        lines.append(f"   {''.join(f'{cell:>3}' for cell in cells)}  {'abcdefghi'[rank]}")
+    lines.insert(0, f"White (gote) hand: {_side_hand(hands, 1)}")
+    lines.append(f"Black (sente) hand: {_side_hand(hands, 0)}")
+    status = (f"{TERMINATION_NAMES[int(state.termination)]}, game over"
+              if bool(state.terminated) or bool(state.truncated)
+              else f"{'Black' if color == 0 else 'White'} to move"
+              + (" (in check)" if bool(state.in_check) else ""))
+    lines.append(f"ply {int(state.ply)}: {status}")
+    return "\n".join(lines)
+
+
+def _side_hand(hands, side: int) -> str:
+    pieces = [f"{letter}{n if n > 1 else ''}" for letter in "RBGSNLP"
+              for n in [int(hands[side, _HAND_LETTERS.index(letter)])] if n]
+    return " ".join(pieces) or "-"
 
 
 def init(*, max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True) -> State:

@@ -20,7 +20,8 @@ import math
 
 import jax
 import jax.numpy as jnp
-from jax.custom_batching import custom_vmap
+from jax.extend.core import Primitive
+from jax.interpreters import batching, mlir
 
 from shogi_jax.rules.bitboards import fusion_boundaries, materialize
 from shogi_jax.rules.platform import by_platform
@@ -66,23 +67,53 @@ def lane_function(core):
 
     Returns f(*arrays of one game) -> the outputs of one game; `jax.vmap(f)` runs `core` over the
     batch in the lane layout, in the form chosen for the backend.
-    """
 
-    @custom_vmap
+    f is a primitive of its own (not `jax.custom_batching.custom_vmap`): its batching rule sees
+    every operand with its batch axis, while the constants `core` uses stay inside its lowering.
+    custom_vmap instead hands its closed-over constants to the rule as operands and refuses them
+    batched, which a `lax.cond` with a batched predicate does to every operand: pgx-style code
+    that steps games inside a cond under vmap (pgx's auto_reset) failed with an AssertionError.
+    """
+    primitive = Primitive(f"shogi_lanes_{core.__name__}")
+    primitive.multiple_results = True
+
     def one_game(*args):
         with fusion_boundaries(False):
             outputs = core(*(jnp.asarray(x)[..., None] for x in args))
         return jax.tree_util.tree_map(lambda y: y[..., 0], outputs)
 
-    @one_game.def_vmap
-    def batched(axis_size, in_batched, *args):
-        games = [x if is_batched else jnp.broadcast_to(x, (axis_size,) + jnp.shape(x))
-                 for x, is_batched in zip(args, in_batched)]
+    def flat_one_game(*args, out_tree, out_avals):
+        del out_avals
+        leaves, tree = jax.tree_util.tree_flatten(one_game(*args))
+        assert tree == out_tree, (tree, out_tree)
+        return leaves
+
+    def batched(args, dims, *, out_tree, out_avals):
+        del out_avals
+        axis_size = next(x.shape[d] for x, d in zip(args, dims) if d is not None)
+        games = [jnp.moveaxis(x, d, 0) if d is not None
+                 else jnp.broadcast_to(x, (axis_size,) + jnp.shape(x))
+                 for x, d in zip(args, dims)]
         outputs = by_platform(*games, cpu=lambda *g: _in_chunks(core, g, LANE_CHUNK),
                               accelerator=lambda *g: _whole_batch(core, g))
         # A buffer of its own: a consumer that reads each output word several times (unpacking
         # bits) must not recompute the whole core into its fusion.
-        outputs = materialize(outputs)
-        return outputs, jax.tree_util.tree_map(lambda _: True, outputs)
+        leaves = jax.tree_util.tree_leaves(materialize(outputs))
+        return leaves, [0] * len(leaves)
 
-    return functools.wraps(core)(one_game)
+    primitive.def_impl(flat_one_game)
+    primitive.def_abstract_eval(lambda *avals, out_tree, out_avals: list(out_avals))
+    mlir.register_lowering(primitive, mlir.lower_fun(flat_one_game, multiple_results=True))
+    batching.primitive_batchers[primitive] = batched
+
+    @functools.wraps(core)
+    def call(*args):
+        args = [jnp.asarray(x) for x in args]
+        shapes = jax.eval_shape(one_game, *args)
+        out_avals = tuple(jax.core.ShapedArray(leaf.shape, leaf.dtype)
+                          for leaf in jax.tree_util.tree_leaves(shapes))
+        out_tree = jax.tree_util.tree_structure(shapes)
+        leaves = primitive.bind(*args, out_tree=out_tree, out_avals=out_avals)
+        return jax.tree_util.tree_unflatten(out_tree, leaves)
+
+    return call

@@ -42,6 +42,24 @@ class State(NamedTuple):
     hash_history: jnp.ndarray  # uint32[HISTORY_LENGTH, 2] position hashes by ply % HISTORY_LENGTH
     check_history: jnp.ndarray  # bool[HISTORY_LENGTH] whether that position had the mover in check
 
+    def __repr__(self) -> str:
+        """A text board (`print(state)`); for a batch, its size and game 0's board."""
+        import jax
+
+        from shogi_jax.notation.sfen import board_diagram, to_sfen
+
+        shape = getattr(self.board, "shape", ())
+        if isinstance(self.board, jax.core.Tracer) or len(shape) < 1:
+            return f"State(board={self.board!r})"  # traced: no values to show
+        batch = shape[:-1]
+        if not batch:
+            return f"State: sfen {to_sfen(self)}\n{board_diagram(self)}"
+        first = (0,) * len(batch)
+        return (f"State: a batch of {int(np.prod(batch))} games (batch shape {batch}); game "
+                f"{first if len(first) > 1 else 0} below, any other by to_sfen(state, index=k) "
+                f"or board_diagram(state, index=k)\nsfen {to_sfen(self, index=first)}\n"
+                f"{board_diagram(self, index=first)}")
+
 
 def empty_state() -> State:
     """A State with every field at its shape and dtype, before the position is set."""
