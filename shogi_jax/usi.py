@@ -6,6 +6,7 @@ one network evaluation (no search), so every `go` is answered at once, whatever 
 infinite` and `go ponder` hold the answer until `stop` / `ponderhit`, as the protocol asks.
 Malformed or illegal input never stops it: it says why in an `info string` and keeps serving.
 GUIs start an engine as one executable without arguments: `--write-launcher PATH` writes one.
+`--pretrained` plays the network shipped with the package (shogi_jax/pretrained: how it was made).
 """
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ USI_MAX_PLIES = 1 << 30
 MAX_CENTIPAWNS = 30000
 CENTIPAWNS_PER_LOGIT = 600  # dlshogi's scale: value (as a win rate) -> centipawns
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "shogi_jax" / "xla"
+# The network shipped with the package: a training run directory holding its final checkpoint.
+PRETRAINED_RUN = Path(__file__).resolve().parent / "pretrained" / "cpu_60min"
 
 
 class UsiError(ValueError):
@@ -322,13 +325,27 @@ def serve(mover: Mover, lines: TextIO, output: TextIO) -> None:
             break
 
 
+class LauncherError(ValueError):
+    pass
+
+
 def write_launcher(path: Path, engine_arguments: list[str]) -> None:
     """A one-file executable that starts this engine with these arguments (GUIs and cshogi's
-    runner start an engine by path, without arguments). `.bat`/`.cmd` names get a Windows one."""
+    runner start an engine by path, without arguments). `.bat`/`.cmd` names get a Windows one;
+    written inside WSL, it starts the engine in this Linux distribution through `wsl.exe`, so a
+    Windows GUI can register it."""
     python = str(Path(sys.executable).absolute())
+    command = [python, "-m", "shogi_jax.usi", *engine_arguments]
     if path.suffix.lower() in (".bat", ".cmd"):
-        quoted = " ".join(f'"{a}"' for a in [python, "-m", "shogi_jax.usi", *engine_arguments])
-        path.write_text(f"@echo off\r\n{quoted} %*\r\n")
+        if os.name != "nt":
+            distribution = os.environ.get("WSL_DISTRO_NAME")
+            if not distribution:
+                raise LauncherError(f"{path}: a Windows launcher written on Linux must come from "
+                                    "WSL (WSL_DISTRO_NAME is not set); write a .sh launcher")
+            # wsl.exe passes the words after -e to the Linux program as they are.
+            command = ["wsl.exe", "-d", distribution, "-e", *command]
+        quoted = " ".join(f'"{a}"' for a in command)
+        path.write_text(f"@echo off\r\n{quoted} %*\r\n", newline="")
     else:
         command = shlex.join([python, "-m", "shogi_jax.usi", *engine_arguments])
         path.write_text(f"#!/bin/sh\nexec {command} \"$@\"\n")
@@ -344,10 +361,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                "  python -m shogi_jax.usi --checkpoint runs/cpu\n"
                "  python -m shogi_jax.usi --player greedy\n"
                "  python -m shogi_jax.usi --checkpoint runs/cpu --write-launcher shogi_jax.sh\n"
+               "  python -m shogi_jax.usi --pretrained --write-launcher /mnt/c/shogi/shogi_jax.bat"
+               "   (inside WSL)\n"
                "USI options: Temperature (0 plays the network's most likely move), Seed.")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", metavar="RUN_DIR", help="a training run directory")
     source.add_argument("--player", choices=("random", "greedy"), help="a baseline player")
+    source.add_argument("--pretrained", action="store_true",
+                        help="the network shipped with the package (configs/cpu.yaml trained for "
+                             "the 60-minute learning bar; see shogi_jax/pretrained/README.md)")
     parser.add_argument("--which", choices=("latest", "best"),
                         help="with --checkpoint: the run's latest good checkpoint (default) or "
                              "its best evaluated one")
@@ -360,6 +382,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="write an executable that starts this engine with these options "
                              "(for GUI registration) and exit")
     args = parser.parse_args(argv)
+    if args.pretrained:
+        if args.step is not None or args.which is not None:
+            parser.error("--pretrained is one checkpoint: --step and --which go with --checkpoint")
+        args.checkpoint = str(PRETRAINED_RUN)
     if args.temperature < 0 or not math.isfinite(args.temperature):
         parser.error("--temperature must be a number >= 0")
     if args.player and (args.step is not None or args.which is not None):
@@ -397,11 +423,17 @@ def main(argv=None) -> int:
                 return 2
         if args.player:
             forwarded = ["--player", args.player]
+        elif args.pretrained:
+            forwarded = ["--pretrained"]
         else:
             forwarded = ["--checkpoint", str(Path(args.checkpoint).resolve())] + (
                 ["--which", args.which] if args.step is None else ["--step", str(args.step)])
         forwarded += ["--temperature", repr(args.temperature), "--seed", str(args.seed)]
-        write_launcher(args.write_launcher, forwarded)
+        try:
+            write_launcher(args.write_launcher, forwarded)
+        except LauncherError as error:
+            print(f"error: no launcher written: {error}", file=sys.stderr)
+            return 2
         print(f"wrote {args.write_launcher}: register it in the GUI as the engine")
         return 0
     # Engines are restarted often (many GUIs start one per game): keep compiled XLA programs.

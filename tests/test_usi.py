@@ -219,3 +219,29 @@ def test_a_launcher_for_a_given_step_starts_an_engine_the_cli_accepts(tmp_path):
     arguments = command[command.index("shogi_jax.usi") + 1:-1]  # without the trailing "$@"
     parsed = parse_args(arguments)  # --step and --which together would be refused
     assert parsed.step == 0 and parsed.checkpoint == str(run_dir.resolve())
+
+
+def test_a_windows_launcher_written_inside_wsl_starts_the_engine_through_wsl_exe(tmp_path):
+    """A Windows GUI runs the .bat; wsl.exe then runs the words after -e in the distribution.
+    Here (no Windows) the command after -e is started directly and must speak USI."""
+    import os
+    import shlex
+
+    launcher = tmp_path / "engine.bat"
+    outside = subprocess.run([sys.executable, "-m", "shogi_jax.usi", "--player", "greedy",
+                              "--write-launcher", str(launcher)], capture_output=True, text=True,
+                             env={k: v for k, v in os.environ.items() if k != "WSL_DISTRO_NAME"})
+    assert outside.returncode == 2 and "must come from WSL" in outside.stderr
+    assert not launcher.exists()
+    written = subprocess.run([sys.executable, "-m", "shogi_jax.usi", "--player", "greedy",
+                              "--write-launcher", str(launcher)], capture_output=True, text=True,
+                             env={**os.environ, "WSL_DISTRO_NAME": "Ubuntu-24.04"})
+    assert written.returncode == 0, written.stderr
+    text = launcher.read_bytes().decode()
+    assert text.startswith("@echo off\r\n") and text.endswith(" %*\r\n")
+    words = shlex.split(text.splitlines()[1].removesuffix(" %*"))
+    assert words[:4] == ["wsl.exe", "-d", "Ubuntu-24.04", "-e"]
+    engine = subprocess.run(words[4:], input="usi\nquit\n", capture_output=True, text=True,
+                            timeout=120)
+    assert "usiok" in engine.stdout.splitlines()
+
