@@ -117,17 +117,6 @@ def pick_actions(key, legal_action_mask):
     return jnp.argmax(score, axis=1).astype(jnp.int32)
 
 
-def reset_where(done, fresh, state):
-    """Games with `done` (bool[B]) replaced by the matching game of `fresh`."""
-    import jax
-    import jax.numpy as jnp
-
-    def select(new, old):
-        return jnp.where(done.reshape(done.shape + (1,) * (old.ndim - 1)), new, old)
-
-    return jax.tree_util.tree_map(select, fresh, state)
-
-
 def make_engine(engine, batch):
     """(start_batch, step_and_observe) for `engine`.
 
@@ -168,6 +157,8 @@ def make_engine_loop(step_and_observe):
     import jax
     import jax.numpy as jnp
 
+    from shogi_jax.rules.state import select_games
+
     def run(state, fresh, key, num_steps):
         def body(_, carry):
             state, key, checksum, finished = carry
@@ -177,7 +168,7 @@ def make_engine_loop(step_and_observe):
             checksum = checksum + jnp.sum(obs, dtype=jnp.float32)
             done = state.terminated | state.truncated
             finished = finished + jnp.sum(done, dtype=jnp.int32)
-            return reset_where(done, fresh, state), key, checksum, finished
+            return select_games(done, fresh, state), key, checksum, finished
 
         init = (state, key, jnp.float32(0), jnp.int32(0))
         return jax.lax.fori_loop(0, num_steps, body, init)

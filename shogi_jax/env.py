@@ -30,7 +30,7 @@ from shogi_jax.notation.sfen import init as start_position
 from shogi_jax.notation.sfen import to_sfen
 from shogi_jax.rules.board import NUM_ACTIONS
 from shogi_jax.rules.observe import NUM_OBSERVATION_PLANES, observe
-from shogi_jax.rules.state import DEFAULT_MAX_PLIES, State
+from shogi_jax.rules.state import DEFAULT_MAX_PLIES, State, select_games
 from shogi_jax.rules.step import step as rules_step
 
 ENV_IDS = ("shogi",)
@@ -136,7 +136,6 @@ def auto_reset(step_fn, init_fn):
         state = step_fn(state, action, key_step)
         fresh = init_fn(key_init).replace(terminated=state.terminated,
                                           truncated=state.truncated, rewards=state.rewards)
-        ended = state.terminated | state.truncated
-        return jax.tree_util.tree_map(lambda new, old: jnp.where(ended, new, old), fresh, state)
+        return select_games(state.terminated | state.truncated, fresh, state)
 
     return wrapped_step_fn

@@ -20,7 +20,7 @@ import shogi_jax as sj
 from shogi_jax import parallel, ppo, shaping
 from shogi_jax.config import Config, ConfigError
 from shogi_jax.model import make_model
-from shogi_jax.rules.state import State
+from shogi_jax.rules.state import State, select_games
 
 NUM_REASONS = len(sj.TERMINATION_NAMES)
 RESULT_NAMES = ("black_wins", "white_wins", "draws")
@@ -147,9 +147,9 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
         done = after.terminated | after.truncated
 
         def reset(fresh, current):
-            return jnp.where(done.reshape(done.shape + (1,) * (current.ndim - 1)), fresh, current)
+            return select_games(done, fresh, current)
 
-        games = jax.tree_util.tree_map(reset, start, after)
+        games = reset(start, after)
         tally = jax.tree_util.tree_map(jnp.add, tally, _tally(done, after))
         carry = (games, reset(start_observation, after_observation),
                  reset(start_logits[0], after_logits), reset(start_value[0], after_value), tally)

@@ -9,13 +9,13 @@ losses.
 """
 from __future__ import annotations
 
+import chex
 import flax.linen as nn
 import jax.numpy as jnp
 
 from shogi_jax.config import ModelConfig
-from shogi_jax.rules.board import NUM_ACTIONS, NUM_SQUARES
+from shogi_jax.rules.board import NUM_ACTION_PLANES, NUM_ACTIONS
 
-NUM_ACTION_PLANES = NUM_ACTIONS // NUM_SQUARES  # 27
 _VALUE_PLANES = 2  # 1x1 conv channels feeding the value head's dense layers
 _SE_REDUCTION = 4  # squeeze-excitation bottleneck: channels // 4
 
@@ -67,6 +67,8 @@ class ActorCritic(nn.Module):
 
     @nn.compact
     def __call__(self, observation):
+        chex.assert_rank(observation, 4)  # [B, 9, 9, C]
+        chex.assert_shape(observation, (None, 9, 9, None))
         x = observation.astype(self.dtype)
         x = nn.Conv(self.channels, (3, 3), dtype=self.dtype, param_dtype=jnp.float32)(x)
         x = nn.relu(nn.LayerNorm(dtype=self.dtype, param_dtype=jnp.float32)(x))
@@ -86,7 +88,10 @@ class ActorCritic(nn.Module):
         value = nn.relu(nn.Dense(self.value_hidden, dtype=self.dtype,
                                  param_dtype=jnp.float32)(value))
         value = nn.Dense(1, dtype=self.dtype, param_dtype=jnp.float32)(value)[:, 0]
-        return logits.astype(jnp.float32), jnp.tanh(value.astype(jnp.float32))
+        logits, value = logits.astype(jnp.float32), jnp.tanh(value.astype(jnp.float32))
+        chex.assert_shape([logits, value], [(observation.shape[0], NUM_ACTIONS),
+                                            (observation.shape[0],)])
+        return logits, value
 
 
 def make_model(config: ModelConfig) -> ActorCritic:

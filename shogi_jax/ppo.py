@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 import optax
@@ -58,6 +59,8 @@ def compute_gae(reward, value, next_value, terminated, truncated, *, gamma, gae_
     A truncated game is cut (no advantage flows back from the next game) but its last state is
     still bootstrapped through next_value, since the move limit is not part of the value's world.
     """
+    chex.assert_rank(reward, 2)
+    chex.assert_equal_shape([reward, value, next_value, terminated, truncated])
     reward, value, next_value = (jnp.asarray(x, jnp.float32) for x in (reward, value, next_value))
     alive = 1.0 - jnp.asarray(terminated, jnp.float32)
     same_game = alive * (1.0 - jnp.asarray(truncated, jnp.float32))
@@ -125,6 +128,11 @@ def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, ent
 
         loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
     """
+    chex.assert_rank([logits, values], [2, 1])
+    chex.assert_equal_shape([logits, batch.legal_action_mask])
+    chex.assert_equal_shape([values, batch.action, batch.old_log_prob, batch.old_value,
+                             batch.advantage, batch.target_return])
+    chex.assert_equal_shape_prefix([logits, values], 1)
     old_log_prob, old_value, advantage, target_return = (
         jax.lax.stop_gradient(jnp.asarray(x, jnp.float32))
         for x in (batch.old_log_prob, batch.old_value, batch.advantage, batch.target_return))

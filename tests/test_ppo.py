@@ -452,3 +452,21 @@ def test_minibatches_deal_every_ply_of_every_game_once():
     assert any((plies[:, :, g] != plies[:, :, 0]).any() for g in range(1, num_games))
     again = np.asarray(minibatch_plies(jax.random.PRNGKey(4), length, num_games, minibatches))
     assert (again != plies).any()
+
+
+def test_shapes_that_do_not_fit_are_refused_at_trace_time():
+    """chex assertions at the boundaries: GAE's [T, B] inputs, the loss's minibatch, the model."""
+    from shogi_jax.config import ModelConfig
+    from shogi_jax.model import make_model
+
+    reward, value, next_value, terminated, truncated = hand_built_trajectory()
+    with pytest.raises(AssertionError, match="shape"):  # one value too few
+        gae(reward, value[:, :2], next_value, terminated, truncated, 1.0, 1.0)
+    logits, values, batch = random_batch(np.random.default_rng(1), 8, 4)
+    with pytest.raises(AssertionError):  # values of another minibatch size
+        ppo_loss(jnp.asarray(logits), jnp.asarray(values[:7]), to_ppo_batch(batch),
+                 value_clip_eps=None, normalize_advantages=False, **LOSS_OPTIONS)
+    model = make_model(ModelConfig(blocks=1, channels=8, squeeze_excitation=False,
+                                   value_hidden=8, dtype="float32"))
+    with pytest.raises(AssertionError):  # planes without the batch axis
+        model.init(jax.random.PRNGKey(0), jnp.zeros((9, 9, 94), bool))

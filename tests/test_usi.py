@@ -245,3 +245,29 @@ def test_a_windows_launcher_written_inside_wsl_starts_the_engine_through_wsl_exe
                             timeout=120)
     assert "usiok" in engine.stdout.splitlines()
 
+
+def test_the_pretrained_network_plays_legal_moves_and_beats_random_at_once(tmp_path):
+    """`--pretrained`: the network shipped with the package, through a launcher, in a short
+    match run by cshogi's runner against our random engine (cshogi referees every move)."""
+    from shogi_jax.usi import PRETRAINED_RUN
+
+    assert (PRETRAINED_RUN / "checkpoints").is_dir(), "the package ships its network"
+    engine = _launcher(tmp_path / "pretrained.sh", "--pretrained")
+    assert "--pretrained" in Path(engine).read_text()
+    opponent = _launcher(tmp_path / "random.sh", "--player", "random")
+    done = subprocess.run([sys.executable, "-m", "cshogi.cli", engine, opponent, "--games", "4",
+                           "--keep-process", "--time", "600000", "--draw", "512", "--csa",
+                           str(tmp_path / "games.csa"), "--multi-csa"], capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    games = CSA.Parser.parse_file(str(tmp_path / "games.csa"))
+    assert len(games) == 4
+    wins = 0
+    for game in games:
+        board = cshogi.Board(game.sfen)
+        for move in game.moves:
+            assert board.is_legal(move)
+            board.push(move)
+        pretrained_black = game.names[0].startswith("shogi_jax cpu_60min")
+        wins += game.win == (cshogi.BLACK_WIN if pretrained_black else cshogi.WHITE_WIN)
+    assert wins >= 3, [game.win for game in games]

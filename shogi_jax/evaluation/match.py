@@ -20,7 +20,7 @@ import shogi_jax as sj
 from shogi_jax import parallel
 from shogi_jax.evaluation.players import Player, random_act
 from shogi_jax.notation.usi import move_to_usi
-from shogi_jax.rules.state import STARTPOS_SFEN
+from shogi_jax.rules.state import STARTPOS_SFEN, select_games
 from shogi_jax.rules.step import from_square
 
 PLIES_PER_CHUNK = 16
@@ -64,9 +64,7 @@ def _one_ply(first: Player, second: Player, first_params, second_params, games,
     over = games.terminated | games.truncated
     source = jax.vmap(from_square)(games.board, action)
     after = jax.vmap(partial(sj.step, max_plies=max_plies, impasse=impasse))(games, action)
-    games = jax.tree_util.tree_map(
-        lambda old, new: jnp.where(over.reshape(over.shape + (1,) * (new.ndim - 1)), old, new),
-        games, after)
+    games = select_games(over, games, after)
     return games, jnp.where(over, NOT_PLAYED, action), source
 
 

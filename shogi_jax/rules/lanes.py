@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 from jax.extend.core import Primitive
@@ -89,7 +90,7 @@ def lane_function(core):
         return leaves
 
     def batched(args, dims, *, out_tree, out_avals):
-        del out_avals
+        del out_tree  # the outputs keep one_game's order
         axis_size = next(x.shape[d] for x, d in zip(args, dims) if d is not None)
         games = [jnp.moveaxis(x, d, 0) if d is not None
                  else jnp.broadcast_to(x, (axis_size,) + jnp.shape(x))
@@ -99,6 +100,8 @@ def lane_function(core):
         # A buffer of its own: a consumer that reads each output word several times (unpacking
         # bits) must not recompute the whole core into its fusion.
         leaves = jax.tree_util.tree_leaves(materialize(outputs))
+        # Each output: the one-game output with the batch axis in front.
+        chex.assert_shape(leaves, [(axis_size,) + aval.shape for aval in out_avals])
         return leaves, [0] * len(leaves)
 
     primitive.def_impl(flat_one_game)

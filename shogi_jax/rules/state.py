@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -78,6 +79,17 @@ def empty_state() -> State:
         hash_history=jnp.zeros((HISTORY_LENGTH, 2), jnp.uint32),
         check_history=jnp.zeros(HISTORY_LENGTH, jnp.bool_),
     )
+
+
+def select_games(where, if_true, if_false):
+    """Per game, the whole game (every field) from `if_true` where `where` (bool[*batch]) holds,
+    else from `if_false`. Leaves have the batch axes first; `if_true` may also be one unbatched
+    game (a start position), broadcast to every game. Every reset and freeze of finished games
+    goes through here."""
+    def select(new, old):
+        return jnp.where(where.reshape(where.shape + (1,) * (old.ndim - where.ndim)), new, old)
+
+    return jax.tree_util.tree_map(select, if_true, if_false)
 
 
 STARTPOS_SFEN = "lnsgkgsnl/1r5b1/ppppppppp/9/9/9/PPPPPPPPP/1B5R1/LNSGKGSNL b - 1"
