@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-SCHEDULE_KINDS = ("constant", "linear", "cosine")
+from shogi_jax.config import LR_SCHEDULES
 
 
 class Transition(NamedTuple):
@@ -166,8 +166,8 @@ def learning_rate_schedule(kind, *, learning_rate, warmup_steps, total_steps):
     """optax.Schedule over optimizer updates: "constant", or "linear" / "cosine" decay to 0 at
     total_steps; preceded by a linear warm-up from 0 to learning_rate over warmup_steps when that
     is positive (the decay then spans total_steps - warmup_steps)."""
-    if kind not in SCHEDULE_KINDS:
-        raise ValueError(f"unknown learning-rate schedule {kind!r}; expected one of {SCHEDULE_KINDS}")
+    if kind not in LR_SCHEDULES:
+        raise ValueError(f"unknown learning-rate schedule {kind!r}; expected one of {LR_SCHEDULES}")
     if warmup_steps < 0:
         raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
     decay_steps = total_steps - warmup_steps
