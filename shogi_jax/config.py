@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
-import functools
 import hashlib
 import json
 import os
@@ -31,91 +30,136 @@ class ConfigError(ValueError):
     """A config that cannot be used: unreadable, unknown key, wrong type or impossible value."""
 
 
+# --- the schema: every setting with its default, its meaning and its constraint -----------------
+
+_Check = tuple[Callable[[Any], bool], str]  # (accepts the value, the requirement in words)
+POSITIVE: _Check = (lambda v: v > 0, "> 0")
+NON_NEGATIVE: _Check = (lambda v: v >= 0, ">= 0")
+POSITIVE_EVEN: _Check = (lambda v: v > 0 and v % 2 == 0, "even and > 0")
+NONE_OR_POSITIVE: _Check = (lambda v: v is None or v > 0, "None or > 0")
+NONE_OR_NON_NEGATIVE: _Check = (lambda v: v is None or v >= 0, "None or >= 0")
+UNIT_INTERVAL: _Check = (lambda v: 0 <= v <= 1, "in [0, 1]")
+
+
+def one_of(choices: Sequence[str]) -> _Check:
+    return (lambda v: v in choices, f"one of {', '.join(choices)}")
+
+
+def setting(default: Any, meaning: str, check: Optional[_Check] = None) -> Any:
+    """A config field: its default, its meaning (the --help text) and the constraint `validate`
+    enforces (None: any value of its type)."""
+    return field(default=default, metadata={"help": meaning, "check": check})
+
+
+def section(section_class: type) -> Any:
+    """A nested section of a config, at its defaults."""
+    return field(default_factory=section_class)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    blocks: int = 2  # residual blocks
-    channels: int = 32  # channels per conv layer
-    squeeze_excitation: bool = False  # squeeze-excitation in each residual block
-    value_hidden: int = 64  # hidden units of the value head
-    dtype: str = "float32"  # compute dtype: "float32" or "bfloat16" (params always float32)
+    blocks: int = setting(2, "residual blocks", POSITIVE)
+    channels: int = setting(32, "channels per conv layer", POSITIVE)
+    squeeze_excitation: bool = setting(False, "squeeze-excitation in each residual block")
+    value_hidden: int = setting(64, "hidden units of the value head", POSITIVE)
+    dtype: str = setting("float32", "compute dtype (params always float32)",
+                         one_of(COMPUTE_DTYPES))
 
 
 @dataclass(frozen=True)
 class EnvConfig:
-    num_games: int = 256  # B: games played side by side
-    rollout_length: int = 32  # T: plies per game per iteration
-    max_plies: int = 512  # move limit (a draw, truncated)
-    impasse: bool = True  # CSA 27-point impasse declaration
+    num_games: int = setting(256, "B: games played side by side", POSITIVE)
+    rollout_length: int = setting(32, "T: plies per game per iteration", POSITIVE)
+    max_plies: int = setting(512, "move limit (a draw, truncated)", POSITIVE)
+    impasse: bool = setting(True, "CSA 27-point impasse declaration")
 
 
 @dataclass(frozen=True)
 class PPOConfig:
-    learning_rate: float = 3e-4  # Adam step size (peak, after warm-up)
-    lr_schedule: str = "constant"  # "constant" | "linear" | "cosine" (decay to 0 over train.iterations)
-    warmup_iterations: int = 0  # linear warm-up from 0 over this many iterations
-    epochs: int = 4  # passes over each iteration's B x T samples
-    minibatches: int = 4  # minibatches per epoch, each T/M plies of all B games (T % M == 0)
-    gamma: float = 0.99  # discount per ply
-    gae_lambda: float = 0.95  # GAE lambda
-    clip_eps: float = 0.2  # PPO ratio clip
-    value_clip_eps: Optional[float] = None  # None: unclipped value loss
-    value_coef: float = 0.5  # weight of the value loss
-    entropy_coef: float = 0.01  # weight of the entropy bonus
-    max_grad_norm: float = 1.0  # global-norm gradient clip
-    normalize_advantages: bool = True  # per minibatch
-    target_kl: Optional[float] = None  # None: no early stop
+    learning_rate: float = setting(3e-4, "Adam step size (peak, after warm-up)", POSITIVE)
+    lr_schedule: str = setting("constant", "decay to 0 over train.iterations, or none",
+                               one_of(LR_SCHEDULES))
+    warmup_iterations: int = setting(0, "linear warm-up from 0 over this many iterations",
+                                     NON_NEGATIVE)
+    epochs: int = setting(4, "passes over each iteration's B x T samples", POSITIVE)
+    minibatches: int = setting(4, "minibatches per epoch, each T/M plies of all B games "
+                                  "(T % M == 0)", POSITIVE)
+    gamma: float = setting(0.99, "discount per ply", UNIT_INTERVAL)
+    gae_lambda: float = setting(0.95, "GAE lambda", UNIT_INTERVAL)
+    clip_eps: float = setting(0.2, "PPO ratio clip", POSITIVE)
+    value_clip_eps: Optional[float] = setting(None, "None: unclipped value loss",
+                                              NONE_OR_POSITIVE)
+    value_coef: float = setting(0.5, "weight of the value loss", NON_NEGATIVE)
+    entropy_coef: float = setting(0.01, "weight of the entropy bonus", NON_NEGATIVE)
+    max_grad_norm: float = setting(1.0, "global-norm gradient clip", POSITIVE)
+    normalize_advantages: bool = setting(True, "per minibatch")
+    target_kl: Optional[float] = setting(None, "None: no early stop", NONE_OR_POSITIVE)
 
 
 @dataclass(frozen=True)
 class RewardShapingConfig:
-    material_weight: float = 0.0  # 0: off. Reward per point of material gained by the mover
-    anneal_env_steps: int = 0  # the weight falls linearly to 0 by this many env steps
-    count_promotions: bool = False  # false: promoted pieces score as unpromoted (captures only)
+    material_weight: float = setting(0.0, "0: off. Reward per point of material gained by the "
+                                          "mover", NON_NEGATIVE)
+    anneal_env_steps: int = setting(0, "the weight falls linearly to 0 by this many env steps",
+                                    NON_NEGATIVE)
+    count_promotions: bool = setting(False, "false: promoted pieces score as unpromoted "
+                                            "(captures only)")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    seed: int = 0  # parameters, games and sampling all follow from it
-    iterations: int = 100  # total iterations (of B x T env steps each)
-    iterations_per_dispatch: int = 1  # iterations compiled into one call (a lax.scan)
-    run_dir: str = "runs/default"  # must not exist yet or be empty (unless --resume)
-    time_limit_minutes: float = 0.0  # 0: none. Else save and stop after this many minutes
+    seed: int = setting(0, "parameters, games and sampling all follow from it")
+    iterations: int = setting(100, "total iterations (of B x T env steps each)", POSITIVE)
+    iterations_per_dispatch: int = setting(1, "iterations compiled into one call (a lax.scan)",
+                                           POSITIVE)
+    run_dir: str = setting("runs/default", "must not exist yet or be empty (unless --resume)")
+    time_limit_minutes: float = setting(0.0, "0: none. Else save and stop after this many "
+                                             "minutes", NON_NEGATIVE)
 
 
 @dataclass(frozen=True)
 class CheckpointConfig:
-    every_iterations: int = 10  # save every N iterations (and always at the end)
-    keep_latest: int = 3  # checkpoints kept (older ones deleted once a newer one is complete)
+    every_iterations: int = setting(10, "save every N iterations (and always at the end)",
+                                    POSITIVE)
+    keep_latest: int = setting(3, "checkpoints kept (older ones deleted once a newer one is "
+                                  "complete)", POSITIVE)
 
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    every_iterations: int = 0  # 0: off. Evaluate vs random, greedy and the best checkpoint
-    games: int = 32  # games per opponent (even: colours alternate)
-    max_plies: int = 256  # evaluation games end as draws here
-    random_opening_plies: int = 4  # uniformly random first plies, shared by each colour pair
-    temperature: float = 0.0  # 0: the policy plays its argmax
+    every_iterations: int = setting(0, "0: off. Evaluate vs random, greedy and the best "
+                                       "checkpoint", NON_NEGATIVE)
+    games: int = setting(32, "games per opponent (even: colours alternate)", POSITIVE_EVEN)
+    max_plies: int = setting(256, "evaluation games end as draws here", POSITIVE)
+    random_opening_plies: int = setting(4, "uniformly random first plies, shared by each colour "
+                                           "pair", NON_NEGATIVE)
+    temperature: float = setting(0.0, "0: the policy plays its argmax", NON_NEGATIVE)
 
 
 @dataclass(frozen=True)
 class DistributedConfig:
-    devices: int = 0  # devices the games are split over; 0: all devices of all processes
-    initialize: bool = False  # multi-host: join the other processes (jax.distributed.initialize)
-    coordinator_address: Optional[str] = None  # host:port of process 0; None: JAX finds it
-    num_processes: Optional[int] = None  # None: $JAX_COORDINATOR_ADDRESS / Cloud TPU / Slurm
-    process_id: Optional[int] = None  # this process, 0 .. num_processes - 1 (None: detected)
+    devices: int = setting(0, "devices the games are split over; 0: all devices of all "
+                              "processes", NON_NEGATIVE)
+    initialize: bool = setting(False, "multi-host: join the other processes "
+                                      "(jax.distributed.initialize)")
+    coordinator_address: Optional[str] = setting(None, "host:port of process 0; None: JAX "
+                                                       "finds it")
+    num_processes: Optional[int] = setting(None, "None: $JAX_COORDINATOR_ADDRESS / Cloud TPU / "
+                                                 "Slurm", NONE_OR_POSITIVE)
+    process_id: Optional[int] = setting(None, "this process, 0 .. num_processes - 1 (None: "
+                                              "detected)", NONE_OR_NON_NEGATIVE)
 
 
 @dataclass(frozen=True)
 class Config:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    env: EnvConfig = field(default_factory=EnvConfig)
-    ppo: PPOConfig = field(default_factory=PPOConfig)
-    reward_shaping: RewardShapingConfig = field(default_factory=RewardShapingConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
-    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
-    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    model: ModelConfig = section(ModelConfig)
+    env: EnvConfig = section(EnvConfig)
+    ppo: PPOConfig = section(PPOConfig)
+    reward_shaping: RewardShapingConfig = section(RewardShapingConfig)
+    train: TrainConfig = section(TrainConfig)
+    checkpoint: CheckpointConfig = section(CheckpointConfig)
+    evaluation: EvaluationConfig = section(EvaluationConfig)
+    distributed: DistributedConfig = section(DistributedConfig)
 
 
 # --- YAML -------------------------------------------------------------------------------------
@@ -241,78 +285,25 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
 
 # --- validation -------------------------------------------------------------------------------
 
-_Rule = tuple[str, Callable[[Any], bool], str]  # (dotted key, accepts the value, requirement)
-
-
-def _positive(value: Any) -> bool:
-    return value > 0
-
-
-def _non_negative(value: Any) -> bool:
-    return value >= 0
-
-
-def _positive_even(value: Any) -> bool:
-    return value > 0 and value % 2 == 0
-
-
-def _none_or_positive(value: Any) -> bool:
-    return value is None or value > 0
-
-
-def _unit_interval(value: Any) -> bool:
-    return 0 <= value <= 1
-
-
-_VALUE_RULES: tuple[_Rule, ...] = (
-    ("model.blocks", _positive, "> 0"),
-    ("model.channels", _positive, "> 0"),
-    ("model.value_hidden", _positive, "> 0"),
-    ("model.dtype", COMPUTE_DTYPES.__contains__, f"one of {', '.join(COMPUTE_DTYPES)}"),
-    ("env.num_games", _positive, "> 0"),
-    ("env.rollout_length", _positive, "> 0"),
-    ("env.max_plies", _positive, "> 0"),
-    ("ppo.learning_rate", _positive, "> 0"),
-    ("ppo.lr_schedule", LR_SCHEDULES.__contains__, f"one of {', '.join(LR_SCHEDULES)}"),
-    ("ppo.warmup_iterations", _non_negative, ">= 0"),
-    ("ppo.epochs", _positive, "> 0"),
-    ("ppo.minibatches", _positive, "> 0"),
-    ("ppo.gamma", _unit_interval, "in [0, 1]"),
-    ("ppo.gae_lambda", _unit_interval, "in [0, 1]"),
-    ("ppo.clip_eps", _positive, "> 0"),
-    ("ppo.value_clip_eps", _none_or_positive, "None or > 0"),
-    ("ppo.value_coef", _non_negative, ">= 0"),
-    ("ppo.entropy_coef", _non_negative, ">= 0"),
-    ("ppo.max_grad_norm", _positive, "> 0"),
-    ("ppo.target_kl", _none_or_positive, "None or > 0"),
-    ("reward_shaping.material_weight", _non_negative, ">= 0"),
-    ("reward_shaping.anneal_env_steps", _non_negative, ">= 0"),
-    ("train.iterations", _positive, "> 0"),
-    ("distributed.devices", _non_negative, ">= 0"),
-    ("distributed.num_processes", _none_or_positive, "None or > 0"),
-    ("distributed.process_id", lambda v: v is None or v >= 0, "None or >= 0"),
-    ("train.iterations_per_dispatch", _positive, "> 0"),
-    ("train.time_limit_minutes", _non_negative, ">= 0"),
-    ("checkpoint.every_iterations", _positive, "> 0"),
-    ("checkpoint.keep_latest", _positive, "> 0"),
-    ("evaluation.every_iterations", _non_negative, ">= 0"),
-    ("evaluation.games", _positive_even, "even and > 0"),
-    ("evaluation.max_plies", _positive, "> 0"),
-    ("evaluation.random_opening_plies", _non_negative, ">= 0"),
-    ("evaluation.temperature", _non_negative, ">= 0"),
-)
-
-
-def _value_at(config: Config, dotted_key: str) -> Any:
-    return functools.reduce(getattr, dotted_key.split("."), config)
+def check_settings(config: Any, prefix: str = "") -> None:
+    """ConfigError naming the first setting (in schema order, sections and list items included)
+    whose value breaks its constraint."""
+    for f in dataclasses.fields(config):
+        value, key = getattr(config, f.name), _dotted(prefix, f.name)
+        if dataclasses.is_dataclass(value):
+            check_settings(value, key)
+        elif isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
+            for i, item in enumerate(value):
+                check_settings(item, f"{key}[{i}]")
+        elif f.metadata.get("check") is not None:
+            accepts, requirement = f.metadata["check"]
+            if not accepts(value):
+                raise ConfigError(f"{key} must be {requirement}, got {value!r}")
 
 
 def validate(config: Config) -> None:
     """Raises ConfigError naming the key of the first impossible value or inconsistent pair."""
-    for key, accepts, requirement in _VALUE_RULES:
-        value = _value_at(config, key)
-        if not accepts(value):
-            raise ConfigError(f"{key} must be {requirement}, got {value!r}")
+    check_settings(config)
     # Each epoch splits every game's T plies evenly over the minibatches (all B games are in
     # each minibatch: the game axis is what is split over devices).
     if config.env.rollout_length % config.ppo.minibatches:
@@ -444,25 +435,33 @@ CHECKPOINT_CHOICES = ("latest", "best")
 
 @dataclass(frozen=True)
 class PlayerConfig:
-    name: str = ""  # unique; used in the crosstable and the game records
-    kind: str = "random"  # "random" | "greedy" | "policy"
-    run_dir: Optional[str] = None  # policy: the training run directory (its config + checkpoints)
-    checkpoint: str = "latest"  # policy: "latest" or "best" (by evaluation Elo) ...
-    step: Optional[int] = None  # ... or this iteration's checkpoint
-    temperature: float = 0.0  # policy: 0 plays the argmax
+    name: str = setting("", "unique; used in the crosstable and the game records")
+    kind: str = setting("random", "what plays", one_of(PLAYER_KINDS))
+    run_dir: Optional[str] = setting(None, "policy: the training run directory (its config + "
+                                           "checkpoints)")
+    checkpoint: str = setting("latest", "policy: by evaluation Elo, or the newest ...",
+                              one_of(CHECKPOINT_CHOICES))
+    step: Optional[int] = setting(None, "... or this iteration's checkpoint",
+                                  NONE_OR_NON_NEGATIVE)
+    temperature: float = setting(0.0, "policy: 0 plays the argmax", NON_NEGATIVE)
 
 
 @dataclass(frozen=True)
 class TournamentConfig:
-    players: tuple[PlayerConfig, ...] = ()  # a list of player mappings (keys below)
-    games_per_pairing: int = 100  # even: each colour pair plays the same opening both ways
-    random_opening_plies: int = 0  # uniformly random first plies (shared by a colour pair)
-    opening_sfen_file: Optional[str] = None  # one SFEN per line; colour pair k uses line k mod n
-    max_plies: int = 512  # games end as draws here
-    impasse: bool = True  # the 27-point impasse declaration
-    anchor: Optional[str] = None  # Elo 0: a player ("random" if one plays, else the first)
-    seed: int = 0  # openings and sampling
-    output_dir: str = "tournaments/default"  # must not exist yet or be empty
+    players: tuple[PlayerConfig, ...] = setting((), "a list of player mappings (keys below)")
+    games_per_pairing: int = setting(100, "each colour pair plays the same opening both ways",
+                                     POSITIVE_EVEN)
+    random_opening_plies: int = setting(0, "uniformly random first plies (shared by a colour "
+                                           "pair)", NON_NEGATIVE)
+    opening_sfen_file: Optional[str] = setting(None, "one SFEN per line; colour pair k uses "
+                                                     "line k mod n")
+    max_plies: int = setting(512, "games end as draws here", POSITIVE)
+    impasse: bool = setting(True, "the 27-point impasse declaration")
+    anchor: Optional[str] = setting(None, "Elo 0: a player (\"random\" if one plays, else the "
+                                          "first)")
+    seed: int = setting(0, "openings and sampling")
+    output_dir: str = setting("tournaments/default", "must not exist yet or be empty (unless "
+                                                     "--resume)")
 
 
 def tournament_config_from_dict(raw: Mapping[str, Any]) -> TournamentConfig:
@@ -476,27 +475,15 @@ def tournament_config_from_dict(raw: Mapping[str, Any]) -> TournamentConfig:
             raise ConfigError(f"{key}.name: every player needs a name")
         if names.count(player.name) > 1:
             raise ConfigError(f"{key}.name: {player.name!r} is used by more than one player")
-        if player.kind not in PLAYER_KINDS:
-            raise ConfigError(f"{key}.kind must be one of {', '.join(PLAYER_KINDS)}, "
-                              f"got {player.kind!r}")
+    check_settings(config)
+    for i, player in enumerate(config.players):
         if (player.kind == "policy") != (player.run_dir is not None):
-            raise ConfigError(f"{key}.run_dir: policy players need one, others take none")
-        if player.checkpoint not in CHECKPOINT_CHOICES:
-            raise ConfigError(f"{key}.checkpoint must be one of {', '.join(CHECKPOINT_CHOICES)}, "
-                              f"got {player.checkpoint!r}")
-        if player.temperature < 0:
-            raise ConfigError(f"{key}.temperature must be >= 0, got {player.temperature!r}")
+            raise ConfigError(f"players[{i}].run_dir: policy players need one, others take none")
     if config.anchor is None:
         config = dataclasses.replace(config, anchor="random" if "random" in names else names[0])
     elif config.anchor not in names:
         raise ConfigError(f"anchor: {config.anchor!r} is not one of the players "
                           f"({', '.join(names)})")
-    if not _positive_even(config.games_per_pairing):
-        raise ConfigError(f"games_per_pairing must be even and > 0, got {config.games_per_pairing}")
-    if config.random_opening_plies < 0:
-        raise ConfigError(f"random_opening_plies must be >= 0, got {config.random_opening_plies}")
-    if config.max_plies <= 0:
-        raise ConfigError(f"max_plies must be > 0, got {config.max_plies}")
     return config
 
 
@@ -507,15 +494,8 @@ def load_tournament_config(path: str | os.PathLike[str],
 
 
 def config_reference(section_class: type = Config, prefix: str = "") -> list[str]:
-    """`dotted.key = default  # meaning` for every setting, read from the schema's source (its
-    comments are the documentation), for --help."""
-    import inspect
-
-    comments = {}
-    for line in inspect.getsource(section_class).splitlines():
-        match = re.match(r"\s+(\w+):[^#]*#\s*(.*)$", line)
-        if match:
-            comments[match.group(1)] = match.group(2)
+    """`dotted.key = default  # meaning [constraint]` for every setting, from the schema, for
+    --help."""
     lines = []
     hints = get_type_hints(section_class)
     for f in dataclasses.fields(section_class):
@@ -523,7 +503,7 @@ def config_reference(section_class: type = Config, prefix: str = "") -> list[str
         if dataclasses.is_dataclass(hints[f.name]):
             lines += config_reference(hints[f.name], key)
             continue
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        comment = f"  # {comments[f.name]}" if f.name in comments else ""
-        lines.append(f"{key} = {default!r}{comment}")
+        check = f.metadata["check"]
+        constraint = f" [{check[1]}]" if check else ""
+        lines.append(f"{key} = {f.default!r}  # {f.metadata['help']}{constraint}")
     return lines

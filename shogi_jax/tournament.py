@@ -32,7 +32,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Example:\n  python -m shogi_jax.tournament --config configs/tournament.yaml "
                "--set games_per_pairing=20 --output-dir tournaments/t1\n\n"
-               "Tournament config keys (key = default  # meaning):\n"
+               "Tournament config keys (key = default  # meaning [constraint]):\n"
                + "\n".join("  " + line for line in config_reference(TournamentConfig))
                + "\n\nEach entry of players:\n"
                + "\n".join("  " + line for line in config_reference(PlayerConfig)))

@@ -42,7 +42,8 @@ Preemption: SIGTERM or SIGINT finishes the current iteration, saves, waits for t
 latest checkpoint is reported and the one before it used. A NaN/Inf loss stops with exit code 1
 and saves nothing. Exit codes: 0 done, 1 non-finite loss, 2 bad config / run dir / checkpoint.
 
-Every config key (section.key = default  # meaning), settable in the YAML file or with --set:
+Every config key (section.key = default  # meaning [constraint]), settable in the YAML file or
+with --set:
 """ + "\n".join("  " + line for line in config_reference())
 
 
