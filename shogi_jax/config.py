@@ -1,7 +1,10 @@
 """Training configuration: the schema, strict YAML loading, command-line overrides and validation.
 
-A config is a tree of frozen dataclasses. The loader is driven by the dataclass fields and their
-type hints, so a new section (say `checkpoint`) needs only a dataclass and a field on `Config`.
+A config is a tree of frozen dataclasses whose fields are `setting(default, meaning, check)`: the
+meaning is the --help text and the check the constraint `check_settings` enforces. The loader is
+driven by the fields and their type hints, so a new section (say `checkpoint`) needs only a
+dataclass and a field on `Config`. The tournament schema uses the same machinery beside the
+tournament code (`shogi_jax.evaluation.tournament`).
 Loading is strict: an unknown key, a wrong type or an impossible value raises `ConfigError` naming
 the dotted key, because a silently ignored typo in a long training run costs hours.
 """
@@ -226,7 +229,7 @@ def _type_name(hint: Any) -> str:
 def _convert(value: Any, hint: Any, key: str) -> Any:
     """Checks `value` against the type hint of `key` and returns it in the field's type."""
     if dataclasses.is_dataclass(hint):
-        return _section_from_mapping(hint, value, key)
+        return section_from_mapping(hint, value, key)
     item_hint = _tuple_item(hint)
     if item_hint is not None:
         if not isinstance(value, (list, tuple)):
@@ -252,7 +255,7 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
     raise ConfigError(f"{key}: expected {_type_name(hint)}, got {_describe(value)}")
 
 
-def _section_from_mapping(section_class: type, raw: Any, prefix: str) -> Any:
+def section_from_mapping(section_class: type, raw: Any, prefix: str) -> Any:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {_describe(raw)}")
     field_names = [f.name for f in dataclasses.fields(section_class) if f.init]
@@ -278,7 +281,7 @@ def _unknown_key_message(key: str, valid_names: Sequence[str], prefix: str) -> s
 
 def config_from_dict(raw: Mapping[str, Any]) -> Config:
     """Builds and validates a Config from nested mappings; missing keys take their defaults."""
-    config = _section_from_mapping(Config, raw, "")
+    config = section_from_mapping(Config, raw, "")
     validate(config)
     return config
 
@@ -374,10 +377,10 @@ def _list_index(items: list, key: str, override: str, parents: Sequence[str]) ->
 
 def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Config:
     """Reads a YAML config file, applies "a.b=value" overrides, converts and validates."""
-    return config_from_dict(apply_overrides(_read_mapping(path), overrides))
+    return config_from_dict(apply_overrides(read_mapping(path), overrides))
 
 
-def _read_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -393,8 +396,8 @@ def _read_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
     return raw
 
 
-def config_to_dict(config: Config | TournamentConfig) -> dict[str, Any]:
-    """Plain nested dict (lists for tuples) of a training or tournament config;
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """Plain nested dict (lists for tuples) of a config dataclass (training or tournament);
     config_from_dict(config_to_dict(c)) == c, and likewise for tournaments."""
     def plain(value):
         if isinstance(value, dict):
@@ -406,7 +409,7 @@ def config_to_dict(config: Config | TournamentConfig) -> dict[str, Any]:
     return plain(dataclasses.asdict(config))
 
 
-def config_yaml(config: Config | TournamentConfig) -> str:
+def config_yaml(config: Any) -> str:
     """The config as YAML, in schema order."""
     return yaml.safe_dump(config_to_dict(config), sort_keys=False)
 
@@ -425,72 +428,6 @@ def config_hash_of_network(config: Config) -> str:
     """
     shape = {key: value for key, value in dataclasses.asdict(config.model).items() if key != "dtype"}
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
-
-
-# --- tournaments --------------------------------------------------------------------------------
-
-PLAYER_KINDS = ("random", "greedy", "policy")
-CHECKPOINT_CHOICES = ("latest", "best")
-
-
-@dataclass(frozen=True)
-class PlayerConfig:
-    name: str = setting("", "unique; used in the crosstable and the game records")
-    kind: str = setting("random", "what plays", one_of(PLAYER_KINDS))
-    run_dir: Optional[str] = setting(None, "policy: the training run directory (its config + "
-                                           "checkpoints)")
-    checkpoint: str = setting("latest", "policy: by evaluation Elo, or the newest ...",
-                              one_of(CHECKPOINT_CHOICES))
-    step: Optional[int] = setting(None, "... or this iteration's checkpoint",
-                                  NONE_OR_NON_NEGATIVE)
-    temperature: float = setting(0.0, "policy: 0 plays the argmax", NON_NEGATIVE)
-
-
-@dataclass(frozen=True)
-class TournamentConfig:
-    players: tuple[PlayerConfig, ...] = setting((), "a list of player mappings (keys below)")
-    games_per_pairing: int = setting(100, "each colour pair plays the same opening both ways",
-                                     POSITIVE_EVEN)
-    random_opening_plies: int = setting(0, "uniformly random first plies (shared by a colour "
-                                           "pair)", NON_NEGATIVE)
-    opening_sfen_file: Optional[str] = setting(None, "one SFEN per line; colour pair k uses "
-                                                     "line k mod n")
-    max_plies: int = setting(512, "games end as draws here", POSITIVE)
-    impasse: bool = setting(True, "the 27-point impasse declaration")
-    anchor: Optional[str] = setting(None, "Elo 0: a player (\"random\" if one plays, else the "
-                                          "first)")
-    seed: int = setting(0, "openings and sampling")
-    output_dir: str = setting("tournaments/default", "must not exist yet or be empty (unless "
-                                                     "--resume)")
-
-
-def tournament_config_from_dict(raw: Mapping[str, Any]) -> TournamentConfig:
-    config = _section_from_mapping(TournamentConfig, raw, "")
-    if len(config.players) < 2:
-        raise ConfigError(f"players: a tournament needs at least 2, got {len(config.players)}")
-    names = [player.name for player in config.players]
-    for i, player in enumerate(config.players):
-        key = f"players[{i}]"
-        if not player.name:
-            raise ConfigError(f"{key}.name: every player needs a name")
-        if names.count(player.name) > 1:
-            raise ConfigError(f"{key}.name: {player.name!r} is used by more than one player")
-    check_settings(config)
-    for i, player in enumerate(config.players):
-        if (player.kind == "policy") != (player.run_dir is not None):
-            raise ConfigError(f"players[{i}].run_dir: policy players need one, others take none")
-    if config.anchor is None:
-        config = dataclasses.replace(config, anchor="random" if "random" in names else names[0])
-    elif config.anchor not in names:
-        raise ConfigError(f"anchor: {config.anchor!r} is not one of the players "
-                          f"({', '.join(names)})")
-    return config
-
-
-def load_tournament_config(path: str | os.PathLike[str],
-                           overrides: Sequence[str] = ()) -> TournamentConfig:
-    """Reads a tournament YAML file (see configs/tournament.yaml), overrides, validates."""
-    return tournament_config_from_dict(apply_overrides(_read_mapping(path), overrides))
 
 
 def config_reference(section_class: type = Config, prefix: str = "") -> list[str]:

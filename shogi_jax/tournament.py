@@ -18,10 +18,10 @@ from math import comb
 from pathlib import Path
 
 from shogi_jax import checkpoint
-from shogi_jax.config import (
-    ConfigError, PlayerConfig, TournamentConfig, config_reference, load_tournament_config,
+from shogi_jax.config import ConfigError, config_reference
+from shogi_jax.evaluation.tournament import (
+    PlayerConfig, TournamentConfig, load_tournament_config, run_tournament,
 )
-from shogi_jax.evaluation.tournament import run_tournament
 from shogi_jax.interrupt import StopRequest
 from shogi_jax.metrics import progress_bar
 

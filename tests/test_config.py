@@ -293,7 +293,7 @@ def test_help_lists_every_config_key_with_its_meaning(capsys):
 
 
 def test_tournament_anchor_must_be_a_player_and_defaults_to_random_or_the_first():
-    from shogi_jax.config import tournament_config_from_dict
+    from shogi_jax.evaluation.tournament import tournament_config_from_dict
 
     players = [{"name": "a", "kind": "greedy"}, {"name": "random", "kind": "random"}]
     assert tournament_config_from_dict({"players": players}).anchor == "random"

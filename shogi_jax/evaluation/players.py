@@ -17,13 +17,14 @@ import jax.numpy as jnp
 import numpy as np
 
 import shogi_jax as sj
-from shogi_jax.config import PLAYER_KINDS, ModelConfig
+from shogi_jax.config import ModelConfig
 from shogi_jax.model import make_model
 from shogi_jax.ppo import masked_log_softmax
 from shogi_jax.rules.board import NUM_SQUARES, OPP_OFFSET
 from shogi_jax.shaping import PIECE_POINTS
 
 
+PLAYER_KINDS = ("random", "greedy", "policy")
 # float32[30]: the points of capturing what a board code holds (0 for empty and own pieces).
 _CAPTURE_POINTS = np.concatenate([np.zeros(OPP_OFFSET, np.float32), PIECE_POINTS])
 

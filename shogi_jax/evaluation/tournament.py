@@ -1,6 +1,6 @@
-"""Round-robin tournaments: every pair of players plays a match (batched on the device), then
-the results become a crosstable, per-pair W/D/L and maximum-likelihood Elo, and every game is
-written as KIF, CSA and SFEN + USI moves.
+"""Round-robin tournaments: their config schema (TournamentConfig, PlayerConfig), every pair of
+players playing a match (batched on the device), the results as a crosstable, per-pair W/D/L
+and maximum-likelihood Elo, and every game written as KIF, CSA and SFEN + USI moves.
 
 Nothing is lost when a tournament stops early: each game is written (games.jsonl, KIF, CSA) as
 soon as it ends, and the results (of the games written) after every pairing and on a stop. The
@@ -17,8 +17,10 @@ import io
 import itertools
 import json
 import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import numpy as np
@@ -26,12 +28,13 @@ import numpy as np
 import shogi_jax as sj
 from shogi_jax import checkpoint
 from shogi_jax.config import (
-    ConfigError, PlayerConfig, TournamentConfig, config_to_dict, config_yaml,
-    load_tournament_config,
+    NON_NEGATIVE, NONE_OR_NON_NEGATIVE, POSITIVE, POSITIVE_EVEN, ConfigError, apply_overrides,
+    check_settings, config_to_dict, config_yaml, one_of, read_mapping, section_from_mapping,
+    setting,
 )
 from shogi_jax.evaluation.elo import EloFit, fit_elo, wilson_interval
 from shogi_jax.evaluation.match import MatchGames, MatchStopped, play_match
-from shogi_jax.evaluation.players import Player
+from shogi_jax.evaluation.players import PLAYER_KINDS, Player
 from shogi_jax.notation.csa import to_csa
 from shogi_jax.notation.kif import to_kif
 from shogi_jax.rules.state import STARTPOS_SFEN
@@ -40,6 +43,71 @@ RESULT_OF_WINNER = {0: "black_win", 1: "white_win", -1: "draw"}
 CONFIG_FILE = "tournament.yaml"  # the config it began with, policy players pinned to a step
 GAMES_LOG = "games.jsonl"  # one line per finished game, appended as games end
 GAMES_DIR = "games"  # NNNNN.kifu and NNNNN.csa per game
+
+
+# --- the tournament schema ----------------------------------------------------------------------
+
+CHECKPOINT_CHOICES = ("latest", "best")
+
+
+@dataclass(frozen=True)
+class PlayerConfig:
+    name: str = setting("", "unique; used in the crosstable and the game records")
+    kind: str = setting("random", "what plays", one_of(PLAYER_KINDS))
+    run_dir: Optional[str] = setting(None, "policy: the training run directory (its config + "
+                                           "checkpoints)")
+    checkpoint: str = setting("latest", "policy: by evaluation Elo, or the newest ...",
+                              one_of(CHECKPOINT_CHOICES))
+    step: Optional[int] = setting(None, "... or this iteration's checkpoint",
+                                  NONE_OR_NON_NEGATIVE)
+    temperature: float = setting(0.0, "policy: 0 plays the argmax", NON_NEGATIVE)
+
+
+@dataclass(frozen=True)
+class TournamentConfig:
+    players: tuple[PlayerConfig, ...] = setting((), "a list of player mappings (keys below)")
+    games_per_pairing: int = setting(100, "each colour pair plays the same opening both ways",
+                                     POSITIVE_EVEN)
+    random_opening_plies: int = setting(0, "uniformly random first plies (shared by a colour "
+                                           "pair)", NON_NEGATIVE)
+    opening_sfen_file: Optional[str] = setting(None, "one SFEN per line; colour pair k uses "
+                                                     "line k mod n")
+    max_plies: int = setting(512, "games end as draws here", POSITIVE)
+    impasse: bool = setting(True, "the 27-point impasse declaration")
+    anchor: Optional[str] = setting(None, "Elo 0: a player (\"random\" if one plays, else the "
+                                          "first)")
+    seed: int = setting(0, "openings and sampling")
+    output_dir: str = setting("tournaments/default", "must not exist yet or be empty (unless "
+                                                     "--resume)")
+
+
+def tournament_config_from_dict(raw: Mapping[str, Any]) -> TournamentConfig:
+    config = section_from_mapping(TournamentConfig, raw, "")
+    if len(config.players) < 2:
+        raise ConfigError(f"players: a tournament needs at least 2, got {len(config.players)}")
+    names = [player.name for player in config.players]
+    for i, player in enumerate(config.players):
+        key = f"players[{i}]"
+        if not player.name:
+            raise ConfigError(f"{key}.name: every player needs a name")
+        if names.count(player.name) > 1:
+            raise ConfigError(f"{key}.name: {player.name!r} is used by more than one player")
+    check_settings(config)
+    for i, player in enumerate(config.players):
+        if (player.kind == "policy") != (player.run_dir is not None):
+            raise ConfigError(f"players[{i}].run_dir: policy players need one, others take none")
+    if config.anchor is None:
+        config = dataclasses.replace(config, anchor="random" if "random" in names else names[0])
+    elif config.anchor not in names:
+        raise ConfigError(f"anchor: {config.anchor!r} is not one of the players "
+                          f"({', '.join(names)})")
+    return config
+
+
+def load_tournament_config(path: str | os.PathLike[str],
+                           overrides: Sequence[str] = ()) -> TournamentConfig:
+    """Reads a tournament YAML file (see configs/tournament.yaml), overrides, validates."""
+    return tournament_config_from_dict(apply_overrides(read_mapping(path), overrides))
 
 
 class LoadedPlayer(NamedTuple):
