@@ -16,7 +16,9 @@ from pathlib import Path
 import jax
 import orbax.checkpoint as ocp
 
-from shogi_jax.config import Config, config_from_dict, config_hash_of_network, config_to_dict
+from shogi_jax.config import (
+    Config, config_differences, config_from_dict, config_hash_of_network, config_to_dict,
+)
 
 CHECKPOINT_DIR = "checkpoints"
 
@@ -112,7 +114,7 @@ def _check_compatible(meta: dict, config: Config, step: int, shapes: dict[str, s
                            for path in sorted(set(saved_shapes) | set(shapes))
                            if saved_shapes.get(path) != shapes.get(path))
         settings = ", ".join(f"{key}: checkpoint {old!r}, config {new!r}" for key, old, new
-                             in _differences(meta.get("config", {}), config_to_dict(config)))
+                             in config_differences(meta.get("config", {}), config_to_dict(config)))
         raise CheckpointError(f"checkpoint {step} does not fit this config (settings that differ: "
                               f"{settings or 'none'}; state arrays that differ: {leaves})")
     saved = meta.get("config", {}).get("model", {})
@@ -122,16 +124,6 @@ def _check_compatible(meta: dict, config: Config, step: int, shapes: dict[str, s
                             if key != "dtype" and saved.get(key) != value)
     raise CheckpointError(f"checkpoint {step} was written for another network shape "
                           f"({differences or 'network hash differs'})")
-
-
-def _differences(saved: dict, current: dict, prefix: str = ""):
-    """(dotted key, saved value, current value) for every setting that differs."""
-    for key in sorted(set(saved) | set(current)):
-        old, new = saved.get(key), current.get(key)
-        if isinstance(old, dict) and isinstance(new, dict):
-            yield from _differences(old, new, f"{prefix}{key}.")
-        elif old != new:
-            yield f"{prefix}{key}", old, new
 
 
 def load_policy(run_dir: str | os.PathLike[str], *, which: str = "latest",

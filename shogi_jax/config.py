@@ -409,6 +409,19 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return plain(dataclasses.asdict(config))
 
 
+def config_differences(old: Any, new: Any, prefix: str = ""):
+    """(dotted key, old value, new value) for every setting in which two plain configs (as from
+    config_to_dict) differ; keys in sorted order, list items as key[i]."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            yield from config_differences(old.get(key), new.get(key), _dotted(prefix, key))
+    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for i, (a, b) in enumerate(zip(old, new)):
+            yield from config_differences(a, b, f"{prefix}[{i}]")
+    elif old != new:
+        yield prefix, old, new
+
+
 def config_yaml(config: Any) -> str:
     """The config as YAML, in schema order."""
     return yaml.safe_dump(config_to_dict(config), sort_keys=False)

@@ -12,8 +12,8 @@ from typing import Optional
 
 class StopRequest:
     """Catches SIGTERM and SIGINT while active; `requested` names the first signal (or whatever
-    reason the loop sets). Active between `install()` and `restore()` (or inside a `with` block);
-    `restore()` puts the previous handlers back."""
+    reason the loop sets). Active between `install()` and `restore()`, which puts the previous
+    handlers back."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -29,12 +29,6 @@ class StopRequest:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous = {}
-
-    def __enter__(self) -> "StopRequest":
-        return self.install()
-
-    def __exit__(self, *_exc) -> None:
-        self.restore()
 
     def _handle(self, signum, _frame) -> None:
         if self.requested is None:

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from math import comb
 from pathlib import Path
 
 from shogi_jax import checkpoint
 from shogi_jax.config import ConfigError, config_reference
 from shogi_jax.evaluation.tournament import (
-    PlayerConfig, TournamentConfig, load_tournament_config, run_tournament,
+    PlayerConfig, TournamentConfig, games_total, load_tournament_config, run_tournament,
 )
 from shogi_jax.interrupt import StopRequest
 from shogi_jax.metrics import progress_bar
@@ -62,7 +61,7 @@ def main(argv=None) -> int:
     try:
         config = (load_tournament_config(args.config, args.overrides) if args.config else None)
         output_dir = Path(args.output_dir or config.output_dir)
-        total = comb(len(config.players), 2) * config.games_per_pairing if config else None
+        total = games_total(config) if config else None
         bar = progress_bar(total, disable=args.quiet, unit="game", desc="tournament")
         try:
             result = run_tournament(config, output_dir=output_dir, resume=args.resume,

@@ -29,7 +29,7 @@ import shogi_jax as sj
 from shogi_jax import checkpoint
 from shogi_jax.config import (
     NON_NEGATIVE, NONE_OR_NON_NEGATIVE, POSITIVE, POSITIVE_EVEN, ConfigError, apply_overrides,
-    check_settings, config_to_dict, config_yaml, one_of, read_mapping, section_from_mapping,
+    check_settings, config_differences, config_to_dict, config_yaml, one_of, read_mapping, section_from_mapping,
     setting,
 )
 from shogi_jax.evaluation.elo import EloFit, fit_elo, wilson_interval
@@ -178,7 +178,7 @@ def elo_so_far(standings: Standings, anchor: str) -> tuple[Optional[EloFit], str
     """(Elo of the players who have played, or None, and why not) for a tournament in progress:
     players without games are left out; None when the anchor has none or the results so far
     cannot be fitted."""
-    played = [k for k in range(len(standings.names)) if standings.games()[k].sum() > 0]
+    played = list(np.flatnonzero(standings.games().sum(1) > 0))
     if standings.names.index(anchor) not in played:
         return None, f"the anchor {anchor} has no finished game yet"
     subset = np.ix_(played, played)
@@ -201,6 +201,10 @@ class TournamentResult(NamedTuple):
 def pairings(config: TournamentConfig) -> list[tuple[int, int]]:
     """(i, j) player indices of every match, in the order they are played."""
     return list(itertools.combinations(range(len(config.players)), 2))
+
+
+def games_total(config: TournamentConfig) -> int:
+    return len(pairings(config)) * config.games_per_pairing
 
 
 def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = None,
@@ -257,7 +261,7 @@ def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = Non
         finally:
             log.flush()
         log.write_results(config, players, records)  # the results so far, after every pairing
-    total = len(pairings(config)) * per_pairing
+    total = games_total(config)
     complete = not stopped and len(records) == total
     standings, fit, no_fit = log.write_results(config, players, records, complete=complete)
     log.close()
@@ -403,7 +407,7 @@ class TournamentLog:
         names = [loaded.player.name for loaded in players]
         standings = Standings.of_records(names, records.values())
         fit, no_fit = elo_so_far(standings, config.anchor)
-        total = len(pairings(config)) * config.games_per_pairing
+        total = games_total(config)
         pairs = _pair_rows(standings)
         games_played = standings.games()
         summary = {
@@ -444,24 +448,11 @@ def _require_same_tournament(given: TournamentConfig, stored: TournamentConfig) 
         if mine.step is None and (mine.name, mine.kind) == (theirs.name, theirs.kind):
             pinned[k] = dataclasses.replace(mine, step=theirs.step)
     given = dataclasses.replace(given, players=tuple(pinned), output_dir=stored.output_dir)
-    differences = [f"{key}: {theirs!r} when it began, {mine!r} now" for key, mine, theirs
-                   in _flat_differences(config_to_dict(given), config_to_dict(stored))]
+    differences = [f"{key}: {theirs!r} when it began, {mine!r} now" for key, theirs, mine
+                   in config_differences(config_to_dict(stored), config_to_dict(given))]
     if differences:
         raise ConfigError("--resume: the config is not the one this tournament began with ("
                           + "; ".join(differences) + "); resume without --config to use its own")
-
-
-def _flat_differences(mine, theirs, prefix: str = ""):
-    """(dotted key, mine, theirs) for every leaf where two plain configs differ."""
-    if isinstance(mine, dict) and isinstance(theirs, dict):
-        for key in mine:
-            yield from _flat_differences(mine[key], theirs.get(key),
-                                         f"{prefix}.{key}" if prefix else key)
-    elif isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs):
-        for k, (a, b) in enumerate(zip(mine, theirs)):
-            yield from _flat_differences(a, b, f"{prefix}[{k}]")
-    elif mine != theirs:
-        yield prefix, mine, theirs
 
 
 def _csv_text(rows) -> str:

@@ -181,14 +181,16 @@ def _absolute(state: State):
             else (flip_board_np(board), hands[::-1], color))
 
 
+def _hand_pieces(hands, side: int) -> list[tuple[str, int]]:
+    """(letter, count) of one side's hand, in SFEN's order R B G S N L P, empty kinds left out."""
+    return [(letter, n) for letter in "RBGSNLP"
+            for n in [int(hands[side, _HAND_LETTERS.index(letter)])] if n]
+
+
 def _hand_text(hands) -> str:
-    """SFEN hand field: R B G S N L P, Black's first; "-" when empty."""
-    text = ""
-    for side in (0, 1):
-        for letter in "RBGSNLP":
-            n = int(hands[side, _HAND_LETTERS.index(letter)])
-            if n:
-                text += (str(n) if n > 1 else "") + (letter if side == 0 else letter.lower())
+    """SFEN hand field: Black's pieces, then White's (lower case); "-" when empty."""
+    text = "".join((str(n) if n > 1 else "") + (letter if side == 0 else letter.lower())
+                   for side in (0, 1) for letter, n in _hand_pieces(hands, side))
     return text or "-"
 
 
@@ -234,9 +236,9 @@ def board_diagram(state: State, index=None) -> str:
 
 
 def _side_hand(hands, side: int) -> str:
-    pieces = [f"{letter}{n if n > 1 else ''}" for letter in "RBGSNLP"
-              for n in [int(hands[side, _HAND_LETTERS.index(letter)])] if n]
-    return " ".join(pieces) or "-"
+    """One side's hand for the text board: "R B2 P3", or "-"."""
+    return " ".join(f"{letter}{n if n > 1 else ''}" for letter, n in _hand_pieces(hands, side)) \
+        or "-"
 
 
 def init(*, max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True) -> State:
