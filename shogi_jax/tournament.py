@@ -22,7 +22,7 @@ from shogi_jax.evaluation.tournament import (
     PlayerConfig, TournamentConfig, games_total, load_tournament_config, run_tournament,
 )
 from shogi_jax.interrupt import StopRequest
-from shogi_jax.metrics import progress_bar
+from shogi_jax.progress import progress_bar
 
 
 def parse_args(argv=None) -> argparse.Namespace:

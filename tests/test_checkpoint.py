@@ -11,9 +11,10 @@ import pytest
 
 from shogi_jax import checkpoint
 from shogi_jax import iteration as it
-from shogi_jax import train as train_cli
+from shogi_jax import run_directory
+from shogi_jax.cli import train as train_cli
 from shogi_jax.config import load_config, save_config
-from shogi_jax.metrics import read_metrics
+from shogi_jax.run_directory import read_metrics
 
 SMOKE = "configs/smoke.yaml"
 COMMON = ["--config", SMOKE, "--quiet", "--set", "checkpoint.every_iterations=1",
@@ -25,7 +26,7 @@ def _run(run_dir, *extra):
 
 
 def _final_state(run_dir, overrides=()):
-    config = load_config(run_dir / train_cli.CONFIG_FILE, overrides)
+    config = load_config(run_dir / run_directory.CONFIG_FILE, overrides)
     like = it.init_train_state(config, it.make_trainer(config))
     manager = checkpoint.open_manager(run_dir, config)
     try:
@@ -99,8 +100,8 @@ def test_players_use_the_config_stored_with_the_checkpoint(runs, tmp_path):
     """Even with config.yaml edited by hand to another network, the checkpoint loads with the
     config it was trained with."""
     other = _copy_of_straight(runs, tmp_path / "edited")
-    edited = load_config(other / train_cli.CONFIG_FILE, ["model.channels=16"])
-    save_config(edited, other / train_cli.CONFIG_FILE)
+    edited = load_config(other / run_directory.CONFIG_FILE, ["model.channels=16"])
+    save_config(edited, other / run_directory.CONFIG_FILE)
     config, params, iteration = checkpoint.load_policy(other)
     assert config.model.channels == 8 and iteration == 4
     kernel = jax.tree_util.tree_leaves(params)[0]
@@ -112,8 +113,8 @@ def test_a_resume_appends_its_config_to_the_history_and_keeps_config_yaml(runs):
     import yaml
 
     split = runs / "split"
-    assert load_config(split / train_cli.CONFIG_FILE).train.iterations == 2  # as it began
-    history = (split / train_cli.CONFIG_HISTORY).read_text()
+    assert load_config(split / run_directory.CONFIG_FILE).train.iterations == 2  # as it began
+    history = (split / run_directory.CONFIG_HISTORY).read_text()
     assert [s["train"]["iterations"] for s in yaml.safe_load_all(history)] == [2, 4]
     assert "--- # new run, " in history and "--- # resumed from iteration 2, " in history
 
@@ -184,7 +185,7 @@ def test_kill_9_during_a_save_never_leaves_a_checkpoint_taken_for_good(tmp_path)
     complete = sorted(int(name) for name in os.listdir(directory) if name.isdigit())
     assert complete and max(complete) < partial_step, (partial, complete)
 
-    config = load_config(run_dir / train_cli.CONFIG_FILE)
+    config = load_config(run_dir / run_directory.CONFIG_FILE)
     manager = checkpoint.open_manager(run_dir, config)
     assert partial_step not in manager.all_steps()
     manager.close()

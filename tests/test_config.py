@@ -276,7 +276,7 @@ def test_network_hash_follows_network_shape_only():
 def test_help_lists_every_config_key_with_its_meaning(capsys):
     import dataclasses as dc
 
-    from shogi_jax import train as train_cli
+    from shogi_jax.cli import train as train_cli
     from shogi_jax.config import Config
 
     with pytest.raises(SystemExit):

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from shogi_jax import checkpoint
-from shogi_jax import train as train_cli
-from shogi_jax.metrics import read_metrics
+from shogi_jax.cli import train as train_cli
+from shogi_jax.run_directory import read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = str(ROOT / "configs" / "smoke.yaml")

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from shogi_jax import iteration as it
-from shogi_jax import train as train_cli
+from shogi_jax import run_directory
+from shogi_jax.cli import train as train_cli
 from shogi_jax.config import load_config
-from shogi_jax.metrics import read_metrics
+from shogi_jax.run_directory import read_metrics
 from shogi_jax.model import make_model
 
 SMOKE = "configs/smoke.yaml"
@@ -39,7 +40,7 @@ def test_cli_run_writes_config_metrics_and_tensorboard(smoke_runs):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     run_dir = smoke_runs[0]
-    saved = load_config(run_dir / train_cli.CONFIG_FILE)
+    saved = load_config(run_dir / run_directory.CONFIG_FILE)
     assert saved.env.max_plies == 6 and saved.train.run_dir == str(run_dir)
     records = read_metrics(run_dir)
     assert [r["iteration"] for r in records] == [1, 2]

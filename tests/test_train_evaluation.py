@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from shogi_jax import checkpoint
-from shogi_jax import train as train_cli
+from shogi_jax import run_directory
+from shogi_jax.cli import train as train_cli
 from shogi_jax.config import load_config
 from shogi_jax.evaluation.periodic import TrainingEvaluator
-from shogi_jax.metrics import read_metrics
+from shogi_jax.run_directory import read_metrics
+from shogi_jax.train import _evaluate
 
 COMMON = ["--config", "configs/smoke.yaml", "--quiet", "--set", "env.max_plies=6",
           "--set", "checkpoint.every_iterations=100", "--set", "evaluation.every_iterations=1",
@@ -47,7 +49,7 @@ def test_every_evaluation_keeps_its_games_as_kif_and_one_in_tensorboard(evaluate
     import cshogi.KIF
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    games_dir = evaluated_run / train_cli.EVAL_GAMES_DIR
+    games_dir = evaluated_run / run_directory.EVAL_GAMES_DIR
     assert sorted(p.name for p in games_dir.iterdir()) == [
         "iteration_000001", "iteration_000002", "iteration_000003"]
     first = sorted(p.name for p in (games_dir / "iteration_000001").iterdir())
@@ -71,7 +73,7 @@ def test_every_evaluation_keeps_its_games_as_kif_and_one_in_tensorboard(evaluate
 
 
 def test_evaluated_checkpoints_carry_their_elo_and_the_best_is_marked(evaluated_run):
-    config = load_config(evaluated_run / train_cli.CONFIG_FILE)
+    config = load_config(evaluated_run / run_directory.CONFIG_FILE)
     manager = checkpoint.open_manager(evaluated_run, config)
     records = {r["iteration"]: r for r in read_metrics(evaluated_run)}
     steps = manager.all_steps()
@@ -94,7 +96,7 @@ def test_a_failing_evaluation_is_logged_and_training_goes_on(capsys):
         def evaluate(self, params, iteration):
             raise RuntimeError("no evaluation today")
 
-    assert train_cli._evaluate(Broken(), params=None, iteration=7) is None
+    assert _evaluate(Broken(), params=None, iteration=7) is None
     assert "evaluation at iteration 7 failed (RuntimeError: no evaluation today); training " \
            "goes on" in capsys.readouterr().err
 
