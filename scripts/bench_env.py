@@ -52,17 +52,22 @@ The markdown table printed at the end is meant for docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import datetime
-import importlib.metadata
 import json
 import math
 import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
 import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import shogi_jax as sj
+from bench_common import (compile_timed, human_bytes, machine_info, machine_line,
+                          markdown_table, mib, peak_rss_bytes, timed)
+from shogi_jax.rules.state import select_games
 
 ENGINES = ("shogi_jax", "pgx")
 PICKER = "picker"
@@ -86,11 +91,8 @@ TIMED_CALLS = 3  # --seconds is split over this many timed calls; steps/s is the
 CALIBRATION_FRACTION = 0.2  # the calibration call aims at this fraction of --seconds
 MAX_TIMED_STEPS = 1_000_000  # upper bound on num_steps of one call (guards a mis-estimate)
 TIMER_RESOLUTION_S = 1e-9  # floor for a measured duration before dividing by it
-MICROSECONDS_PER_S = 1e6
 SEED = 0
 RESULT_PREFIX = "BENCH_RESULT "  # a worker's last stdout line: this prefix + JSON
-BYTES_PER_KIB = 1 << 10
-BYTES_PER_MIB = 1 << 20
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,9 +105,6 @@ def pick_actions(key, legal_action_mask):
     One random uint32 word per game, mixed with each action id; illegal actions score 0 and legal
     ones at least 1, and argmax takes the best. Cheap: one `random.bits` of shape [B] per step.
     """
-    import jax
-    import jax.numpy as jnp
-
     batch, num_actions = legal_action_mask.shape
     word = jax.random.bits(key, (batch,), jnp.uint32)
     ids = jnp.arange(num_actions, dtype=jnp.uint32)
@@ -122,12 +121,7 @@ def make_engine(engine, batch):
 
     step_and_observe(state, action) -> (state, observation), both batched.
     """
-    import jax
-    import jax.numpy as jnp
-
     if engine == "shogi_jax":
-        import shogi_jax as sj
-
         start = jax.jit(jax.vmap(lambda _: sj.init()))(jnp.arange(batch))
         step, observe = jax.vmap(sj.step), jax.vmap(sj.observe)
 
@@ -136,6 +130,9 @@ def make_engine(engine, batch):
             return state, observe(state)
 
     elif engine == "pgx":
+        # The one import not at the top, so that only the worker measuring pgx loads it: importing
+        # pgx adds ~33 MiB to a process (it would count in shogi_jax's peak RSS) and starts JAX's
+        # backends (on a GPU host that would take the device in a driver, e.g. bench_gpu's).
         import pgx
 
         env = pgx.make("shogi")
@@ -154,11 +151,6 @@ def make_engine(engine, batch):
 
 def make_engine_loop(step_and_observe):
     """run(state, fresh, key, num_steps) -> (state, key, obs_checksum, games_finished)."""
-    import jax
-    import jax.numpy as jnp
-
-    from shogi_jax.rules.state import select_games
-
     def run(state, fresh, key, num_steps):
         def body(_, carry):
             state, key, checksum, finished = carry
@@ -178,9 +170,6 @@ def make_engine_loop(step_and_observe):
 
 def make_picker_loop():
     """run(mask, key, num_steps) -> (key, action_checksum): the picker alone on a fixed mask."""
-    import jax
-    import jax.numpy as jnp
-
     def run(mask, key, num_steps):
         def body(_, carry):
             key, checksum = carry
@@ -193,31 +182,11 @@ def make_picker_loop():
 
 
 def tree_nbytes(tree):
-    import jax
-
     return int(sum(x.nbytes for x in jax.tree_util.tree_leaves(tree)))
-
-
-def peak_rss_bytes():
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB on Linux
-    return int(rss if sys.platform == "darwin" else rss * BYTES_PER_KIB)
-
-
-def timed(run, state, key, num_steps):
-    """(seconds, state, key, outputs) of one `run` of `num_steps` steps, waiting for the results."""
-    import jax
-
-    start = time.perf_counter()
-    state, key, out = jax.block_until_ready(run(state, key, num_steps))
-    return time.perf_counter() - start, state, key, out
 
 
 def measure(engine, batch, target_seconds):
     """Compile, warm up, calibrate and time one (engine, batch size); a JSON-able dict."""
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
-
     key = jax.random.PRNGKey(SEED)
     if engine == PICKER:
         ids = np.arange(NUM_ACTIONS)
@@ -243,9 +212,7 @@ def measure(engine, batch, target_seconds):
 
     state_bytes = tree_nbytes(state)
 
-    start = time.perf_counter()
-    compiled = loop.lower(*arguments(state, key, 1)).compile()
-    compile_s = time.perf_counter() - start
+    compiled, compile_s = compile_timed(loop, *arguments(state, key, 1))
     memory = compiled.memory_analysis()
     temp_bytes = getattr(memory, "temp_size_in_bytes", None) if memory is not None else None
 
@@ -253,13 +220,13 @@ def measure(engine, batch, target_seconds):
         out = compiled(*arguments(state, key, num_steps))
         return (*carried(state, out), out)
 
-    warm_s, state, key, _ = timed(run, state, key, 1)  # the first run pays one-off costs
+    warm_s, (state, key, _) = timed(run, state, key, 1)  # the first run pays one-off costs
     # Calibrate: grow num_steps until a call takes CALIBRATION_FRACTION of the target; fixed
     # per-call overhead only makes the estimate cautious.
     probe_target = CALIBRATION_FRACTION * target_seconds
     probe_steps = 1
     while True:
-        probe_s, state, key, _ = timed(run, state, key, probe_steps)
+        probe_s, (state, key, _) = timed(run, state, key, probe_steps)
         if probe_s >= probe_target or probe_steps >= MAX_TIMED_STEPS:
             break
         grow = math.ceil(probe_steps * probe_target / max(probe_s, TIMER_RESOLUTION_S))
@@ -272,7 +239,7 @@ def measure(engine, batch, target_seconds):
     # is slower than that: at least one call, and no new call once `target_seconds` is spent.
     call_times, games_finished, checksum = [], 0, 0.0
     while len(call_times) < TIMED_CALLS and (not call_times or sum(call_times) < target_seconds):
-        seconds, state, key, out = timed(run, state, key, num_steps)
+        seconds, (state, key, out) = timed(run, state, key, num_steps)
         call_times.append(seconds)
         if engine != PICKER:
             games_finished += int(out[3])
@@ -321,58 +288,6 @@ def run_worker(engine, batch, seconds):
     return {"engine": engine, "batch": batch, "error": f"exit {proc.returncode}\n{tail}"}
 
 
-def machine_info():
-    import jax
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        if names:
-            cpu = names[0]
-    except OSError:
-        pass
-
-    def version(package):
-        try:
-            return importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    try:  # which shogi_jax code was measured ("-dirty": uncommitted changes in the tree)
-        revision = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-            cwd=os.path.dirname(os.path.abspath(__file__)), check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        revision = None
-
-    return {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "devices": [str(d) for d in jax.devices()],
-        "date": datetime.date.today().isoformat(),
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "jaxlib": version("jaxlib"),
-        "pgx": version("pgx"),
-        "shogi_jax": version("shogi_jax"),
-        "git_revision": revision,
-    }
-
-
-def mib(nbytes):
-    return "-" if nbytes is None else f"{nbytes / BYTES_PER_MIB:,.1f}"
-
-
-def human_bytes(nbytes):
-    """'7.0 KiB', '14.1 MiB': the batched states span several orders of magnitude."""
-    if nbytes is None:
-        return "-"
-    if nbytes < BYTES_PER_MIB:
-        return f"{nbytes / BYTES_PER_KIB:,.1f} KiB"
-    return f"{nbytes / BYTES_PER_MIB:,.1f} MiB"
-
-
 def fmt_rate(x):
     return "-" if x is None else f"{x:,.0f}"
 
@@ -391,62 +306,61 @@ def describe(result):
     return line
 
 
+def figure(results, engine, batch, name):
+    """The figure `name` of (engine, batch) in `results`; None where not measured or failed."""
+    return next((r.get(name) for r in results if (r["engine"], r["batch"]) == (engine, batch)),
+                None)
+
+
+def rival_ratio(results, batch):
+    """shogi_jax's steps/s over pgx's at `batch`; None where either is missing."""
+    ours, theirs = (figure(results, e, batch, "steps_per_s") for e in ENGINES)
+    return ours / theirs if ours and theirs else None
+
+
 def markdown(info, results, batch_sizes, engines, command):
     """The report for docs/benchmarks.md."""
-    by = {(r["engine"], r["batch"]): r for r in results if "error" not in r}
+    def get(engine, batch, name):
+        return figure(results, engine, batch, name)
 
-    def get(engine, batch, field):
-        r = by.get((engine, batch))
-        return None if r is None else r.get(field)
+    both = all(e in engines for e in ENGINES)
+    header = (["batch"] + [f"{e} steps/s" for e in engines] + (["shogi_jax / pgx"] if both else [])
+              + [f"{e} compile s" for e in engines] + [f"{e} peak RSS MiB" for e in engines]
+              + [f"{e} state" for e in engines])
+    rows = []
+    for batch in batch_sizes:
+        ratio = rival_ratio(results, batch)
+        compile_s = [get(e, batch, "compile_s") for e in engines]
+        rows.append([batch] + [fmt_rate(get(e, batch, "steps_per_s")) for e in engines]
+                    + (["-" if ratio is None else f"{ratio:.1f}x"] if both else [])
+                    + ["-" if c is None else f"{c:.1f}" for c in compile_s]
+                    + [mib(get(e, batch, "peak_rss_bytes")) for e in engines]
+                    + [human_bytes(get(e, batch, "state_bytes")) for e in engines])
+    picker_rows = []
+    for batch in batch_sizes:
+        per_step = get(PICKER, batch, "seconds_per_batch_step")
+        engine_steps = [get(e, batch, "seconds_per_batch_step") for e in engines]
+        picker_rows.append(
+            [batch, fmt_rate(get(PICKER, batch, "steps_per_s")),
+             "-" if per_step is None else f"{per_step * 1e6:,.1f}"]  # seconds to µs
+            + [f"{100 * per_step / s:.1f}%" if per_step and s else "-" for s in engine_steps])
 
     lines = [
-        f"Machine: {info['cpu']} ({info['cpu_count']} cores), "
-        f"devices {', '.join(info['devices'])}; "
-        f"{info['date']}; jax {info['jax']}, pgx {info['pgx']}, Python {info['python']}; "
-        f"shogi_jax at {info['git_revision'] or 'unknown revision'}.",
+        f"Machine: {machine_line(info)}.",
         "",
         f"`{command}`: uniformly random legal moves, step + legal mask + observation, "
         "auto-reset at game end; steps/s = games x plies per second. Compile = trace + lower + "
         "XLA compile of the jitted loop; peak RSS = the measuring process's peak (a fresh process "
         "per cell); state = the batched state's arrays.",
         "",
+        *markdown_table(header, rows),
+        "",
+        "The random picker alone (one `random.bits` word per game, hash, mask, argmax), "
+        "and its share of each engine's time per batch step:",
+        "",
+        *markdown_table(["batch", "picker steps/s", "picker µs / batch step"]
+                        + [f"share of {e} step" for e in engines], picker_rows),
     ]
-    header = ["batch"]
-    header += [f"{e} steps/s" for e in engines]
-    both = all(e in engines for e in ENGINES)
-    if both:
-        header.append("shogi_jax / pgx")
-    header += [f"{e} compile s" for e in engines]
-    header += [f"{e} peak RSS MiB" for e in engines]
-    header += [f"{e} state" for e in engines]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
-    for batch in batch_sizes:
-        row = [str(batch)]
-        row += [fmt_rate(get(e, batch, "steps_per_s")) for e in engines]
-        if both:
-            ours, theirs = get("shogi_jax", batch, "steps_per_s"), get("pgx", batch, "steps_per_s")
-            row.append(f"{ours / theirs:.1f}x" if ours and theirs else "-")
-        for e in engines:
-            c = get(e, batch, "compile_s")
-            row.append("-" if c is None else f"{c:.1f}")
-        row += [mib(get(e, batch, "peak_rss_bytes")) for e in engines]
-        row += [human_bytes(get(e, batch, "state_bytes")) for e in engines]
-        lines.append("| " + " | ".join(row) + " |")
-
-    lines += ["", "The random picker alone (one `random.bits` word per game, hash, mask, argmax), "
-              "and its share of each engine's time per batch step:", ""]
-    header = ["batch", "picker steps/s", "picker µs / batch step"]
-    header += [f"share of {e} step" for e in engines]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
-    for batch in batch_sizes:
-        per_step = get(PICKER, batch, "seconds_per_batch_step")
-        row = [str(batch), fmt_rate(get(PICKER, batch, "steps_per_s")),
-               "-" if per_step is None else f"{per_step * MICROSECONDS_PER_S:,.1f}"]
-        for e in engines:
-            engine_step = get(e, batch, "seconds_per_batch_step")
-            row.append(f"{100 * per_step / engine_step:.1f}%" if per_step and engine_step else "-")
-        lines.append("| " + " | ".join(row) + " |")
-
     failed = [r for r in results if "error" in r]
     if failed:
         lines += [""] + [f"FAILED {r['engine']} batch {r['batch']}: "
@@ -498,8 +412,7 @@ def main(argv=None):
         return 0
 
     info = machine_info()
-    print(f"# {info['cpu']} ({info['cpu_count']} cores), devices {info['devices']}, "
-          f"{info['date']}, shogi_jax at {info['git_revision']}")
+    print(f"# {machine_line(info)}")
     print(f"# batch sizes {list(args.batch_sizes)}, engines {list(args.engines)}, "
           f"about {args.seconds:g} s timed per measurement, each in a fresh process",
           flush=True)
@@ -512,12 +425,9 @@ def main(argv=None):
             result = run_worker(engine, batch, args.seconds)
             results.append(result)
             print(describe(result), flush=True)
-        if all(e in args.engines for e in ENGINES):
-            ours, theirs = (next((r.get("steps_per_s") for r in results
-                                  if r["engine"] == e and r["batch"] == batch), None)
-                            for e in ENGINES)
-            if ours and theirs:
-                print(f"{'':>9} B={batch:<5} shogi_jax / pgx = {ours / theirs:.1f}x", flush=True)
+        ratio = rival_ratio(results, batch)
+        if ratio is not None:
+            print(f"{'':>9} B={batch:<5} shogi_jax / pgx = {ratio:.1f}x", flush=True)
     total_s = time.perf_counter() - started
 
     shown = sys.argv[1:]

@@ -39,8 +39,16 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence, TextIO
 
-SCRIPTS = Path(__file__).resolve().parent
-ROOT = SCRIPTS.parent
+import jax
+
+import bench_env  # the env cells are bench_env's measurement: the same loop, picker and timing
+from bench_common import (compile_timed, machine_info, machine_line, markdown_table,
+                          median_iteration_seconds, mib)
+from shogi_jax import iteration as it
+from shogi_jax.config import load_config
+from shogi_jax.rules.platform import forced_program
+
+ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BATCH_SIZES = (1024, 4096, 16384, 65536)
 DEFAULT_BUDGET_SECONDS = 540.0  # the whole run, 9 minutes
 DEFAULT_ENV_SECONDS = 2.0  # timed seconds per env cell
@@ -82,8 +90,6 @@ def cell_name(cell: dict) -> str:
 
 def _device_memory() -> dict:
     """The first device's peak bytes in use so far (None where the backend keeps no stats)."""
-    import jax
-
     stats = jax.devices()[0].memory_stats() or {}
     return {"device_peak_bytes": stats.get("peak_bytes_in_use"),
             "device_bytes_limit": stats.get("bytes_limit")}
@@ -98,52 +104,31 @@ def _program_bytes(compiled) -> Optional[int]:
 
 
 def measure_env(cell: dict, seconds: float) -> dict:
-    import bench_env  # scripts/bench_env.py: the same loop, picker and timing
-
-    from shogi_jax.rules.platform import forced_program
-
     with forced_program(cell.get("form", "auto")):
         return bench_env.measure(cell["engine"], cell["batch"], seconds)
 
 
 def measure_train(cell: dict, iterations: int) -> dict:
-    import statistics
-
-    import jax
-
-    from shogi_jax import iteration as it
-    from shogi_jax.config import load_config
-
     config = load_config(ROOT / cell["config"] if not os.path.isabs(cell["config"])
                          else cell["config"], cell["overrides"])
     trainer = it.make_trainer(config)
     state = it.init_train_state(config, trainer)
-    started = time.perf_counter()
-    compiled = it.make_train_step(config, trainer).lower(state).compile()
-    compile_s = time.perf_counter() - started
-    durations = []
-    for _ in range(iterations + 1):  # the first call warms up
-        started = time.perf_counter()
-        state, metrics = compiled(state)
-        jax.block_until_ready(metrics)
-        durations.append(time.perf_counter() - started)
+    compiled, compile_s = compile_timed(it.make_train_step(config, trainer), state)
+    seconds = median_iteration_seconds(compiled, state, iterations)
     steps = it.env_steps(config, config.train.iterations_per_dispatch)
     return {"games": config.env.num_games, "rollout_length": config.env.rollout_length,
             "model": f"{config.model.blocks}x{config.model.channels} {config.model.dtype}",
             "updates": f"{config.ppo.epochs}x{config.ppo.minibatches}",
-            "timed_iterations": iterations, "steps_per_s": steps / statistics.median(durations[1:]),
-            "seconds_per_iteration": statistics.median(durations[1:]),
+            "timed_iterations": iterations, "steps_per_s": steps / seconds,
+            "seconds_per_iteration": seconds,
             "compile_s": compile_s, "program_bytes": _program_bytes(compiled)}
 
 
 def worker_main(cells: list[dict], seconds: float, train_iterations: int) -> None:
-    sys.path.insert(0, str(SCRIPTS))
-    import bench_env
-
     def emit(record: dict) -> None:
         print(CELL_PREFIX + json.dumps(record), flush=True)
 
-    emit({"kind": "machine", **bench_env.machine_info()})
+    emit({"kind": "machine", **machine_info()})
     for cell in cells:
         started = time.perf_counter()
         try:
@@ -224,22 +209,12 @@ def _rate(record: Optional[dict]) -> str:
     return f"{record['steps_per_s']:,.0f}"
 
 
-def _mib(nbytes) -> str:
-    return "-" if nbytes is None else f"{nbytes / (1 << 20):,.0f}"
-
-
 def summary(records: Iterable[dict], batch_sizes: Sequence[int]) -> str:
     """A markdown report of the records: one row per batch size, the training line, failures."""
     records = list(records)
     env = {(r["engine"], r.get("form"), r["batch"]): r for r in records if r.get("kind") == "env"}
-    machine = next((r for r in records if r.get("kind") == "machine"), {})
-    lines = [f"Machine: {', '.join(machine.get('devices', ['?']))}; {machine.get('cpu', '?')}; "
-             f"{machine.get('date', '?')}; jax {machine.get('jax', '?')}, pgx "
-             f"{machine.get('pgx', '?')}; shogi_jax at {machine.get('git_revision', '?')}.", "",
-             "| batch | accelerator form steps/s | CPU form steps/s | pgx steps/s | "
-             "accelerator / pgx | accelerator / CPU form | compile s (acc / CPU / pgx) | "
-             "XLA temp MiB (acc / pgx) |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    machine = next((r for r in records if r.get("kind") == "machine"), None)
+    rows = []
     for batch in batch_sizes:
         acc = env.get(("shogi_jax", ACCELERATOR_FORM, batch))
         cpu = env.get(("shogi_jax", CPU_FORM, batch))
@@ -253,22 +228,25 @@ def summary(records: Iterable[dict], batch_sizes: Sequence[int]) -> str:
             return f"{r['compile_s']:.1f}" if r is not None and "compile_s" in r else "-"
 
         def program(r):
-            return _mib(r.get("xla_temp_bytes")) if r is not None else "-"
+            return mib(r.get("xla_temp_bytes"), 0) if r is not None else "-"
 
-        lines.append(f"| {batch} | {_rate(acc)} | {_rate(cpu)} | {_rate(rival)} | "
-                     f"{ratio(acc, rival)} | {ratio(acc, cpu)} | {compile_s(acc)} / "
-                     f"{compile_s(cpu)} / {compile_s(rival)} | {program(acc)} / "
-                     f"{program(rival)} |")
+        rows.append([batch, _rate(acc), _rate(cpu), _rate(rival), ratio(acc, rival),
+                     ratio(acc, cpu), f"{compile_s(acc)} / {compile_s(cpu)} / {compile_s(rival)}",
+                     f"{program(acc)} / {program(rival)}"])
+    lines = [f"Machine: {machine_line(machine) if machine else 'not recorded'}.", "",
+             *markdown_table(["batch", "accelerator form steps/s", "CPU form steps/s",
+                              "pgx steps/s", "accelerator / pgx", "accelerator / CPU form",
+                              "compile s (acc / CPU / pgx)", "XLA temp MiB (acc / pgx)"], rows)]
     for r in records:
         if r.get("kind") == "train" and "error" not in r:
             lines += ["", f"Training, {r['config']} ({r['games']} games x {r['rollout_length']} "
                           f"plies, {r['model']}, {r['updates']} updates): "
                           f"{r['steps_per_s']:,.0f} env steps/s ({r['seconds_per_iteration']:.2f} "
                           f"s per iteration, median of {r['timed_iterations']}), compile "
-                          f"{r['compile_s']:.1f} s, program {_mib(r['program_bytes'])} MiB."]
+                          f"{r['compile_s']:.1f} s, program {mib(r['program_bytes'], 0)} MiB."]
     peaks = [r["device_peak_bytes"] for r in records if r.get("device_peak_bytes")]
     if peaks:
-        lines += ["", f"Device peak memory in use: {_mib(max(peaks))} MiB."]
+        lines += ["", f"Device peak memory in use: {mib(max(peaks), 0)} MiB."]
     failed = [r for r in records if "error" in r and r.get("kind") != "machine"]
     lines += [f"- {cell_name(r)}: {r['error'].splitlines()[0][:300]}" for r in failed]
     return "\n".join(lines)

@@ -23,15 +23,13 @@ if "jax" not in sys.modules and "--xla_force_host_platform_device_count" not in 
                                + " --xla_force_host_platform_device_count=8").strip()
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import jax  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench_common import (  # noqa: E402
+    compile_timed, machine_info, machine_line, median_iteration_seconds)
 from shogi_jax import iteration as it  # noqa: E402
 from shogi_jax import parallel  # noqa: E402
 from shogi_jax.config import load_config  # noqa: E402
@@ -42,19 +40,9 @@ def measure(config, devices: int, repeats: int) -> tuple[float, float]:
     mesh = parallel.make_mesh(devices)
     trainer = it.make_trainer(config)
     state = it.init_sharded_train_state(config, trainer, mesh)
-    started = time.perf_counter()
-    step = it.make_train_step(config, trainer, mesh).lower(state).compile()
-    compile_seconds = time.perf_counter() - started
-    state, metrics = step(state)  # first run: warm-up
-    jax.block_until_ready(metrics)
-    durations = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        state, metrics = step(state)
-        jax.block_until_ready(metrics)
-        durations.append(time.perf_counter() - started)
+    step, compile_seconds = compile_timed(it.make_train_step(config, trainer, mesh), state)
     steps = it.env_steps(config, config.train.iterations_per_dispatch)
-    return steps / statistics.median(durations), compile_seconds
+    return steps / median_iteration_seconds(step, state, repeats), compile_seconds
 
 
 def main(argv=None) -> int:
@@ -68,10 +56,7 @@ def main(argv=None) -> int:
     config = load_config(args.config, args.overrides)
     available = jax.device_count()
     counts = [n for n in args.devices if n <= available]
-    device = jax.devices()[0]
-    print(f"# bench_scale {datetime.date.today()} | {platform.node()} | {device.platform}: "
-          f"{device.device_kind}, {available} devices ({os.cpu_count()} host cores) | "
-          f"jax {jax.__version__}")
+    print(f"# {machine_line(machine_info())}")
     print(f"# config {args.config} {' '.join(args.overrides)}: {config.env.num_games} games x "
           f"{config.env.rollout_length} plies per iteration, {config.model.blocks} x "
           f"{config.model.channels} network, {config.ppo.epochs} epoch(s) x "

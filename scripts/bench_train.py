@@ -15,39 +15,21 @@ Target on the team's 2-core CPU: (c) >= 85% of (b), i.e. rules, sampling and the
 from __future__ import annotations
 
 import argparse
-import datetime
-import platform
-import statistics
 import sys
-import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_env import pick_actions  # noqa: E402  (the same cheap picker as the env benchmark)
-
-import shogi_jax as sj  # noqa: E402
-from shogi_jax import iteration as it  # noqa: E402
-from shogi_jax import ppo  # noqa: E402
-from shogi_jax.config import load_config  # noqa: E402
+import shogi_jax as sj
+from bench_common import (compile_timed, machine_info, machine_line, markdown_table,
+                          median_iteration_seconds, median_seconds)
+from bench_env import pick_actions  # the same cheap picker as the env benchmark
+from shogi_jax import iteration as it
+from shogi_jax import ppo
+from shogi_jax.config import load_config
 
 TARGET_RATIO = 0.85
 TARGET_COMPILE_S = 60.0
-
-
-def timed(fn, *args, repeats):
-    """(median seconds per call, first-call seconds): the first call compiles and is not timed."""
-    started = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    first = time.perf_counter() - started
-    durations = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        durations.append(time.perf_counter() - started)
-    return statistics.median(durations), first
 
 
 def env_only(config, games):
@@ -106,31 +88,24 @@ def main(argv=None) -> int:
     state = it.init_train_state(config, trainer)
     steps = config.env.num_games * config.env.rollout_length
 
-    env_seconds, _ = timed(env_only(config, state.games), repeats=args.repeats)
-    network_seconds, _ = timed(network_only(config, trainer, state), repeats=args.repeats)
-    started = time.perf_counter()
-    train_step = it.make_train_step(config, trainer).lower(state).compile()
-    compile_seconds = time.perf_counter() - started
-    durations = []
-    for _ in range(args.repeats + 1):  # the first call warms up
-        started = time.perf_counter()
-        state, metrics = train_step(state)
-        jax.block_until_ready(metrics)
-        durations.append(time.perf_counter() - started)
-    full_seconds = statistics.median(durations[1:]) / config.train.iterations_per_dispatch
+    env_seconds = median_seconds(env_only(config, state.games), repeats=args.repeats)
+    network_seconds = median_seconds(network_only(config, trainer, state), repeats=args.repeats)
+    train_step, compile_seconds = compile_timed(it.make_train_step(config, trainer), state)
+    full_seconds = (median_iteration_seconds(train_step, state, args.repeats)
+                    / config.train.iterations_per_dispatch)
 
     env_sps, network_sps, full_sps = steps / env_seconds, steps / network_seconds, steps / full_seconds
     ratio = full_sps / network_sps
-    print(f"# {platform.processor() or platform.machine()}, devices {jax.devices()}, "
-          f"{datetime.date.today()}, config {args.config} {' '.join(args.overrides)}")
+    print(f"# {machine_line(machine_info())}")
+    print(f"# config {args.config} {' '.join(args.overrides)}")
     print(f"# B={config.env.num_games} games x T={config.env.rollout_length} plies, "
           f"{config.model.blocks} blocks x {config.model.channels} channels {config.model.dtype}, "
           f"{config.ppo.epochs} epochs x {config.ppo.minibatches} minibatches")
-    print("| (a) env only steps/s | (b) network only steps/s | (c) full training steps/s "
-          "| (c) / (b) | iteration compile s |")
-    print("|---:|---:|---:|---:|---:|")
-    print(f"| {env_sps:,.0f} | {network_sps:,.0f} | {full_sps:,.0f} | {ratio:.0%} "
-          f"| {compile_seconds:.1f} |")
+    print("\n".join(markdown_table(
+        ["(a) env only steps/s", "(b) network only steps/s", "(c) full training steps/s",
+         "(c) / (b)", "iteration compile s"],
+        [[f"{env_sps:,.0f}", f"{network_sps:,.0f}", f"{full_sps:,.0f}", f"{ratio:.0%}",
+          f"{compile_seconds:.1f}"]])))
     print(f"# targets: (c)/(b) >= {TARGET_RATIO:.0%}: {'met' if ratio >= TARGET_RATIO else 'NOT met'}; "
           f"compile < {TARGET_COMPILE_S:.0f} s: "
           f"{'met' if compile_seconds < TARGET_COMPILE_S else 'NOT met'}")
