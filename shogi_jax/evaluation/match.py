@@ -29,6 +29,14 @@ NOT_PLAYED = -1  # action recorded for a game already over
 # Outcomes from the first player's point of view.
 FIRST_WINS, SECOND_WINS, DRAW = 0, 1, 2
 
+# How a game ended (MatchGames.termination): the rules' reasons (sj.TERMINATION_NAMES), then the
+# ways an external engine loses on its own turn (evaluation/engine_match.py). An illegal move or a
+# false declaration by an engine is the rules' ILLEGAL_ACTION.
+RESIGNATION = len(sj.TERMINATION_NAMES)  # `bestmove resign`
+TIME_UP = RESIGNATION + 1  # no move within the engine's timeout (a hang)
+DISCONNECTION = RESIGNATION + 2  # the engine crashed or broke the protocol
+END_NAMES = sj.TERMINATION_NAMES + ("resignation", "time_up", "disconnection")
+
 
 class MatchGames(NamedTuple):
     """The games of a match, on the host. G games, P plies at most."""
@@ -38,7 +46,8 @@ class MatchGames(NamedTuple):
     moves: list[list[str]]  # [G] USI moves
     outcome: np.ndarray  # int32[G] FIRST_WINS / SECOND_WINS / DRAW
     winner_color: np.ndarray  # int32[G] 0 Black, 1 White, -1 draw
-    termination: np.ndarray  # int32[G] reason code (sj.TERMINATION_NAMES)
+    termination: np.ndarray  # int32[G] reason code (END_NAMES)
+    notes: Optional[list[str]] = None  # [G] what an adjudication was about ("" when none)
 
 
 def start_states(sfens: Sequence[str], games: int, *, max_plies: int, impasse: bool):

@@ -1,0 +1,133 @@
+"""Matches against external USI engines, with real processes: a deliberately faulty engine
+(tests/engines/fault_engine.py) judged by our rules, and our own USI engine started as an
+external one. Every move is replayed on cshogi's board."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import cshogi
+import jax
+import numpy as np
+import pytest
+
+from shogi_jax.evaluation.engine_match import EnginePlayer, play_engine_match
+from shogi_jax.evaluation.match import END_NAMES, FIRST_WINS, SECOND_WINS
+from shogi_jax.evaluation.players import Player
+from shogi_jax.evaluation.usi_client import EngineFailure, MoveLimit, UsiClient
+from shogi_jax.rules.state import STARTPOS_SFEN
+
+FAULT_ENGINE = (sys.executable, str(Path(__file__).parent / "engines" / "fault_engine.py"))
+OUR_ENGINE = (sys.executable, "-m", "shogi_jax.usi")
+DEPTH_1 = MoveLimit(depth=1)
+
+
+def fault_engine(fault: str, at: int = 2, **settings) -> EnginePlayer:
+    return EnginePlayer(f"fault_{fault}", FAULT_ENGINE + (fault, str(at)), DEPTH_1, **settings)
+
+
+def replay(start_sfen, moves):
+    """cshogi's board after the moves, each asserted legal there."""
+    board = cshogi.Board(start_sfen)
+    for number, usi in enumerate(moves):
+        assert usi in {cshogi.move_to_usi(m) for m in board.legal_moves}, (number, usi)
+        board.push_usi(usi)
+    return board
+
+
+# Material by cshogi piece type (1..14: P L N S B R G K +P +L +N +S +B +R), promoted as unpromoted.
+POINTS = dict(zip(range(1, 15), (1, 3, 4, 5, 8, 10, 6, 0, 1, 3, 4, 5, 8, 10)))
+HAND_POINTS = (1, 3, 4, 5, 6, 8, 10)  # cshogi's hand order: P L N S G B R
+
+
+def material(board, color: int) -> int:
+    """Points of `color`'s pieces on the board and in hand."""
+    on_board = sum(POINTS[piece & 15] for piece in board.pieces
+                   if piece and (piece >= 16) == (color == 1))
+    return on_board + sum(n * p for n, p in zip(board.pieces_in_hand[color], HAND_POINTS))
+
+
+def test_move_limits_and_the_client_handshake():
+    assert MoveLimit(nodes=500).go_command() == "go nodes 500"
+    assert MoveLimit(byoyomi_ms=100).go_command() == "go btime 0 wtime 0 byoyomi 100"
+    with pytest.raises(ValueError, match="exactly one of"):
+        MoveLimit(depth=1, movetime_ms=50)
+    with pytest.raises(ValueError, match="depth must be > 0"):
+        MoveLimit(depth=0)
+    client = UsiClient(FAULT_ENGINE + ("none",), name="plain").start()
+    assert client.engine_name == "fault_engine none"
+    client.new_game()
+    client.request_move(STARTPOS_SFEN, ["7g7f"], DEPTH_1)
+    assert client.read_move(deadline=time.monotonic() + 30) in {
+        cshogi.move_to_usi(m) for m in replay(STARTPOS_SFEN, ["7g7f"]).legal_moves}
+    client.close()
+    with pytest.raises(EngineFailure, match="cannot start") as failure:
+        UsiClient(["/nonexistent/engine"], name="missing").start()
+    assert failure.value.reason == "crash"
+    with pytest.raises(EngineFailure, match="no answer to the handshake") as failure:
+        UsiClient(FAULT_ENGINE + ("slowstart",), name="slow", startup_timeout=0.5).start()
+    assert failure.value.reason == "timeout"
+
+
+# fault -> (termination, words of the note, restarted: later games fail the same way)
+FAULTS = {
+    "illegal": ("illegal_action", "illegal USI move", False),
+    "win": ("illegal_action", "declared a win", False),
+    "resign": ("resignation", "resigned", False),
+    "crash": ("disconnection", "exited during go (exit code 3)", True),
+    "nomove": ("disconnection", "'bestmove' without a move", True),
+    "silent": ("time_up", "no answer to go in time", True),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_the_referee_judges_an_engine_fault_and_the_match_goes_on(fault):
+    termination, words, restarted = FAULTS[fault]
+    faulty = fault_engine(fault, move_timeout=0.5)
+    honest = fault_engine("none")
+    games = play_engine_match(faulty, None, honest, None, games=4, key=jax.random.PRNGKey(0),
+                              max_plies=12, concurrency=1)
+    names = [END_NAMES[code] for code in games.termination]
+    # Its second `go` (the process's, counted over its life) fails: game 0 at ply 2, where it
+    # has Black. A restarted process counts afresh, so each later game fails the same way.
+    failed = range(4) if restarted else [0]
+    for g in range(4):
+        board = replay(games.start_sfens[g], games.moves[g])
+        if g in failed:
+            assert names[g] == termination and words in games.notes[g] and "fault_" in \
+                games.notes[g]
+            assert games.outcome[g] == SECOND_WINS  # the faulty engine is the first player
+            assert len(games.moves[g]) == (2 if games.first_is_black[g] else 3)
+            assert board.turn == (0 if games.first_is_black[g] else 1)  # it was to move
+        else:
+            assert names[g] == "move_limit" and len(games.moves[g]) == 12
+            assert games.notes[g] == ""
+
+
+def test_our_usi_engine_as_an_external_engine_against_an_on_device_player():
+    """`python -m shogi_jax.usi --player greedy` in two processes (two games at once) against
+    the on-device random player, whose moves come from one batched call."""
+    engine = EnginePlayer("usi_greedy", OUR_ENGINE + ("--player", "greedy"), DEPTH_1,
+                          startup_timeout=300)
+    finished = []
+    games = play_engine_match(engine, None, Player("random", "random"), None, games=4,
+                              key=jax.random.PRNGKey(1), max_plies=80, opening_plies=2,
+                              concurrency=2,
+                              on_finished=lambda indices, done: finished.extend(indices))
+    assert sorted(finished) == [0, 1, 2, 3]
+    leads = 0
+    for g in range(4):
+        board = replay(games.start_sfens[g], games.moves[g])
+        name = END_NAMES[games.termination[g]]
+        if name == "checkmate":
+            assert board.is_game_over() and games.winner_color[g] == 1 - board.turn
+        else:
+            assert name == "move_limit" and len(games.moves[g]) == 80
+        greedy = 0 if games.first_is_black[g] else 1
+        leads += material(board, greedy) > material(board, 1 - greedy)
+    assert games.moves[0][:2] == games.moves[1][:2]  # a colour pair shares its opening
+    # Greedy-material against random: it captures whatever it can, so it wins or leads.
+    assert np.sum(games.outcome == SECOND_WINS) == 0
+    assert leads + np.sum(games.outcome == FIRST_WINS) >= 3, games.outcome
+
