@@ -245,6 +245,12 @@ ENDINGS = [
      "%-ILLEGAL_ACTION"),
     ("perpetual_check", "white_win", "反則負け", "後手の反則勝ち", cshogi.WHITE_WIN,
      "%+ILLEGAL_ACTION"),
+    ("resignation", "white_win", "投了", "後手の勝ち", cshogi.WHITE_WIN, "%TORYO"),
+    ("time_up", "white_win", "切れ負け", "後手の勝ち", cshogi.WHITE_WIN, "%TIME_UP"),
+    ("disconnection", "black_win", "反則勝ち", "先手の反則勝ち", cshogi.BLACK_WIN,
+     "%-ILLEGAL_ACTION"),
+    ("disconnection", "white_win", "反則負け", "後手の反則勝ち", cshogi.WHITE_WIN,
+     "%+ILLEGAL_ACTION"),
 ]
 
 
@@ -264,12 +270,29 @@ def test_endings(termination, result, kif_final, kif_summary, kif_win, csa_final
     assert parsed.win == _WIN_CODES[result]
 
 
+def test_a_note_says_why_the_game_ended():
+    note = "engine X: illegal USI move '5a5b'"
+    kif = to_kif(STARTPOS, OPENING, black="b", white="w", result="white_win",
+                 termination="illegal_action", note=note)
+    assert kif.splitlines()[-3] == "*" + note
+    assert cshogi.KIF.Parser.parse_str(kif).win == cshogi.WHITE_WIN
+    csa = to_csa(STARTPOS, OPENING, black="b", white="w", result="white_win",
+                 termination="illegal_action", note=note)
+    assert csa.splitlines()[-2:] == ["'" + note, "%ILLEGAL_MOVE"]
+    for writer in (to_kif, to_csa):
+        with pytest.raises(ValueError, match="note .* must be a string on one line"):
+            writer(STARTPOS, OPENING, black="b", white="w", result="white_win",
+                   termination="time_up", note="two\nlines")
+
+
 @pytest.mark.parametrize("termination,result,fault", [
     ("checkmate", "black_win", "must be 'white_win'"),
     ("impasse_declaration", "white_win", "must be 'black_win'"),
     ("move_limit", "black_win", "must be 'draw'"),
     (None, "black_win", "must be 'white_win'"),
-    ("perpetual_check", "draw", "checked throughout loses"),
+    ("perpetual_check", "draw", "one side loses"),
+    ("disconnection", "draw", "one side loses"),
+    ("time_up", "black_win", "must be 'white_win'"),
     ("timeout", "draw", "termination 'timeout' must be None or one of"),
     ("checkmate", "win", "result 'win' must be one of"),
 ])

@@ -17,10 +17,11 @@ import io
 import itertools
 import json
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 import jax
 import numpy as np
@@ -28,13 +29,15 @@ import numpy as np
 import shogi_jax as sj
 from shogi_jax import checkpoint
 from shogi_jax.config import (
-    NON_NEGATIVE, NONE_OR_NON_NEGATIVE, POSITIVE, POSITIVE_EVEN, ConfigError, apply_overrides,
-    check_settings, config_differences, config_to_dict, config_yaml, one_of, read_mapping, section_from_mapping,
-    setting,
+    NON_NEGATIVE, NONE_OR_NON_NEGATIVE, NONE_OR_POSITIVE, POSITIVE, POSITIVE_EVEN, ConfigError,
+    apply_overrides, check_settings, config_differences, config_to_dict, config_yaml, one_of,
+    read_mapping, section_from_mapping, setting,
 )
 from shogi_jax.evaluation.elo import EloFit, fit_elo, wilson_interval
-from shogi_jax.evaluation.match import MatchGames, MatchStopped, play_match
+from shogi_jax.evaluation.engine_match import ENGINE_KIND, EnginePlayer, play_engine_match
+from shogi_jax.evaluation.match import END_NAMES, MatchGames, MatchStopped, play_match
 from shogi_jax.evaluation.players import PLAYER_KINDS, Player
+from shogi_jax.evaluation.usi_client import EngineFailure, MoveLimit
 from shogi_jax.notation.csa import to_csa
 from shogi_jax.notation.kif import to_kif
 from shogi_jax.rules.state import STARTPOS_SFEN
@@ -43,6 +46,7 @@ RESULT_OF_WINNER = {0: "black_win", 1: "white_win", -1: "draw"}
 CONFIG_FILE = "tournament.yaml"  # the config it began with, policy players pinned to a step
 GAMES_LOG = "games.jsonl"  # one line per finished game, appended as games end
 GAMES_DIR = "games"  # NNNNN.kifu and NNNNN.csa per game
+ENGINE_LOGS = "engines"  # external engines' stderr
 
 
 # --- the tournament schema ----------------------------------------------------------------------
@@ -53,7 +57,8 @@ CHECKPOINT_CHOICES = ("latest", "best")
 @dataclass(frozen=True)
 class PlayerConfig:
     name: str = setting("", "unique; used in the crosstable and the game records")
-    kind: str = setting("random", "what plays", one_of(PLAYER_KINDS))
+    kind: str = setting("random", "what plays; usi: an external USI engine",
+                        one_of(PLAYER_KINDS + (ENGINE_KIND,)))
     run_dir: Optional[str] = setting(None, "policy: the training run directory (its config + "
                                            "checkpoints)")
     checkpoint: str = setting("latest", "policy: by evaluation Elo, or the newest ...",
@@ -61,6 +66,27 @@ class PlayerConfig:
     step: Optional[int] = setting(None, "... or this iteration's checkpoint",
                                   NONE_OR_NON_NEGATIVE)
     temperature: float = setting(0.0, "policy: 0 plays the argmax", NON_NEGATIVE)
+    command: Optional[str] = setting(None, "usi: the engine's command line (split as a shell "
+                                           "would), e.g. /usr/games/fairy-stockfish")
+    options: tuple[str, ...] = setting((), "usi: 'Name=value' USI options sent after the "
+                                           "handshake, e.g. 'Skill Level=0'")
+    depth: Optional[int] = setting(None, "usi: the limit per move, exactly one of depth ...",
+                                   NONE_OR_POSITIVE)
+    nodes: Optional[int] = setting(None, "usi: ... nodes ...", NONE_OR_POSITIVE)
+    movetime_ms: Optional[int] = setting(None, "usi: ... a fixed time (go movetime) ...",
+                                         NONE_OR_POSITIVE)
+    byoyomi_ms: Optional[int] = setting(None, "usi: ... or a byoyomi (go byoyomi)",
+                                        NONE_OR_POSITIVE)
+    move_timeout: float = setting(30.0, "usi: seconds past the limit before a silent engine "
+                                        "loses on time (and is restarted)", POSITIVE)
+
+    def usi_settings(self) -> dict[str, Any]:
+        """The settings only `usi` players take, that are set."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name in _USI_ONLY and getattr(self, f.name) not in (None, ())}
+
+
+_USI_ONLY = ("command", "options", "depth", "nodes", "movetime_ms", "byoyomi_ms")
 
 
 @dataclass(frozen=True)
@@ -77,6 +103,8 @@ class TournamentConfig:
     anchor: Optional[str] = setting(None, "Elo 0: a player (\"random\" if one plays, else the "
                                           "first)")
     seed: int = setting(0, "openings and sampling")
+    concurrency: int = setting(0, "games at once in a match with a usi engine (a process per "
+                                  "game and engine); 0: the machine's cores", NON_NEGATIVE)
     output_dir: str = setting("tournaments/default", "must not exist yet or be empty (unless "
                                                      "--resume)")
 
@@ -94,8 +122,14 @@ def tournament_config_from_dict(raw: Mapping[str, Any]) -> TournamentConfig:
             raise ConfigError(f"{key}.name: {player.name!r} is used by more than one player")
     check_settings(config)
     for i, player in enumerate(config.players):
+        key = f"players[{i}]"
         if (player.kind == "policy") != (player.run_dir is not None):
-            raise ConfigError(f"players[{i}].run_dir: policy players need one, others take none")
+            raise ConfigError(f"{key}.run_dir: policy players need one, others take none")
+        if player.kind != ENGINE_KIND and player.usi_settings():
+            raise ConfigError(f"{key}: {', '.join(player.usi_settings())} only go with kind "
+                              f"{ENGINE_KIND} (an external engine)")
+        if player.kind == ENGINE_KIND:
+            _engine_player(player, key)  # its command, options and limit
     if config.anchor is None:
         config = dataclasses.replace(config, anchor="random" if "random" in names else names[0])
     elif config.anchor not in names:
@@ -111,13 +145,41 @@ def load_tournament_config(path: str | os.PathLike[str],
 
 
 class LoadedPlayer(NamedTuple):
-    player: Player
+    player: Union[Player, EnginePlayer]
     params: object  # network variables for policy players, None otherwise
     source: str  # where it came from, for the report
     spec: PlayerConfig  # its config; a policy player's step pinned to the checkpoint loaded
 
 
+def _engine_player(spec: PlayerConfig, key: str) -> EnginePlayer:
+    """The EnginePlayer of a `usi` player's settings; ConfigError naming what is wrong."""
+    if not spec.command or not shlex.split(spec.command):
+        raise ConfigError(f"{key}.command: a usi player needs the engine's command line")
+    options = []
+    for k, option in enumerate(spec.options):
+        name, equals, value = option.partition("=")
+        if not equals or not name.strip():
+            raise ConfigError(f"{key}.options[{k}]: {option!r} is not 'Name=value'")
+        options.append((name.strip(), value.strip()))
+    try:
+        limit = MoveLimit(depth=spec.depth, nodes=spec.nodes, movetime_ms=spec.movetime_ms,
+                          byoyomi_ms=spec.byoyomi_ms)
+    except ValueError as error:
+        raise ConfigError(f"{key}: {error}") from None
+    return EnginePlayer(spec.name, tuple(shlex.split(spec.command)), limit, tuple(options),
+                        move_timeout=spec.move_timeout)
+
+
 def load_player(spec: PlayerConfig) -> LoadedPlayer:
+    """The player of `spec` and its parameters. A usi engine is started once here (and closed),
+    so a missing or broken one is refused before the tournament writes anything."""
+    if spec.kind == ENGINE_KIND:
+        engine = _engine_player(spec, spec.name)
+        try:
+            engine.client().start().close()
+        except EngineFailure as error:
+            raise ConfigError(f"player {spec.name!r}: {error}") from None
+        return LoadedPlayer(engine, None, spec.command, spec)
     if spec.kind != "policy":
         return LoadedPlayer(Player(spec.name, spec.kind), None, spec.kind, spec)
     run_config, params, step = checkpoint.load_policy(spec.run_dir, which=spec.checkpoint,
@@ -249,12 +311,18 @@ def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = Non
                     if progress is not None:
                         progress(1)
 
+        match_settings = dict(
+            games=per_pairing, key=jax.random.fold_in(key, pairing), max_plies=config.max_plies,
+            impasse=config.impasse, opening_plies=config.random_opening_plies,
+            opening_sfens=openings, on_finished=write_finished, should_stop=should_stop)
         try:
-            play_match(first.player, first.params, second.player, second.params,
-                       games=per_pairing, key=jax.random.fold_in(key, pairing),
-                       max_plies=config.max_plies, impasse=config.impasse,
-                       opening_plies=config.random_opening_plies, opening_sfens=openings,
-                       on_finished=write_finished, should_stop=should_stop)
+            if any(isinstance(p.player, EnginePlayer) for p in (first, second)):
+                play_engine_match(first.player, first.params, second.player, second.params,
+                                  concurrency=config.concurrency or os.cpu_count() or 1,
+                                  stderr_dir=log.engine_logs(), **match_settings)
+            else:
+                play_match(first.player, first.params, second.player, second.params,
+                           **match_settings)
         except MatchStopped:
             stopped = True
             break
@@ -294,7 +362,8 @@ def kif_text(record: dict, event: str) -> str:
     takes as no promotion; cshogi's reader skips lines with the optional 不成 mark."""
     return to_kif(record["start_sfen"], record["moves"], black=record["black"],
                   white=record["white"], result=record["result"],
-                  termination=record["termination"], event=event, mark_non_promotion=False)
+                  termination=record["termination"], event=event, mark_non_promotion=False,
+                  note=record.get("note"))
 
 
 def game_records(games: MatchGames, first: str, second: str) -> list[dict]:
@@ -305,7 +374,8 @@ def game_records(games: MatchGames, first: str, second: str) -> list[dict]:
         records.append({
             "black": black, "white": white, "start_sfen": games.start_sfens[g],
             "moves": games.moves[g], "result": RESULT_OF_WINNER[int(games.winner_color[g])],
-            "termination": sj.TERMINATION_NAMES[int(games.termination[g])]})
+            "termination": END_NAMES[int(games.termination[g])],
+            **({"note": games.notes[g]} if games.notes and games.notes[g] else {})})
     return records
 
 
@@ -391,8 +461,15 @@ class TournamentLog:
         _write_atomically(games_dir / f"{number:05d}.kifu", kif_text(record, event=event))
         _write_atomically(games_dir / f"{number:05d}.csa", to_csa(
             record["start_sfen"], record["moves"], black=record["black"], white=record["white"],
-            result=record["result"], termination=record["termination"], event=event))
+            result=record["result"], termination=record["termination"], event=event,
+            note=record.get("note")))
         self._games_log.write(json.dumps({"game": number, **record}) + "\n")
+
+    def engine_logs(self) -> Path:
+        """ENGINE_LOGS: each external engine's stderr, appended (NAME.log)."""
+        directory = self.directory / ENGINE_LOGS
+        directory.mkdir(exist_ok=True)
+        return directory
 
     def flush(self) -> None:
         self._games_log.flush()

@@ -18,7 +18,8 @@ _SIGNS = "+-"  # by color
 
 
 def to_csa(start_sfen: str, usi_moves: list[str], *, black: str, white: str, result: str,
-           termination: str | None = None, event: str | None = None) -> str:
+           termination: str | None = None, event: str | None = None,
+           note: str | None = None) -> str:
     """The CSA V2.2 text of one finished game.
 
     start_sfen: the start position; the standard one is written `PI`, any other as a full board
@@ -27,12 +28,14 @@ def to_csa(start_sfen: str, usi_moves: list[str], *, black: str, white: str, res
       illegal one and its index.
     result: "black_win", "white_win" or "draw"; termination: one of `record_board.TERMINATIONS`
       or None (see `record_board.game_record` for how they must fit together). The game ends with
-      the special move of that termination, after a comment line naming it.
+      the special move of that termination, after a comment line naming it and one with the
+      `note` (why it ended, in words), if any.
     """
     record = game_record(start_sfen, usi_moves, black=black, white=white, result=result,
                          termination=termination)
-    if event is not None and (not isinstance(event, str) or "\n" in event or "\r" in event):
-        raise ValueError(f"event {event!r} must be a string on one line")
+    for field, value in (("event", event), ("note", note)):
+        if value is not None and (not isinstance(value, str) or "\n" in value or "\r" in value):
+            raise ValueError(f"{field} {value!r} must be a string on one line")
     lines = ["'CSA encoding=UTF-8", "V2.2", f"N+{black}", f"N-{white}"]
     if event is not None:
         lines.append(f"$EVENT:{event}")
@@ -43,6 +46,8 @@ def to_csa(start_sfen: str, usi_moves: list[str], *, black: str, white: str, res
     lines += [_move_text(move) for move in record.moves]
     if termination is not None:
         lines.append(f"'termination: {termination}")
+    if note:
+        lines.append(f"'{note}")
     lines.append(_special_move(record))
     return "\n".join(lines) + "\n"
 
@@ -57,8 +62,8 @@ def _move_text(move: RecordMove) -> str:
 def _special_move(record: GameRecord) -> str:
     """The special move that ends the game, read from the side to move after the last move."""
     termination, winner = record.termination, record.winner
-    if termination == "perpetual_check":
-        # V2.2 has no perpetual-check code: it is a foul by the side that kept checking.
+    if termination in ("perpetual_check", "disconnection"):
+        # V2.2 has no code for either: a foul by the side that kept checking, or that failed.
         return f"%{_SIGNS[1 - winner]}ILLEGAL_ACTION"
     return {
         "checkmate": "%TORYO",  # %TSUMI is for problem records; the mated side resigns
@@ -67,6 +72,8 @@ def _special_move(record: GameRecord) -> str:
         "impasse_declaration": "%KACHI",  # the side to move declares and wins
         "move_limit": "%JISHOGI",  # V2.2 has no %MAX_MOVES (it is V3.0's)
         "illegal_action": "%ILLEGAL_MOVE",  # the side to move loses by an illegal move
+        "resignation": "%TORYO",
+        "time_up": "%TIME_UP",  # the side to move ran out of time
         None: "%TORYO" if winner is not None else "%CHUDAN",
     }[termination]
 

@@ -24,7 +24,8 @@ _SIDE_NAMES = ("先手", "後手")
 
 def to_kif(start_sfen: str, usi_moves: list[str], *, black: str, white: str, result: str,
            termination: str | None = None, event: str | None = None,
-           start_time: str | None = None, mark_non_promotion: bool = True) -> str:
+           start_time: str | None = None, mark_non_promotion: bool = True,
+           note: str | None = None) -> str:
     """The KIF text of one finished game.
 
     start_sfen: the start position; the standard one is written `手合割：平手`, any other as a
@@ -36,10 +37,11 @@ def to_kif(start_sfen: str, usi_moves: list[str], *, black: str, white: str, res
     start_time: written verbatim as 開始日時, e.g. "2024/05/01 12:00:00".
     mark_non_promotion: write 不成 when a piece could promote and did not (Kakinoki GUIs read it;
       cshogi 1.1.0's KIF parser does not and silently drops such a move: pass False for it).
+    note: why the game ended, in words (e.g. an engine's illegal move), as a comment line (*).
     """
     record = game_record(start_sfen, usi_moves, black=black, white=white, result=result,
                          termination=termination)
-    for field, value in (("event", event), ("start_time", start_time)):
+    for field, value in (("event", event), ("start_time", start_time), ("note", note)):
         if value is not None and (not isinstance(value, str) or "\n" in value or "\r" in value):
             raise ValueError(f"{field} {value!r} must be a string on one line")
     lines = ["#KIF version=2.0 encoding=UTF-8"]
@@ -57,6 +59,8 @@ def to_kif(start_sfen: str, usi_moves: list[str], *, black: str, white: str, res
         lines.append(f"{number:>4} {_move_text(move, previous_to, mark_non_promotion)}")
         previous_to = move.to
     played = len(record.moves)
+    if note:
+        lines.append(f"*{note}")
     final_line, summary = _ending(record)
     lines.append(f"{played + 1:>4} {final_line}")
     lines.append(f"まで{played}手で{summary}")
@@ -90,11 +94,13 @@ def _ending(record: GameRecord) -> tuple[str, str]:
         return "詰み", f"{side}の勝ち"
     if termination == "impasse_declaration":
         return "入玉勝ち", f"{side}の入玉勝ち"
-    if termination in ("perpetual_check", "illegal_action"):
+    if termination == "time_up":
+        return "切れ負け", f"{side}の勝ち"
+    if termination in ("perpetual_check", "illegal_action", "disconnection"):
         # The special move speaks for the side to move: it won or lost by the other's foul.
         final_line = "反則勝ち" if winner == record.final.color else "反則負け"
         return final_line, f"{side}の反則勝ち"
-    return "投了", f"{side}の勝ち"  # no_legal_moves, or a resignation (no termination)
+    return "投了", f"{side}の勝ち"  # no_legal_moves, or a resignation
 
 
 def _board_diagram(position: Position) -> list[str]:

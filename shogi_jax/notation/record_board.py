@@ -17,7 +17,11 @@ PROMOTABLE = "PLNSBR"
 _RANK_LETTERS = "abcdefghi"
 
 RESULTS = ("black_win", "white_win", "draw")
-TERMINATIONS = TERMINATION_NAMES[1:]  # the rules' reasons; "none" is spelled None here
+# Besides the rules' reasons ("none" is spelled None here), how a game against an external engine
+# ends: a resignation or no move in time, by the side to move; a disconnection (a crash or a
+# protocol error), by either side (an engine may fail to start a game it would play second).
+ADJUDICATIONS = ("resignation", "time_up", "disconnection")
+TERMINATIONS = TERMINATION_NAMES[1:] + ADJUDICATIONS
 
 Square = tuple[int, int]  # (file 1..9, rank 1..9); rank 1 is White's back rank (USI rank 'a')
 
@@ -328,8 +332,9 @@ def game_record(start_sfen: str, usi_moves, *, black: str, white: str, result: s
 
     `usi_moves` are the moves played (an illegal action that ended the game is not among them).
     The winner must fit the termination, judged at the position after the last move: checkmate,
-    no_legal_moves and illegal_action lose for the side to move there, impasse_declaration wins
-    for it, repetition_draw and move_limit are draws, perpetual_check loses for either side. With
+    no_legal_moves, illegal_action, resignation and time_up lose for the side to move there,
+    impasse_declaration wins for it, repetition_draw and move_limit are draws, perpetual_check
+    and disconnection lose for either side. With
     no termination a decisive result is a resignation by the side to move, and a draw is a game
     stopped without a rules result. The claims themselves (that it is mate, or a repetition) are
     the rules engine's; they are not judged again here."""
@@ -354,12 +359,13 @@ def game_record(start_sfen: str, usi_moves, *, black: str, white: str, result: s
 
     winner = {"black_win": BLACK, "white_win": WHITE, "draw": None}[result]
     to_move = position.color
-    if termination == "perpetual_check":
+    if termination in ("perpetual_check", "disconnection"):
         if winner is None:
-            raise ValueError("result 'draw' does not fit termination 'perpetual_check': the side "
-                             "that checked throughout loses")
+            raise ValueError(f"result 'draw' does not fit termination {termination!r}: one side "
+                             "loses")
         return GameRecord(start, moves, position, winner, termination)
-    if termination in ("checkmate", "no_legal_moves", "illegal_action") or (
+    if termination in ("checkmate", "no_legal_moves", "illegal_action", "resignation",
+                       "time_up") or (
             termination is None and winner is not None):
         expected = 1 - to_move
     elif termination == "impasse_declaration":
