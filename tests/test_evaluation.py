@@ -14,7 +14,7 @@ import pytest
 from conftest import save_untrained_smoke_run
 
 import shogi_jax as sj
-from shogi_jax import tournament as tournament_cli
+from shogi_jax.cli import tournament as tournament_cli
 from shogi_jax.evaluation.match import DRAW, FIRST_WINS, SECOND_WINS, play_match
 from shogi_jax.evaluation.players import Player, capture_points, greedy_act
 from shogi_jax.rules.state import STARTPOS_SFEN
