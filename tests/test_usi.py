@@ -344,7 +344,7 @@ def test_help_gives_the_whole_description():
 def test_a_launcher_for_a_given_step_starts_an_engine_the_cli_accepts(tmp_path):
     import shlex
 
-    from shogi_jax.usi import parse_args
+    from shogi_jax.cli.usi import parse_args
 
     run_dir = save_untrained_smoke_run(tmp_path / "run")
     launcher = tmp_path / "engine.sh"
@@ -385,7 +385,7 @@ def test_a_windows_launcher_written_inside_wsl_starts_the_engine_through_wsl_exe
 def test_the_pretrained_network_plays_legal_moves_and_beats_random_at_once(tmp_path):
     """`--pretrained`: the network shipped with the package, through a launcher, in a short
     match run by cshogi's runner against our random engine (cshogi referees every move)."""
-    from shogi_jax.usi import PRETRAINED_RUN
+    from shogi_jax.cli.usi import PRETRAINED_RUN
 
     assert (PRETRAINED_RUN / "checkpoints").is_dir(), "the package ships its network"
     engine = _launcher(tmp_path / "pretrained.sh", "--pretrained")
