@@ -22,7 +22,6 @@ CHECKMATED = "8k/7G1/7G1/9/9/9/9/9/K8 w - 1"  # White to move, mated by the two 
 CAN_DECLARE = "RRBBGG1K1/GGSS5/9/9/9/9/9/9/4k4 b 2P 1"  # Black: 10 pieces in the zone, 28 points
 
 
-
 # --- the protocol with a fake mover -------------------------------------------------------------
 
 
@@ -171,6 +170,7 @@ def test_quit_ends_the_session():
 
 
 # --- the real engine ----------------------------------------------------------------------------
+
 
 def _launcher(path: Path, *arguments) -> str:
     done = subprocess.run([sys.executable, "-m", "shogi_jax.usi", *arguments,
