@@ -4,6 +4,7 @@ real USI client (cshogi's `cshogi.usi.Engine`) and by cshogi's tournament runner
 from __future__ import annotations
 
 import io
+import logging
 import random
 import subprocess
 import sys
@@ -281,6 +282,23 @@ def test_illegal_positions_are_explained_and_the_engine_serves_on(engine):
     assert board.is_legal(board.move_from_usi(bestmove))
     assert engine.proc.poll() is None
 
+
+def test_isready_compiles_everything_a_game_needs(launchers, caplog):
+    """No `go` compiles (the GUI's clock runs): not the first, not after a Temperature set after
+    `isready` (compiled when set), not for the moves that extend the position."""
+    import jax
+
+    from shogi_jax.cli.usi import build_mover, parse_args
+
+    mover = build_mover(parse_args(["--checkpoint", str(launchers["root"] / "run")]))
+    mover.prepare()
+    mover.set_temperature(1.0)
+    with jax.log_compiles(), caplog.at_level(logging.WARNING):
+        for moves in (["7g7f"], ["7g7f", "3c3d"], ["7g7f", "3c3d", "8h2b+"]):
+            mover.set_position("startpos", moves)
+            move, value = mover.best_move(print)
+            assert move not in ("resign", "win") and -1 <= value <= 1
+    assert not [record for record in caplog.records if "Compiling" in record.getMessage()]
 
 def test_the_score_follows_the_value_head_on_dlshogis_scale():
     assert centipawns(0.0) == 0

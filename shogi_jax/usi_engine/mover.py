@@ -21,9 +21,15 @@ USI_MAX_PLIES = 1 << 30
 
 _legal_moves = jax.jit(legal_moves)
 _step = jax.jit(functools.partial(sj.step, max_plies=USI_MAX_PLIES, impasse=True))
-# (int32[] action, float32[] value or None) for one game; a Player is hashable, so each one
-# (kind, network shape, temperature) is compiled once.
-_act_and_value = jax.jit(Player.act_and_value, static_argnums=0)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _move(player: Player, params, state: sj.State, key):
+    """((int32[] action, float32[] value or None), the next key): one move of `player` in one
+    game, the key split on the device (no host-side program to compile). A Player is hashable:
+    each (kind, network shape, temperature) is compiled once."""
+    key, move_key = jax.random.split(key)
+    return player.act_and_value(params, state, move_key), key
 
 
 def playable(state: sj.State) -> sj.State:
@@ -89,25 +95,33 @@ class PlayerMover:
         self.name = player.name
         self.player = player
         self._params = params
-        self._key = jax.random.PRNGKey(0)  # split once per move
+        self.set_seed(0)
         self.position = GamePosition()
         self._prepared = False
 
     def set_temperature(self, temperature: float) -> None:
         if self.player.kind == "policy":  # the baselines ignore it: keep their compiled program
             self.player = dataclasses.replace(self.player, temperature=temperature)
+            if self._prepared:  # another program: compile it now, so `go` still answers at once
+                self._compile_move()
 
     def set_seed(self, seed: int) -> None:
-        self._key = jax.random.PRNGKey(seed)
+        # uint32[2], split once per move by `_move`. Kept on the host: a key on the device
+        # (committed there by the parameters) would make `_move` compile again at the second go.
+        self._key = np.asarray(jax.random.PRNGKey(seed))
+
+    def _compile_move(self) -> sj.State:
+        start = sj.from_sfen(STARTPOS_SFEN, max_plies=USI_MAX_PLIES)
+        jax.block_until_ready(_move(self.player, self._params, start, self._key))
+        return start
 
     def prepare(self) -> None:
         """Runs every device function once (XLA compiles on the first call); leaves no
         position."""
         if self._prepared:
             return
-        start = sj.from_sfen(STARTPOS_SFEN, max_plies=USI_MAX_PLIES)
+        start = self._compile_move()
         jax.block_until_ready(_legal_moves(start.board, start.hand))
-        jax.block_until_ready(_act_and_value(self.player, self._params, start, self._key))
         self.position.set("startpos", ["7g7f"])  # compiles the step
         self.position.clear()
         self._prepared = True
@@ -132,6 +146,6 @@ class PlayerMover:
         state = playable(state)
         if not np.asarray(state.legal_action_mask).any():
             return "resign", None
-        self._key, key = jax.random.split(self._key)
-        action, value = _act_and_value(self.player, self._params, state, key)
+        (action, value), key = _move(self.player, self._params, state, self._key)
+        self._key = np.asarray(key)
         return sj.action_to_usi(state, int(action)), None if value is None else float(value)
