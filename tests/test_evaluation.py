@@ -14,7 +14,7 @@ import pytest
 from conftest import save_untrained_smoke_run
 
 import shogi_jax as sj
-from shogi_jax import tournament as tournament_cli
+from shogi_jax.cli import tournament as tournament_cli
 from shogi_jax.evaluation.match import DRAW, FIRST_WINS, SECOND_WINS, play_match
 from shogi_jax.evaluation.players import Player, capture_points, greedy_act
 from shogi_jax.rules.state import STARTPOS_SFEN
@@ -105,6 +105,28 @@ def test_capture_points_by_hand():
     points = np.asarray(capture_points(state))[np.asarray(state.legal_action_mask)]
     assert sorted(set(points)) == [0.0, 1.0, 10.0]
 
+
+
+def test_a_policy_players_action_and_value_come_from_one_evaluation():
+    """act_and_value (the USI engine's move and score) plays what act (tournaments) plays and
+    returns the value head's output for that position."""
+    from shogi_jax.config import load_config
+    from shogi_jax.model import make_model
+
+    model_config = load_config("configs/smoke.yaml").model
+    model = make_model(model_config)
+    state = sj.step(sj.init(), sj.usi_to_action(sj.init(), "7g7f"))
+    params = model.init(jax.random.PRNGKey(0), sj.observe(state)[None])
+    _, value = model.apply(params, sj.observe(state)[None])
+    for temperature in (0.0, 1.0):
+        player = Player("net", "policy", model_config, temperature)
+        for seed in range(3):
+            key = jax.random.PRNGKey(seed)
+            action, played_value = jax.jit(player.act_and_value)(params, state, key)
+            assert int(action) == int(jax.jit(player.act)(params, state, key))
+            assert bool(state.legal_action_mask[action])
+            np.testing.assert_allclose(float(played_value), float(value[0]), rtol=1e-5)
+    assert GREEDY.act_and_value(None, state, jax.random.PRNGKey(0))[1] is None
 
 # --- the CLI end to end ------------------------------------------------------------------------
 

@@ -1,7 +1,10 @@
-"""The USI engine, driven by a real USI client (cshogi's `cshogi.usi.Engine`) and by cshogi's
-tournament runner (`python -m cshogi.cli`); cshogi's board referees every move."""
+"""The USI engine: the protocol loop with a fake mover (no JAX), and the real engine driven by a
+real USI client (cshogi's `cshogi.usi.Engine`) and by cshogi's tournament runner
+(`python -m cshogi.cli`); cshogi's board referees every move."""
 from __future__ import annotations
 
+import io
+import logging
 import random
 import subprocess
 import sys
@@ -13,10 +16,161 @@ from conftest import save_untrained_smoke_run
 from cshogi import CSA
 from cshogi.usi.Engine import Engine
 
-from shogi_jax.usi import centipawns
+import shogi_jax.usi_engine.protocol as protocol
+from shogi_jax.usi_engine.protocol import UsiError, centipawns, serve
 
 CHECKMATED = "8k/7G1/7G1/9/9/9/9/9/K8 w - 1"  # White to move, mated by the two golds
 CAN_DECLARE = "RRBBGG1K1/GGSS5/9/9/9/9/9/9/4k4 b 2P 1"  # Black: 10 pieces in the zone, 28 points
+
+
+# --- the protocol with a fake mover -------------------------------------------------------------
+
+
+class FakeMover:
+    """A `Mover` without JAX: plays 7g7f with value 0.5 on any position; "zz" is an illegal move."""
+
+    name = "fake mover"
+
+    def __init__(self):
+        self.calls = []
+        self.position = None
+
+    def prepare(self):
+        self.calls.append("prepare")
+
+    def set_temperature(self, temperature):
+        self.calls.append(("temperature", temperature))
+
+    def set_seed(self, seed):
+        self.calls.append(("seed", seed))
+
+    def set_position(self, base, moves):
+        self.position = None
+        if "zz" in moves:
+            raise UsiError(f"move {moves.index('zz') + 1}: bad USI move 'zz'")
+        self.position = (base, moves)
+
+    def clear(self):
+        self.position = None
+
+    def best_move(self, info):
+        if self.position is None:
+            return None
+        info("a remark")
+        return "7g7f", 0.5
+
+
+def _session(*lines, mover=None):
+    """The engine's answers to these input lines, one string per line."""
+    output = io.StringIO()
+    serve(mover or FakeMover(), io.StringIO("".join(line + "\n" for line in lines)), output)
+    return output.getvalue().splitlines()
+
+
+def test_the_protocol_runs_without_jax():
+    """The protocol module, loaded alone in a fresh interpreter, serves a whole exchange with a
+    mover of a few lines, and neither JAX nor numpy is ever imported."""
+    code = f"""
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("protocol", {protocol.__file__!r})
+protocol = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(protocol)
+
+class Mover:
+    name = "tiny"
+    def prepare(self): pass
+    def set_position(self, base, moves): self.moves = moves
+    def clear(self): pass
+    def best_move(self, info): return self.moves[-1], -0.5
+
+protocol.serve(Mover(), ["usi", "isready", "position startpos moves 7g7f 3c3d", "go", "quit"],
+               sys.stdout)
+assert not {{"jax", "numpy", "shogi_jax"}} & set(sys.modules), sorted(sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    *_, ready, score, bestmove = done.stdout.splitlines()
+    assert (ready, bestmove) == ("readyok", "bestmove 3c3d")
+    assert score.startswith("info depth 1") and score.endswith(" score cp -659 pv 3c3d")
+
+
+def test_the_handshake_options_and_readiness_reach_the_mover():
+    mover = FakeMover()
+    assert _session("usi", "setoption name Temperature value 0.5", "setoption name Seed value 7",
+                    "setoption name USI_Hash value 256", "isready", "isready", mover=mover) == [
+        "id name fake mover", "id author the shogi_jax team",
+        "option name Temperature type string default 0",
+        "option name Seed type spin default 0 min 0 max 2147483647", "usiok",
+        "readyok", "readyok"]
+    assert mover.calls == [("temperature", 0.5), ("seed", 7), "prepare", "prepare"]
+
+
+def test_go_answers_with_the_score_and_the_movers_remarks():
+    lines = _session("position startpos moves 2g2f", "go btime 0 wtime 0 byoyomi 100",
+                     "go mate 1000")
+    assert lines[0] == "info string a remark"
+    assert lines[1].startswith("info depth 1 seldepth 1 time ")
+    assert lines[1].endswith(f" nodes 1 score cp {centipawns(0.5)} pv 7g7f")
+    assert lines[2:] == ["bestmove 7g7f", "checkmate notimplemented"]
+
+
+def test_go_infinite_and_ponder_hold_the_move_until_stop_or_ponderhit():
+    for go, release in (("go infinite", "stop"), ("go ponder btime 0 wtime 0 byoyomi 100",
+                                                  "ponderhit")):
+        lines = _session("position startpos", go, "isready", release, "stop")
+        # answered in order: a bestmove before readyok would not have been held
+        assert [line for line in lines if not line.startswith("info")] == \
+            ["readyok", "bestmove 7g7f"], lines
+    # a new game or a game over drops the held move
+    for end in ("usinewgame", "gameover lose"):
+        assert not any(line.startswith("bestmove")
+                       for line in _session("position startpos", "go infinite", end, "stop"))
+
+
+def test_malformed_input_is_explained_and_the_protocol_serves_on():
+    bad = {
+        "position": "bad position command",
+        "position sfen": "bad position command",
+        "setoption name Temperature value -1": "option Temperature: '-1' must be a number >= 0",
+        "setoption name Temperature value x": "option Temperature: 'x' is not a number",
+        "setoption name Seed value -1": "option Seed: '-1' is not an integer",
+        "setoption Temperature 1": "bad setoption",
+        "setoption name Nonsense value 3": "unknown option 'Nonsense'",
+        "gameover maybe": "bad gameover result",
+        "frobnicate 1 2": "unknown command 'frobnicate'",
+    }
+    for command, reason in bad.items():
+        lines = _session(command, "isready")
+        assert len(lines) == 2 and lines[0].startswith("info string") and reason in lines[0], \
+            (command, lines)
+        assert lines[1] == "readyok"
+
+
+def test_a_go_without_a_position_explains_itself_and_resigns():
+    assert _session("go") == [
+        "info string cannot move: no position was set (send 'position startpos' first)",
+        "bestmove resign"]
+    lines = _session("position startpos moves 7g7f zz", "go", "position startpos", "go")
+    assert lines[:3] == ["info string error: move 2: bad USI move 'zz'",
+                         "info string cannot move: move 2: bad USI move 'zz'", "bestmove resign"]
+    assert lines[-1] == "bestmove 7g7f"  # the next good position is served normally
+    assert _session("position startpos", "usinewgame", "go")[-1] == "bestmove resign"
+
+
+def test_an_unexpected_error_is_named_and_the_engine_serves_on():
+    class Broken(FakeMover):
+        def best_move(self, info):
+            raise RuntimeError("device lost")
+
+    assert _session("position startpos", "go", "isready", mover=Broken()) == [
+        "info string error: go: RuntimeError: device lost", "readyok"]
+
+
+def test_quit_ends_the_session():
+    assert _session("isready", "quit", "isready") == ["readyok"]
+
+
+# --- the real engine ----------------------------------------------------------------------------
 
 
 def _launcher(path: Path, *arguments) -> str:
@@ -99,30 +253,13 @@ def test_terminal_positions_resign_and_declare(engine):
     assert cshogi.Board(CAN_DECLARE).is_nyugyoku()  # the declaration is valid by cshogi too
 
 
-def test_go_infinite_and_ponder_hold_the_move_until_stop_or_ponderhit(engine):
-    engine.position(["7g7f"])
-    for go, release in (("go infinite", "stop"), ("go ponder btime 0 wtime 0 byoyomi 100",
-                                                  "ponderhit")):
-        _send(engine, go)
-        _send(engine, "isready")  # answered in order: a bestmove now would come before readyok
-        assert not any(line.startswith("bestmove") for line in _read_until(engine, "readyok"))
-        _send(engine, release)
-        move = _read_until(engine, "bestmove")[-1].split()[1]
-        board = cshogi.Board()
-        board.push_usi("7g7f")
-        assert board.is_legal(board.move_from_usi(move))
-
-
-def test_malformed_and_illegal_input_is_explained_and_the_engine_serves_on(engine):
+def test_illegal_positions_are_explained_and_the_engine_serves_on(engine):
+    """The refusals that come from the rules (the protocol's own: with the fake mover above)."""
     bad = {
         "position startpos moves 7g7f 7g7f": "move 2: illegal USI move '7g7f'",
         "position startpos moves 7g7f zz": "move 2: bad USI move 'zz'",
         "position sfen lnsgkgsnl/9 b - 1": "bad SFEN",
-        "position": "bad position command",
-        "setoption name Temperature value -1": "option Temperature",
-        "setoption name Nonsense value 3": "unknown option 'Nonsense'",
-        "gameover maybe": "bad gameover result",
-        "frobnicate 1 2": "unknown command 'frobnicate'",
+        f"position sfen {CHECKMATED} moves 1a2a": "move 1 (1a2a): the game is already over",
     }
     for command, reason in bad.items():
         _send(engine, command)
@@ -145,6 +282,23 @@ def test_malformed_and_illegal_input_is_explained_and_the_engine_serves_on(engin
     assert board.is_legal(board.move_from_usi(bestmove))
     assert engine.proc.poll() is None
 
+
+def test_isready_compiles_everything_a_game_needs(launchers, caplog):
+    """No `go` compiles (the GUI's clock runs): not the first, not after a Temperature set after
+    `isready` (compiled when set), not for the moves that extend the position."""
+    import jax
+
+    from shogi_jax.cli.usi import build_mover, parse_args
+
+    mover = build_mover(parse_args(["--checkpoint", str(launchers["root"] / "run")]))
+    mover.prepare()
+    mover.set_temperature(1.0)
+    with jax.log_compiles(), caplog.at_level(logging.WARNING):
+        for moves in (["7g7f"], ["7g7f", "3c3d"], ["7g7f", "3c3d", "8h2b+"]):
+            mover.set_position("startpos", moves)
+            move, value = mover.best_move(print)
+            assert move not in ("resign", "win") and -1 <= value <= 1
+    assert not [record for record in caplog.records if "Compiling" in record.getMessage()]
 
 def test_the_score_follows_the_value_head_on_dlshogis_scale():
     assert centipawns(0.0) == 0
@@ -208,7 +362,7 @@ def test_help_gives_the_whole_description():
 def test_a_launcher_for_a_given_step_starts_an_engine_the_cli_accepts(tmp_path):
     import shlex
 
-    from shogi_jax.usi import parse_args
+    from shogi_jax.cli.usi import parse_args
 
     run_dir = save_untrained_smoke_run(tmp_path / "run")
     launcher = tmp_path / "engine.sh"
@@ -249,7 +403,7 @@ def test_a_windows_launcher_written_inside_wsl_starts_the_engine_through_wsl_exe
 def test_the_pretrained_network_plays_legal_moves_and_beats_random_at_once(tmp_path):
     """`--pretrained`: the network shipped with the package, through a launcher, in a short
     match run by cshogi's runner against our random engine (cshogi referees every move)."""
-    from shogi_jax.usi import PRETRAINED_RUN
+    from shogi_jax.cli.usi import PRETRAINED_RUN
 
     assert (PRETRAINED_RUN / "checkpoints").is_dir(), "the package ships its network"
     engine = _launcher(tmp_path / "pretrained.sh", "--pretrained")

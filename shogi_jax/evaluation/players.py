@@ -76,16 +76,31 @@ class Player:
 
     def act(self, params, state: sj.State, key):
         """int32[]: this player's action in one game."""
+        return self.act_and_value(params, state, key)[0]
+
+    def act_and_value(self, params, state: sj.State, key):
+        """(int32[] action, float32[] value or None): the action and, for policy players, the
+        value head's estimate for the side to move from the same evaluation (the USI score)."""
         if self.kind == "random":
-            return random_act(params, state, key)
+            return random_act(params, state, key), None
         if self.kind == "greedy":
-            return greedy_act(params, state, key)
-        return policy_act(make_model(self.model), self.temperature, params, state, key)
+            return greedy_act(params, state, key), None
+        return policy_act_and_value(make_model(self.model), self.temperature, params, state, key)
 
 
 def policy_act(model, temperature: float, params, state: sj.State, key):
-    logits, _ = model.apply(params, sj.observe(state)[None])  # [1, 2187]
+    """int32[]: the policy player's action (`policy_act_and_value` without the value)."""
+    return policy_act_and_value(model, temperature, params, state, key)[0]
+
+
+def policy_act_and_value(model, temperature: float, params, state: sj.State, key):
+    """(int32[] action, float32[] value in [-1, 1] for the side to move) from one evaluation:
+    argmax of the masked logits at temperature 0, else a sample from softmax(logits / T) (`key`
+    is used only then)."""
+    logits, value = model.apply(params, sj.observe(state)[None])  # [1, 2187], [1]
     log_probs = masked_log_softmax(logits[0], state.legal_action_mask)
     if temperature == 0:
-        return jnp.argmax(log_probs).astype(jnp.int32)
-    return jax.random.categorical(key, log_probs / temperature).astype(jnp.int32)
+        action = jnp.argmax(log_probs)
+    else:
+        action = jax.random.categorical(key, log_probs / temperature)
+    return action.astype(jnp.int32), value[0]

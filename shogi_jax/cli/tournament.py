@@ -1,0 +1,92 @@
+"""`python -m shogi_jax.tournament --config configs/tournament.yaml`: a round-robin tournament.
+
+Every pair of players plays `games_per_pairing` games, colours alternated, all games of a pairing
+batched on the device. Writes to the output directory: results.md / results.json (Elo with 95%
+confidence intervals, crosstable, per-pair W/D/L), elo.csv, pairs.csv, crosstable.csv,
+games.jsonl, games.sfen (one `sfen ... moves ...` line per game), games/NNNNN.kifu / .csa and
+tournament.yaml (its config, policy players pinned to the checkpoint they loaded).
+
+Each game is written as soon as it ends, the results after every pairing. Ctrl-C or SIGTERM drops
+the games still running, writes the results so far and exits 0; `--resume --output-dir DIR`
+continues to the same final table as a tournament never stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from shogi_jax import checkpoint
+from shogi_jax.config import ConfigError, config_reference
+from shogi_jax.evaluation.tournament import (
+    PlayerConfig, TournamentConfig, games_total, load_tournament_config, run_tournament,
+)
+from shogi_jax.interrupt import StopRequest
+from shogi_jax.progress import progress_bar
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m shogi_jax.tournament", description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Example:\n  python -m shogi_jax.tournament --config configs/tournament.yaml "
+               "--set games_per_pairing=20 --output-dir tournaments/t1\n\n"
+               "Tournament config keys (key = default  # meaning [constraint]):\n"
+               + "\n".join("  " + line for line in config_reference(TournamentConfig))
+               + "\n\nEach entry of players:\n"
+               + "\n".join("  " + line for line in config_reference(PlayerConfig)))
+    parser.add_argument("--config", help="tournament YAML (see configs/tournament.yaml); "
+                                         "optional with --resume")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a config value (repeatable)")
+    parser.add_argument("--output-dir", help="results directory (overrides output_dir); must not "
+                                             "exist yet or be empty")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the stopped tournament in the output directory with its "
+                             "own config (a --config given must be the same one)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if args.config is None and not args.resume:
+        parser.error("--config is required (or --resume with --output-dir)")
+    if args.config is None and args.overrides:
+        parser.error("--set needs --config")
+    if args.config is None and args.output_dir is None:
+        parser.error("--resume without --config needs --output-dir")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    stop = StopRequest().install()
+    try:
+        config = (load_tournament_config(args.config, args.overrides) if args.config else None)
+        output_dir = Path(args.output_dir or config.output_dir)
+        total = games_total(config) if config else None
+        bar = progress_bar(total, disable=args.quiet, unit="game", desc="tournament")
+        try:
+            result = run_tournament(config, output_dir=output_dir, resume=args.resume,
+                                    progress=bar.update, should_stop=lambda: bool(stop.requested))
+        finally:
+            bar.close()
+    except (ConfigError, checkpoint.CheckpointError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        stop.restore()
+    if not result.complete:
+        print(f"{stop.requested or 'stopped'}: {result.games_written} of {result.games_total} "
+              f"games written, results so far in {output_dir}; continue with --resume "
+              f"--output-dir {output_dir}", file=sys.stderr)
+        return 0
+    fit = result.fit
+    if fit is None:
+        print(f"no Elo: {result.no_fit}")
+    for k in sorted(range(len(fit.names) if fit else 0), key=lambda k: -fit.ratings[k]):
+        print(f"{fit.names[k]:>16}  Elo {fit.ratings[k]:7.1f}  "
+              f"[{fit.ci95_low[k]:7.1f}, {fit.ci95_high[k]:7.1f}]")
+    print(f"results in {output_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""`python -m shogi_jax.usi --checkpoint RUN_DIR`: a USI engine, so a trained network plays in
+ordinary Shogi GUIs and tournament runners (`--player random|greedy` serves the baselines).
+
+The engine answers on stdout; diagnostics go to stderr or, for the GUI, `info string`. The
+protocol is `usi_engine/protocol.py`, the position and the moves `usi_engine/mover.py`.
+GUIs start an engine as one executable without arguments: `--write-launcher PATH` writes one.
+`--pretrained` plays the network shipped with the package (shogi_jax/pretrained: how it was made).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shlex
+import stat
+import sys
+from pathlib import Path
+
+import jax
+
+from shogi_jax.evaluation.players import Player
+from shogi_jax.usi_engine.mover import PlayerMover
+from shogi_jax.usi_engine.protocol import serve
+
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "shogi_jax" / "xla"
+# The network shipped with the package: a training run directory holding its final checkpoint.
+PRETRAINED_RUN = Path(__file__).resolve().parents[1] / "pretrained" / "cpu_60min"
+
+
+class LauncherError(ValueError):
+    pass
+
+
+def write_launcher(path: Path, engine_arguments: list[str]) -> None:
+    """A one-file executable that starts this engine with these arguments (GUIs and cshogi's
+    runner start an engine by path, without arguments). `.bat`/`.cmd` names get a Windows one;
+    written inside WSL, it starts the engine in this Linux distribution through `wsl.exe`, so a
+    Windows GUI can register it."""
+    # The entry shim's name, not this module's: launchers outlive refactors.
+    command = [str(Path(sys.executable).absolute()), "-m", "shogi_jax.usi", *engine_arguments]
+    if path.suffix.lower() in (".bat", ".cmd"):
+        if os.name != "nt":
+            distribution = os.environ.get("WSL_DISTRO_NAME")
+            if not distribution:
+                raise LauncherError(f"{path}: a Windows launcher written on Linux must come from "
+                                    "WSL (WSL_DISTRO_NAME is not set); write a .sh launcher")
+            # wsl.exe passes the words after -e to the Linux program as they are.
+            command = ["wsl.exe", "-d", distribution, "-e", *command]
+        quoted = " ".join(f'"{a}"' for a in command)
+        path.write_text(f"@echo off\r\n{quoted} %*\r\n", newline="")
+    else:
+        path.write_text(f"#!/bin/sh\nexec {shlex.join(command)} \"$@\"\n")
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m shogi_jax.usi",
+        description=" ".join(__doc__.split("\n\n")[0].split()),  # the whole first paragraph
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Examples:\n"
+               "  python -m shogi_jax.usi --checkpoint runs/cpu\n"
+               "  python -m shogi_jax.usi --player greedy\n"
+               "  python -m shogi_jax.usi --checkpoint runs/cpu --write-launcher shogi_jax.sh\n"
+               "  python -m shogi_jax.usi --pretrained --write-launcher /mnt/c/shogi/shogi_jax.bat"
+               "   (inside WSL)\n"
+               "USI options: Temperature (0 plays the network's most likely move), Seed.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", metavar="RUN_DIR", help="a training run directory")
+    source.add_argument("--player", choices=("random", "greedy"), help="a baseline player")
+    source.add_argument("--pretrained", action="store_true",
+                        help="the network shipped with the package (configs/cpu.yaml trained for "
+                             "the 60-minute learning bar; see shogi_jax/pretrained/README.md)")
+    parser.add_argument("--which", choices=("latest", "best"),
+                        help="with --checkpoint: the run's latest good checkpoint (default) or "
+                             "its best evaluated one")
+    parser.add_argument("--step", type=int,
+                        help="with --checkpoint: a given checkpoint (iteration) instead")
+    parser.add_argument("--temperature", type=float, default=0.0,
+                        help="0 plays the argmax; T > 0 samples from softmax(logits / T)")
+    parser.add_argument("--seed", type=int, default=0, help="for sampled and baseline moves")
+    parser.add_argument("--write-launcher", metavar="PATH", type=Path,
+                        help="write an executable that starts this engine with these options "
+                             "(for GUI registration) and exit")
+    args = parser.parse_args(argv)
+    if args.pretrained:
+        if args.step is not None or args.which is not None:
+            parser.error("--pretrained is one checkpoint: --step and --which go with --checkpoint")
+        args.checkpoint = str(PRETRAINED_RUN)
+    if args.temperature < 0 or not math.isfinite(args.temperature):
+        parser.error("--temperature must be a number >= 0")
+    if args.player and (args.step is not None or args.which is not None):
+        parser.error(f"--player {args.player} plays no checkpoint: --step and --which go with "
+                     "--checkpoint")
+    if args.step is not None and args.which is not None:
+        parser.error("--step names a checkpoint: --which does not go with it")
+    args.which = args.which or "latest"
+    return args
+
+
+def build_mover(args) -> PlayerMover:
+    if args.player:
+        return PlayerMover(Player(f"shogi_jax {args.player}", args.player))
+    from shogi_jax import checkpoint
+
+    config, params, iteration = checkpoint.load_policy(args.checkpoint, which=args.which,
+                                                       step=args.step)
+    name = f"shogi_jax {Path(args.checkpoint).resolve().name} it{iteration}"
+    name = "".join(c if c.isascii() and c.isprintable() else "_" for c in name)
+    return PlayerMover(Player(name, "policy", config.model), params)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.write_launcher:
+        if args.checkpoint:  # a GUI would only see an engine that dies at once
+            from shogi_jax.checkpoint import CheckpointError, load_policy
+
+            try:
+                load_policy(args.checkpoint, which=args.which, step=args.step)
+            except CheckpointError as error:
+                print(f"error: no launcher written: {error}", file=sys.stderr)
+                return 2
+        if args.player:
+            forwarded = ["--player", args.player]
+        elif args.pretrained:
+            forwarded = ["--pretrained"]
+        else:
+            forwarded = ["--checkpoint", str(Path(args.checkpoint).resolve())] + (
+                ["--which", args.which] if args.step is None else ["--step", str(args.step)])
+        forwarded += ["--temperature", repr(args.temperature), "--seed", str(args.seed)]
+        try:
+            write_launcher(args.write_launcher, forwarded)
+        except LauncherError as error:
+            print(f"error: no launcher written: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.write_launcher}: register it in the GUI as the engine")
+        return 0
+    # Engines are restarted often (many GUIs start one per game): keep compiled XLA programs.
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+        jax.config.update("jax_compilation_cache_dir", str(DEFAULT_CACHE_DIR))
+    from shogi_jax.checkpoint import CheckpointError
+
+    try:
+        mover = build_mover(args)
+    except CheckpointError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    mover.set_seed(args.seed)
+    mover.set_temperature(args.temperature)
+    serve(mover, sys.stdin, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

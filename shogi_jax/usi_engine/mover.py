@@ -1,0 +1,151 @@
+"""The JAX side of the USI engine: the position the GUI set, and a move for it from a `Player`
+(`evaluation.players`: the functions tournaments play). `PlayerMover` is the protocol's `Mover`."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Callable, Optional
+
+import jax
+import numpy as np
+
+import shogi_jax as sj
+from shogi_jax.evaluation.players import Player
+from shogi_jax.rules.legal import legal_moves
+from shogi_jax.rules.state import STARTPOS_SFEN
+from shogi_jax.usi_engine.protocol import UsiError
+
+# The GUI or tournament runner ends games (its move limit, its clock); our own limit only bounds
+# the ply counter.
+USI_MAX_PLIES = 1 << 30
+
+_legal_moves = jax.jit(legal_moves)
+_step = jax.jit(functools.partial(sj.step, max_plies=USI_MAX_PLIES, impasse=True))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _move(player: Player, params, state: sj.State, key):
+    """((int32[] action, float32[] value or None), the next key): one move of `player` in one
+    game, the key split on the device (no host-side program to compile). A Player is hashable:
+    each (kind, network shape, temperature) is compiled once."""
+    key, move_key = jax.random.split(key)
+    return player.act_and_value(params, state, move_key), key
+
+
+def playable(state: sj.State) -> sj.State:
+    """`state` with its real legal moves: a position our rules call over (fourfold repetition,
+    move limit, a possible impasse declaration not made) may still be played on by a GUI."""
+    if not (bool(state.terminated) or bool(state.truncated)):
+        return state
+    mask, _ = _legal_moves(state.board, state.hand)
+    return state._replace(legal_action_mask=mask, terminated=np.bool_(False),
+                          truncated=np.bool_(False))
+
+
+class GamePosition:
+    """The position the GUI last set, kept between `position` commands: a command that extends
+    the previous one (the usual case, one or two moves more) only plays the new moves."""
+
+    def __init__(self):
+        self.base: Optional[str] = None
+        self.moves: list[str] = []
+        self.state: Optional[sj.State] = None
+
+    def clear(self) -> None:
+        self.base, self.moves, self.state = None, [], None
+
+    def set(self, base: str, moves: list[str]) -> sj.State:
+        """base: "startpos" or an SFEN's four fields; moves: USI moves played from it."""
+        # Invalid until the whole command is applied: a bad move leaves no half-set position.
+        previous = (self.base, self.moves, self.state)
+        self.clear()
+        if previous[0] == base and previous[2] is not None and moves[:len(previous[1])] == \
+                previous[1]:
+            state, done = previous[2], len(previous[1])
+        else:
+            try:
+                state = sj.from_sfen(STARTPOS_SFEN if base == "startpos" else base,
+                                     max_plies=USI_MAX_PLIES)
+            except ValueError as error:
+                raise UsiError(str(error)) from None
+            done = 0
+        for number, move in enumerate(moves[done:], start=done + 1):
+            if bool(state.terminated) or bool(state.truncated):
+                reason = sj.TERMINATION_NAMES[int(state.termination)]
+                # Declaring is optional and a GUI may judge repetition itself: play on then.
+                if int(state.termination) not in (sj.REPETITION_DRAW, sj.MOVE_LIMIT,
+                                                  sj.IMPASSE_DECLARATION):
+                    raise UsiError(f"move {number} ({move}): the game is already over "
+                                   f"({reason})")
+                state = playable(state)
+            try:
+                action = sj.usi_to_action(state, move)
+            except ValueError as error:
+                raise UsiError(f"move {number}: {error}") from None
+            state = _step(state, action)
+        self.base, self.moves, self.state = base, list(moves), state
+        return state
+
+
+class PlayerMover:
+    """The protocol's `Mover` for a `Player` (a network, argmax or a sample at a temperature, or
+    a baseline) with its parameters (None for the baselines)."""
+
+    def __init__(self, player: Player, params=None):
+        self.name = player.name
+        self.player = player
+        self._params = params
+        self.set_seed(0)
+        self.position = GamePosition()
+        self._prepared = False
+
+    def set_temperature(self, temperature: float) -> None:
+        if self.player.kind == "policy":  # the baselines ignore it: keep their compiled program
+            self.player = dataclasses.replace(self.player, temperature=temperature)
+            if self._prepared:  # another program: compile it now, so `go` still answers at once
+                self._compile_move()
+
+    def set_seed(self, seed: int) -> None:
+        # uint32[2], split once per move by `_move`. Kept on the host: a key on the device
+        # (committed there by the parameters) would make `_move` compile again at the second go.
+        self._key = np.asarray(jax.random.PRNGKey(seed))
+
+    def _compile_move(self) -> sj.State:
+        start = sj.from_sfen(STARTPOS_SFEN, max_plies=USI_MAX_PLIES)
+        jax.block_until_ready(_move(self.player, self._params, start, self._key))
+        return start
+
+    def prepare(self) -> None:
+        """Runs every device function once (XLA compiles on the first call); leaves no
+        position."""
+        if self._prepared:
+            return
+        start = self._compile_move()
+        jax.block_until_ready(_legal_moves(start.board, start.hand))
+        self.position.set("startpos", ["7g7f"])  # compiles the step
+        self.position.clear()
+        self._prepared = True
+
+    def set_position(self, base: str, moves: list[str]) -> None:
+        self.position.set(base, moves)
+
+    def clear(self) -> None:
+        self.position.clear()
+
+    def best_move(self, info: Callable[[str], None]) -> Optional[tuple[str, Optional[float]]]:
+        state = self.position.state
+        if state is None:
+            return None
+        termination = int(state.termination)
+        if termination == sj.IMPASSE_DECLARATION:
+            return "win", None
+        if termination in (sj.CHECKMATE, sj.NO_LEGAL_MOVES):
+            return "resign", None
+        if termination == sj.PERPETUAL_CHECK and float(state.rewards[int(state.color)]) < 0:
+            info("the side to move has checked perpetually")
+        state = playable(state)
+        if not np.asarray(state.legal_action_mask).any():
+            return "resign", None
+        (action, value), key = _move(self.player, self._params, state, self._key)
+        self._key = np.asarray(key)
+        return sj.action_to_usi(state, int(action)), None if value is None else float(value)
