@@ -30,6 +30,7 @@ class FakeMover:
     """A `Mover` without JAX: plays 7g7f with value 0.5 on any position; "zz" is an illegal move."""
 
     name = "fake mover"
+    options = ("Temperature", "Seed")
 
     def __init__(self):
         self.calls = []
@@ -53,7 +54,8 @@ class FakeMover:
     def clear(self):
         self.position = None
 
-    def best_move(self, info):
+    def best_move(self, info, limits):
+        self.calls.append(("go", limits))
         if self.position is None:
             return None
         info("a remark")
@@ -78,10 +80,11 @@ spec.loader.exec_module(protocol)
 
 class Mover:
     name = "tiny"
+    options = ()
     def prepare(self): pass
     def set_position(self, base, moves): self.moves = moves
     def clear(self): pass
-    def best_move(self, info): return self.moves[-1], -0.5
+    def best_move(self, info, limits): return self.moves[-1], -0.5
 
 protocol.serve(Mover(), ["usi", "isready", "position startpos moves 7g7f 3c3d", "go", "quit"],
                sys.stdout)
@@ -112,6 +115,26 @@ def test_go_answers_with_the_score_and_the_movers_remarks():
     assert lines[1].startswith("info depth 1 seldepth 1 time ")
     assert lines[1].endswith(f" nodes 1 score cp {centipawns(0.5)} pv 7g7f")
     assert lines[2:] == ["bestmove 7g7f", "checkmate notimplemented"]
+
+
+def test_go_limits_reach_the_mover_and_options_are_the_movers():
+    mover = FakeMover()
+    _session("position startpos", "go btime 0 wtime 0 byoyomi 100", "go depth 3 nodes 500",
+             "go infinite", "stop", mover=mover)
+    assert [call for call in mover.calls if call[0] == "go"] == [
+        ("go", {"btime": 0, "wtime": 0, "byoyomi": 100}), ("go", {"depth": 3, "nodes": 500}),
+        ("go", {})]
+    assert _session("position startpos", "go depth three")[0] == \
+        "info string error: go depth: 'three' is not a whole number"
+
+    class Plain(FakeMover):
+        options = ()
+
+    plain = Plain()
+    assert _session("usi", "setoption name Seed value 7", mover=plain) == [
+        "id name fake mover", "id author the shogi_jax team", "usiok",
+        "info string error: option Seed is not offered by fake mover (ignored)"]
+    assert plain.calls == []
 
 
 def test_go_infinite_and_ponder_hold_the_move_until_stop_or_ponderhit():
@@ -159,7 +182,7 @@ def test_a_go_without_a_position_explains_itself_and_resigns():
 
 def test_an_unexpected_error_is_named_and_the_engine_serves_on():
     class Broken(FakeMover):
-        def best_move(self, info):
+        def best_move(self, info, limits):
             raise RuntimeError("device lost")
 
     assert _session("position startpos", "go", "isready", mover=Broken()) == [
@@ -296,7 +319,7 @@ def test_isready_compiles_everything_a_game_needs(launchers, caplog):
     with jax.log_compiles(), caplog.at_level(logging.WARNING):
         for moves in (["7g7f"], ["7g7f", "3c3d"], ["7g7f", "3c3d", "8h2b+"]):
             mover.set_position("startpos", moves)
-            move, value = mover.best_move(print)
+            move, value = mover.best_move(print, {})
             assert move not in ("resign", "win") and -1 <= value <= 1
     assert not [record for record in caplog.records if "Compiling" in record.getMessage()]
 

@@ -91,6 +91,8 @@ class PlayerMover:
     """The protocol's `Mover` for a `Player` (a network, argmax or a sample at a temperature, or
     a baseline) with its parameters (None for the baselines)."""
 
+    options = ("Temperature", "Seed")
+
     def __init__(self, player: Player, params=None):
         self.name = player.name
         self.player = player
@@ -132,7 +134,9 @@ class PlayerMover:
     def clear(self) -> None:
         self.position.clear()
 
-    def best_move(self, info: Callable[[str], None]) -> Optional[tuple[str, Optional[float]]]:
+    def best_move(self, info: Callable[[str], None],
+                  limits: dict[str, int]) -> Optional[tuple[str, Optional[float]]]:
+        """One evaluation of the player, whatever the limits (no search)."""
         state = self.position.state
         if state is None:
             return None

@@ -27,6 +27,7 @@ class Mover(Protocol):
     in the engine, a fake in the tests)."""
 
     name: str  # the engine's `id name`
+    options: tuple[str, ...]  # which of OPTIONS it offers (the others are refused)
 
     def prepare(self) -> None:
         """Gets ready to answer `go` at once (compiles); called at every `isready`."""
@@ -44,9 +45,29 @@ class Mover(Protocol):
     def clear(self) -> None:
         """Forgets the position (a new game)."""
 
-    def best_move(self, info: Callable[[str], None]) -> Optional[tuple[str, Optional[float]]]:
+    def best_move(self, info: Callable[[str], None],
+                  limits: dict[str, int]) -> Optional[tuple[str, Optional[float]]]:
         """(USI move, "resign" or "win"; the value in [-1, 1] for the side to move or None) for
-        the position held, or None when none is. `info` sends remarks to the GUI."""
+        the position held, or None when none is. `info` sends remarks to the GUI; `limits` are
+        the numbers of the `go` command (see `parse_go`)."""
+
+
+# The options a mover may offer, as the handshake announces them.
+OPTIONS = {"Temperature": "option name Temperature type string default 0",
+           "Seed": "option name Seed type spin default 0 min 0 max 2147483647"}
+GO_LIMITS = ("depth", "nodes", "movetime", "byoyomi", "btime", "wtime", "binc", "winc")
+
+
+def parse_go(arguments: list[str]) -> dict[str, int]:
+    """The numbers of a `go` command: {"depth": 3} for `go depth 3`, {"btime": 0, "wtime": 0,
+    "byoyomi": 1000} for a byoyomi clock; words without a number (ponder, infinite) are left out."""
+    limits = {}
+    for name, value in zip(arguments, arguments[1:]):
+        if name in GO_LIMITS:
+            if not value.isdigit():
+                raise UsiError(f"go {name}: {value!r} is not a whole number")
+            limits[name] = int(value)
+    return limits
 
 
 def centipawns(value: float) -> int:
@@ -109,8 +130,8 @@ class UsiEngine:
     def _cmd_usi(self, arguments) -> None:
         self.write(f"id name {self.mover.name}")
         self.write(f"id author {ENGINE_AUTHOR}")
-        self.write("option name Temperature type string default 0")
-        self.write("option name Seed type spin default 0 min 0 max 2147483647")
+        for option in self.mover.options:
+            self.write(OPTIONS[option])
         self.write("usiok")
 
     def _cmd_setoption(self, arguments) -> None:
@@ -121,6 +142,8 @@ class UsiEngine:
             name, value = " ".join(arguments[1:split]), " ".join(arguments[split + 1:])
         else:
             name, value = " ".join(arguments[1:]), ""
+        if name in OPTIONS and name not in self.mover.options:
+            raise UsiError(f"option {name} is not offered by {self.mover.name} (ignored)")
         if name == "Temperature":
             try:
                 temperature = float(value)
@@ -160,7 +183,7 @@ class UsiEngine:
             self.write("checkmate notimplemented")
             return
         start = time.perf_counter()
-        answer = self.mover.best_move(self.info)
+        answer = self.mover.best_move(self.info, parse_go(arguments))
         if answer is None:
             self.info("cannot move: " + (self.position_error or NO_POSITION))
             answer = ("resign", None)
