@@ -16,13 +16,10 @@ import stat
 import sys
 from pathlib import Path
 
-import jax
-
 from shogi_jax.evaluation.players import Player
-from shogi_jax.usi_engine.mover import PlayerMover
+from shogi_jax.usi_engine.mover import PlayerMover, keep_compiled_programs
 from shogi_jax.usi_engine.protocol import serve
 
-DEFAULT_CACHE_DIR = Path.home() / ".cache" / "shogi_jax" / "xla"
 # The network shipped with the package: a training run directory holding its final checkpoint.
 PRETRAINED_RUN = Path(__file__).resolve().parents[1] / "pretrained" / "cpu_60min"
 
@@ -136,9 +133,7 @@ def main(argv=None) -> int:
             return 2
         print(f"wrote {args.write_launcher}: register it in the GUI as the engine")
         return 0
-    # Engines are restarted often (many GUIs start one per game): keep compiled XLA programs.
-    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-        jax.config.update("jax_compilation_cache_dir", str(DEFAULT_CACHE_DIR))
+    keep_compiled_programs()
     from shogi_jax.checkpoint import CheckpointError
 
     try:
