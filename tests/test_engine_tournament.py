@@ -73,3 +73,15 @@ def test_a_tournament_refuses_a_bad_engine_before_writing(tmp_path, capsys):
         assert tournament_cli.main(["--config", str(spec), "--quiet"]) == 2
         assert message in capsys.readouterr().err, player
         assert not out.exists()
+
+
+def test_the_shipped_ladder_is_valid_and_plays_neighbours():
+    from shogi_jax.evaluation.tournament import load_tournament_config, pairings
+
+    config = load_tournament_config("configs/ladder.yaml")
+    names = [player.name for player in config.players]
+    assert names[:2] == ["random", "greedy"] and len(names) >= 5
+    assert pairings(config) == [(i, i + 1) for i in range(len(names) - 1)]
+    engines = [player for player in config.players if player.kind == "usi"]
+    assert all(sum(limit is not None for limit in (p.depth, p.nodes, p.movetime_ms,
+                                                   p.byoyomi_ms)) == 1 for p in engines)

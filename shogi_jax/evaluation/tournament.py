@@ -52,6 +52,7 @@ ENGINE_LOGS = "engines"  # external engines' stderr
 # --- the tournament schema ----------------------------------------------------------------------
 
 CHECKPOINT_CHOICES = ("latest", "best")
+PAIRINGS = ("round_robin", "neighbours")
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ _USI_ONLY = ("command", "options", "depth", "nodes", "movetime_ms", "byoyomi_ms"
 @dataclass(frozen=True)
 class TournamentConfig:
     players: tuple[PlayerConfig, ...] = setting((), "a list of player mappings (keys below)")
+    pairing: str = setting("round_robin", "round_robin: every pair of players; neighbours: each "
+                                          "with the next in the list (a ladder, weakest first)",
+                           one_of(PAIRINGS))
     games_per_pairing: int = setting(100, "each colour pair plays the same opening both ways",
                                      POSITIVE_EVEN)
     random_opening_plies: int = setting(0, "uniformly random first plies (shared by a colour "
@@ -262,6 +266,8 @@ class TournamentResult(NamedTuple):
 
 def pairings(config: TournamentConfig) -> list[tuple[int, int]]:
     """(i, j) player indices of every match, in the order they are played."""
+    if config.pairing == "neighbours":
+        return [(i, i + 1) for i in range(len(config.players) - 1)]
     return list(itertools.combinations(range(len(config.players)), 2))
 
 
@@ -501,7 +507,7 @@ class TournamentLog:
                           results_markdown(standings, fit, pairs, games_total=total,
                                            no_fit=no_fit))
         _write_atomically(directory / "pairs.csv", _csv_text(
-            [list(pairs[0])] + [list(row.values()) for row in pairs]))
+            [list(PAIR_COLUMNS)] + [[row[column] for column in PAIR_COLUMNS] for row in pairs]))
         _write_atomically(directory / "crosstable.csv", _crosstable_csv(standings))
         _write_atomically(directory / "elo.csv", _csv_text(
             [["player", "elo", "stderr", "ci95_low", "ci95_high"]]
@@ -538,11 +544,18 @@ def _csv_text(rows) -> str:
     return out.getvalue()
 
 
+PAIR_COLUMNS = ("player", "opponent", "games", "wins", "draws", "losses", "score", "win_rate",
+                "win_rate_ci95_low", "win_rate_ci95_high")
+
+
 def _pair_rows(standings: Standings) -> list[dict]:
+    """One row (PAIR_COLUMNS) per pair of players that has played."""
     rows = []
     for i, j in itertools.combinations(range(len(standings.names)), 2):
         wins, losses, draws = standings.wins[i, j], standings.wins[j, i], standings.draws[i, j]
         total = wins + losses + draws
+        if total == 0:  # not played (yet, or not at all in a ladder)
+            continue
         low, high = wilson_interval(int(wins), int(total))
         rows.append({"player": standings.names[i], "opponent": standings.names[j],
                      "games": int(total), "wins": int(wins), "draws": int(draws),
