@@ -2,7 +2,9 @@
 games judged against a faulty engine, and the refusal of bad engine settings."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import subprocess
 import sys
 
 import cshogi
@@ -57,6 +59,14 @@ def test_a_tournament_with_engines_writes_every_game_and_its_reason(tmp_path):
     assert "| crashy |" in crosstable
     assert (out / "engines" / "crashy.log").exists()
 
+    # The ladder script reads the same games: crashy lost all 4 of its games.
+    ladder = subprocess.run([sys.executable, "scripts/ladder_elo.py", str(out), "--anchor",
+                             "greedy", "--order", "crashy", "greedy", "honest"],
+                            capture_output=True, text=True)
+    assert ladder.returncode == 0, ladder.stderr
+    assert "| crashy / greedy | 2 | 2-0-0 |" in ladder.stdout
+    assert "| crashy | " in ladder.stdout and "| honest | " in ladder.stdout
+
 
 def test_a_tournament_refuses_a_bad_engine_before_writing(tmp_path, capsys):
     cases = {
@@ -82,6 +92,8 @@ def test_the_shipped_ladder_is_valid_and_plays_neighbours():
     names = [player.name for player in config.players]
     assert names[:2] == ["random", "greedy"] and len(names) >= 5
     assert pairings(config) == [(i, i + 1) for i in range(len(names) - 1)]
+    gauntlet = dataclasses.replace(config, pairing="gauntlet")
+    assert pairings(gauntlet) == [(0, j) for j in range(1, len(names))]
     engines = [player for player in config.players if player.kind == "usi"]
     assert all(sum(limit is not None for limit in (p.depth, p.nodes, p.movetime_ms,
                                                    p.byoyomi_ms)) == 1 for p in engines)

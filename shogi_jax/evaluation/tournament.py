@@ -52,7 +52,7 @@ ENGINE_LOGS = "engines"  # external engines' stderr
 # --- the tournament schema ----------------------------------------------------------------------
 
 CHECKPOINT_CHOICES = ("latest", "best")
-PAIRINGS = ("round_robin", "neighbours")
+PAIRINGS = ("round_robin", "neighbours", "gauntlet")
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,8 @@ _USI_ONLY = ("command", "options", "depth", "nodes", "movetime_ms", "byoyomi_ms"
 class TournamentConfig:
     players: tuple[PlayerConfig, ...] = setting((), "a list of player mappings (keys below)")
     pairing: str = setting("round_robin", "round_robin: every pair of players; neighbours: each "
-                                          "with the next in the list (a ladder, weakest first)",
+                                          "with the next in the list (a ladder, weakest first); "
+                                          "gauntlet: the first against each other",
                            one_of(PAIRINGS))
     games_per_pairing: int = setting(100, "each colour pair plays the same opening both ways",
                                      POSITIVE_EVEN)
@@ -268,6 +269,8 @@ def pairings(config: TournamentConfig) -> list[tuple[int, int]]:
     """(i, j) player indices of every match, in the order they are played."""
     if config.pairing == "neighbours":
         return [(i, i + 1) for i in range(len(config.players) - 1)]
+    if config.pairing == "gauntlet":
+        return [(0, j) for j in range(1, len(config.players))]
     return list(itertools.combinations(range(len(config.players)), 2))
 
 
