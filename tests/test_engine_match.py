@@ -131,3 +131,20 @@ def test_our_usi_engine_as_an_external_engine_against_an_on_device_player():
     assert np.sum(games.outcome == SECOND_WINS) == 0
     assert leads + np.sum(games.outcome == FIRST_WINS) >= 3, games.outcome
 
+
+
+@pytest.mark.slow
+def test_a_policy_checkpoint_as_an_external_engine():
+    """The shipped network through `python -m shogi_jax.usi --pretrained` (two processes) against
+    the on-device greedy player: legal moves, and it wins both games (it beats greedy 99% in
+    shogi_jax/pretrained/README.md). Slow: whole games of a network in engine processes."""
+    engine = EnginePlayer("pretrained", OUR_ENGINE + ("--pretrained",), DEPTH_1,
+                          startup_timeout=300)
+    games = play_engine_match(engine, None, Player("greedy", "greedy"), None, games=2,
+                              key=jax.random.PRNGKey(4), max_plies=320, opening_plies=2,
+                              concurrency=2)
+    for g in range(2):
+        replay(games.start_sfens[g], games.moves[g])
+        assert END_NAMES[games.termination[g]] in ("checkmate", "impasse_declaration",
+                                                   "no_legal_moves"), games.notes[g]
+    assert list(games.outcome) == [FIRST_WINS, FIRST_WINS]
