@@ -13,7 +13,7 @@ from shogi_jax.rules.board import (
     KNIGHT, PIECE_NAMES, flip_board_np,
 )
 from shogi_jax.rules.state import (
-    DEFAULT_MAX_PLIES, STARTPOS_SFEN, TERMINATION_NAMES, State, empty_state,
+    DEFAULT_MAX_PLIES, TERMINATION_NAMES, State, empty_state,
 )
 from shogi_jax.rules.step import begin_turn
 
@@ -240,9 +240,3 @@ def _side_hand(hands, side: int) -> str:
     return " ".join(f"{letter}{n if n > 1 else ''}" for letter, n in _hand_pieces(hands, side)) \
         or "-"
 
-
-def init(*, max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True) -> State:
-    """The start position (jittable: call it inside jit/vmap, e.g. for auto-reset)."""
-    board, hands, _, _ = parse_sfen(STARTPOS_SFEN)
-    state = empty_state()._replace(board=jnp.asarray(board), hand=jnp.asarray(hands))
-    return begin_turn(state, max_plies=max_plies, impasse=impasse)
