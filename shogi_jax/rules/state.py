@@ -15,6 +15,7 @@ from shogi_jax.rules.board import (
 # Positions remembered for repetition: the last HISTORY_LENGTH plies (a ring buffer).
 HISTORY_LENGTH = 512
 DEFAULT_MAX_PLIES = 512
+COLOR_NAMES = ("Black", "White")  # State.color 0 (sente) and 1 (gote)
 
 # Why a game ended (State.termination).
 NOT_TERMINATED = 0
