@@ -1,5 +1,6 @@
 """KIF and CSA game records: written by `shogi_jax.notation.{kif,csa}`, read back by cshogi's
-parsers; the record board (`notation.record_board`) cross-checked against cshogi on random games.
+parsers; the moves as `notation.record_board` describes them cross-checked against cshogi on
+random games (the legal moves themselves are the rules engine's, checked in test_rules_vs_cshogi).
 
 cshogi 1.1.0's KIF reader has three limits these tests work around, each said where it is met:
 `parse_file` takes the encoding from the file name (`.kifu` UTF-8, else cp932), it ignores a board
@@ -12,11 +13,13 @@ import random
 import cshogi
 import cshogi.CSA
 import cshogi.KIF
+import numpy as np
 import pytest
 
 from shogi_jax.notation import record_board
 from shogi_jax.notation.csa import to_csa
 from shogi_jax.notation.kif import to_kif
+from shogi_jax.notation.sfen import parse_sfen
 
 STARTPOS = cshogi.STARTING_SFEN
 STARTS = (
@@ -169,21 +172,21 @@ def test_random_games_cover_every_kind_of_move(random_games):
 
 
 def test_record_board_matches_cshogi(random_games):
-    """Legal moves, the moved and the captured piece, promotion and the whole position after
-    every move, on every random game."""
-    for start_sfen, moves, _, _, _ in random_games:
+    """The moved and the captured piece, the squares, promotion and whether it was a choice, of
+    every move, and the whole position after the last one, on every random game."""
+    for start_sfen, moves, result, termination, _ in random_games:
+        record = record_board.game_record(start_sfen, moves, black="b", white="w", result=result,
+                                          termination=termination)
         board = cshogi.Board(start_sfen)
-        position = record_board.position_from_sfen(start_sfen)
-        for usi in moves:
-            assert sorted(record_board.legal_moves(position)) == sorted(
-                _usi_list(board.legal_moves)), board.sfen()
-            assert record_board.in_check(position) == board.is_check()
+        assert len(record.moves) == len(moves)
+        for usi, described in zip(moves, record.moves):
+            legal = _usi_list(board.legal_moves)
             move = board.move_from_usi(usi)
             target = board.piece(cshogi.move_to(move))
-            position, described = record_board.play(position, usi)
-            assert described.color == board.turn
+            assert described.usi == usi and described.color == board.turn
             assert described.to == _square(cshogi.move_to(move))
             assert described.promotes == cshogi.move_is_promotion(move)
+            assert described.may_promote == (usi.endswith("+") or usi + "+" in legal)
             if cshogi.move_is_drop(move):
                 assert described.is_drop
                 assert described.piece == _KIND_OF_HAND_PIECE[cshogi.move_drop_hand_piece(move)]
@@ -194,7 +197,10 @@ def test_record_board_matches_cshogi(random_games):
                 target % _WHITE_PIECE_OFFSET]
             assert described.captured == captured
             board.push(move)
-            assert position == record_board.position_from_sfen(board.sfen())
+        final_board, final_hands, final_color, _ = parse_sfen(board.sfen())
+        assert np.array_equal(record.final.board, final_board)
+        assert np.array_equal(record.final.hands, final_hands)
+        assert record.final.color == final_color
 
 
 def test_checkmate_game():
@@ -312,9 +318,12 @@ def test_uchifuzume_only_when_it_mates():
     # Without the knight guarding 8a the king escapes: the same pawn drop is legal.
     sfen = "k8/9/1G7/9/9/9/9/9/8K b P 1"
     assert "P*9b" in _usi_list(cshogi.Board(sfen).legal_moves)
-    assert "P*9b" in record_board.legal_moves(record_board.position_from_sfen(sfen))
-    assert "P*9b" not in record_board.legal_moves(
-        record_board.position_from_sfen("k8/9/1GN6/9/9/9/9/9/8K b P 1"))
+    record = record_board.game_record(sfen, ["P*9b"], black="b", white="w", result="draw",
+                                      termination="move_limit")
+    assert record.moves[0].is_drop and record.moves[0].to == (9, 2)
+    with pytest.raises(ValueError, match="uchifuzume"):
+        record_board.game_record("k8/9/1GN6/9/9/9/9/9/8K b P 1", ["P*9b"], black="b", white="w",
+                                 result="draw", termination="move_limit")
 
 
 @pytest.mark.parametrize("sfen,fault", [

@@ -1,5 +1,4 @@
-"""Game records in CSA standard format V2.2, the computer-shogi exchange format (host side, pure
-Python).
+"""Game records in CSA standard format V2.2, the computer-shogi exchange format (host side).
 
 The text is ASCII but for names and the event; save it as UTF-8. Its first line,
 `'CSA encoding=UTF-8`, is a comment to V2.2 readers and the encoding declaration of V3.0 (whose
@@ -9,11 +8,12 @@ where the locale's encoding is another.
 from __future__ import annotations
 
 from shogi_jax.notation.record_board import (
-    BLACK, HAND_KINDS, WHITE, GameRecord, Position, RecordMove, game_record, is_standard_start,
+    BLACK, WHITE, GameRecord, Position, RecordMove, game_record, is_standard_start,
 )
+from shogi_jax.notation.sfen import hand_pieces
+from shogi_jax.rules.board import PIECE_NAMES
 
-_CSA_NAMES = {"P": "FU", "L": "KY", "N": "KE", "S": "GI", "G": "KI", "B": "KA", "R": "HI",
-              "K": "OU", "+P": "TO", "+L": "NY", "+N": "NK", "+S": "NG", "+B": "UM", "+R": "RY"}
+_CSA_NAMES = dict(zip(PIECE_NAMES, "FU KY KE GI KA HI KI OU TO NY NK NG UM RY".split()))
 _SIGNS = "+-"  # by color
 
 
@@ -77,12 +77,12 @@ def _position_lines(position: Position) -> list[str]:
     for rank in range(1, 10):
         cells = ""
         for file in range(9, 0, -1):
-            piece = position.board.get((file, rank))
+            piece = position.piece((file, rank))
             cells += " * " if piece is None else _SIGNS[piece.color] + _CSA_NAMES[piece.kind]
         lines.append(f"P{rank}{cells}")
     for color in (BLACK, WHITE):
         hand = "".join(("00" + _CSA_NAMES[kind]) * n
-                       for kind, n in zip(HAND_KINDS, position.hands[color]))
+                       for kind, n in hand_pieces(position.hands, color))
         if hand:
             lines.append(f"P{_SIGNS[color]}{hand}")
     lines.append(_SIGNS[position.color])

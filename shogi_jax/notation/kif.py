@@ -1,4 +1,4 @@
-"""Game records in KIF, the Kakinoki format Japanese GUIs read (host side, pure Python).
+"""Game records in KIF, the Kakinoki format Japanese GUIs read (host side).
 
 The text is meant to be saved as UTF-8 under a `.kifu` name: it starts with the line
 `#KIF version=2.0 encoding=UTF-8`, which modern GUIs honour, while Kakinoki's convention (and
@@ -8,12 +8,12 @@ name alone: `.kifu` UTF-8, `.kif` Shift_JIS (cp932).
 from __future__ import annotations
 
 from shogi_jax.notation.record_board import (
-    BLACK, HAND_KINDS, WHITE, GameRecord, Position, RecordMove, game_record, is_standard_start,
+    BLACK, WHITE, GameRecord, Position, RecordMove, game_record, is_standard_start,
 )
+from shogi_jax.notation.sfen import hand_pieces
+from shogi_jax.rules.board import PIECE_NAMES
 
-_MOVE_NAMES = {"P": "歩", "L": "香", "N": "桂", "S": "銀", "G": "金", "B": "角", "R": "飛",
-               "K": "玉", "+P": "と", "+L": "成香", "+N": "成桂", "+S": "成銀", "+B": "馬",
-               "+R": "龍"}
+_MOVE_NAMES = dict(zip(PIECE_NAMES, "歩 香 桂 銀 角 飛 金 玉 と 成香 成桂 成銀 馬 龍".split()))
 # The board diagram gives every piece one character: promoted lance, knight, silver are 杏 圭 全.
 _DIAGRAM_NAMES = dict(_MOVE_NAMES, **{"+L": "杏", "+N": "圭", "+S": "全"})
 _FILE_NUMERALS = "１２３４５６７８９"
@@ -103,21 +103,21 @@ def _board_diagram(position: Position) -> list[str]:
     for rank in range(1, 10):
         cells = ""
         for file in range(9, 0, -1):
-            piece = position.board.get((file, rank))
+            piece = position.piece((file, rank))
             if piece is None:
                 cells += " ・"
             else:
                 cells += (" " if piece.color == BLACK else "v") + _DIAGRAM_NAMES[piece.kind]
         rows.append(f"|{cells}|{_KANJI_NUMBERS[rank]}")
     border = "+---------------------------+"
-    lines = [f"後手の持駒：{_hand_text(position.hands[WHITE])}", "  ９ ８ ７ ６ ５ ４ ３ ２ １",
-             border, *rows, border, f"先手の持駒：{_hand_text(position.hands[BLACK])}"]
+    lines = [f"後手の持駒：{_hand_text(position.hands, WHITE)}", "  ９ ８ ７ ６ ５ ４ ３ ２ １",
+             border, *rows, border, f"先手の持駒：{_hand_text(position.hands, BLACK)}"]
     if position.color == WHITE:
         lines.append("後手番")
     return lines
 
 
-def _hand_text(counts) -> str:
+def _hand_text(hands, color: int) -> str:
     pieces = [_MOVE_NAMES[kind] + (_KANJI_NUMBERS[n] if n > 1 else "")
-              for kind, n in zip(HAND_KINDS, counts) if n]
+              for kind, n in hand_pieces(hands, color)]
     return "　".join(pieces) or "なし"
