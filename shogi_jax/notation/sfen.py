@@ -130,22 +130,23 @@ def _position_state(board, hand, color, ply, *, max_plies, impasse):
     return begin_turn(state, max_plies=max_plies, impasse=impasse)
 
 
-def from_sfen(sfen: str, *, max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True) -> State:
-    """SFEN -> State (mask, check and outcome judged). A position where the side not to move is
-    in check is rejected: it could not arise in play."""
+def sfen_position(sfen: str):
+    """SFEN -> (board int32[81], hand int32[2, 7] in the mover's frame, color, ply) of the
+    position, the fields a State starts its turn from (`begin_turn` judges it). A position where
+    the side not to move is in check is rejected: it could not arise in play."""
     board, hands, color, move_number = parse_sfen(sfen)
     mover_board = board if color == 0 else flip_board_np(board)
-    mover_hand = hands if color == 0 else hands[::-1]
-    state = _position_state(jnp.asarray(mover_board), jnp.asarray(mover_hand.copy()),
-                            jnp.int32(color), jnp.int32(move_number - 1),
-                            max_plies=max_plies, impasse=impasse)
-    if _opponent_in_check(mover_board):
+    mover_hand = hands if color == 0 else hands[::-1].copy()
+    if bool(mover_in_check(flip_board_np(mover_board))):
         raise ValueError(f"bad SFEN {sfen!r}: the side not to move is in check")
-    return state
+    return mover_board, mover_hand, color, move_number - 1
 
 
-def _opponent_in_check(mover_board):
-    return bool(mover_in_check(flip_board_np(mover_board)))
+def from_sfen(sfen: str, *, max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True) -> State:
+    """SFEN -> State (mask, check and outcome judged); ValueError as `sfen_position`."""
+    board, hand, color, ply = sfen_position(sfen)
+    return _position_state(jnp.asarray(board), jnp.asarray(hand), jnp.int32(color),
+                           jnp.int32(ply), max_plies=max_plies, impasse=impasse)
 
 
 def _one_game(state: State, index) -> State:

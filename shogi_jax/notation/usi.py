@@ -53,20 +53,21 @@ def move_to_usi(color: int, action: int, source: int) -> str:
     return f"{square_text(int(source), color)}{square_text(to, color)}{promotion}"
 
 
-def usi_to_action(state, usi: str) -> int:
-    """The action of USI move `usi` for the side to move; ValueError naming the move and the
-    reason when it is malformed or illegal in this position."""
+def parse_usi(usi: str, color: int) -> tuple[int, int]:
+    """(action, source) of USI move text `usi` played by `color`, read from the text alone: the
+    squares' geometry gives the direction plane, the promotion plane and the drop plane, without
+    a board. `source` is the square the piece leaves (mover's frame), NUM_SQUARES for a drop.
+    ValueError naming the move when the text is malformed or no piece could ever move so."""
     if not isinstance(usi, str):
         raise ValueError(f"USI move must be a string, got {type(usi).__name__}")
-    color = int(state.color)
     text = usi.strip()
     if len(text) == 4 and text[1] == "*":
         if text[0] not in HAND_LETTERS:
             raise ValueError(f"bad USI move {usi!r}: {text[0]!r} is not a droppable piece "
                              f"(one of {HAND_LETTERS})")
         to = _parse_square(text[2:], usi, color)
-        action = (DROP_PLANE_OFFSET + HAND_LETTERS.index(text[0])) * NUM_SQUARES + to
-    elif len(text) in (4, 5) and (len(text) == 4 or text[4] == "+"):
+        return (DROP_PLANE_OFFSET + HAND_LETTERS.index(text[0])) * NUM_SQUARES + to, NUM_SQUARES
+    if len(text) in (4, 5) and (len(text) == 4 or text[4] == "+"):
         source = _parse_square(text[:2], usi, color)
         to = _parse_square(text[2:4], usi, color)
         df, dr = to // NUM_RANKS - source // NUM_RANKS, to % NUM_RANKS - source % NUM_RANKS
@@ -74,18 +75,26 @@ def usi_to_action(state, usi: str) -> int:
         if direction is None:
             raise ValueError(f"bad USI move {usi!r}: no piece moves from {text[:2]} to {text[2:4]}")
         plane = direction + (PROMOTION_PLANE_OFFSET if len(text) == 5 else 0)
-        action = plane * NUM_SQUARES + to
+        return plane * NUM_SQUARES + to, source
+    raise ValueError(f"bad USI move {usi!r}: expected e.g. '7g7f', '8h2b+' or 'P*5e'")
+
+
+def usi_to_action(state, usi: str) -> int:
+    """The action of USI move `usi` for the side to move; ValueError naming the move and the
+    reason when it is malformed or illegal in this position."""
+    color = int(state.color)
+    action, source = parse_usi(usi, color)
+    if source < NUM_SQUARES:
+        where = usi.strip()[:2]
         board = np.asarray(state.board)
         if board[source] == EMPTY:
-            raise ValueError(f"illegal USI move {usi!r}: there is no piece on {text[:2]}")
+            raise ValueError(f"illegal USI move {usi!r}: there is no piece on {where}")
         if board[source] >= OPP_OFFSET:
-            raise ValueError(f"illegal USI move {usi!r}: the piece on {text[:2]} is "
+            raise ValueError(f"illegal USI move {usi!r}: the piece on {where} is "
                              f"{COLOR_NAMES[1 - color]}'s, not yours ({COLOR_NAMES[color]} is to "
                              "move)")
         if int(from_square_np(board, action)) != source:
-            raise ValueError(f"illegal USI move {usi!r}: the path from {text[:2]} is blocked")
-    else:
-        raise ValueError(f"bad USI move {usi!r}: expected e.g. '7g7f', '8h2b+' or 'P*5e'")
+            raise ValueError(f"illegal USI move {usi!r}: the path from {where} is blocked")
     if bool(state.terminated) or bool(state.truncated):
         raise ValueError(f"illegal USI move {usi!r}: the game is over")
     if not bool(np.asarray(state.legal_action_mask)[action]):
