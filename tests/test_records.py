@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from shogi_jax.notation import record_board
-from shogi_jax.notation.csa import to_csa
-from shogi_jax.notation.kif import to_kif
+from shogi_jax.notation.csa import csa_from_record, to_csa
+from shogi_jax.notation.kif import kif_from_record, to_kif
 from shogi_jax.notation.sfen import parse_sfen
 
 STARTPOS = cshogi.STARTING_SFEN
@@ -296,6 +296,10 @@ def test_result_must_fit_termination(termination, result, fault):
     (STARTPOS, ["7g7f", "8h2b"], "move at index 1: illegal USI move '8h2b': the piece on 8h is "
                                  "Black's"),
     (STARTPOS, ["5e5d"], "there is no piece on 5e"),
+    # The pawn on 1g could go to 1f (the engine moves the first piece back from 1f): not the lance.
+    (STARTPOS, ["1i1f"], "move at index 0: illegal USI move '1i1f': the path from 1i is blocked"),
+    (STARTPOS, REPETITION_LINE + ["7g7f"], "move at index 12: illegal USI move '7g7f': the game "
+                                           "is over"),
     (STARTPOS, ["7g7"], "move at index 0: bad USI move '7g7'"),
     (STARTPOS, ["7g7f", "3c3d", "K*5e"], "move at index 2: bad USI move 'K*5e'"),
     (STARTPOS, ["7g7f", 76], "move at index 1: USI move must be a string"),
@@ -312,6 +316,34 @@ def test_bad_moves_are_named(start_sfen, moves, fault):
             writer(start_sfen, moves, black="b", white="w", result="draw",
                    termination="move_limit")
         assert fault in str(error.value)
+
+
+def test_game_records_replay_many_games_as_one_by_one(random_games, monkeypatch):
+    """Games of every start replayed together, in batches of the smallest size (the one program
+    the one-game records use): the same records, in the order given."""
+    monkeypatch.setattr(record_board, "BATCH_SIZES", record_board.BATCH_SIZES[:1])
+    games = [record_board.FinishedGame(start_sfen, moves, "b", "w", result, termination)
+             for start_sfen, moves, result, termination, _ in random_games]
+    records = record_board.game_records(games)
+    assert len(games) > record_board.BATCH_SIZES[0] and len(records) == len(games)
+    for game, record in zip(games, records):
+        arguments = dict(black="b", white="w", result=game.result, termination=game.termination)
+        assert kif_from_record(record) == to_kif(game.start_sfen, game.usi_moves, **arguments)
+        assert csa_from_record(record) == to_csa(game.start_sfen, game.usi_moves, **arguments)
+    assert record_board.game_records([]) == []
+
+
+def test_game_records_name_the_faulty_game():
+    good = record_board.FinishedGame(STARTPOS, OPENING, "b", "w", "white_win", None)
+    bad_move = good._replace(usi_moves=["7g7f", "3c3d", "7f7e+"])
+    with pytest.raises(ValueError, match=r"^game 2: move at index 2: illegal USI move '7f7e\+': "
+                                         "the P cannot promote on this move$"):
+        record_board.game_records([good, good, bad_move, good._replace(result="black_win")])
+    with pytest.raises(ValueError, match="^game 1: result 'black_win' does not fit termination "
+                                         "None"):
+        record_board.game_records([good, good._replace(result="black_win"), good])
+    with pytest.raises(ValueError, match="^game 0: bad SFEN"):
+        record_board.game_records([good._replace(start_sfen="9/9 b - 1"), good])
 
 
 def test_uchifuzume_only_when_it_mates():

@@ -31,9 +31,15 @@ def to_csa(start_sfen: str, usi_moves: list[str], *, black: str, white: str, res
     """
     record = game_record(start_sfen, usi_moves, black=black, white=white, result=result,
                          termination=termination)
+    return csa_from_record(record, event=event)
+
+
+def csa_from_record(record: GameRecord, *, event: str | None = None) -> str:
+    """The CSA V2.2 text of a game as `record_board.game_record` (or `game_records`, for many
+    games at once) makes it; the rest as `to_csa`."""
     if event is not None and (not isinstance(event, str) or "\n" in event or "\r" in event):
         raise ValueError(f"event {event!r} must be a string on one line")
-    lines = ["'CSA encoding=UTF-8", "V2.2", f"N+{black}", f"N-{white}"]
+    lines = ["'CSA encoding=UTF-8", "V2.2", f"N+{record.black}", f"N-{record.white}"]
     if event is not None:
         lines.append(f"$EVENT:{event}")
     if is_standard_start(record.start):
@@ -41,8 +47,8 @@ def to_csa(start_sfen: str, usi_moves: list[str], *, black: str, white: str, res
     else:
         lines += _position_lines(record.start)
     lines += [_move_text(move) for move in record.moves]
-    if termination is not None:
-        lines.append(f"'termination: {termination}")
+    if record.termination is not None:
+        lines.append(f"'termination: {record.termination}")
     lines.append(_special_move(record))
     return "\n".join(lines) + "\n"
 

@@ -39,6 +39,14 @@ def to_kif(start_sfen: str, usi_moves: list[str], *, black: str, white: str, res
     """
     record = game_record(start_sfen, usi_moves, black=black, white=white, result=result,
                          termination=termination)
+    return kif_from_record(record, event=event, start_time=start_time,
+                           mark_non_promotion=mark_non_promotion)
+
+
+def kif_from_record(record: GameRecord, *, event: str | None = None,
+                    start_time: str | None = None, mark_non_promotion: bool = True) -> str:
+    """The KIF text of a game as `record_board.game_record` (or `game_records`, for many games
+    at once) makes it; the rest as `to_kif`."""
     for field, value in (("event", event), ("start_time", start_time)):
         if value is not None and (not isinstance(value, str) or "\n" in value or "\r" in value):
             raise ValueError(f"{field} {value!r} must be a string on one line")
@@ -51,7 +59,7 @@ def to_kif(start_sfen: str, usi_moves: list[str], *, black: str, white: str, res
         lines.append("手合割：平手")
     else:
         lines += _board_diagram(record.start)
-    lines += [f"先手：{black}", f"後手：{white}", "手数----指手---------消費時間--"]
+    lines += [f"先手：{record.black}", f"後手：{record.white}", "手数----指手---------消費時間--"]
     previous_to = None
     for number, move in enumerate(record.moves, start=1):
         lines.append(f"{number:>4} {_move_text(move, previous_to, mark_non_promotion)}")
