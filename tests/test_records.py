@@ -319,8 +319,8 @@ def test_bad_moves_are_named(start_sfen, moves, fault):
 
 
 def test_game_records_replay_many_games_as_one_by_one(random_games, monkeypatch):
-    """Games of every start replayed together, in batches of the smallest size (the one program
-    the one-game records use): the same records, in the order given."""
+    """Games of every start replayed together, split into batches of the smallest size (the
+    program the one-game records use): the same records, in the order given."""
     monkeypatch.setattr(record_board, "BATCH_SIZES", record_board.BATCH_SIZES[:1])
     games = [record_board.FinishedGame(start_sfen, moves, "b", "w", result, termination)
              for start_sfen, moves, result, termination, _ in random_games]
