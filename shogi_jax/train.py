@@ -21,7 +21,7 @@ from shogi_jax import checkpoint, parallel
 from shogi_jax import iteration as it
 from shogi_jax.config import ConfigError, config_reference, config_yaml, load_config, save_config
 from shogi_jax.evaluation.periodic import TrainingEvaluator
-from shogi_jax.evaluation.tournament import game_records, kif_text
+from shogi_jax.evaluation.tournament import game_records, kif_text, replayed
 from shogi_jax.interrupt import StopRequest
 from shogi_jax.metrics import METRICS_FILE, MetricsWriter, progress_bar
 
@@ -191,12 +191,14 @@ def write_evaluation_games(run_dir: Path, iteration: int, games, writer) -> None
     its first game against each opponent as TensorBoard text."""
     directory = run_dir / EVAL_GAMES_DIR / f"iteration_{iteration:06d}"
     directory.mkdir(parents=True, exist_ok=True)
-    for opponent, match in games:
-        for number, record in enumerate(game_records(match, "current", opponent)):
-            text = kif_text(record, event=f"shogi_jax evaluation at iteration {iteration}")
-            (directory / f"vs_{opponent}_{number:03d}.kifu").write_text(text, encoding="utf-8")
-            if number == 0:
-                writer.text(f"eval/game_vs_{opponent}", text, iteration)
+    named = [(opponent, number, record) for opponent, match in games
+             for number, record in enumerate(game_records(match, "current", opponent))]
+    replays = replayed([record for _, _, record in named])  # every game replayed at once
+    for (opponent, number, _), replay in zip(named, replays):
+        text = kif_text(replay, event=f"shogi_jax evaluation at iteration {iteration}")
+        (directory / f"vs_{opponent}_{number:03d}.kifu").write_text(text, encoding="utf-8")
+        if number == 0:
+            writer.text(f"eval/game_vs_{opponent}", text, iteration)
 
 
 def _evaluate(evaluator: TrainingEvaluator, params, iteration: int, *,
