@@ -5,7 +5,7 @@ The public surface for the rules: `State`, `init`, `step`, `observe`, `from_sfen
 pgx's Env protocol over the same rules: `make("shogi")` (see `shogi_jax.env`).
 """
 from shogi_jax.env import Env, auto_reset, make
-from shogi_jax.notation.sfen import board_diagram, from_sfen, init, to_sfen
+from shogi_jax.notation.sfen import board_diagram, from_sfen, to_sfen
 from shogi_jax.notation.usi import action_to_usi, usi_to_action
 from shogi_jax.rules.board import NUM_ACTIONS
 from shogi_jax.rules.observe import NUM_OBSERVATION_PLANES, observe
@@ -13,7 +13,7 @@ from shogi_jax.rules.state import (
     CHECKMATE, DEFAULT_MAX_PLIES, ILLEGAL_ACTION, IMPASSE_DECLARATION, MOVE_LIMIT, NO_LEGAL_MOVES,
     NOT_TERMINATED, PERPETUAL_CHECK, REPETITION_DRAW, TERMINATION_NAMES, State,
 )
-from shogi_jax.rules.step import step
+from shogi_jax.rules.step import init, step
 
 __all__ = [
     "State", "init", "step", "observe", "from_sfen", "to_sfen", "board_diagram", "action_to_usi",

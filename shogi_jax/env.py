@@ -26,11 +26,11 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from shogi_jax.notation.sfen import init as start_position
 from shogi_jax.notation.sfen import to_sfen
 from shogi_jax.rules.board import NUM_ACTIONS
 from shogi_jax.rules.observe import NUM_OBSERVATION_PLANES, observe
 from shogi_jax.rules.state import DEFAULT_MAX_PLIES, State, select_games
+from shogi_jax.rules.step import init as start_position
 from shogi_jax.rules.step import step as rules_step
 
 ENV_IDS = ("shogi",)

@@ -24,7 +24,7 @@ from tensorboardX import SummaryWriter
 
 from shogi_jax.checkpoint import CHECKPOINT_DIR
 from shogi_jax.config import Config, ConfigError, config_yaml, save_config
-from shogi_jax.evaluation.tournament import game_records, kif_text
+from shogi_jax.evaluation.tournament import game_records, kif_text, replayed
 
 CONFIG_FILE = "config.yaml"
 CONFIG_HISTORY = "config_history.yaml"
@@ -111,14 +111,16 @@ class RunDirectory:
             return
         directory = self.path / EVAL_GAMES_DIR / f"iteration_{iteration:06d}"
         directory.mkdir(parents=True, exist_ok=True)
-        for opponent, match in games:
-            for number, record in enumerate(game_records(match, "current", opponent)):
-                text = kif_text(record, event=f"shogi_jax evaluation at iteration {iteration}")
-                (directory / f"vs_{opponent}_{number:03d}.kifu").write_text(text, encoding="utf-8")
-                if number == 0:
-                    indented = "\n".join("    " + line for line in text.splitlines())  # markdown
-                    self._tensorboard.add_text(f"eval/game_vs_{opponent}", indented,
-                                               global_step=iteration)
+        named = [(opponent, number, record) for opponent, match in games
+                 for number, record in enumerate(game_records(match, "current", opponent))]
+        replays = replayed([record for _, _, record in named])  # every game replayed at once
+        for (opponent, number, _), replay in zip(named, replays):
+            text = kif_text(replay, event=f"shogi_jax evaluation at iteration {iteration}")
+            (directory / f"vs_{opponent}_{number:03d}.kifu").write_text(text, encoding="utf-8")
+            if number == 0:
+                indented = "\n".join("    " + line for line in text.splitlines())  # markdown
+                self._tensorboard.add_text(f"eval/game_vs_{opponent}", indented,
+                                           global_step=iteration)
         self._tensorboard.flush()
 
     def close(self) -> None:

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 import shogi_jax as sj
+from shogi_jax.notation.sfen import parse_sfen
+from shogi_jax.rules.state import START_BOARD, STARTPOS_SFEN
 
 
 @pytest.mark.parametrize("sfen", [
@@ -15,6 +17,12 @@ import shogi_jax as sj
 ])
 def test_sfen_round_trip(sfen):
     assert sj.to_sfen(sj.from_sfen(sfen)) == sfen
+
+
+def test_start_board_is_the_start_sfen():
+    board, hands, color, move_number = parse_sfen(STARTPOS_SFEN)
+    assert np.array_equal(board, START_BOARD) and not hands.any() and (color, move_number) == (0, 1)
+    assert sj.to_sfen(sj.init()) == STARTPOS_SFEN
 
 
 @pytest.mark.parametrize("sfen,fault", [

@@ -1,5 +1,6 @@
 """KIF and CSA game records: written by `shogi_jax.notation.{kif,csa}`, read back by cshogi's
-parsers; the record board (`notation.record_board`) cross-checked against cshogi on random games.
+parsers; the moves as `notation.record_board` describes them cross-checked against cshogi on
+random games (the legal moves themselves are the rules engine's, checked in test_rules_vs_cshogi).
 
 cshogi 1.1.0's KIF reader has three limits these tests work around, each said where it is met:
 `parse_file` takes the encoding from the file name (`.kifu` UTF-8, else cp932), it ignores a board
@@ -12,11 +13,13 @@ import random
 import cshogi
 import cshogi.CSA
 import cshogi.KIF
+import numpy as np
 import pytest
 
 from shogi_jax.notation import record_board
-from shogi_jax.notation.csa import to_csa
-from shogi_jax.notation.kif import to_kif
+from shogi_jax.notation.csa import csa_from_record, to_csa
+from shogi_jax.notation.kif import kif_from_record, to_kif
+from shogi_jax.notation.sfen import parse_sfen
 
 STARTPOS = cshogi.STARTING_SFEN
 STARTS = (
@@ -169,21 +172,21 @@ def test_random_games_cover_every_kind_of_move(random_games):
 
 
 def test_record_board_matches_cshogi(random_games):
-    """Legal moves, the moved and the captured piece, promotion and the whole position after
-    every move, on every random game."""
-    for start_sfen, moves, _, _, _ in random_games:
+    """The moved and the captured piece, the squares, promotion and whether it was a choice, of
+    every move, and the whole position after the last one, on every random game."""
+    for start_sfen, moves, result, termination, _ in random_games:
+        record = record_board.game_record(start_sfen, moves, black="b", white="w", result=result,
+                                          termination=termination)
         board = cshogi.Board(start_sfen)
-        position = record_board.position_from_sfen(start_sfen)
-        for usi in moves:
-            assert sorted(record_board.legal_moves(position)) == sorted(
-                _usi_list(board.legal_moves)), board.sfen()
-            assert record_board.in_check(position) == board.is_check()
+        assert len(record.moves) == len(moves)
+        for usi, described in zip(moves, record.moves):
+            legal = _usi_list(board.legal_moves)
             move = board.move_from_usi(usi)
             target = board.piece(cshogi.move_to(move))
-            position, described = record_board.play(position, usi)
-            assert described.color == board.turn
+            assert described.usi == usi and described.color == board.turn
             assert described.to == _square(cshogi.move_to(move))
             assert described.promotes == cshogi.move_is_promotion(move)
+            assert described.may_promote == (usi.endswith("+") or usi + "+" in legal)
             if cshogi.move_is_drop(move):
                 assert described.is_drop
                 assert described.piece == _KIND_OF_HAND_PIECE[cshogi.move_drop_hand_piece(move)]
@@ -194,7 +197,10 @@ def test_record_board_matches_cshogi(random_games):
                 target % _WHITE_PIECE_OFFSET]
             assert described.captured == captured
             board.push(move)
-            assert position == record_board.position_from_sfen(board.sfen())
+        final_board, final_hands, final_color, _ = parse_sfen(board.sfen())
+        assert np.array_equal(record.final.board, final_board)
+        assert np.array_equal(record.final.hands, final_hands)
+        assert record.final.color == final_color
 
 
 def test_checkmate_game():
@@ -313,6 +319,10 @@ def test_result_must_fit_termination(termination, result, fault):
     (STARTPOS, ["7g7f", "8h2b"], "move at index 1: illegal USI move '8h2b': the piece on 8h is "
                                  "Black's"),
     (STARTPOS, ["5e5d"], "there is no piece on 5e"),
+    # The pawn on 1g could go to 1f (the engine moves the first piece back from 1f): not the lance.
+    (STARTPOS, ["1i1f"], "move at index 0: illegal USI move '1i1f': the path from 1i is blocked"),
+    (STARTPOS, REPETITION_LINE + ["7g7f"], "move at index 12: illegal USI move '7g7f': the game "
+                                           "is over"),
     (STARTPOS, ["7g7"], "move at index 0: bad USI move '7g7'"),
     (STARTPOS, ["7g7f", "3c3d", "K*5e"], "move at index 2: bad USI move 'K*5e'"),
     (STARTPOS, ["7g7f", 76], "move at index 1: USI move must be a string"),
@@ -331,13 +341,44 @@ def test_bad_moves_are_named(start_sfen, moves, fault):
         assert fault in str(error.value)
 
 
+def test_game_records_replay_many_games_as_one_by_one(random_games, monkeypatch):
+    """Games of every start replayed together, split into batches of the smallest size (the
+    program the one-game records use): the same records, in the order given."""
+    monkeypatch.setattr(record_board, "BATCH_SIZES", record_board.BATCH_SIZES[:1])
+    games = [record_board.FinishedGame(start_sfen, moves, "b", "w", result, termination)
+             for start_sfen, moves, result, termination, _ in random_games]
+    records = record_board.game_records(games)
+    assert len(games) > record_board.BATCH_SIZES[0] and len(records) == len(games)
+    for game, record in zip(games, records):
+        arguments = dict(black="b", white="w", result=game.result, termination=game.termination)
+        assert kif_from_record(record) == to_kif(game.start_sfen, game.usi_moves, **arguments)
+        assert csa_from_record(record) == to_csa(game.start_sfen, game.usi_moves, **arguments)
+    assert record_board.game_records([]) == []
+
+
+def test_game_records_name_the_faulty_game():
+    good = record_board.FinishedGame(STARTPOS, OPENING, "b", "w", "white_win", None)
+    bad_move = good._replace(usi_moves=["7g7f", "3c3d", "7f7e+"])
+    with pytest.raises(ValueError, match=r"^game 2: move at index 2: illegal USI move '7f7e\+': "
+                                         "the P cannot promote on this move$"):
+        record_board.game_records([good, good, bad_move, good._replace(result="black_win")])
+    with pytest.raises(ValueError, match="^game 1: result 'black_win' does not fit termination "
+                                         "None"):
+        record_board.game_records([good, good._replace(result="black_win"), good])
+    with pytest.raises(ValueError, match="^game 0: bad SFEN"):
+        record_board.game_records([good._replace(start_sfen="9/9 b - 1"), good])
+
+
 def test_uchifuzume_only_when_it_mates():
     # Without the knight guarding 8a the king escapes: the same pawn drop is legal.
     sfen = "k8/9/1G7/9/9/9/9/9/8K b P 1"
     assert "P*9b" in _usi_list(cshogi.Board(sfen).legal_moves)
-    assert "P*9b" in record_board.legal_moves(record_board.position_from_sfen(sfen))
-    assert "P*9b" not in record_board.legal_moves(
-        record_board.position_from_sfen("k8/9/1GN6/9/9/9/9/9/8K b P 1"))
+    record = record_board.game_record(sfen, ["P*9b"], black="b", white="w", result="draw",
+                                      termination="move_limit")
+    assert record.moves[0].is_drop and record.moves[0].to == (9, 2)
+    with pytest.raises(ValueError, match="uchifuzume"):
+        record_board.game_record("k8/9/1GN6/9/9/9/9/9/8K b P 1", ["P*9b"], black="b", white="w",
+                                 result="draw", termination="move_limit")
 
 
 @pytest.mark.parametrize("sfen,fault", [

@@ -38,8 +38,9 @@ from shogi_jax.evaluation.engine_match import ENGINE_KIND, EnginePlayer, play_en
 from shogi_jax.evaluation.match import END_NAMES, MatchGames, MatchStopped, play_match
 from shogi_jax.evaluation.players import PLAYER_KINDS, Player
 from shogi_jax.evaluation.usi_client import EngineFailure, MoveLimit
-from shogi_jax.notation.csa import to_csa
-from shogi_jax.notation.kif import to_kif
+from shogi_jax.notation import record_board
+from shogi_jax.notation.csa import csa_from_record
+from shogi_jax.notation.kif import kif_from_record
 from shogi_jax.rules.state import STARTPOS_SFEN
 
 RESULT_OF_WINNER = {0: "black_win", 1: "white_win", -1: "draw"}
@@ -311,14 +312,16 @@ def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = Non
         first, second = players[i], players[j]
 
         def write_finished(indices, games, pairing=pairing, first=first, second=second):
+            finished = {}
             for index, record in zip(indices, game_records(games, first.player.name,
                                                            second.player.name)):
                 number = pairing * per_pairing + int(index) + 1
                 if number not in records:  # a resumed pairing replays the games already written
-                    records[number] = record
-                    log.write_game(number, record)
-                    if progress is not None:
-                        progress(1)
+                    finished[number] = record
+            log.write_games(finished)
+            records.update(finished)
+            if progress is not None and finished:
+                progress(len(finished))
 
         match_settings = dict(
             games=per_pairing, key=jax.random.fold_in(key, pairing), max_plies=config.max_plies,
@@ -365,14 +368,19 @@ def _openings(config: TournamentConfig) -> list[str]:
     return sfens
 
 
-def kif_text(record: dict, event: str) -> str:
-    """The KIF of one game record (as made by `game_records`). UTF-8 KIF goes by the .kifu name
-    (readers take .kif as Shift_JIS). Declined promotions are left unmarked, which every reader
-    takes as no promotion; cshogi's reader skips lines with the optional 不成 mark."""
-    return to_kif(record["start_sfen"], record["moves"], black=record["black"],
-                  white=record["white"], result=record["result"],
-                  termination=record["termination"], event=event, mark_non_promotion=False,
-                  note=record.get("note"))
+def kif_text(game: record_board.GameRecord, event: str, note: Optional[str] = None) -> str:
+    """The KIF of one game (see `replayed`). UTF-8 KIF goes by the .kifu name (readers take .kif
+    as Shift_JIS). Declined promotions are left unmarked, which every reader takes as no
+    promotion; cshogi's reader skips lines with the optional 不成 mark."""
+    return kif_from_record(game, event=event, mark_non_promotion=False, note=note)
+
+
+def replayed(records: list[dict]) -> list[record_board.GameRecord]:
+    """The games of game records (as made by `game_records`) replayed, all at once, into what the
+    KIF and CSA writers read."""
+    return record_board.game_records([record_board.FinishedGame(
+        record["start_sfen"], record["moves"], record["black"], record["white"],
+        record["result"], record["termination"]) for record in records])
 
 
 def game_records(games: MatchGames, first: str, second: str) -> list[dict]:
@@ -463,16 +471,17 @@ class TournamentLog:
         _write_atomically(self.directory / GAMES_LOG, "".join(
             json.dumps({"game": number, **records[number]}) + "\n" for number in sorted(records)))
 
-    def write_game(self, number: int, record: dict) -> None:
-        """One finished game: its line in the log, its KIF and CSA files."""
-        event = f"shogi_jax game {number}"
+    def write_games(self, records: dict[int, dict]) -> None:
+        """Finished games by number: their lines in the log, their KIF and CSA files (the games
+        replayed together)."""
         games_dir = self.directory / GAMES_DIR
-        _write_atomically(games_dir / f"{number:05d}.kifu", kif_text(record, event=event))
-        _write_atomically(games_dir / f"{number:05d}.csa", to_csa(
-            record["start_sfen"], record["moves"], black=record["black"], white=record["white"],
-            result=record["result"], termination=record["termination"], event=event,
-            note=record.get("note")))
-        self._games_log.write(json.dumps({"game": number, **record}) + "\n")
+        for (number, record), game in zip(records.items(), replayed(list(records.values()))):
+            event, note = f"shogi_jax game {number}", record.get("note")
+            _write_atomically(games_dir / f"{number:05d}.kifu",
+                              kif_text(game, event=event, note=note))
+            _write_atomically(games_dir / f"{number:05d}.csa",
+                              csa_from_record(game, event=event, note=note))
+            self._games_log.write(json.dumps({"game": number, **record}) + "\n")
 
     def engine_logs(self) -> Path:
         """ENGINE_LOGS: each external engine's stderr, appended (NAME.log)."""

@@ -1,5 +1,4 @@
-"""Game records in CSA standard format V2.2, the computer-shogi exchange format (host side, pure
-Python).
+"""Game records in CSA standard format V2.2, the computer-shogi exchange format (host side).
 
 The text is ASCII but for names and the event; save it as UTF-8. Its first line,
 `'CSA encoding=UTF-8`, is a comment to V2.2 readers and the encoding declaration of V3.0 (whose
@@ -9,11 +8,12 @@ where the locale's encoding is another.
 from __future__ import annotations
 
 from shogi_jax.notation.record_board import (
-    BLACK, HAND_KINDS, WHITE, GameRecord, Position, RecordMove, game_record, is_standard_start,
+    BLACK, WHITE, GameRecord, Position, RecordMove, game_record, is_standard_start,
 )
+from shogi_jax.notation.sfen import hand_pieces
+from shogi_jax.rules.board import PIECE_NAMES
 
-_CSA_NAMES = {"P": "FU", "L": "KY", "N": "KE", "S": "GI", "G": "KI", "B": "KA", "R": "HI",
-              "K": "OU", "+P": "TO", "+L": "NY", "+N": "NK", "+S": "NG", "+B": "UM", "+R": "RY"}
+_CSA_NAMES = dict(zip(PIECE_NAMES, "FU KY KE GI KA HI KI OU TO NY NK NG UM RY".split()))
 _SIGNS = "+-"  # by color
 
 
@@ -33,10 +33,17 @@ def to_csa(start_sfen: str, usi_moves: list[str], *, black: str, white: str, res
     """
     record = game_record(start_sfen, usi_moves, black=black, white=white, result=result,
                          termination=termination)
+    return csa_from_record(record, event=event, note=note)
+
+
+def csa_from_record(record: GameRecord, *, event: str | None = None,
+                    note: str | None = None) -> str:
+    """The CSA V2.2 text of a game as `record_board.game_record` (or `game_records`, for many
+    games at once) makes it; the rest as `to_csa`."""
     for field, value in (("event", event), ("note", note)):
         if value is not None and (not isinstance(value, str) or "\n" in value or "\r" in value):
             raise ValueError(f"{field} {value!r} must be a string on one line")
-    lines = ["'CSA encoding=UTF-8", "V2.2", f"N+{black}", f"N-{white}"]
+    lines = ["'CSA encoding=UTF-8", "V2.2", f"N+{record.black}", f"N-{record.white}"]
     if event is not None:
         lines.append(f"$EVENT:{event}")
     if is_standard_start(record.start):
@@ -44,8 +51,8 @@ def to_csa(start_sfen: str, usi_moves: list[str], *, black: str, white: str, res
     else:
         lines += _position_lines(record.start)
     lines += [_move_text(move) for move in record.moves]
-    if termination is not None:
-        lines.append(f"'termination: {termination}")
+    if record.termination is not None:
+        lines.append(f"'termination: {record.termination}")
     if note:
         lines.append(f"'{note}")
     lines.append(_special_move(record))
@@ -84,12 +91,12 @@ def _position_lines(position: Position) -> list[str]:
     for rank in range(1, 10):
         cells = ""
         for file in range(9, 0, -1):
-            piece = position.board.get((file, rank))
+            piece = position.piece((file, rank))
             cells += " * " if piece is None else _SIGNS[piece.color] + _CSA_NAMES[piece.kind]
         lines.append(f"P{rank}{cells}")
     for color in (BLACK, WHITE):
         hand = "".join(("00" + _CSA_NAMES[kind]) * n
-                       for kind, n in zip(HAND_KINDS, position.hands[color]))
+                       for kind, n in hand_pieces(position.hands, color))
         if hand:
             lines.append(f"P{_SIGNS[color]}{hand}")
     lines.append(_SIGNS[position.color])

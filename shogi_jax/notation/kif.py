@@ -1,4 +1,4 @@
-"""Game records in KIF, the Kakinoki format Japanese GUIs read (host side, pure Python).
+"""Game records in KIF, the Kakinoki format Japanese GUIs read (host side).
 
 The text is meant to be saved as UTF-8 under a `.kifu` name: it starts with the line
 `#KIF version=2.0 encoding=UTF-8`, which modern GUIs honour, while Kakinoki's convention (and
@@ -8,12 +8,12 @@ name alone: `.kifu` UTF-8, `.kif` Shift_JIS (cp932).
 from __future__ import annotations
 
 from shogi_jax.notation.record_board import (
-    BLACK, HAND_KINDS, WHITE, GameRecord, Position, RecordMove, game_record, is_standard_start,
+    BLACK, WHITE, GameRecord, Position, RecordMove, game_record, is_standard_start,
 )
+from shogi_jax.notation.sfen import hand_pieces
+from shogi_jax.rules.board import PIECE_NAMES
 
-_MOVE_NAMES = {"P": "歩", "L": "香", "N": "桂", "S": "銀", "G": "金", "B": "角", "R": "飛",
-               "K": "玉", "+P": "と", "+L": "成香", "+N": "成桂", "+S": "成銀", "+B": "馬",
-               "+R": "龍"}
+_MOVE_NAMES = dict(zip(PIECE_NAMES, "歩 香 桂 銀 角 飛 金 玉 と 成香 成桂 成銀 馬 龍".split()))
 # The board diagram gives every piece one character: promoted lance, knight, silver are 杏 圭 全.
 _DIAGRAM_NAMES = dict(_MOVE_NAMES, **{"+L": "杏", "+N": "圭", "+S": "全"})
 _FILE_NUMERALS = "１２３４５６７８９"
@@ -41,6 +41,15 @@ def to_kif(start_sfen: str, usi_moves: list[str], *, black: str, white: str, res
     """
     record = game_record(start_sfen, usi_moves, black=black, white=white, result=result,
                          termination=termination)
+    return kif_from_record(record, event=event, start_time=start_time,
+                           mark_non_promotion=mark_non_promotion, note=note)
+
+
+def kif_from_record(record: GameRecord, *, event: str | None = None,
+                    start_time: str | None = None, mark_non_promotion: bool = True,
+                    note: str | None = None) -> str:
+    """The KIF text of a game as `record_board.game_record` (or `game_records`, for many games
+    at once) makes it; the rest as `to_kif`."""
     for field, value in (("event", event), ("start_time", start_time), ("note", note)):
         if value is not None and (not isinstance(value, str) or "\n" in value or "\r" in value):
             raise ValueError(f"{field} {value!r} must be a string on one line")
@@ -53,7 +62,7 @@ def to_kif(start_sfen: str, usi_moves: list[str], *, black: str, white: str, res
         lines.append("手合割：平手")
     else:
         lines += _board_diagram(record.start)
-    lines += [f"先手：{black}", f"後手：{white}", "手数----指手---------消費時間--"]
+    lines += [f"先手：{record.black}", f"後手：{record.white}", "手数----指手---------消費時間--"]
     previous_to = None
     for number, move in enumerate(record.moves, start=1):
         lines.append(f"{number:>4} {_move_text(move, previous_to, mark_non_promotion)}")
@@ -109,21 +118,21 @@ def _board_diagram(position: Position) -> list[str]:
     for rank in range(1, 10):
         cells = ""
         for file in range(9, 0, -1):
-            piece = position.board.get((file, rank))
+            piece = position.piece((file, rank))
             if piece is None:
                 cells += " ・"
             else:
                 cells += (" " if piece.color == BLACK else "v") + _DIAGRAM_NAMES[piece.kind]
         rows.append(f"|{cells}|{_KANJI_NUMBERS[rank]}")
     border = "+---------------------------+"
-    lines = [f"後手の持駒：{_hand_text(position.hands[WHITE])}", "  ９ ８ ７ ６ ５ ４ ３ ２ １",
-             border, *rows, border, f"先手の持駒：{_hand_text(position.hands[BLACK])}"]
+    lines = [f"後手の持駒：{_hand_text(position.hands, WHITE)}", "  ９ ８ ７ ６ ５ ４ ３ ２ １",
+             border, *rows, border, f"先手の持駒：{_hand_text(position.hands, BLACK)}"]
     if position.color == WHITE:
         lines.append("後手番")
     return lines
 
 
-def _hand_text(counts) -> str:
+def _hand_text(hands, color: int) -> str:
     pieces = [_MOVE_NAMES[kind] + (_KANJI_NUMBERS[n] if n > 1 else "")
-              for kind, n in zip(HAND_KINDS, counts) if n]
+              for kind, n in hand_pieces(hands, color)]
     return "　".join(pieces) or "なし"

@@ -1,21 +1,37 @@
-"""The position behind a game record (host side, plain Python: no arrays, nothing runs JAX):
-parse an SFEN, replay USI moves under the full rules of legality (uchifuzume included), and
-describe each move (the piece that moved, its squares, capture, promotion) for the KIF and CSA
-writers. Malformed or illegal input raises ValueError naming the fault; a move in a game is named
-by its text and its index in the move list."""
+"""Finished games as the KIF and CSA writers need them (host side): replayed by the rules engine,
+many games at once, every move described from the board it was played on (the piece that moved,
+its squares, capture, promotion), and each result checked against its termination. Malformed or
+illegal input raises ValueError naming the fault; a move in a game is named by its text and its
+index in the move list, a game of a batch by its index in the batch.
+
+The replay: each USI move is read into an action on the host from its text alone (the side to
+move at ply t is the start's flipped t times), the games' start positions and actions are stacked
+(G games, int32[P, G] actions) and one jitted scan over plies of the vmapped `step` plays them,
+PLIES_PER_CALL plies a call, returning per ply and game a few small facts read off the board
+before the move. A game stops at a move the rules refuse; that move is then named with its reason
+by `usi.usi_to_action` on the position where the game stopped.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator, NamedTuple
+import functools
+from typing import NamedTuple, Sequence
 
-from shogi_jax.rules.state import STARTPOS_SFEN, TERMINATION_NAMES
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from shogi_jax.notation.sfen import absolute_position, sfen_position
+from shogi_jax.notation.usi import parse_usi, usi_to_action
+from shogi_jax.rules.board import (
+    DROP_PLANE_OFFSET, EMPTY, HAND_LETTERS, NUM_ACTIONS, NUM_RANKS, NUM_SQUARES, OPP_OFFSET,
+    OWN_OFFSET, PIECE_NAMES, PROMOTION_PLANE_OFFSET, flip_square,
+)
+from shogi_jax.rules.state import (
+    COLOR_NAMES, START_BOARD, TERMINATION_NAMES, State, empty_state, select_games,
+)
+from shogi_jax.rules.step import begin_turn, from_square, step
 
 BLACK, WHITE = 0, 1
-COLOR_NAMES = ("Black", "White")
-HAND_KINDS = "RBGSNLP"  # hand columns, in the order SFEN, KIF and CSA list them
-PROMOTABLE = "PLNSBR"
-_RANK_LETTERS = "abcdefghi"
-
 RESULTS = ("black_win", "white_win", "draw")
 # Besides the rules' reasons ("none" is spelled None here), how a game against an external engine
 # ends: a resignation or no move in time, by the side to move; a disconnection (a crash or a
@@ -23,39 +39,41 @@ RESULTS = ("black_win", "white_win", "draw")
 ADJUDICATIONS = ("resignation", "time_up", "disconnection")
 TERMINATIONS = TERMINATION_NAMES[1:] + ADJUDICATIONS
 
+# A record replays every move it is given: no move limit, and no impasse declaration ends it
+# (that one did is the termination's claim). A move after a fourfold repetition, which ends
+# every game, is refused: the game is over.
+_RULES = dict(max_plies=int(np.iinfo(np.int32).max), impasse=False)
+
+# Replay shapes, so that few programs compile: a batch of games is padded (with games that make
+# no move) to the first of BATCH_SIZES that holds it, more games than the last are split; a game
+# takes PLIES_PER_CALL plies per call of the same program. Each size compiles in ~10 s on 2
+# loaded cores; fewer than 32 games would run faster (the rules fuse more below 32 lanes) but
+# compile in 20-40 s, which a tournament writing a few games at a time would not win back.
+BATCH_SIZES = (32, 64)
+PLIES_PER_CALL = 16
+NOT_PLAYED = -1  # the action of a ply a game does not reach (or whose move text is unreadable)
+
 Square = tuple[int, int]  # (file 1..9, rank 1..9); rank 1 is White's back rank (USI rank 'a')
 
 
 class Piece(NamedTuple):
     color: int  # BLACK or WHITE
-    kind: str  # SFEN letter in upper case, "+" in front when promoted: "S", "+S", "K"
+    kind: str  # its name in PIECE_NAMES: "S", "+S", "K"
 
 
-# Movement in Black's frame as (file step, rank step); Black moves towards rank 1, and White's
-# moves are the same vectors negated. Steps go one square, slides run until blocked.
-_FORWARD, _BACK = (0, -1), (0, 1)
-_SIDEWAYS = ((-1, 0), (1, 0))
-_FORWARD_DIAGONALS = ((-1, -1), (1, -1))
-_BACK_DIAGONALS = ((-1, 1), (1, 1))
-_DIAGONALS = _FORWARD_DIAGONALS + _BACK_DIAGONALS
-_ORTHOGONALS = (_FORWARD, _BACK) + _SIDEWAYS
-_GOLD = (_FORWARD, _BACK) + _SIDEWAYS + _FORWARD_DIAGONALS
-_STEPS = {
-    "P": (_FORWARD,), "L": (), "N": ((-1, -2), (1, -2)),
-    "S": (_FORWARD,) + _DIAGONALS, "G": _GOLD, "B": (), "R": (), "K": _ORTHOGONALS + _DIAGONALS,
-    "+P": _GOLD, "+L": _GOLD, "+N": _GOLD, "+S": _GOLD, "+B": _ORTHOGONALS, "+R": _DIAGONALS,
-}
-_SLIDES = {"L": (_FORWARD,), "B": _DIAGONALS, "R": _ORTHOGONALS, "+B": _DIAGONALS,
-           "+R": _ORTHOGONALS}
-_STEP_VECTORS = frozenset(v for steps in _STEPS.values() for v in steps)  # 8 king steps, 2 knight
-_PIECE_KINDS = frozenset(_STEPS)
+class Position(NamedTuple):
+    """A position in Black's frame, as `sfen.parse_sfen` gives it."""
 
-
-@dataclass(frozen=True)
-class Position:
-    board: dict[Square, Piece]  # occupied squares only; never mutated once built
-    hands: tuple[tuple[int, ...], tuple[int, ...]]  # by color: counts in HAND_KINDS order
+    board: np.ndarray  # int32[81] codes: Black's pieces 1..14, White's 15..28
+    hands: np.ndarray  # int32[2, 7] by color, columns P L N S B R G
     color: int  # side to move
+
+    def piece(self, square: Square) -> Piece | None:
+        code = int(self.board[NUM_RANKS * (square[0] - 1) + square[1] - 1])
+        if code == EMPTY:
+            return None
+        color = BLACK if code < OPP_OFFSET else WHITE
+        return Piece(color, PIECE_NAMES[code - (OWN_OFFSET, OPP_OFFSET)[color]])
 
 
 class RecordMove(NamedTuple):
@@ -74,6 +92,8 @@ class RecordMove(NamedTuple):
 
 
 class GameRecord(NamedTuple):
+    black: str  # the players' names
+    white: str
     start: Position
     moves: list[RecordMove]
     final: Position  # the position after the last move
@@ -81,249 +101,15 @@ class GameRecord(NamedTuple):
     termination: str | None
 
 
-def _far(color: int, rank: int) -> int:
-    """Ranks from the opponent's back rank, counting it as 1 (promotion zone: 1..3)."""
-    return rank if color == BLACK else 10 - rank
+class FinishedGame(NamedTuple):
+    """A finished game as a record is made from: the arguments of `game_record`."""
 
-
-def _must_promote(piece: Piece, to: Square) -> bool:
-    """A pawn or lance on the last rank, or a knight on the last two, could never move again."""
-    far = _far(piece.color, to[1])
-    return (piece.kind in "PL" and far == 1) or (piece.kind == "N" and far <= 2)
-
-
-def _on_board(square: Square) -> bool:
-    return 1 <= square[0] <= 9 and 1 <= square[1] <= 9
-
-
-def _destinations(board, square: Square, piece: Piece) -> Iterator[Square]:
-    """Squares `piece` on `square` reaches: empty or holding an opponent's piece."""
-    sign = 1 if piece.color == BLACK else -1
-    for df, dr in _STEPS[piece.kind]:
-        to = (square[0] + sign * df, square[1] + sign * dr)
-        if _on_board(to) and (to not in board or board[to].color != piece.color):
-            yield to
-    for df, dr in _SLIDES.get(piece.kind, ()):
-        to = (square[0] + sign * df, square[1] + sign * dr)
-        while _on_board(to):
-            occupant = board.get(to)
-            if occupant is None or occupant.color != piece.color:
-                yield to
-            if occupant is not None:
-                break
-            to = (to[0] + sign * df, to[1] + sign * dr)
-
-
-def _attacked(board, square: Square, by: int) -> bool:
-    """Whether a piece of color `by` reaches `square`: look back along every vector from it."""
-    sign = 1 if by == BLACK else -1
-    for df, dr in _STEP_VECTORS:
-        piece = board.get((square[0] - sign * df, square[1] - sign * dr))
-        if piece is not None and piece.color == by and (df, dr) in _STEPS[piece.kind]:
-            return True
-    for df, dr in _ORTHOGONALS + _DIAGONALS:
-        at = (square[0] - sign * df, square[1] - sign * dr)
-        while _on_board(at) and at not in board:
-            at = (at[0] - sign * df, at[1] - sign * dr)
-        piece = board.get(at)
-        if piece is not None and piece.color == by and (df, dr) in _SLIDES.get(piece.kind, ()):
-            return True
-    return False
-
-
-def in_check(position: Position) -> bool:
-    """Whether the side to move is in check."""
-    king = Piece(position.color, "K")
-    square = next(sq for sq, piece in position.board.items() if piece == king)
-    return _attacked(position.board, square, 1 - position.color)
-
-
-def _after(position: Position, source: Square | None, to: Square, placed: Piece) -> Position:
-    """The position after `placed` lands on `to` (from `source`, or from the hand when None)."""
-    board = dict(position.board)
-    hands = [list(position.hands[0]), list(position.hands[1])]
-    mover = position.color
-    captured = board.get(to)
-    if captured is not None:
-        hands[mover][HAND_KINDS.index(captured.kind[-1])] += 1  # a captured piece unpromotes
-    if source is None:
-        hands[mover][HAND_KINDS.index(placed.kind)] -= 1
-    else:
-        del board[source]
-    board[to] = placed
-    return Position(board, (tuple(hands[0]), tuple(hands[1])), 1 - mover)
-
-
-def _king_safe(after: Position) -> bool:
-    """Whether the side that just moved left its own king unattacked."""
-    mover = 1 - after.color
-    king = next(sq for sq, piece in after.board.items() if piece == Piece(mover, "K"))
-    return not _attacked(after.board, king, after.color)
-
-
-def _piece_moves(position: Position) -> Iterator[tuple[str, Position]]:
-    """(USI, next position) for every legal move of a piece on the board."""
-    for source, piece in position.board.items():
-        if piece.color != position.color:
-            continue
-        for to in _destinations(position.board, source, piece):
-            promotable = piece.kind in PROMOTABLE and (
-                _far(piece.color, source[1]) <= 3 or _far(piece.color, to[1]) <= 3)
-            options = ([True] if _must_promote(piece, to) else
-                       [False, True] if promotable else [False])
-            for promotes in options:
-                placed = Piece(piece.color, "+" + piece.kind) if promotes else piece
-                after = _after(position, source, to, placed)
-                if _king_safe(after):
-                    yield _usi(source) + _usi(to) + ("+" if promotes else ""), after
-
-
-def legal_moves(position: Position) -> list[str]:
-    """Every legal move of the side to move, as USI text."""
-    moves = [usi for usi, _ in _piece_moves(position)]
-    hand = position.hands[position.color]
-    for column, kind in enumerate(HAND_KINDS):
-        if not hand[column]:
-            continue
-        for file in range(1, 10):
-            for rank in range(1, 10):
-                if _drop_fault(position, kind, (file, rank)) is None:
-                    moves.append(f"{kind}*{_usi((file, rank))}")
-    return moves
-
-
-def _usi(square: Square) -> str:
-    return f"{square[0]}{_RANK_LETTERS[square[1] - 1]}"
-
-
-def _parse_square(text: str) -> Square | None:
-    if len(text) != 2 or text[0] not in "123456789" or text[1] not in _RANK_LETTERS:
-        return None
-    return int(text[0]), _RANK_LETTERS.index(text[1]) + 1
-
-
-def _drop_fault(position: Position, kind: str, to: Square) -> str | None:
-    """Why dropping `kind` on `to` is illegal, or None when it is legal."""
-    mover = position.color
-    piece = Piece(mover, kind)
-    if not position.hands[mover][HAND_KINDS.index(kind)]:
-        return f"{COLOR_NAMES[mover]} has no {kind} in hand"
-    if to in position.board:
-        return f"{_usi(to)} is occupied"
-    if _must_promote(piece, to):
-        return f"a {kind} dropped on {_usi(to)} could never move"
-    if kind == "P" and any(position.board.get((to[0], rank)) == piece for rank in range(1, 10)):
-        return f"{COLOR_NAMES[mover]} already has an unpromoted pawn on file {to[0]} (nifu)"
-    after = _after(position, None, to, piece)
-    if not _king_safe(after):
-        return f"it leaves {COLOR_NAMES[mover]}'s king in check"
-    if kind == "P" and in_check(after) and not any(True for _ in _piece_moves(after)):
-        # A pawn drop that mates is illegal. The pawn checks from the adjacent square, so no drop
-        # can block it: only the defender's piece moves need looking at.
-        return "a pawn drop may not give checkmate (uchifuzume)"
-    return None
-
-
-def play(position: Position, usi: str) -> tuple[Position, RecordMove]:
-    """Play USI move `usi` for the side to move: (next position, the move described). ValueError
-    naming the move and the reason when it is malformed or illegal."""
-    if not isinstance(usi, str):
-        raise ValueError(f"USI move must be a string, got {type(usi).__name__}")
-    mover = position.color
-    if len(usi) == 4 and usi[1] == "*":
-        kind, to = usi[0], _parse_square(usi[2:])
-        if kind not in HAND_KINDS or to is None:
-            raise ValueError(f"bad USI move {usi!r}: a drop is a piece of {HAND_KINDS} then '*' "
-                             "and a square (file 1-9, rank a-i), e.g. 'P*5e'")
-        fault = _drop_fault(position, kind, to)
-        if fault is not None:
-            raise ValueError(f"illegal USI move {usi!r}: {fault}")
-        return (_after(position, None, to, Piece(mover, kind)),
-                RecordMove(usi, mover, kind, None, to, False, False, None))
-
-    source, to = _parse_square(usi[:2]), _parse_square(usi[2:4])
-    if len(usi) not in (4, 5) or source is None or to is None or usi[4:] not in ("", "+"):
-        raise ValueError(f"bad USI move {usi!r}: expected e.g. '7g7f', '8h2b+' or 'P*5e'")
-    piece = position.board.get(source)
-    if piece is None:
-        raise ValueError(f"illegal USI move {usi!r}: there is no piece on {usi[:2]}")
-    if piece.color != mover:
-        raise ValueError(f"illegal USI move {usi!r}: the piece on {usi[:2]} is "
-                         f"{COLOR_NAMES[piece.color]}'s, and {COLOR_NAMES[mover]} is to move")
-    if to not in _destinations(position.board, source, piece):
-        raise ValueError(f"illegal USI move {usi!r}: the {piece.kind} on {usi[:2]} cannot reach "
-                         f"{usi[2:4]}")
-    may_promote = piece.kind in PROMOTABLE and (
-        _far(mover, source[1]) <= 3 or _far(mover, to[1]) <= 3)
-    promotes = usi.endswith("+")
-    if promotes and not may_promote:
-        raise ValueError(f"illegal USI move {usi!r}: the {piece.kind} cannot promote on this move")
-    if not promotes and _must_promote(piece, to):
-        raise ValueError(f"illegal USI move {usi!r}: the {piece.kind} must promote on {usi[2:4]}")
-    captured = position.board.get(to)
-    placed = Piece(mover, "+" + piece.kind) if promotes else piece
-    after = _after(position, source, to, placed)
-    if not _king_safe(after):
-        raise ValueError(f"illegal USI move {usi!r}: it leaves {COLOR_NAMES[mover]}'s king in "
-                         "check")
-    return after, RecordMove(usi, mover, piece.kind, source, to, promotes, may_promote,
-                             None if captured is None else captured.kind)
-
-
-def position_from_sfen(sfen: str) -> Position:
-    """SFEN text (with or without the leading 'sfen' and the move number) -> Position.
-
-    The move number is not kept: records number their moves from 1."""
-    if not isinstance(sfen, str):
-        raise ValueError(f"SFEN must be a string, got {type(sfen).__name__}")
-    fields = sfen.split()
-    if fields[:1] == ["sfen"]:
-        fields = fields[1:]
-    if len(fields) not in (3, 4):
-        raise ValueError(f"bad SFEN {sfen!r}: expected 'BOARD SIDE HANDS [MOVE]'")
-    board_text, side, hand_text = fields[:3]
-    if side not in ("b", "w"):
-        raise ValueError(f"bad SFEN {sfen!r}: side to move {side!r} must be 'b' or 'w'")
-    rows = board_text.split("/")
-    if len(rows) != 9:
-        raise ValueError(f"bad SFEN {sfen!r}: board has {len(rows)} ranks, expected 9")
-    board = {}
-    for rank, row in enumerate(rows, start=1):
-        file, promoted = 9, False  # SFEN lists each rank from file 9 down to file 1
-        for ch in row:
-            if ch in "123456789" and not promoted:
-                file -= int(ch)
-            elif ch == "+" and not promoted:
-                promoted = True
-            else:
-                kind = ("+" if promoted else "") + ch.upper()
-                if kind not in _PIECE_KINDS or file < 1:
-                    raise ValueError(f"bad SFEN {sfen!r}: cannot read rank {rank} {row!r}")
-                board[(file, rank)] = Piece(BLACK if ch.isupper() else WHITE, kind)
-                file, promoted = file - 1, False
-        if file != 0 or promoted:
-            raise ValueError(f"bad SFEN {sfen!r}: rank {rank} {row!r} is not 9 squares")
-    hands = [[0] * len(HAND_KINDS), [0] * len(HAND_KINDS)]
-    if hand_text != "-":
-        count = ""
-        for ch in hand_text:
-            if ch.isdigit():
-                count += ch
-            elif ch.upper() in HAND_KINDS:
-                hands[BLACK if ch.isupper() else WHITE][HAND_KINDS.index(ch.upper())] += int(
-                    count or 1)
-                count = ""
-            else:
-                raise ValueError(f"bad SFEN {sfen!r}: cannot read hands {hand_text!r}")
-        if count:
-            raise ValueError(f"bad SFEN {sfen!r}: hands end with a count and no piece")
-    for color in (BLACK, WHITE):
-        kings = sum(piece == Piece(color, "K") for piece in board.values())
-        if kings != 1:
-            raise ValueError(f"bad SFEN {sfen!r}: {COLOR_NAMES[color]} has {kings} kings, "
-                             "expected 1")
-    return Position(board, (tuple(hands[BLACK]), tuple(hands[WHITE])),
-                    BLACK if side == "b" else WHITE)
+    start_sfen: str
+    usi_moves: Sequence[str]
+    black: str
+    white: str
+    result: str
+    termination: str | None
 
 
 def game_record(start_sfen: str, usi_moves, *, black: str, white: str, result: str,
@@ -338,32 +124,251 @@ def game_record(start_sfen: str, usi_moves, *, black: str, white: str, result: s
     no termination a decisive result is a resignation by the side to move, and a draw is a game
     stopped without a rules result. The claims themselves (that it is mate, or a repetition) are
     the rules engine's; they are not judged again here."""
-    for role, name in (("black", black), ("white", white)):
+    game = FinishedGame(start_sfen, usi_moves, black, white, result, termination)
+    return _records([game], name_games=False)[0]
+
+
+def game_records(games: Sequence[FinishedGame]) -> list[GameRecord]:
+    """The records of many finished games (as `game_record` makes one), replayed together: far
+    cheaper per move than one at a time. ValueError names a faulty game by its index in `games`
+    and its fault as `game_record` does."""
+    return _records(list(games), name_games=True)
+
+
+def is_standard_start(position: Position) -> bool:
+    """Whether `position` is the standard start with Black to move (KIF 平手, CSA PI)."""
+    return (position.color == BLACK and np.array_equal(position.board, START_BOARD)
+            and not position.hands.any())
+
+
+# --- the replay ---------------------------------------------------------------------------------
+
+
+class _PlyFacts(NamedTuple):
+    """What one ply of one game leaves for its record, read off the board before the move (the
+    mover's frame); small ints, [P, G] for a batch."""
+
+    played: jnp.ndarray  # bool: the move was legal and is played (False from a game's stop on)
+    piece: jnp.ndarray  # int8 code on the move's source square (a board move: the moved piece)
+    captured: jnp.ndarray  # int8 code on the destination
+    may_promote: jnp.ndarray  # bool: a board move that does not promote could have
+
+
+def _replay_ply(state: State, stopped, action, source):
+    """One game, one ply: play `action` (int32[], NOT_PLAYED for none), a board move's piece
+    leaving `source`, if the game has not stopped and the rules allow it; otherwise the game
+    stops (`stopped` bool[]) and keeps its position. Returns (state, stopped, _PlyFacts)."""
+    action = jnp.asarray(action, jnp.int32)
+    valid = action != NOT_PLAYED
+    action = jnp.maximum(action, 0)
+    plane, to = action // NUM_SQUARES, action % NUM_SQUARES
+    moved_from = from_square(state.board, action)
+    # The engine moves the first piece on the ray back from the destination: where the text's
+    # source square is not that piece's, the path is blocked and the move is refused.
+    reaches = (plane >= DROP_PLANE_OFFSET) | (moved_from == source)
+    over = state.terminated | state.truncated
+    played = ~stopped & valid & ~over & reaches & state.legal_action_mask[action]
+    twin = jnp.minimum(action + PROMOTION_PLANE_OFFSET * NUM_SQUARES, NUM_ACTIONS - 1)
+    facts = _PlyFacts(
+        played=played,
+        piece=state.board[moved_from].astype(jnp.int8),
+        captured=state.board[to].astype(jnp.int8),
+        may_promote=(plane < PROMOTION_PLANE_OFFSET) & state.legal_action_mask[twin],
+    )
+    state = select_games(played, step(state, action, **_RULES), state)
+    return state, ~played, facts
+
+
+@jax.jit
+def _replay_plies(states: State, stopped, begin, actions, sources):
+    """Plays plies of G games: states a State of G games, stopped bool[G], actions and sources
+    int32[C, G] (C plies, `_replay_ply`); `begin` bool[]: the states' turns are yet to begin (the
+    first call: positions as `sfen_position` gives them). Returns (states, stopped, _PlyFacts of
+    [C, G])."""
+    states = jax.lax.cond(begin, jax.vmap(functools.partial(begin_turn, **_RULES)),
+                          lambda unchanged: unchanged, states)
+
+    def ply(carry, xs):
+        state, stopped = carry
+        state, stopped, facts = jax.vmap(_replay_ply)(state, stopped, *xs)
+        return (state, stopped), facts
+
+    (states, stopped), facts = jax.lax.scan(ply, (states, stopped), (actions, sources))
+    return states, stopped, facts
+
+
+@functools.cache
+def _empty_game() -> State:
+    return jax.device_get(empty_state())
+
+
+class _ParsedMove(NamedTuple):
+    """A USI move of one side as its text alone gives it."""
+
+    action: int
+    source: int  # mover's frame; NUM_SQUARES for a drop
+    source_square: Square | None
+    to: Square
+    promotes: bool
+    dropped: str | None  # the kind dropped, None for a board move
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parsed_move(usi: str, color: int) -> _ParsedMove:
+    """ValueError as `usi.parse_usi`."""
+    action, source = parse_usi(usi, color)
+    plane, to = divmod(action, NUM_SQUARES)
+    drop = plane >= DROP_PLANE_OFFSET
+    return _ParsedMove(action, source, None if drop else _square(source, color),
+                       _square(to, color), PROMOTION_PLANE_OFFSET <= plane < DROP_PLANE_OFFSET,
+                       HAND_LETTERS[plane - DROP_PLANE_OFFSET] if drop else None)
+
+
+def _square(sq: int, color: int) -> Square:
+    """(file, rank) of square `sq` of `color`'s frame."""
+    sq = sq if color == BLACK else flip_square(sq)
+    return sq // NUM_RANKS + 1, sq % NUM_RANKS + 1
+
+
+def _moves_until_unreadable(usi_moves, color: int) -> list[_ParsedMove]:
+    """The moves of one game read from their text, up to the first that cannot be (malformed, or
+    not a string); `color` moves first."""
+    parsed = []
+    for ply, usi in enumerate(usi_moves):
+        if not isinstance(usi, str):
+            break
+        try:
+            parsed.append(_parsed_move(usi, color ^ (ply & 1)))
+        except ValueError:
+            break
+    return parsed
+
+
+def _check_description(game: FinishedGame) -> None:
+    for role, name in (("black", game.black), ("white", game.white)):
         if not isinstance(name, str) or "\n" in name or "\r" in name:
             raise ValueError(f"{role} name {name!r} must be a string on one line")
-    if result not in RESULTS:
-        raise ValueError(f"result {result!r} must be one of {RESULTS}")
-    if termination is not None and termination not in TERMINATIONS:
-        raise ValueError(f"termination {termination!r} must be None or one of {TERMINATIONS}")
-    if isinstance(usi_moves, str):
+    if game.result not in RESULTS:
+        raise ValueError(f"result {game.result!r} must be one of {RESULTS}")
+    if game.termination is not None and game.termination not in TERMINATIONS:
+        raise ValueError(f"termination {game.termination!r} must be None or one of "
+                         f"{TERMINATIONS}")
+    if isinstance(game.usi_moves, str):
         raise ValueError("usi_moves must be a list of USI strings, got one string")
 
-    start = position = position_from_sfen(start_sfen)
-    moves = []
-    for index, usi in enumerate(usi_moves):
-        try:
-            position, move = play(position, usi)
-        except ValueError as error:
-            raise ValueError(f"move at index {index}: {error}") from None
-        moves.append(move)
 
+def _records(games: list[FinishedGame], *, name_games: bool) -> list[GameRecord]:
+    def fault(index: int, error: ValueError) -> ValueError:
+        return ValueError(f"game {index}: {error}" if name_games else str(error))
+
+    positions, by_sfen = [], {}
+    for index, game in enumerate(games):
+        try:
+            _check_description(game)
+            known = isinstance(game.start_sfen, str) and game.start_sfen in by_sfen
+            position = by_sfen[game.start_sfen] if known else sfen_position(game.start_sfen)
+        except ValueError as error:
+            raise fault(index, error) from None
+        by_sfen[game.start_sfen] = position
+        positions.append(position)
+    starts = [_start(position) for position in positions]
+    parsed = [_moves_until_unreadable(game.usi_moves, position[2])
+              for game, position in zip(games, positions)]
+
+    # Replay batches of games of similar lengths, so that few plies are wasted on games done.
+    order = sorted(range(len(games)), key=lambda g: len(parsed[g]))
+    replayed = [None] * len(games)
+    for first in range(0, len(games), BATCH_SIZES[-1]):
+        batch = order[first:first + BATCH_SIZES[-1]]
+        for g, result in zip(batch, _replay([positions[g] for g in batch],
+                                            [parsed[g] for g in batch])):
+            replayed[g] = result
+
+    records = []
+    for index, (game, start, moves, (facts, final)) in enumerate(
+            zip(games, starts, parsed, replayed)):
+        try:
+            records.append(_record(game, start, moves, facts, final))
+        except ValueError as error:
+            raise fault(index, error) from None
+    return records
+
+
+def _replay(positions, games_moves: list[list[_ParsedMove]]):
+    """Replays up to BATCH_SIZES[-1] games (their start positions as `sfen_position` gives them, their
+    read moves). Returns per game (_PlyFacts of its plies as numpy [P], its State where it
+    stopped: after its last move, or before the first move it could not play)."""
+    count = len(positions)
+    size = next(size for size in BATCH_SIZES if size >= count)
+    plies = PLIES_PER_CALL * max(1, -(-max(map(len, games_moves)) // PLIES_PER_CALL))
+    actions = np.full((plies, size), NOT_PLAYED, np.int32)
+    sources = np.full((plies, size), NUM_SQUARES, np.int32)
+    for g, moves in enumerate(games_moves):
+        actions[:len(moves), g] = [move.action for move in moves]
+        sources[:len(moves), g] = [move.source for move in moves]
+    padded = positions + positions[:1] * (size - count)  # copies of a real start, no moves
+    board, hand, color, ply = (np.stack(field) for field in zip(*padded))
+    states = jax.tree_util.tree_map(lambda x: np.broadcast_to(x, (size, *x.shape)),
+                                    _empty_game())
+    states = states._replace(board=board, hand=hand, color=color.astype(np.int32),
+                             ply=ply.astype(np.int32))
+    stopped, chunks = np.zeros(size, bool), []
+    for start in range(0, plies, PLIES_PER_CALL):
+        window = slice(start, start + PLIES_PER_CALL)
+        states, stopped, facts = _replay_plies(states, stopped, start == 0, actions[window],
+                                               sources[window])
+        chunks.append(facts)
+    facts = _PlyFacts(*(np.concatenate(field) for field in zip(*jax.device_get(chunks))))
+    states = jax.device_get(states)
+    return [(jax.tree_util.tree_map(lambda x: x[:, g], facts),
+             jax.tree_util.tree_map(lambda x: x[g], states)) for g in range(count)]
+
+
+def _start(position) -> Position:
+    """The Position of a start as `sfen_position` gives it (the mover's frame)."""
+    board, hand, color, _ = position
+    return Position(*absolute_position(_empty_game()._replace(board=board, hand=hand,
+                                                               color=color)))
+
+
+_MOVED = [None] * OWN_OFFSET + list(PIECE_NAMES)  # by the code of a piece of the mover
+_CAPTURED = [None] * OPP_OFFSET + list(PIECE_NAMES)  # by the code on a destination
+
+
+def _record(game: FinishedGame, start: Position, moves: list[_ParsedMove], facts: _PlyFacts,
+            final_state: State) -> GameRecord:
+    """The record of one replayed game; ValueError for the first move it could not play, or a
+    result that does not fit its termination."""
+    played = int(facts.played.sum())  # a prefix: a game stops at its first refused move
+    if played < len(game.usi_moves):
+        try:
+            usi_to_action(final_state, game.usi_moves[played])  # names the reason
+        except ValueError as error:
+            raise ValueError(f"move at index {played}: {error}") from None
+        raise AssertionError(f"move at index {played} ({game.usi_moves[played]!r}) was refused "
+                             "by the replay but is legal")
+    pieces, captures, choices = (facts.piece.tolist(), facts.captured.tolist(),
+                                 facts.may_promote.tolist())
+    record_moves = [
+        RecordMove(usi, start.color ^ (ply & 1), move.dropped or _MOVED[pieces[ply]],
+                   move.source_square, move.to, move.promotes, move.promotes or choices[ply],
+                   _CAPTURED[captures[ply]])
+        for ply, (usi, move) in enumerate(zip(game.usi_moves, moves))]
+    final = Position(*absolute_position(final_state))
+    winner = _winner(game.result, game.termination, final.color)
+    return GameRecord(game.black, game.white, start, record_moves, final, winner,
+                      game.termination)
+
+
+def _winner(result: str, termination: str | None, to_move: int) -> int | None:
+    """The winner `result` names, checked against `termination` with `to_move` to move after the
+    last move (see `game_record`)."""
     winner = {"black_win": BLACK, "white_win": WHITE, "draw": None}[result]
-    to_move = position.color
     if termination in ("perpetual_check", "disconnection"):
         if winner is None:
             raise ValueError(f"result 'draw' does not fit termination {termination!r}: one side "
                              "loses")
-        return GameRecord(start, moves, position, winner, termination)
+        return winner
     if termination in ("checkmate", "no_legal_moves", "illegal_action", "resignation",
                        "time_up") or (
             termination is None and winner is not None):
@@ -377,9 +382,4 @@ def game_record(start_sfen: str, usi_moves, *, black: str, white: str, result: s
         raise ValueError(f"result {result!r} does not fit termination {termination!r}: "
                          f"{COLOR_NAMES[to_move]} is to move after the last move, so the result "
                          f"must be {wanted!r}")
-    return GameRecord(start, moves, position, winner, termination)
-
-
-def is_standard_start(position: Position) -> bool:
-    """Whether `position` is the standard start with Black to move (KIF 平手, CSA PI)."""
-    return position == position_from_sfen(STARTPOS_SFEN)
+    return winner

@@ -7,19 +7,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from shogi_jax.rules.attacks import king_safety, sides_of
+from shogi_jax.notation.usi import RANK_LETTERS, mover_in_check
 from shogi_jax.rules.board import (
-    HAND_TYPE, KING, MAX_HAND, NUM_PIECE_TYPES, NUM_SQUARES, OPP_OFFSET, OWN_OFFSET, PAWN, LANCE,
-    KNIGHT, PIECE_NAMES, flip_board_np,
+    DEAD_RANKS, HAND_LETTERS, HAND_TYPE, KING, MAX_HAND, NUM_PIECE_TYPES, NUM_RANKS, NUM_SQUARES,
+    OPP_OFFSET, OWN_OFFSET, PAWN, PIECE_NAMES, flip_board_np,
 )
 from shogi_jax.rules.state import (
-    DEFAULT_MAX_PLIES, STARTPOS_SFEN, TERMINATION_NAMES, State, empty_state,
+    COLOR_NAMES, DEFAULT_MAX_PLIES, TERMINATION_NAMES, State, empty_state,
 )
 from shogi_jax.rules.step import begin_turn
 
-_TYPE_OF_LETTER = {name: t for t, name in enumerate(PIECE_NAMES)}
-_HAND_LETTERS = "PLNSBRG"
-_PROMOTABLE_LETTERS = set("PLNSBR")
+_TYPE_OF_NAME = {name: t for t, name in enumerate(PIECE_NAMES)}
+HAND_ORDER = "RBGSNLP"  # the order SFEN (and KIF, CSA) list a hand's pieces in
 
 
 def parse_sfen(sfen: str):
@@ -52,9 +51,10 @@ def parse_sfen(sfen: str):
         i = 0
         while i < len(row):
             ch = row[i]
+            unreadable = f"bad SFEN {sfen!r}: cannot read rank {rank + 1} {row!r}"
             if ch.isdigit():
                 if ch == "0":
-                    raise ValueError(f"bad SFEN {sfen!r}: empty-square count 0 in rank {rank + 1}")
+                    raise ValueError(f"{unreadable}: empty-square count 0")
                 file -= int(ch)
                 i += 1
                 continue
@@ -62,22 +62,21 @@ def parse_sfen(sfen: str):
             if promoted:
                 i += 1
                 if i == len(row):
-                    raise ValueError(f"bad SFEN {sfen!r}: '+' without a piece in rank {rank + 1}")
+                    raise ValueError(f"{unreadable}: '+' without a piece")
                 ch = row[i]
-            letter = ch.upper()
-            if letter not in "PLNSBRGK" or (promoted and letter not in _PROMOTABLE_LETTERS):
-                raise ValueError(f"bad SFEN {sfen!r}: unknown piece {'+' if promoted else ''}{ch!r}"
-                                 f" in rank {rank + 1}")
+            name = ("+" if promoted else "") + ch.upper()
+            if name not in _TYPE_OF_NAME:
+                raise ValueError(f"{unreadable}: unknown piece {'+' if promoted else ''}{ch!r}")
             if file < 1:
-                raise ValueError(f"bad SFEN {sfen!r}: rank {rank + 1} has more than 9 squares")
-            piece_type = _TYPE_OF_LETTER[("+" if promoted else "") + letter]
+                raise ValueError(f"bad SFEN {sfen!r}: rank {rank + 1} {row!r} is not 9 squares "
+                                 "(more than 9)")
             offset = OWN_OFFSET if ch.isupper() else OPP_OFFSET
-            board[9 * (file - 1) + rank] = piece_type + offset
+            board[NUM_RANKS * (file - 1) + rank] = _TYPE_OF_NAME[name] + offset
             file -= 1
             i += 1
         if file != 0:
-            raise ValueError(f"bad SFEN {sfen!r}: rank {rank + 1} has {9 - file} squares, "
-                             "expected 9")
+            raise ValueError(f"bad SFEN {sfen!r}: rank {rank + 1} {row!r} is not 9 squares "
+                             f"({9 - file} squares)")
 
     hands = np.zeros((2, 7), np.int32)
     if hand_text != "-":
@@ -86,9 +85,10 @@ def parse_sfen(sfen: str):
             if ch.isdigit():
                 count += ch
                 continue
-            if ch.upper() not in _HAND_LETTERS:
-                raise ValueError(f"bad SFEN {sfen!r}: unknown piece {ch!r} in hands")
-            hands[0 if ch.isupper() else 1, _HAND_LETTERS.index(ch.upper())] += int(count or 1)
+            if ch.upper() not in HAND_LETTERS:
+                raise ValueError(f"bad SFEN {sfen!r}: cannot read hands {hand_text!r}: unknown "
+                                 f"piece {ch!r}")
+            hands[0 if ch.isupper() else 1, HAND_LETTERS.index(ch.upper())] += int(count or 1)
             count = ""
         if count:
             raise ValueError(f"bad SFEN {sfen!r}: hands end with a count and no piece")
@@ -100,7 +100,7 @@ def _validate_position(sfen, board, hands):
     for color, offset in ((0, OWN_OFFSET), (1, OPP_OFFSET)):
         kings = int(np.sum(board == KING + offset))
         if kings != 1:
-            raise ValueError(f"bad SFEN {sfen!r}: {('Black', 'White')[color]} has {kings} kings, "
+            raise ValueError(f"bad SFEN {sfen!r}: {COLOR_NAMES[color]} has {kings} kings, "
                              "expected 1")
     # Totals per unpromoted kind may not exceed the set (18 pawns, 4 lances, ... 2 rooks).
     for column, limit in enumerate(MAX_HAND):
@@ -109,17 +109,17 @@ def _validate_position(sfen, board, hands):
         total = on_board + int(hands[:, column].sum())
         if total > limit:
             raise ValueError(f"bad SFEN {sfen!r}: {total} pieces of kind "
-                             f"{_HAND_LETTERS[column]}, at most {limit} exist")
-    ranks = np.arange(NUM_SQUARES) % 9
-    for piece, far_ranks in ((PAWN, 1), (LANCE, 1), (KNIGHT, 2)):
+                             f"{HAND_LETTERS[column]}, at most {limit} exist")
+    ranks = np.arange(NUM_SQUARES) % NUM_RANKS
+    for piece, far_ranks in DEAD_RANKS.items():
         # A piece that could never move again: Black's on its far ranks, White's on its own far.
         stuck = ((board == piece + OWN_OFFSET) & (ranks < far_ranks)) | (
             (board == piece + OPP_OFFSET) & (ranks > 8 - far_ranks))
         if stuck.any():
             raise ValueError(f"bad SFEN {sfen!r}: {PIECE_NAMES[piece]} on a rank it can never "
                              "leave")
-    for offset, name in ((OWN_OFFSET, "Black"), (OPP_OFFSET, "White")):
-        files = (board == PAWN + offset).reshape(9, 9).sum(axis=1)
+    for offset, name in zip((OWN_OFFSET, OPP_OFFSET), COLOR_NAMES):
+        files = (board == PAWN + offset).reshape(-1, NUM_RANKS).sum(axis=1)
         if (files > 1).any():
             raise ValueError(f"bad SFEN {sfen!r}: {name} has two unpromoted pawns on one file")
 
@@ -130,28 +130,23 @@ def _position_state(board, hand, color, ply, *, max_plies, impasse):
     return begin_turn(state, max_plies=max_plies, impasse=impasse)
 
 
-def from_sfen(sfen: str, *, max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True) -> State:
-    """SFEN -> State (mask, check and outcome judged). A position where the side not to move is
-    in check is rejected: it could not arise in play."""
+def sfen_position(sfen: str):
+    """SFEN -> (board int32[81], hand int32[2, 7] in the mover's frame, color, ply) of the
+    position, the fields a State starts its turn from (`begin_turn` judges it). A position where
+    the side not to move is in check is rejected: it could not arise in play."""
     board, hands, color, move_number = parse_sfen(sfen)
     mover_board = board if color == 0 else flip_board_np(board)
-    mover_hand = hands if color == 0 else hands[::-1]
-    state = _position_state(jnp.asarray(mover_board), jnp.asarray(mover_hand.copy()),
-                            jnp.int32(color), jnp.int32(move_number - 1),
-                            max_plies=max_plies, impasse=impasse)
-    if _opponent_in_check(mover_board):
+    mover_hand = hands if color == 0 else hands[::-1].copy()
+    if bool(mover_in_check(flip_board_np(mover_board))):
         raise ValueError(f"bad SFEN {sfen!r}: the side not to move is in check")
-    return state
+    return mover_board, mover_hand, color, move_number - 1
 
 
-def _opponent_in_check(mover_board):
-    opponent_view = flip_board_np(mover_board).reshape(9, 9)
-    return bool(_in_check(jnp.asarray(opponent_view)))
-
-
-@jax.jit
-def _in_check(board):
-    return king_safety(sides_of(board[..., None])).num_checkers[0] > 0  # one lane
+def from_sfen(sfen: str, *, max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True) -> State:
+    """SFEN -> State (mask, check and outcome judged); ValueError as `sfen_position`."""
+    board, hand, color, ply = sfen_position(sfen)
+    return _position_state(jnp.asarray(board), jnp.asarray(hand), jnp.int32(color),
+                           jnp.int32(ply), max_plies=max_plies, impasse=impasse)
 
 
 def _one_game(state: State, index) -> State:
@@ -173,7 +168,7 @@ def _piece_letters(code: int) -> str:
     return name if black else name.lower()
 
 
-def _absolute(state: State):
+def absolute_position(state: State):
     """(board codes int[81] with Black as the mover's frame, hands int[2, 7] Black's first,
     colour) of one game."""
     board, color, hands = np.asarray(state.board), int(state.color), np.asarray(state.hand)
@@ -181,16 +176,17 @@ def _absolute(state: State):
             else (flip_board_np(board), hands[::-1], color))
 
 
-def _hand_pieces(hands, side: int) -> list[tuple[str, int]]:
-    """(letter, count) of one side's hand, in SFEN's order R B G S N L P, empty kinds left out."""
-    return [(letter, n) for letter in "RBGSNLP"
-            for n in [int(hands[side, _HAND_LETTERS.index(letter)])] if n]
+def hand_pieces(hands, side: int) -> list[tuple[str, int]]:
+    """(letter, count) of one side's hand (hands: int[2, 7] by side, columns P L N S B R G) in
+    HAND_ORDER, empty kinds left out."""
+    return [(letter, n) for letter in HAND_ORDER
+            for n in [int(hands[side, HAND_LETTERS.index(letter)])] if n]
 
 
 def _hand_text(hands) -> str:
     """SFEN hand field: Black's pieces, then White's (lower case); "-" when empty."""
     text = "".join((str(n) if n > 1 else "") + (letter if side == 0 else letter.lower())
-                   for side in (0, 1) for letter, n in _hand_pieces(hands, side))
+                   for side in (0, 1) for letter, n in hand_pieces(hands, side))
     return text or "-"
 
 
@@ -198,7 +194,7 @@ def to_sfen(state: State, index=None) -> str:
     """State -> SFEN text: one game, or game `index` of a batch (an int; a tuple for several
     batch axes)."""
     state = _one_game(state, index)
-    absolute, hands, color = _absolute(state)
+    absolute, hands, color = absolute_position(state)
     rows = []
     for rank in range(9):
         row, gap = "", 0
@@ -219,17 +215,17 @@ def board_diagram(state: State, index=None) -> str:
     (upper case Black, lower White, + promoted), files 9..1 left to right, ranks a..i top down,
     both hands (pieces as letters with their counts), the side to move and how the game stands."""
     state = _one_game(state, index)
-    absolute, hands, color = _absolute(state)
+    absolute, hands, color = absolute_position(state)
     lines = ["   " + "".join(f"{file:>3}" for file in range(9, 0, -1))]
     for rank in range(9):
         cells = [_piece_letters(int(absolute[9 * (file - 1) + rank]))
                  if absolute[9 * (file - 1) + rank] else "." for file in range(9, 0, -1)]
-        lines.append(f"   {''.join(f'{cell:>3}' for cell in cells)}  {'abcdefghi'[rank]}")
+        lines.append(f"   {''.join(f'{cell:>3}' for cell in cells)}  {RANK_LETTERS[rank]}")
     lines.insert(0, f"White (gote) hand: {_side_hand(hands, 1)}")
     lines.append(f"Black (sente) hand: {_side_hand(hands, 0)}")
     status = (f"{TERMINATION_NAMES[int(state.termination)]}, game over"
               if bool(state.terminated) or bool(state.truncated)
-              else f"{'Black' if color == 0 else 'White'} to move"
+              else f"{COLOR_NAMES[color]} to move"
               + (" (in check)" if bool(state.in_check) else ""))
     lines.append(f"ply {int(state.ply)}: {status}")
     return "\n".join(lines)
@@ -237,12 +233,6 @@ def board_diagram(state: State, index=None) -> str:
 
 def _side_hand(hands, side: int) -> str:
     """One side's hand for the text board: "R B2 P3", or "-"."""
-    return " ".join(f"{letter}{n if n > 1 else ''}" for letter, n in _hand_pieces(hands, side)) \
+    return " ".join(f"{letter}{n if n > 1 else ''}" for letter, n in hand_pieces(hands, side)) \
         or "-"
 
-
-def init(*, max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True) -> State:
-    """The start position (jittable: call it inside jit/vmap, e.g. for auto-reset)."""
-    board, hands, _, _ = parse_sfen(STARTPOS_SFEN)
-    state = empty_state()._replace(board=jnp.asarray(board), hand=jnp.asarray(hands))
-    return begin_turn(state, max_plies=max_plies, impasse=impasse)

@@ -23,6 +23,7 @@ NUM_HAND_TYPES = 7
 PAWN, LANCE, KNIGHT, SILVER, BISHOP, ROOK, GOLD, KING = range(8)
 PRO_PAWN, PRO_LANCE, PRO_KNIGHT, PRO_SILVER, HORSE, DRAGON = range(8, 14)
 PIECE_NAMES = ("P", "L", "N", "S", "B", "R", "G", "K", "+P", "+L", "+N", "+S", "+B", "+R")
+HAND_LETTERS = "".join(PIECE_NAMES[:NUM_HAND_TYPES])  # "PLNSBRG": hand columns are types 0..6
 
 EMPTY = 0
 OWN_OFFSET = 1  # code of the mover's piece of type t: t + OWN_OFFSET
@@ -74,6 +75,9 @@ PROMOTES_TO = {PAWN: PRO_PAWN, LANCE: PRO_LANCE, KNIGHT: PRO_KNIGHT, SILVER: PRO
 HAND_TYPE = (PAWN, LANCE, KNIGHT, SILVER, BISHOP, ROOK, GOLD, -1,
              PAWN, LANCE, KNIGHT, SILVER, BISHOP, ROOK)
 MAX_HAND = (18, 4, 4, 4, 2, 2, 4)
+# How many far ranks a piece could never move from: it must promote on arriving there, and is
+# never dropped (nor set up) there.
+DEAD_RANKS = {PAWN: 1, LANCE: 1, KNIGHT: 2}
 
 # Action encoding (pgx / dlshogi 27 x 81): action = plane * 81 + to.
 NUM_MOVE_DIRECTIONS = NUM_DIRECTIONS

@@ -7,11 +7,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from shogi_jax.rules.board import NUM_ACTIONS, NUM_HAND_TYPES, NUM_SQUARES
+from shogi_jax.rules.board import (
+    BISHOP, EMPTY, GOLD, KING, KNIGHT, LANCE, NUM_ACTIONS, NUM_FILES, NUM_HAND_TYPES, NUM_RANKS,
+    NUM_SQUARES, OWN_OFFSET, PAWN, ROOK, SILVER, flip_board_np,
+)
 
 # Positions remembered for repetition: the last HISTORY_LENGTH plies (a ring buffer).
 HISTORY_LENGTH = 512
 DEFAULT_MAX_PLIES = 512
+COLOR_NAMES = ("Black", "White")  # State.color 0 (sente) and 1 (gote)
 
 # Why a game ended (State.termination).
 NOT_TERMINATED = 0
@@ -93,3 +97,17 @@ def select_games(where, if_true, if_false):
 
 
 STARTPOS_SFEN = "lnsgkgsnl/1r5b1/ppppppppp/9/9/9/PPPPPPPPP/1B5R1/LNSGKGSNL b - 1"
+
+
+def _start_board() -> np.ndarray:
+    """int32[81]: the board of STARTPOS_SFEN (a test checks they agree), Black to move. Each side's
+    half is the other's seen from the other side, so one half is written and flipped."""
+    half = np.full((NUM_FILES, NUM_RANKS), EMPTY, np.int32)  # [f, r]; r = 8 is Black's back rank
+    back_rank = np.array([LANCE, KNIGHT, SILVER, GOLD, KING, GOLD, SILVER, KNIGHT, LANCE])
+    half[:, 8] = back_rank + OWN_OFFSET
+    half[7, 7], half[1, 7] = BISHOP + OWN_OFFSET, ROOK + OWN_OFFSET  # bishop 8h, rook 2h
+    half[:, 6] = PAWN + OWN_OFFSET
+    return half.reshape(NUM_SQUARES) + flip_board_np(half.reshape(NUM_SQUARES))
+
+
+START_BOARD = _start_board()

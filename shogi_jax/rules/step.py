@@ -1,4 +1,5 @@
-"""Applying an action, and judging the position the next mover faces (terminal detection)."""
+"""Applying an action, and judging the position the next mover faces (terminal detection); the
+start position as a State."""
 from __future__ import annotations
 
 import jax
@@ -14,7 +15,7 @@ from shogi_jax.rules.legal import legal_moves
 from shogi_jax.rules.repetition import position_hash, record_and_judge
 from shogi_jax.rules.state import (
     CHECKMATE, DEFAULT_MAX_PLIES, IMPASSE_DECLARATION, MOVE_LIMIT, ILLEGAL_ACTION, NO_LEGAL_MOVES,
-    NOT_TERMINATED, PERPETUAL_CHECK, REPETITION_DRAW, State,
+    NOT_TERMINATED, PERPETUAL_CHECK, REPETITION_DRAW, START_BOARD, State, empty_state,
 )
 
 
@@ -87,6 +88,12 @@ def begin_turn(state: State, *, max_plies: int, impasse: bool) -> State:
         hash_history=hashes,
         check_history=checks,
     )
+
+
+def init(*, max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True) -> State:
+    """The start position (jittable: call it inside jit/vmap, e.g. for auto-reset)."""
+    state = empty_state()._replace(board=jnp.asarray(START_BOARD))
+    return begin_turn(state, max_plies=max_plies, impasse=impasse)
 
 
 def _rewards_by_color(mover_color, mover_result):
