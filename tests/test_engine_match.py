@@ -105,9 +105,11 @@ def test_the_referee_judges_an_engine_fault_and_the_match_goes_on(fault):
             assert games.notes[g] == ""
 
 
+@pytest.mark.slow
 def test_our_usi_engine_as_an_external_engine_against_an_on_device_player():
     """`python -m shogi_jax.usi --player greedy` in two processes (two games at once) against
-    the on-device random player, whose moves come from one batched call."""
+    the on-device random player, whose moves come from one batched call. Slow (about 2 minutes
+    on 2 cores: two engine processes start, compile and play whole games)."""
     engine = EnginePlayer("usi_greedy", OUR_ENGINE + ("--player", "greedy"), DEPTH_1,
                           startup_timeout=300)
     finished = []
