@@ -105,6 +105,22 @@ def test_the_referee_judges_an_engine_fault_and_the_match_goes_on(fault):
             assert games.notes[g] == ""
 
 
+def test_games_already_played_are_skipped_and_the_others_are_the_same_games():
+    """What a resumed tournament asks: only the missing games, each as it would have been (its
+    opening depends only on its colour pair; these engines play the first legal move)."""
+    first, second = fault_engine("none"), fault_engine("none")
+    settings = dict(games=4, key=jax.random.PRNGKey(5), max_plies=10, opening_plies=2,
+                    concurrency=2)
+    everything = play_engine_match(first, None, second, None, **settings)
+    finished = []
+    rest = play_engine_match(first, None, second, None, skip={0, 1},
+                             on_finished=lambda indices, games: finished.extend(indices),
+                             **settings)
+    assert sorted(finished) == [2, 3]
+    assert rest.moves == everything.moves[2:] and rest.start_sfens == everything.start_sfens[2:]
+    assert everything.moves[2][:2] != everything.moves[0][:2]  # another pair, another opening
+
+
 @pytest.mark.slow
 def test_our_usi_engine_as_an_external_engine_against_an_on_device_player():
     """`python -m shogi_jax.usi --player greedy` in two processes (two games at once) against

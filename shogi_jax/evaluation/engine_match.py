@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Collection, Optional, Sequence, Union
 
 import jax
 import numpy as np
@@ -97,12 +97,16 @@ def play_engine_match(first: Side, first_params, second: Side, second_params, *,
                       on_progress: Optional[Callable[[int], None]] = None,
                       on_finished: Optional[Callable[[np.ndarray, MatchGames], None]] = None,
                       should_stop: Optional[Callable[[], bool]] = None,
-                      stderr_dir: Optional[Path] = None) -> MatchGames:
+                      stderr_dir: Optional[Path] = None,
+                      skip: Collection[int] = ()) -> MatchGames:
     """Plays `games` (even) games between `first` and `second` (an on-device Player with its
     params, or an EnginePlayer) and returns them, like `match.play_match`. `on_finished(indices,
     games)` gets each game as it ends; a true `should_stop()` (looked at every ply) raises
     MatchStopped, dropping the games still running. Engines' stderr goes to
-    `stderr_dir/NAME.log` when given."""
+    `stderr_dir/NAME.log` when given. Games whose index is in `skip` (already played, by a
+    tournament being resumed) are not played: each game's opening depends only on its colour
+    pair, so the others are the same games; the MatchGames returned holds the games played, in
+    index order."""
     if games <= 0 or games % 2:
         raise ValueError(f"games must be even and > 0 (colours alternate), got {games}")
     if not any(isinstance(side, EnginePlayer) for side in (first, second)):
@@ -123,23 +127,26 @@ def play_engine_match(first: Side, first_params, second: Side, second_params, *,
     batch = _host(jax.tree_util.tree_map(lambda *xs: np.stack(xs),
                                          *[starts[opening_sfens[0]]] * slots))
     running: list[Optional[_Game]] = [None] * slots
-    next_game = 0
+    skipped = set(skip)
+    to_play = [g for g in range(games) if g not in skipped]
+    next_game = 0  # in to_play
     finished: dict[int, _Game] = {}
     try:
         with ThreadPoolExecutor(max_workers=2 * slots) as pool:  # engines start side by side
             list(pool.map(UsiClient.start, [c for side in clients for c in side if c]))
         for tick in range(games * (max_plies + 1)):  # far more than needed: games end by then
             for k in range(slots):  # every free slot takes the next game
-                if running[k] is None and next_game < games:
-                    sfen = opening_sfens[(next_game // 2) % len(opening_sfens)]
-                    running[k] = _start_game(next_game, sfen, starts[sfen], batch, k, clients)
+                if running[k] is None and next_game < len(to_play):
+                    index = to_play[next_game]
+                    sfen = opening_sfens[(index // 2) % len(opening_sfens)]
+                    running[k] = _start_game(index, sfen, starts[sfen], batch, k, clients)
                     next_game += 1
             _finish_games(running, batch, clients, finished, on_progress, on_finished)
-            if len(finished) == games:
+            if len(finished) == len(to_play):
                 break
             if should_stop is not None and should_stop():
-                raise MatchStopped(f"stopped with {games - len(finished)} of {games} games "
-                                   "not finished")
+                raise MatchStopped(f"stopped with {len(to_play) - len(finished)} of "
+                                   f"{len(to_play)} games not finished")
             live = [k for k in range(slots) if running[k] is not None]
             # Who moves in each game: OPENING, 0 (first) or 1 (second).
             mover = {k: OPENING if batch.ply[k] < opening_plies
@@ -180,7 +187,7 @@ def play_engine_match(first: Side, first_params, second: Side, second_params, *,
             for client in side_clients:
                 if client is not None:
                     client.close()
-    return _match_games([finished[g] for g in range(games)])
+    return _match_games([finished[g] for g in to_play])
 
 
 def _host(tree):

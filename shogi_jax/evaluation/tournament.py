@@ -329,9 +329,12 @@ def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = Non
             opening_sfens=openings, on_finished=write_finished, should_stop=should_stop)
         try:
             if any(isinstance(p.player, EnginePlayer) for p in (first, second)):
+                # Games already written are not played again: engines' time is dear.
+                written = {number - pairing * per_pairing - 1 for number in numbers
+                           if number in records}
                 play_engine_match(first.player, first.params, second.player, second.params,
                                   concurrency=config.concurrency or os.cpu_count() or 1,
-                                  stderr_dir=log.engine_logs(), **match_settings)
+                                  stderr_dir=log.engine_logs(), skip=written, **match_settings)
             else:
                 play_match(first.player, first.params, second.player, second.params,
                            **match_settings)
