@@ -12,6 +12,7 @@ order for the neighbour table (default: by the joint rating).
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 from pathlib import Path
@@ -19,20 +20,24 @@ from pathlib import Path
 from shogi_jax.evaluation.tournament import GAMES_LOG, Standings, elo_of
 
 
-def read_games(directories) -> list[dict]:
+def read_games(sources) -> list[dict]:
+    """The games of tournament directories (their games.jsonl) or of games.jsonl files (.gz
+    too: docs/ladder_games keeps the measured ladders' games)."""
     games = []
-    for directory in directories:
-        path = Path(directory) / GAMES_LOG
+    for source in sources:
+        path = Path(source) / GAMES_LOG if Path(source).is_dir() else Path(source)
         if not path.is_file():
             raise SystemExit(f"error: {path} does not exist (not a tournament directory?)")
-        games += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-                  if line.strip()]
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as lines:
+            games += [json.loads(line) for line in lines if line.strip()]
     return games
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("directories", nargs="+", help="tournament output directories")
+    parser.add_argument("directories", nargs="+",
+                        help="tournament output directories or games.jsonl[.gz] files")
     parser.add_argument("--anchor", default="random", help="Elo 0 (default: random)")
     parser.add_argument("--order", nargs="+", help="the ladder's order, weakest first")
     args = parser.parse_args(argv)
