@@ -29,7 +29,7 @@ import numpy as np
 
 from shogi_jax.notation.usi import usi_to_action
 from shogi_jax.rules.board import NUM_RANKS, OPP_OFFSET, OWN_OFFSET, PIECE_NAMES
-from shogi_jax.usi_engine.mover import GamePosition, keep_compiled_programs, playable
+from shogi_jax.usi_engine.mover import PositionMover, keep_compiled_programs
 from shogi_jax.usi_engine.protocol import UsiError, serve
 
 DEFAULT_BINARY = "/usr/games/gnushogi"
@@ -141,15 +141,15 @@ class GnuShogi:
                 return None
 
 
-class GnuShogiMover:
+class GnuShogiMover(PositionMover):
     """The protocol's `Mover` for GNU Shogi: the position kept by our rules (which check the
     GUI's moves), the move chosen by GNU Shogi."""
 
     options = ()
 
     def __init__(self, binary: str = DEFAULT_BINARY):
+        super().__init__()
         self.name = "GNU Shogi 1.4.2 (shogi_jax USI adapter)"
-        self.position = GamePosition()
         self.engine = GnuShogi(binary)
 
     def prepare(self) -> None:
@@ -161,20 +161,8 @@ class GnuShogiMover:
     def set_seed(self, seed: int) -> None:
         raise UsiError("GNU Shogi takes no Seed")
 
-    def set_position(self, base: str, moves: list[str]) -> None:
-        self.position.set(base, moves)
-
-    def clear(self) -> None:
-        self.position.clear()
-
-    def best_move(self, info: Callable[[str], None],
-                  limits: dict[str, int]) -> Optional[tuple[str, Optional[float]]]:
-        state = self.position.state
-        if state is None:
-            return None
-        state = playable(state)
-        if not np.asarray(state.legal_action_mask).any():
-            return "resign", None
+    def choose(self, state, info: Callable[[str], None],
+               limits: dict[str, int]) -> tuple[str, Optional[float]]:
         milliseconds = limits.get("movetime") or limits.get("byoyomi")
         seconds = max(1, round(milliseconds / 1000)) if milliseconds else None
         move = self.engine.move(np.asarray(state.board), np.asarray(state.hand),

@@ -100,18 +100,54 @@ class GamePosition:
         return state
 
 
-class PlayerMover:
+class PositionMover:
+    """What every `Mover` of ours shares: the position kept by our rules (`GamePosition`), and
+    the answers the rules give before anyone thinks (a declaration, a resignation when no move
+    is left). Subclasses choose a move in a position with one: `choose(state, info, limits)`."""
+
+    def __init__(self):
+        self.position = GamePosition()
+
+    def set_position(self, base: str, moves: list[str]) -> None:
+        self.position.set(base, moves)
+
+    def clear(self) -> None:
+        self.position.clear()
+
+    def best_move(self, info: Callable[[str], None],
+                  limits: dict[str, int]) -> Optional[tuple[str, Optional[float]]]:
+        state = self.position.state
+        if state is None:
+            return None
+        termination = int(state.termination)
+        if termination == sj.IMPASSE_DECLARATION:
+            return "win", None
+        if termination in (sj.CHECKMATE, sj.NO_LEGAL_MOVES):
+            return "resign", None
+        if termination == sj.PERPETUAL_CHECK and float(state.rewards[int(state.color)]) < 0:
+            info("the side to move has checked perpetually")
+        state = playable(state)
+        if not np.asarray(state.legal_action_mask).any():
+            return "resign", None
+        return self.choose(state, info, limits)
+
+    def choose(self, state: sj.State, info: Callable[[str], None],
+               limits: dict[str, int]) -> tuple[str, Optional[float]]:
+        raise NotImplementedError
+
+
+class PlayerMover(PositionMover):
     """The protocol's `Mover` for a `Player` (a network, argmax or a sample at a temperature, or
     a baseline) with its parameters (None for the baselines)."""
 
     options = ("Temperature", "Seed")
 
     def __init__(self, player: Player, params=None):
+        super().__init__()
         self.name = player.name
         self.player = player
         self._params = params
         self.set_seed(0)
-        self.position = GamePosition()
         self._prepared = False
 
     def set_temperature(self, temperature: float) -> None:
@@ -141,28 +177,9 @@ class PlayerMover:
         self.position.clear()
         self._prepared = True
 
-    def set_position(self, base: str, moves: list[str]) -> None:
-        self.position.set(base, moves)
-
-    def clear(self) -> None:
-        self.position.clear()
-
-    def best_move(self, info: Callable[[str], None],
-                  limits: dict[str, int]) -> Optional[tuple[str, Optional[float]]]:
+    def choose(self, state: sj.State, info: Callable[[str], None],
+               limits: dict[str, int]) -> tuple[str, Optional[float]]:
         """One evaluation of the player, whatever the limits (no search)."""
-        state = self.position.state
-        if state is None:
-            return None
-        termination = int(state.termination)
-        if termination == sj.IMPASSE_DECLARATION:
-            return "win", None
-        if termination in (sj.CHECKMATE, sj.NO_LEGAL_MOVES):
-            return "resign", None
-        if termination == sj.PERPETUAL_CHECK and float(state.rewards[int(state.color)]) < 0:
-            info("the side to move has checked perpetually")
-        state = playable(state)
-        if not np.asarray(state.legal_action_mask).any():
-            return "resign", None
         (action, value), key = _move(self.player, self._params, state, self._key)
         self._key = np.asarray(key)
         return sj.action_to_usi(state, int(action)), None if value is None else float(value)
