@@ -27,15 +27,13 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from shogi_jax.notation.usi import usi_to_action
-from shogi_jax.rules.board import NUM_RANKS, OPP_OFFSET, OWN_OFFSET, PIECE_NAMES
+from shogi_jax.notation.usi import RANK_LETTERS, usi_to_action
+from shogi_jax.rules.board import HAND_LETTERS, NUM_RANKS, OPP_OFFSET, OWN_OFFSET, PIECE_NAMES
 from shogi_jax.usi_engine.mover import PositionMover, keep_compiled_programs
 from shogi_jax.usi_engine.protocol import UsiError, serve
 
 DEFAULT_BINARY = "/usr/games/gnushogi"
 MAX_DEPTH = 29
-HAND_LETTERS = "plnsbrg"  # the hand's columns (P L N S B R G), as the editor spells them
-RANK_LETTERS = "abcdefghi"
 ANSWER_SECONDS = 30.0  # past the time it was given, a silent GNU Shogi is a failure
 # Its move, as it announces it: "12. ... 8h2b+ 299980" (number, dots, move, score).
 _MOVE_LINE = re.compile(r"^\s*\d+\.\s+\.\.\.\s+(\S+)")
@@ -55,7 +53,7 @@ def editor_lines(board: np.ndarray, hand: np.ndarray) -> list[str]:
                 lines.append(f"{name[-1].lower()}{file + 1}{RANK_LETTERS[rank]}"
                              f"{'+' if name[0] == '+' else ''}")
         for column, count in enumerate(hand[side]):
-            lines += [f"{HAND_LETTERS[column]}*"] * int(count)
+            lines += [f"{HAND_LETTERS[column].lower()}*"] * int(count)  # the editor's spelling
     return lines + ["."]
 
 
