@@ -1,22 +1,29 @@
-"""Elo of a ladder from the games of one or more tournament directories (their games.jsonl):
-one maximum-likelihood fit over every game (random = 0 unless --anchor), and for each pair of
-neighbours on the ladder the Elo difference with its 95% interval from their games alone.
+"""Elo of a ladder from the games of one or more tournament directories (their games.jsonl).
 
     python scripts/ladder_elo.py tournaments/ladder [tournaments/net_gauntlet ...] \
         --order random greedy fairy_skill-5_d1 ...
 
-Players with the same name in several directories are the same player (a network placed on the
-ladder by a gauntlet against some rungs joins the ladder's own games). --order gives the ladder's
-order for the neighbour table (default: by the joint rating).
+The rungs (--order, weakest first; default: every player, ordered by the tournaments' joint
+Davidson fit) are rated along the chain of neighbours: each step is the Elo difference of the
+two neighbours' games alone, from their score with draws as half points (match_elo: the
+cutechess-cli convention; the weakest rung, random, can only draw, never win), and a rung's Elo
+is the sum of the steps below it (random = 0), its error the steps' errors added in quadrature.
+Every other player (a network placed by a gauntlet against some rungs) gets the performance
+rating of its games against the rated rungs. Players with the same name in several sources are
+the same player.
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import json
+import math
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from shogi_jax.evaluation.elo import CI95_Z, match_elo, performance_rating
 from shogi_jax.evaluation.tournament import GAMES_LOG, Standings, elo_of
 
 
@@ -34,44 +41,75 @@ def read_games(sources) -> list[dict]:
     return games
 
 
+def pair_games(games: list[dict], first: str, second: str) -> tuple[int, int, int]:
+    """(wins, draws, losses) of `second` against `first` over `games`."""
+    between = [g for g in games if {g["black"], g["white"]} == {first, second}]
+    pair = Standings.of_records((first, second), between)
+    return int(pair.wins[1, 0]), int(pair.draws[0, 1]), int(pair.wins[0, 1])
+
+
+def signed(value: float) -> str:
+    if not math.isfinite(value):
+        return "+inf" if value > 0 else "-inf"
+    return f"{round(value):+d}" if round(value) else "0"  # never "-0"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("directories", nargs="+",
                         help="tournament output directories or games.jsonl[.gz] files")
-    parser.add_argument("--anchor", default="random", help="Elo 0 (default: random)")
-    parser.add_argument("--order", nargs="+", help="the ladder's order, weakest first")
+    parser.add_argument("--order", nargs="+", help="the ladder's rungs, weakest first (Elo 0)")
     args = parser.parse_args(argv)
     games = read_games(args.directories)
     names = sorted({game[side] for game in games for side in ("black", "white")})
-    if args.anchor not in names:
-        raise SystemExit(f"error: the anchor {args.anchor!r} played no game here")
-    fit = elo_of(Standings.of_records(names, games), args.anchor)
-    rating = dict(zip(fit.names, fit.ratings))
-    order = args.order or sorted(names, key=rating.get)
-    unknown = [name for name in order if name not in names]
-    if unknown:
-        raise SystemExit(f"error: --order names players without games: {', '.join(unknown)}")
-    print(f"{len(games)} games from {', '.join(args.directories)}\n")
-    print(f"| player | Elo ({args.anchor} = 0) | 95% CI | games |")
-    print("|---|---:|---|---:|")
-    played = Standings.of_records(names, games).games().sum(1)
-    for name in order:
-        k = fit.names.index(name)
-        print(f"| {name} | {fit.ratings[k]:.0f} | [{fit.ci95_low[k]:.0f}, {fit.ci95_high[k]:.0f}]"
-              f" | {played[names.index(name)]} |")
-    print("\n| neighbours | games | W-D-L (upper's) | Elo difference | 95% CI |")
-    print("|---|---:|---|---:|---|")
+    if args.order:
+        unknown = [name for name in args.order if name not in names]
+        if unknown:
+            raise SystemExit(f"error: --order names players without games: {', '.join(unknown)}")
+        order = args.order
+    else:
+        fit = elo_of(Standings.of_records(names, games), names[0])
+        order = [name for _, name in sorted(zip(fit.ratings, fit.names))]
+    print(f"{len(games)} games from {', '.join(map(str, args.directories))}\n")
+
+    print("| neighbours | games | W-D-L (upper's) | score | Elo step | 95% CI |")
+    print("|---|---:|---|---:|---:|---|")
+    rating, variance = {order[0]: 0.0}, {order[0]: 0.0}
     for lower, upper in zip(order, order[1:]):
-        between = [g for g in games if {g["black"], g["white"]} == {lower, upper}]
-        if not between:
-            print(f"| {lower} / {upper} | 0 | — | — | — |")
+        won, drawn, lost = pair_games(games, lower, upper)
+        if won + drawn + lost == 0:
+            print(f"| {lower} / {upper} | 0 | — | — | — | no games |")
             continue
-        pair = Standings.of_records((lower, upper), between)
-        pair_fit = elo_of(pair, lower)
-        wins, losses, draws = pair.wins[1, 0], pair.wins[0, 1], pair.draws[0, 1]
-        print(f"| {lower} / {upper} | {len(between)} | {wins}-{draws}-{losses} | "
-              f"{pair_fit.ratings[1]:.0f} | [{pair_fit.ci95_low[1]:.0f}, "
-              f"{pair_fit.ci95_high[1]:.0f}] |")
+        step = match_elo(won, drawn, lost)
+        print(f"| {lower} / {upper} | {step.games} | {won}-{drawn}-{lost} | {step.score:.3f} | "
+              f"{signed(step.elo)} | [{signed(step.ci95_low)}, {signed(step.ci95_high)}] |")
+        if lower in rating and math.isfinite(step.elo):  # a shut-out leaves those above unrated
+            rating[upper] = rating[lower] + step.elo
+        variance[upper] = variance[lower] + step.stderr ** 2
+
+    print(f"\n| rung | Elo ({order[0]} = 0) | +- 95% |")
+    print("|---|---:|---:|")
+    for name in order:
+        if name in rating:
+            print(f"| {name} | {rating[name]:.0f} | {CI95_Z * math.sqrt(variance[name]):.0f} |")
+        else:
+            print(f"| {name} | — | — |")
+
+    others = [name for name in names if name not in order]
+    if others:
+        print("\n| player | Elo (performance against the rungs) | +- 95% (its games) | games |")
+        print("|---|---:|---:|---:|")
+    for name in others:
+        rungs = [rung for rung in rating if pair_games(games, rung, name) != (0, 0, 0)]
+        results = np.array([pair_games(games, rung, name) for rung in rungs]).reshape(-1, 3)
+        if not rungs:
+            print(f"| {name} | — | played no rated rung | 0 |")
+            continue
+        try:
+            elo, stderr = performance_rating([rating[rung] for rung in rungs], *results.T)
+            print(f"| {name} | {elo:.0f} | {CI95_Z * stderr:.0f} | {results.sum()} |")
+        except ValueError as error:
+            print(f"| {name} | — | {error} | {results.sum()} |")
     return 0
 
 

@@ -11,7 +11,8 @@ import pytest
 import scipy.differentiate
 import scipy.optimize
 
-from shogi_jax.evaluation.elo import ELO_PER_NAT, fit_elo
+from shogi_jax.evaluation.elo import (ELO_PER_NAT, fit_elo, match_elo, performance_rating,
+                                        wilson_interval)
 
 
 def two_player(won: int, drawn: int, lost: int) -> tuple[np.ndarray, np.ndarray]:
@@ -253,3 +254,49 @@ def test_results_never_print_minus_zero_elo():
 
     assert [_elo_text(x) for x in (-0.4, 0.4, -0.6, 1234.5, -17.2)] == [
         "0", "0", "-1", "1234", "-17"]
+
+
+def test_match_elo_against_hand_computed_cutechess_margin():
+    # 81-19-0 (greedy against random, the ladder's first pass): score 0.905, Elo 400 lg(.905/.095)
+    # = 391.57; per-game score deviation sqrt(.81 * .095^2 + .19 * .405^2) = 0.19614, so the
+    # score's 95% interval is .905 +- 1.96 * 0.019614 = [0.86656, 0.94344] -> Elo [325.0, 488.9].
+    match = match_elo(81, 19, 0)
+    assert match.score == pytest.approx(0.905)
+    assert match.elo == pytest.approx(391.57, abs=0.01)
+    assert (match.ci95_low, match.ci95_high) == pytest.approx((325.0, 488.9), abs=0.1)
+    # The delta method: 0.019614 * (400 / ln 10) / (.905 * .095) = 39.63.
+    assert match.stderr == pytest.approx(39.63, abs=0.01)
+    # The other side of the same match is its mirror image.
+    mirror = match_elo(0, 19, 81)
+    assert (mirror.elo, mirror.ci95_low, mirror.ci95_high) == pytest.approx(
+        (-match.elo, -match.ci95_high, -match.ci95_low))
+
+
+def test_match_elo_even_match_is_zero_and_narrows_with_games():
+    assert match_elo(30, 40, 30).elo == 0.0
+    assert match_elo(300, 400, 300).stderr == pytest.approx(match_elo(30, 40, 30).stderr / 10 ** 0.5)
+
+
+def test_match_elo_shut_out_has_only_a_lower_bound():
+    match = match_elo(100, 0, 0)
+    low, _ = wilson_interval(100, 100)
+    assert (match.elo, match.stderr, match.ci95_high) == (math.inf, math.inf, math.inf)
+    assert match.ci95_low == pytest.approx(ELO_PER_NAT * math.log(low / (1 - low)))
+    assert match_elo(0, 0, 64).ci95_low == -math.inf
+    with pytest.raises(ValueError, match="at least one game"):
+        match_elo(0, 0, 0)
+
+
+def test_performance_rating_solves_the_expected_score():
+    opponents = np.array([0.0, 200.0, 350.0])
+    wins, draws, losses = np.array([15, 8, 2]), np.array([3, 4, 6]), np.array([2, 8, 12])
+    rating, stderr = performance_rating(opponents, wins, draws, losses)
+    expected = 1 / (1 + 10 ** ((opponents - rating) / 400))
+    assert ((wins + draws + losses) * expected).sum() == pytest.approx((wins + draws / 2).sum())
+    assert 0 < stderr < 100
+    # Against one opponent it is that opponent's rating plus the match's Elo and stderr.
+    rating, stderr = performance_rating([250.0], [12], [5], [3])
+    assert rating == pytest.approx(250.0 + match_elo(12, 5, 3).elo)
+    assert stderr == pytest.approx(match_elo(12, 5, 3).stderr)
+    with pytest.raises(ValueError, match="no finite rating"):
+        performance_rating([0.0, 100.0], [4, 2], [0, 0], [0, 0])

@@ -59,13 +59,14 @@ def test_a_tournament_with_engines_writes_every_game_and_its_reason(tmp_path):
     assert "| crashy |" in crosstable
     assert (out / "engines" / "crashy.log").exists()
 
-    # The ladder script reads the same games: crashy lost all 4 of its games.
-    ladder = subprocess.run([sys.executable, "scripts/ladder_elo.py", str(out), "--anchor",
-                             "greedy", "--order", "crashy", "greedy", "honest"],
-                            capture_output=True, text=True)
+    # The ladder script reads the same games: greedy and honest drew both (the move limit), so
+    # the step between them is 0; crashy, off the ladder, lost every game: no finite rating.
+    ladder = subprocess.run([sys.executable, "scripts/ladder_elo.py", str(out),
+                             "--order", "greedy", "honest"], capture_output=True, text=True)
     assert ladder.returncode == 0, ladder.stderr
-    assert "| crashy / greedy | 2 | 2-0-0 |" in ladder.stdout
-    assert "| crashy | " in ladder.stdout and "| honest | " in ladder.stdout
+    assert "| greedy / honest | 2 | 0-2-0 | 0.500 | 0 |" in ladder.stdout
+    assert "| honest | 0 |" in ladder.stdout
+    assert "| crashy | — | no finite rating: it scored 0 of 4 points | 4 |" in ladder.stdout
 
 
 def test_a_tournament_refuses_a_bad_engine_before_writing(tmp_path, capsys):

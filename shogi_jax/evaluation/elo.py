@@ -193,3 +193,85 @@ def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float
     centre = rate + z * z / (2 * trials)
     scale = 1 + z * z / trials
     return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)
+
+
+@dataclass(frozen=True)
+class MatchElo:
+    """The Elo difference of one side of a match from its score alone, draws as half points: the
+    convention of engine testers (cutechess-cli, shogiarena). A shut-out has elo and stderr inf
+    and only a lower bound: the Wilson interval's lower end of its score."""
+    wins: int
+    draws: int
+    losses: int
+    elo: float  # -400 log10(1 / score - 1); +-inf when one side scored nothing
+    stderr: float  # Elo, by the delta method from the per-game score's standard deviation
+    ci95_low: float  # the 95% interval of the score mapped to Elo (asymmetric, as cutechess's)
+    ci95_high: float
+
+    @property
+    def games(self) -> int:
+        return self.wins + self.draws + self.losses
+
+    @property
+    def score(self) -> float:
+        return (self.wins + self.draws / 2) / self.games
+
+
+def elo_of_score(score: float) -> float:
+    """The Elo difference whose logistic expectation is `score` (0 and 1 map to -inf and inf)."""
+    if score <= 0.0:
+        return -math.inf
+    if score >= 1.0:
+        return math.inf
+    return -ELO_PER_NAT * math.log(1.0 / score - 1.0)
+
+
+def match_elo(wins: int, draws: int, losses: int) -> MatchElo:
+    """The Elo difference of the side that won `wins`, drew `draws` and lost `losses` games.
+
+    Draws are half points, so a match the weaker side can only draw (random play against any
+    engine: it never mates, but reaches the move limit) still has a finite difference, where the
+    Davidson model of fit_elo, which reads draws as evidence of closeness only through nu, has
+    none for the two alone. The interval is the score's normal 95% interval mapped through the
+    logistic curve, as cutechess-cli computes its error margin."""
+    if min(wins, draws, losses) < 0 or wins + draws + losses == 0:
+        raise ValueError(f"need non-negative counts and at least one game, got W-D-L "
+                         f"{wins}-{draws}-{losses}")
+    games = wins + draws + losses
+    score = (wins + draws / 2) / games
+    variance = (wins * (1 - score) ** 2 + draws * (0.5 - score) ** 2 + losses * score ** 2) / games
+    score_se = math.sqrt(variance / games)
+    if score in (0.0, 1.0):  # no spread to measure: the interval of the score as a rate instead
+        low, high = wilson_interval(round(score * games), games, CI95_Z)
+        low, high = (elo_of_score(low), math.inf) if score else (-math.inf, elo_of_score(high))
+        return MatchElo(wins, draws, losses, elo_of_score(score), math.inf, low, high)
+    stderr = score_se * ELO_PER_NAT / (score * (1 - score))
+    return MatchElo(wins, draws, losses, elo_of_score(score), stderr,
+                    elo_of_score(score - CI95_Z * score_se), elo_of_score(score + CI95_Z * score_se))
+
+
+def performance_rating(opponent_elo, wins, draws, losses) -> tuple[float, float]:
+    """(Elo, its standard error) of a player from its W-D-L against opponents of known Elo
+    (arrays over opponents), draws as half points: the rating whose expected score against them
+    equals the score it made (the maximum-likelihood estimate of the logistic model). The error
+    is the sandwich estimate from the per-game score's spread; opponents' own errors are not in
+    it. Raises ValueError when it won or lost every point (no finite rating)."""
+    opponent_elo = np.asarray(opponent_elo, float)
+    wins, draws, losses = (np.asarray(a, float) for a in (wins, draws, losses))
+    games = wins + draws + losses
+    points = wins + draws / 2
+    if points.sum() in (0.0, games.sum()):
+        raise ValueError(f"no finite rating: it scored {points.sum():g} of {games.sum():g} points")
+
+    def expected(rating):  # f64[opponents]: expected score per game
+        return 1.0 / (1.0 + np.exp((opponent_elo - rating) / ELO_PER_NAT))
+
+    low, high = opponent_elo.min() - 4000.0, opponent_elo.max() + 4000.0
+    for _ in range(200):  # the expected total rises with the rating: bisection
+        middle = (low + high) / 2
+        low, high = (middle, high) if (games * expected(middle)).sum() < points.sum() else (low, middle)
+    rating = (low + high) / 2
+    score = np.where(games > 0, points / np.maximum(games, 1), 0.0)
+    spread = (wins * (1 - score) ** 2 + draws * (0.5 - score) ** 2 + losses * score ** 2).sum()
+    slope = (games * expected(rating) * (1 - expected(rating))).sum() / ELO_PER_NAT
+    return rating, math.sqrt(spread) / slope
