@@ -64,8 +64,10 @@ def main(argv=None) -> int:
     names = sorted({game[side] for game in games for side in ("black", "white")})
     if args.order:
         unknown = [name for name in args.order if name not in names]
-        if unknown:
-            raise SystemExit(f"error: --order names players without games: {', '.join(unknown)}")
+        if len(unknown) == len(args.order):
+            raise SystemExit(f"error: no player of --order has games: {', '.join(unknown)}")
+        if unknown:  # a ladder still being played (or a misspelt name)
+            print(f"warning: no games yet for {', '.join(unknown)}", file=sys.stderr)
         order = args.order
     else:
         fit = elo_of(Standings.of_records(names, games), names[0])

@@ -313,3 +313,21 @@ def test_overrides_reach_list_items_by_index():
         apply_overrides(raw, ["players.2.kind=greedy"])
     with raises_naming("'x' is not an index"):
         apply_overrides(raw, ["players.x=1"])
+
+
+def test_tournament_search_players_need_a_run_and_take_search_settings_alone():
+    from shogi_jax.evaluation.tournament import tournament_config_from_dict
+
+    other = {"name": "r", "kind": "random"}
+    searcher = {"name": "s", "kind": "search", "run_dir": "runs/x", "simulations": 64,
+                "value_scale": 1.0}
+    config = tournament_config_from_dict({"players": [other, searcher]})
+    assert config.players[1].search_settings() == {"simulations": 64, "value_scale": 1.0}
+    with raises_naming("players[1].run_dir: policy and search players need one"):
+        tournament_config_from_dict({"players": [other, {"name": "s", "kind": "search"}]})
+    with raises_naming("players[1]: simulations only go with kind search"):
+        tournament_config_from_dict({"players": [other, {"name": "p", "kind": "policy",
+                                                         "run_dir": "runs/x",
+                                                         "simulations": 8}]})
+    with raises_naming("players[1].simulations", "> 0"):
+        tournament_config_from_dict({"players": [other, dict(searcher, simulations=0)]})

@@ -6,6 +6,7 @@ them for a batch. Every player picks only legal actions while the game is on.
   and quiet positions broken uniformly at random; one ply, no look-ahead.
 - policy: a trained network, argmax of its masked logits (temperature 0) or a sample at
   temperature T.
+- search: a trained network searching with Gumbel MuZero over our rules (`shogi_jax.search`).
 """
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ from shogi_jax.config import ModelConfig
 from shogi_jax.model import make_model
 from shogi_jax.ppo import masked_log_softmax
 from shogi_jax.rules.board import NUM_SQUARES, OPP_OFFSET
+from shogi_jax.search import SearchSettings, search_act_and_value
 from shogi_jax.shaping import PIECE_POINTS
 
 
-PLAYER_KINDS = ("random", "greedy", "policy")
+PLAYER_KINDS = ("random", "greedy", "policy", "search")
+NETWORK_KINDS = ("policy", "search")  # the players that need a network (parameters)
 # float32[30]: the points of capturing what a board code holds (0 for empty and own pieces).
 _CAPTURE_POINTS = np.concatenate([np.zeros(OPP_OFFSET, np.float32), PIECE_POINTS])
 
@@ -61,16 +64,20 @@ class Player:
 
     name: str
     kind: str  # one of PLAYER_KINDS
-    model: Optional[ModelConfig] = None  # policy players: the network's shape
+    model: Optional[ModelConfig] = None  # policy and search players: the network's shape
     temperature: float = 0.0  # policy players: 0 plays the argmax
+    search: Optional[SearchSettings] = None  # search players: how they search
 
     def __post_init__(self):
         if self.kind not in PLAYER_KINDS:
             raise ValueError(f"player {self.name!r}: unknown kind {self.kind!r} "
                              f"(one of {', '.join(PLAYER_KINDS)})")
-        if (self.kind == "policy") != (self.model is not None):
-            raise ValueError(f"player {self.name!r}: a network shape is needed by policy players "
-                             "and only by them")
+        if (self.kind in NETWORK_KINDS) != (self.model is not None):
+            raise ValueError(f"player {self.name!r}: a network shape is needed by "
+                             f"{' and '.join(NETWORK_KINDS)} players and only by them")
+        if (self.kind == "search") != (self.search is not None):
+            raise ValueError(f"player {self.name!r}: search settings go with search players, "
+                             "and only with them")
         if self.temperature < 0:
             raise ValueError(f"player {self.name!r}: temperature must be >= 0")
 
@@ -79,12 +86,15 @@ class Player:
         return self.act_and_value(params, state, key)[0]
 
     def act_and_value(self, params, state: sj.State, key):
-        """(int32[] action, float32[] value or None): the action and, for policy players, the
-        value head's estimate for the side to move from the same evaluation (the USI score)."""
+        """(int32[] action, float32[] value or None): the action and, for network players, the
+        estimate for the side to move behind it (the value head's, or the search's) (the USI
+        score)."""
         if self.kind == "random":
             return random_act(params, state, key), None
         if self.kind == "greedy":
             return greedy_act(params, state, key), None
+        if self.kind == "search":
+            return search_act_and_value(make_model(self.model), self.search, params, state, key)
         return policy_act_and_value(make_model(self.model), self.temperature, params, state, key)
 
 

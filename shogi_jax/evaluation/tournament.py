@@ -36,12 +36,13 @@ from shogi_jax.config import (
 from shogi_jax.evaluation.elo import EloFit, fit_elo, wilson_interval
 from shogi_jax.evaluation.engine_match import ENGINE_KIND, EnginePlayer, play_engine_match
 from shogi_jax.evaluation.match import END_NAMES, MatchGames, MatchStopped, play_match
-from shogi_jax.evaluation.players import PLAYER_KINDS, Player
+from shogi_jax.evaluation.players import NETWORK_KINDS, PLAYER_KINDS, Player
 from shogi_jax.evaluation.usi_client import EngineFailure, MoveLimit
 from shogi_jax.notation import record_board
 from shogi_jax.notation.csa import csa_from_record
 from shogi_jax.notation.kif import kif_from_record
 from shogi_jax.rules.state import STARTPOS_SFEN
+from shogi_jax.search import SearchSettings
 
 RESULT_OF_WINNER = {0: "black_win", 1: "white_win", -1: "draw"}
 CONFIG_FILE = "tournament.yaml"  # the config it began with, policy players pinned to a step
@@ -68,6 +69,16 @@ class PlayerConfig:
     step: Optional[int] = setting(None, "... or this iteration's checkpoint",
                                   NONE_OR_NON_NEGATIVE)
     temperature: float = setting(0.0, "policy: 0 plays the argmax", NON_NEGATIVE)
+    simulations: Optional[int] = setting(None, "search: the network searches with Gumbel MuZero, "
+                                               "this many simulations a move (default 32)",
+                                         NONE_OR_POSITIVE)
+    max_considered_actions: Optional[int] = setting(None, "search: root actions in sequential "
+                                                          "halving (default 16)", NONE_OR_POSITIVE)
+    gumbel_scale: Optional[float] = setting(None, "search: 0 takes the prior's top actions, 1 "
+                                                  "samples them (default 1)", NONE_OR_NON_NEGATIVE)
+    value_scale: Optional[float] = setting(None, "search: weight of the searched values against "
+                                                 "the prior (default 1; mctx's 0.1 lets a sharp "
+                                                 "prior outvote a mate found)", NONE_OR_POSITIVE)
     command: Optional[str] = setting(None, "usi: the engine's command line (split as a shell "
                                            "would), e.g. /usr/games/fairy-stockfish")
     options: tuple[str, ...] = setting((), "usi: 'Name=value' USI options sent after the "
@@ -84,11 +95,19 @@ class PlayerConfig:
 
     def usi_settings(self) -> dict[str, Any]:
         """The settings only `usi` players take, that are set."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name in _USI_ONLY and getattr(self, f.name) not in (None, ())}
+        return self._set(_USI_ONLY)
+
+    def search_settings(self) -> dict[str, Any]:
+        """The settings only `search` players take, that are set."""
+        return self._set(_SEARCH_ONLY)
+
+    def _set(self, names) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in names
+                if getattr(self, name) not in (None, ())}
 
 
 _USI_ONLY = ("command", "options", "depth", "nodes", "movetime_ms", "byoyomi_ms")
+_SEARCH_ONLY = ("simulations", "max_considered_actions", "gumbel_scale", "value_scale")
 
 
 @dataclass(frozen=True)
@@ -129,11 +148,15 @@ def tournament_config_from_dict(raw: Mapping[str, Any]) -> TournamentConfig:
     check_settings(config)
     for i, player in enumerate(config.players):
         key = f"players[{i}]"
-        if (player.kind == "policy") != (player.run_dir is not None):
-            raise ConfigError(f"{key}.run_dir: policy players need one, others take none")
+        if (player.kind in NETWORK_KINDS) != (player.run_dir is not None):
+            raise ConfigError(f"{key}.run_dir: {' and '.join(NETWORK_KINDS)} players need one, "
+                              "others take none")
         if player.kind != ENGINE_KIND and player.usi_settings():
             raise ConfigError(f"{key}: {', '.join(player.usi_settings())} only go with kind "
                               f"{ENGINE_KIND} (an external engine)")
+        if player.kind != "search" and player.search_settings():
+            raise ConfigError(f"{key}: {', '.join(player.search_settings())} only go with kind "
+                              "search")
         if player.kind == ENGINE_KIND:
             _engine_player(player, key)  # its command, options and limit
     if config.anchor is None:
@@ -176,9 +199,11 @@ def _engine_player(spec: PlayerConfig, key: str) -> EnginePlayer:
                         move_timeout=spec.move_timeout)
 
 
-def load_player(spec: PlayerConfig) -> LoadedPlayer:
-    """The player of `spec` and its parameters. A usi engine is started once here (and closed),
-    so a missing or broken one is refused before the tournament writes anything."""
+def load_player(spec: PlayerConfig, *, max_plies: int = sj.DEFAULT_MAX_PLIES,
+                impasse: bool = True) -> LoadedPlayer:
+    """The player of `spec` and its parameters; a search player simulates the games' rules
+    (`max_plies`, `impasse`). A usi engine is started once here (and closed), so a missing or
+    broken one is refused before the tournament writes anything."""
     if spec.kind == ENGINE_KIND:
         engine = _engine_player(spec, spec.name)
         try:
@@ -186,11 +211,15 @@ def load_player(spec: PlayerConfig) -> LoadedPlayer:
         except EngineFailure as error:
             raise ConfigError(f"player {spec.name!r}: {error}") from None
         return LoadedPlayer(engine, None, spec.command, spec)
-    if spec.kind != "policy":
+    if spec.kind not in NETWORK_KINDS:
         return LoadedPlayer(Player(spec.name, spec.kind), None, spec.kind, spec)
     run_config, params, step = checkpoint.load_policy(spec.run_dir, which=spec.checkpoint,
                                                       step=spec.step)
-    player = Player(spec.name, "policy", model=run_config.model, temperature=spec.temperature)
+    search = None
+    if spec.kind == "search":
+        search = SearchSettings(**spec.search_settings(), max_plies=max_plies, impasse=impasse)
+    player = Player(spec.name, spec.kind, model=run_config.model, temperature=spec.temperature,
+                    search=search)
     return LoadedPlayer(player, params, f"{spec.run_dir} iteration {step}",
                         dataclasses.replace(spec, step=step))
 
@@ -291,10 +320,12 @@ def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = Non
     log = TournamentLog(Path(output_dir or config.output_dir))
     if resume:
         config, records = log.read_for_resume(config)
-        players = [load_player(spec) for spec in config.players]
+        players = [load_player(spec, max_plies=config.max_plies, impasse=config.impasse)
+                   for spec in config.players]
     else:
         log.check_fresh()
-        players = [load_player(spec) for spec in config.players]
+        players = [load_player(spec, max_plies=config.max_plies, impasse=config.impasse)
+                   for spec in config.players]
         config = dataclasses.replace(config, players=tuple(p.spec for p in players))
         records = {}
     openings = _openings(config)

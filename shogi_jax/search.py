@@ -1,0 +1,142 @@
+"""Gumbel MuZero search (Danihelka et al., 2022) over our own rules, with `mctx`.
+
+The model of the search is exact: the recurrent function is the rules' `step`, the network only
+gives the prior (policy logits, illegal actions masked) and the value of the positions it reaches.
+A position the rules call over (checkmate, declaration, repetition, move limit) is a leaf: the
+edge into it carries the result for the side that moved there (`reward`), its value is 0 and the
+search does not look past it (`discount` 0). Every other edge is between the two players:
+`discount` -1, as in pgx's AlphaZero example, so values stay from the view of the side to move.
+
+`search` works on a batch of games (the batch axis first). `search_act_and_value` is one game,
+for the players' `act(params, state, key)` convention (vmapped by matches); both compile to the
+same batched program.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import chex
+import jax
+import jax.numpy as jnp
+import mctx
+
+import shogi_jax as sj
+from shogi_jax.rules.state import DEFAULT_MAX_PLIES
+
+_LOGIT_FLOOR = jnp.finfo(jnp.float32).min  # an illegal action's prior logit: probability 0
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How a search player searches (hashable: part of the compiled program's identity)."""
+
+    simulations: int = 32  # network evaluations per move, each one new node of the tree
+    max_considered_actions: int = 16  # root actions sampled for sequential halving
+    gumbel_scale: float = 1.0  # 0: no sampling (the prior's top actions, then the best by Q)
+    # How far the searched values move the prior: sigma(q) = (50 + max visits) * value_scale * q
+    # with q rescaled to [0, 1] over the root's actions (mctx's completed-by-mix-value transform).
+    # mctx's default 0.1 caps that at ~6 logits at 32 simulations: the shipped network's sharp
+    # prior then outvoted a mate in one the search had found (it played 12 of 30 hand-made
+    # mates in one at 0.1, 30 of 30 at 1.0: tests/test_search.py's kind of positions).
+    value_scale: float = 1.0
+    # The rules the search simulates: those of the games it plays (a move limit changes which
+    # positions are draws).
+    max_plies: int = DEFAULT_MAX_PLIES
+    impasse: bool = True
+
+    def __post_init__(self):
+        if self.simulations < 1:
+            raise ValueError(f"simulations must be >= 1, got {self.simulations}")
+        if self.max_considered_actions < 1:
+            raise ValueError(f"max_considered_actions must be >= 1, got "
+                             f"{self.max_considered_actions}")
+        if self.value_scale <= 0:
+            raise ValueError(f"value_scale must be > 0, got {self.value_scale}")
+        if self.gumbel_scale < 0:
+            raise ValueError(f"gumbel_scale must be >= 0, got {self.gumbel_scale}")
+
+
+def masked_logits(logits, legal):
+    """float32[B, A]: logits shifted to max 0, illegal actions at the float32 floor (probability
+    exactly 0, also inside the tree, where mctx masks nothing)."""
+    logits = logits - jnp.max(logits, axis=-1, keepdims=True)
+    return jnp.where(legal, logits, _LOGIT_FLOOR)
+
+
+def _evaluate(model, params, states: sj.State):
+    """(masked logits float32[B, A], value float32[B]) of the network for the side to move."""
+    logits, value = model.apply(params, jax.vmap(sj.observe)(states))
+    return masked_logits(logits, states.legal_action_mask), value
+
+
+def root_output(model, params, states: sj.State) -> mctx.RootFnOutput:
+    logits, value = _evaluate(model, params, states)
+    return mctx.RootFnOutput(prior_logits=logits, value=value, embedding=states)
+
+
+def recurrent_fn(model, settings: SearchSettings):
+    """mctx's recurrent function: the rules' step and the network's view of the new position."""
+    step = functools.partial(sj.step, max_plies=settings.max_plies, impasse=settings.impasse)
+
+    def recurrent(params, key, action, states: sj.State):
+        del key  # the rules are deterministic
+        mover = states.color  # int32[B]
+        after = jax.vmap(step)(states, action)
+        logits, value = _evaluate(model, params, after)
+        over = after.terminated | after.truncated  # bool[B]
+        # The result for the side that just moved (non-zero only on the ply that ends the game).
+        reward = jnp.take_along_axis(after.rewards, mover[:, None], axis=1)[:, 0]
+        output = mctx.RecurrentFnOutput(
+            reward=reward,
+            discount=jnp.where(over, 0.0, -1.0),
+            prior_logits=logits,
+            value=jnp.where(over, 0.0, value))
+        return output, after
+
+    return recurrent
+
+
+def _loop_within(budget):
+    """mctx's simulation loop, stopped after `budget` (int32[], traced) simulations: one compiled
+    program for every budget up to the tree's size. Sequential halving then stops in the phase it
+    reached, and the move is the best of the most visited actions (mctx's own final choice)."""
+    def loop(lower, upper, body, init):
+        return jax.lax.fori_loop(lower, jnp.minimum(upper, budget), body, init)
+
+    return loop
+
+
+def search(model, settings: SearchSettings, params, states: sj.State, key,
+           budget=None) -> mctx.PolicyOutput:
+    """Gumbel MuZero over a batch of B games (every field of `states` with the batch axis
+    first), `settings.simulations` simulations, or `budget` (int32[], at most that) when given.
+    The output's `action` int32[B] is the move to play, `action_weights` float32[B, A] the
+    improved policy (the training target of Gumbel AlphaZero), `search_tree` the tree."""
+    chex.assert_rank(states.legal_action_mask, 2)  # [B, A]
+    return mctx.gumbel_muzero_policy(
+        params=params, rng_key=key, root=root_output(model, params, states),
+        recurrent_fn=recurrent_fn(model, settings), num_simulations=settings.simulations,
+        invalid_actions=~states.legal_action_mask,
+        max_num_considered_actions=settings.max_considered_actions,
+        gumbel_scale=settings.gumbel_scale,
+        qtransform=functools.partial(mctx.qtransform_completed_by_mix_value,
+                                     value_scale=settings.value_scale),
+        loop_fn=jax.lax.fori_loop if budget is None else _loop_within(budget))
+
+
+def search_act_and_value(model, settings: SearchSettings, params, state: sj.State, key):
+    """(int32[] action, float32[] value) for ONE game: the search's move and its estimate of the
+    position for the side to move (the root's mean backed-up value)."""
+    output = search(model, settings, params, jax.tree_util.tree_map(lambda x: x[None], state), key)
+    return output.action[0].astype(jnp.int32), output.search_tree.summary().value[0]
+
+
+def tree_depth(parents) -> int:
+    """The deepest node's distance from the root, from a tree's `parents` int[N] (host numpy,
+    -1 for the root and unvisited nodes; mctx adds nodes in order, a parent before its child)."""
+    depth = [0] * len(parents)
+    for node, parent in enumerate(parents):
+        if node and parent >= 0:
+            depth[node] = depth[int(parent)] + 1
+    return max(depth)

@@ -1,0 +1,179 @@
+"""The Gumbel MuZero search player (shogi_jax.search) against cshogi: mates it finds that the raw
+policy misses, legal play with an untrained network, determinism for a seed.
+
+The positions are hand-made (a few pieces around the defending king, the attacker's king far
+away), each checked here by cshogi: exactly one mating move (mate in one), or exactly one checking
+first move that mates in three (its df-pn mate search). The network is the shipped 60-minute one;
+its raw policy (the argmax of its masked logits) misses every one of these mates, as the tests
+check. One compiled search serves every test (8 positions a call).
+"""
+from __future__ import annotations
+
+import cshogi
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import shogi_jax as sj
+from shogi_jax import checkpoint
+from shogi_jax.cli.usi import PRETRAINED_RUN
+from shogi_jax.evaluation.match import play_match
+from shogi_jax.evaluation.players import Player
+from shogi_jax.model import make_model
+from shogi_jax.search import SearchSettings, masked_logits, search, tree_depth
+
+MATES_IN_ONE = {  # SFEN: its only mating move
+    "6k1p/9/4P1G2/9/6L2/9/9/9/K8 b - 1": "3c3b",
+    "3s2n2/3Sk1G2/9/9/5N3/9/9/9/8K b - 1": "4e5c+",
+    "ppk6/9/n1G1+P4/2l6/4N4/9/9/9/8K b - 1": "5c6b",
+    "9/7Sk/6g2/8G/9/9/9/9/K8 b - 1": "1d1c",
+}
+MATES_IN_THREE = {  # SFEN: its only first move of a mate in three
+    "9/k8/2+P6/n1G6/9/9/9/9/8K b - 1": "7d8c",
+    "p8/k8/2+S6/9/2N6/9/9/9/8K b - 1": "7e8c+",
+    "8g/8k/6G1n/6+N2/9/9/9/9/K8 b - 1": "3d2c",
+    "1k7/9/1S7/1N1p5/9/9/9/9/8K b - 1": "8d7b+",
+}
+POSITIONS = list(MATES_IN_ONE) + list(MATES_IN_THREE)  # 8: the batch every call uses
+SETTINGS = SearchSettings(simulations=32, max_considered_actions=16, gumbel_scale=1.0,
+                          value_scale=1.0)
+
+
+def mates_in_one(board: cshogi.Board) -> list[str]:
+    found = []
+    for move in board.legal_moves:
+        board.push(move)
+        if board.is_game_over():
+            found.append(cshogi.move_to_usi(move))
+        board.pop()
+    return found
+
+
+def forces_mate_in_two_more(board: cshogi.Board, move: str) -> bool:
+    """After the attacker's `move`: it checks, and every reply is mated at once (df-pn)."""
+    board.push_usi(move)
+    try:
+        return board.is_check() and cshogi.DfPn(depth=3).search_andnode(board)
+    finally:
+        board.pop()
+
+
+@pytest.fixture(scope="module")
+def network():
+    config, params, _ = checkpoint.load_policy(str(PRETRAINED_RUN), which="latest", step=None)
+    return make_model(config.model), params
+
+
+@pytest.fixture(scope="module")
+def run_search(network):
+    """(states of POSITIONS, key) -> PolicyOutput: the one compiled search."""
+    model, _ = network
+    return jax.jit(lambda params, states, key: search(model, SETTINGS, params, states, key))
+
+
+@pytest.fixture(scope="module")
+def positions():
+    states = [sj.from_sfen(sfen) for sfen in POSITIONS]
+    return states, jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
+
+
+def test_the_positions_are_what_cshogi_says():
+    for sfen, mate in MATES_IN_ONE.items():
+        assert mates_in_one(cshogi.Board(sfen)) == [mate], sfen
+    for sfen, first in MATES_IN_THREE.items():
+        board = cshogi.Board(sfen)
+        assert mates_in_one(board) == [], sfen
+        assert [cshogi.move_to_usi(m) for m in board.legal_moves
+                if forces_mate_in_two_more(board, cshogi.move_to_usi(m))] == [first], sfen
+
+
+def test_search_finds_mates_the_raw_policy_misses(network, run_search, positions):
+    model, params = network
+    states, batch = positions
+    logits, _ = model.apply(params, jax.vmap(sj.observe)(batch))
+    raw = np.asarray(jnp.argmax(masked_logits(logits, batch.legal_action_mask), axis=-1))
+    searched = np.asarray(run_search(params, batch, jax.random.PRNGKey(0)).action)
+    for k, sfen in enumerate(POSITIONS):
+        raw_move = sj.action_to_usi(states[k], int(raw[k]))
+        move = sj.action_to_usi(states[k], int(searched[k]))
+        if sfen in MATES_IN_ONE:
+            assert raw_move != MATES_IN_ONE[sfen], f"the raw policy mates in {sfen}"
+            board = cshogi.Board(sfen)
+            board.push_usi(move)
+            assert board.is_game_over(), f"{sfen}: the search played {move}, not a mate"
+        else:
+            assert not forces_mate_in_two_more(cshogi.Board(sfen), raw_move), sfen
+            assert forces_mate_in_two_more(cshogi.Board(sfen), move), \
+                f"{sfen}: the search played {move}, not the mate in three's {MATES_IN_THREE[sfen]}"
+
+
+def test_visit_counts_are_deterministic_for_a_seed(network, run_search, positions):
+    _, params = network
+    _, batch = positions
+    first = run_search(params, batch, jax.random.PRNGKey(7))
+    again = run_search(params, batch, jax.random.PRNGKey(7))
+    other = run_search(params, batch, jax.random.PRNGKey(8))
+    visits = np.asarray(first.search_tree.summary().visit_counts)  # int32[8, 2187]
+    np.testing.assert_array_equal(visits, np.asarray(again.search_tree.summary().visit_counts))
+    np.testing.assert_array_equal(np.asarray(first.action), np.asarray(again.action))
+    # The seed matters (Gumbel sampling of the root's actions): not a constant answer.
+    assert not np.array_equal(visits, np.asarray(other.search_tree.summary().visit_counts))
+    # Every simulation is one visit of a root action; illegal actions are never visited.
+    assert (visits.sum(1) == SETTINGS.simulations).all()
+    assert not (visits * ~np.asarray(batch.legal_action_mask)).any()
+    # The improved policy is a distribution over the legal actions only.
+    weights = np.asarray(first.action_weights)
+    np.testing.assert_allclose(weights.sum(1), 1.0, rtol=1e-5)
+    assert not (weights * ~np.asarray(batch.legal_action_mask)).any()
+    depths = [tree_depth(np.asarray(first.search_tree.parents[k])) for k in range(len(POSITIONS))]
+    assert all(1 <= depth <= SETTINGS.simulations for depth in depths)
+
+
+def test_an_untrained_search_plays_only_legal_moves_under_cshogi(network, run_search):
+    """Self-play of a search over an untrained network (the same compiled search): 8 games from
+    4 random plies, 24 plies each, every move checked by cshogi, the games stepped by our rules."""
+    model, trained = network
+    untrained = model.init(jax.random.PRNGKey(3), jnp.zeros((1, 9, 9, sj.NUM_OBSERVATION_PLANES),
+                                                             jnp.bool_))
+    assert jax.tree_util.tree_map(jnp.shape, untrained) == jax.tree_util.tree_map(jnp.shape,
+                                                                                  trained)
+    boards = [cshogi.Board() for _ in POSITIONS]
+    rng = np.random.default_rng(0)
+    for board in boards:
+        for _ in range(4):
+            board.push(rng.choice(list(board.legal_moves)))
+    states = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs),
+                                    *[sj.from_sfen(board.sfen()) for board in boards])
+    step = jax.jit(jax.vmap(sj.step))
+    for ply in range(24):
+        actions = run_search(untrained, states, jax.random.PRNGKey(ply)).action
+        for k, board in enumerate(boards):
+            if board.is_game_over():
+                continue
+            one = jax.tree_util.tree_map(lambda x: x[k], states)
+            move = sj.action_to_usi(one, int(actions[k]))
+            assert move in [cshogi.move_to_usi(m) for m in board.legal_moves], \
+                f"ply {ply}: {move} is not legal in {board.sfen()}"
+            board.push_usi(move)
+        states = step(states, actions)
+        assert not np.asarray(states.termination == sj.ILLEGAL_ACTION).any()
+
+
+@pytest.mark.slow
+def test_a_search_player_plays_matches(network):
+    """The `search` player kind in a batched match against random (a Player like the others):
+    legal games under cshogi's replay."""
+    config, _, _ = checkpoint.load_policy(str(PRETRAINED_RUN), which="latest", step=None)
+    searcher = Player("search", "search", model=config.model,
+                      search=SearchSettings(simulations=8, max_considered_actions=8,
+                                            max_plies=60))
+    games = play_match(searcher, network[1], Player("random", "random"), None, games=4,
+                       key=jax.random.PRNGKey(0), max_plies=60)
+    for start, moves, reason in zip(games.start_sfens, games.moves, games.termination):
+        board = cshogi.Board(start)
+        for ply, move in enumerate(moves):
+            assert move in [cshogi.move_to_usi(m) for m in board.legal_moves], \
+                f"ply {ply}: {move} is not legal in {board.sfen()}"
+            board.push_usi(move)
+        assert reason != sj.ILLEGAL_ACTION
