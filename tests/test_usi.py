@@ -17,7 +17,7 @@ from cshogi import CSA
 from cshogi.usi.Engine import Engine
 
 import shogi_jax.usi_engine.protocol as protocol
-from shogi_jax.usi_engine.protocol import UsiError, centipawns, serve
+from shogi_jax.usi_engine.protocol import Answer, UsiError, centipawns, serve
 
 CHECKMATED = "8k/7G1/7G1/9/9/9/9/9/K8 w - 1"  # White to move, mated by the two golds
 CAN_DECLARE = "RRBBGG1K1/GGSS5/9/9/9/9/9/9/4k4 b 2P 1"  # Black: 10 pieces in the zone, 28 points
@@ -59,7 +59,7 @@ class FakeMover:
         if self.position is None:
             return None
         info("a remark")
-        return "7g7f", 0.5
+        return Answer("7g7f", 0.5)
 
 
 def _session(*lines, mover=None):
@@ -84,7 +84,7 @@ class Mover:
     def prepare(self): pass
     def set_position(self, base, moves): self.moves = moves
     def clear(self): pass
-    def best_move(self, info, limits): return self.moves[-1], -0.5
+    def best_move(self, info, limits): return protocol.Answer(self.moves[-1], -0.5)
 
 protocol.serve(Mover(), ["usi", "isready", "position startpos moves 7g7f 3c3d", "go", "quit"],
                sys.stdout)
@@ -113,7 +113,8 @@ def test_go_answers_with_the_score_and_the_movers_remarks():
                      "go mate 1000")
     assert lines[0] == "info string a remark"
     assert lines[1].startswith("info depth 1 seldepth 1 time ")
-    assert lines[1].endswith(f" nodes 1 score cp {centipawns(0.5)} pv 7g7f")
+    assert " nodes 1 nps " in lines[1]
+    assert lines[1].endswith(f" score cp {centipawns(0.5)} pv 7g7f")
     assert lines[2:] == ["bestmove 7g7f", "checkmate notimplemented"]
 
 
@@ -319,7 +320,7 @@ def test_isready_compiles_everything_a_game_needs(launchers, caplog):
     with jax.log_compiles(), caplog.at_level(logging.WARNING):
         for moves in (["7g7f"], ["7g7f", "3c3d"], ["7g7f", "3c3d", "8h2b+"]):
             mover.set_position("startpos", moves)
-            move, value = mover.best_move(print, {})
+            move, value, _, _ = mover.best_move(print, {})
             assert move not in ("resign", "win") and -1 <= value <= 1
     assert not [record for record in caplog.records if "Compiling" in record.getMessage()]
 
@@ -365,6 +366,51 @@ def test_options_that_would_be_ignored_are_refused(tmp_path):
     assert _usi_cli("--player", "random", "--which", "best").returncode == 2
     both = _usi_cli("--checkpoint", str(tmp_path), "--step", "3", "--which", "best")
     assert both.returncode == 2 and "--which does not go with it" in both.stderr
+    searching = _usi_cli("--player", "greedy", "--simulations", "8")
+    assert searching.returncode == 2 and "has no network to search with" in searching.stderr
+    assert _usi_cli("--pretrained", "--simulations", "0").returncode == 2
+
+
+def test_a_search_sizes_itself_to_the_go_limits():
+    from shogi_jax.evaluation.players import Player
+    from shogi_jax.search import SearchSettings
+    from shogi_jax.usi_engine.mover import MOVES_LEFT, TIME_SHARE, PlayerMover, time_for_move
+
+    assert time_for_move({"movetime": 500}, 0) == 0.5
+    assert time_for_move({"btime": 60000, "wtime": 0, "byoyomi": 2000}, 1) == 2.0
+    assert time_for_move({"btime": 30000, "wtime": 9000, "winc": 1000}, 1) == \
+        pytest.approx(9 / MOVES_LEFT + 1)
+    assert time_for_move({"depth": 3}, 0) is None
+    from shogi_jax.config import ModelConfig
+
+    mover = PlayerMover(Player("s", "search", model=ModelConfig(),
+                               search=SearchSettings(simulations=64)))
+    assert mover.search_budget({}, 0) == 64  # no limit: all its simulations
+    assert mover.search_budget({"nodes": 10}, 0) == 10
+    assert mover.search_budget({"nodes": 1000}, 0) == 64
+    mover.simulations_per_second = 100.0  # as measured by its last search
+    assert mover.search_budget({"movetime": 400}, 0) == int(100 * 0.4 * TIME_SHARE)
+    assert mover.search_budget({"byoyomi": 100000}, 1) == 64
+    assert mover.search_budget({"movetime": 1}, 0) == 1  # never nothing
+
+
+@pytest.mark.slow
+def test_a_searching_engine_reports_its_search_and_obeys_nodes(tmp_path):
+    """`--pretrained --simulations 32` through the real protocol: the info line carries the
+    tree's depth and the simulations run, `go nodes` caps them, and a mate in one is played."""
+    lines = subprocess.run(
+        [sys.executable, "-m", "shogi_jax.usi", "--pretrained", "--simulations", "32"],
+        input="\n".join(["usi", "isready", "position startpos moves 7g7f", "go nodes 8",
+                         "go movetime 2000", "position sfen 6k1p/9/4P1G2/9/6L2/9/9/9/K8 b - 1",
+                         "go", "quit"]) + "\n", capture_output=True, text=True, timeout=600,
+    ).stdout.splitlines()
+    infos = [line.split() for line in lines if line.startswith("info depth")]
+    assert len(infos) == 3, lines
+    nodes = [int(info[info.index("nodes") + 1]) for info in infos]
+    depths = [int(info[info.index("depth") + 1]) for info in infos]
+    assert nodes[0] == 8 and nodes[2] == 32 and 1 <= nodes[1] <= 32
+    assert all(1 <= depth <= n for depth, n in zip(depths, nodes)) and depths[2] > 1
+    assert [line for line in lines if line.startswith("bestmove")][-1] == "bestmove 3c3b"
 
 
 def test_no_launcher_is_written_for_a_run_that_cannot_load(tmp_path):

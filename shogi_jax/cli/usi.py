@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 from shogi_jax.evaluation.players import Player
-from shogi_jax.usi_engine.mover import PlayerMover, keep_compiled_programs
+from shogi_jax.search import SearchSettings
+from shogi_jax.usi_engine.mover import USI_MAX_PLIES, PlayerMover, keep_compiled_programs
 from shogi_jax.usi_engine.protocol import serve
 
 # The network shipped with the package: a training run directory holding its final checkpoint.
@@ -61,7 +62,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                "  python -m shogi_jax.usi --checkpoint runs/cpu --write-launcher shogi_jax.sh\n"
                "  python -m shogi_jax.usi --pretrained --write-launcher /mnt/c/shogi/shogi_jax.bat"
                "   (inside WSL)\n"
-               "USI options: Temperature (0 plays the network's most likely move), Seed.")
+               "  python -m shogi_jax.usi --pretrained --simulations 128   (searching)\n"
+               "USI options: Temperature (0 plays the network's most likely move; not used by a "
+               "search), Seed.")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", metavar="RUN_DIR", help="a training run directory")
     source.add_argument("--player", choices=("random", "greedy"), help="a baseline player")
@@ -76,6 +79,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--temperature", type=float, default=0.0,
                         help="0 plays the argmax; T > 0 samples from softmax(logits / T)")
     parser.add_argument("--seed", type=int, default=0, help="for sampled and baseline moves")
+    parser.add_argument("--simulations", type=int, metavar="N",
+                        help="the network searches (Gumbel MuZero over the rules) with up to N "
+                             "simulations a move, fewer when `go nodes` or the time given asks")
+    parser.add_argument("--considered", type=int, default=16, metavar="K",
+                        help="with --simulations: root moves in sequential halving "
+                             "(default %(default)s)")
     parser.add_argument("--write-launcher", metavar="PATH", type=Path,
                         help="write an executable that starts this engine with these options "
                              "(for GUI registration) and exit")
@@ -89,6 +98,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.player and (args.step is not None or args.which is not None):
         parser.error(f"--player {args.player} plays no checkpoint: --step and --which go with "
                      "--checkpoint")
+    if args.simulations is not None and args.player:
+        parser.error(f"--player {args.player} has no network to search with: --simulations goes "
+                     "with --checkpoint or --pretrained")
+    if args.simulations is not None and args.simulations < 1 or args.considered < 1:
+        parser.error("--simulations and --considered must be >= 1")
     if args.step is not None and args.which is not None:
         parser.error("--step names a checkpoint: --which does not go with it")
     args.which = args.which or "latest"
@@ -103,8 +117,14 @@ def build_mover(args) -> PlayerMover:
     config, params, iteration = checkpoint.load_policy(args.checkpoint, which=args.which,
                                                        step=args.step)
     name = f"shogi_jax {Path(args.checkpoint).resolve().name} it{iteration}"
-    name = "".join(c if c.isascii() and c.isprintable() else "_" for c in name)
-    return PlayerMover(Player(name, "policy", config.model), params)
+    if args.simulations is None:
+        name = "".join(c if c.isascii() and c.isprintable() else "_" for c in name)
+        return PlayerMover(Player(name, "policy", config.model), params)
+    name = "".join(c if c.isascii() and c.isprintable() else "_"
+                   for c in f"{name} gumbel{args.simulations}")
+    settings = SearchSettings(simulations=args.simulations, max_considered_actions=args.considered,
+                              max_plies=USI_MAX_PLIES)
+    return PlayerMover(Player(name, "search", config.model, search=settings), params)
 
 
 def main(argv=None) -> int:
@@ -126,6 +146,9 @@ def main(argv=None) -> int:
             forwarded = ["--checkpoint", str(Path(args.checkpoint).resolve())] + (
                 ["--which", args.which] if args.step is None else ["--step", str(args.step)])
         forwarded += ["--temperature", repr(args.temperature), "--seed", str(args.seed)]
+        if args.simulations is not None:
+            forwarded += ["--simulations", str(args.simulations),
+                          "--considered", str(args.considered)]
         try:
             write_launcher(args.write_launcher, forwarded)
         except LauncherError as error:

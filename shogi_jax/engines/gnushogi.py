@@ -30,7 +30,7 @@ import numpy as np
 from shogi_jax.notation.usi import RANK_LETTERS, usi_to_action
 from shogi_jax.rules.board import HAND_LETTERS, NUM_RANKS, OPP_OFFSET, OWN_OFFSET, PIECE_NAMES
 from shogi_jax.usi_engine.mover import PositionMover, keep_compiled_programs
-from shogi_jax.usi_engine.protocol import UsiError, serve
+from shogi_jax.usi_engine.protocol import Answer, UsiError, serve
 
 DEFAULT_BINARY = "/usr/games/gnushogi"
 MAX_DEPTH = 29
@@ -160,20 +160,20 @@ class GnuShogiMover(PositionMover):
         raise UsiError("GNU Shogi takes no Seed")
 
     def choose(self, state, info: Callable[[str], None],
-               limits: dict[str, int]) -> tuple[str, Optional[float]]:
+               limits: dict[str, int]) -> Answer:
         milliseconds = limits.get("movetime") or limits.get("byoyomi")
         seconds = max(1, round(milliseconds / 1000)) if milliseconds else None
         move = self.engine.move(np.asarray(state.board), np.asarray(state.hand),
                                 depth=limits.get("depth"), seconds=seconds)
         if move is None:
             info("GNU Shogi gave no move")
-            return "resign", None
+            return Answer("resign")
         move = turned(move) if int(state.color) == 1 else move
         try:
             usi_to_action(state, move)
         except ValueError as error:
             info(f"GNU Shogi's move is refused by our rules: {error}")
-        return move, None
+        return Answer(move)
 
 
 def main(argv=None) -> int:

@@ -1,10 +1,13 @@
 """The JAX side of the USI engine: the position the GUI set, and a move for it from a `Player`
-(`evaluation.players`: the functions tournaments play). `PlayerMover` is the protocol's `Mover`."""
+(`evaluation.players`: the functions tournaments play). `PlayerMover` is the protocol's `Mover`.
+A search player sizes each search to the `go` limits: `nodes` simulations at most, or what its
+measured speed does in the time given (movetime, byoyomi, or a share of its clock)."""
 from __future__ import annotations
 
 import dataclasses
 import functools
 import os
+import time
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -13,9 +16,11 @@ import numpy as np
 
 import shogi_jax as sj
 from shogi_jax.evaluation.players import Player
+from shogi_jax.model import make_model
 from shogi_jax.rules.legal import legal_moves
 from shogi_jax.rules.state import STARTPOS_SFEN
-from shogi_jax.usi_engine.protocol import UsiError
+from shogi_jax.search import search, tree_depth
+from shogi_jax.usi_engine.protocol import Answer, UsiError
 
 # The GUI or tournament runner ends games (its move limit, its clock); our own limit only bounds
 # the ply counter.
@@ -43,6 +48,37 @@ def _move(player: Player, params, state: sj.State, key):
     each (kind, network shape, temperature) is compiled once."""
     key, move_key = jax.random.split(key)
     return player.act_and_value(params, state, move_key), key
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _search_move(player: Player, params, state: sj.State, key, budget):
+    """((int32[] action, float32[] value, int32[N] the tree's parents), the next key): a search
+    player's move in one game after at most `budget` (int32[]) simulations; one program for
+    every budget up to the player's `simulations`."""
+    key, move_key = jax.random.split(key)
+    batch = jax.tree_util.tree_map(lambda x: x[None], state)
+    output = search(make_model(player.model), player.search, params, batch, move_key, budget)
+    tree = output.search_tree
+    return (output.action[0], tree.summary().value[0], tree.parents[0]), key
+
+
+# A search may spend this share of the time a `go` allows (the rest: the host's own work, the
+# protocol, a machine busier than when the speed was measured).
+TIME_SHARE = 0.7
+MOVES_LEFT = 30  # a clock without byoyomi or increment is spent as if this many moves remained
+
+
+def time_for_move(limits: dict[str, int], color: int) -> Optional[float]:
+    """Seconds this `go` gives a move (None: no time limit): movetime, else the byoyomi (plus
+    the increment), else a share of the mover's clock."""
+    if "movetime" in limits:
+        return limits["movetime"] / 1000
+    clock, increment = (("btime", "binc"), ("wtime", "winc"))[color]
+    if "byoyomi" in limits:
+        return (limits["byoyomi"] + limits.get(increment, 0)) / 1000
+    if clock in limits:
+        return (limits[clock] / MOVES_LEFT + limits.get(increment, 0)) / 1000
+    return None
 
 
 def playable(state: sj.State) -> sj.State:
@@ -115,30 +151,30 @@ class PositionMover:
         self.position.clear()
 
     def best_move(self, info: Callable[[str], None],
-                  limits: dict[str, int]) -> Optional[tuple[str, Optional[float]]]:
+                  limits: dict[str, int]) -> Optional[Answer]:
         state = self.position.state
         if state is None:
             return None
         termination = int(state.termination)
         if termination == sj.IMPASSE_DECLARATION:
-            return "win", None
+            return Answer("win")
         if termination in (sj.CHECKMATE, sj.NO_LEGAL_MOVES):
-            return "resign", None
+            return Answer("resign")
         if termination == sj.PERPETUAL_CHECK and float(state.rewards[int(state.color)]) < 0:
             info("the side to move has checked perpetually")
         state = playable(state)
         if not np.asarray(state.legal_action_mask).any():
-            return "resign", None
+            return Answer("resign")
         return self.choose(state, info, limits)
 
     def choose(self, state: sj.State, info: Callable[[str], None],
-               limits: dict[str, int]) -> tuple[str, Optional[float]]:
+               limits: dict[str, int]) -> Answer:
         raise NotImplementedError
 
 
 class PlayerMover(PositionMover):
-    """The protocol's `Mover` for a `Player` (a network, argmax or a sample at a temperature, or
-    a baseline) with its parameters (None for the baselines)."""
+    """The protocol's `Mover` for a `Player` (a network, argmax or a sample at a temperature; a
+    network searching; a baseline) with its parameters (None for the baselines)."""
 
     options = ("Temperature", "Seed")
 
@@ -149,6 +185,7 @@ class PlayerMover(PositionMover):
         self._params = params
         self.set_seed(0)
         self._prepared = False
+        self.simulations_per_second: Optional[float] = None  # a search's, measured as it plays
 
     def set_temperature(self, temperature: float) -> None:
         if self.player.kind == "policy":  # the baselines ignore it: keep their compiled program
@@ -163,8 +200,32 @@ class PlayerMover(PositionMover):
 
     def _compile_move(self) -> sj.State:
         start = sj.from_sfen(STARTPOS_SFEN, max_plies=USI_MAX_PLIES)
-        jax.block_until_ready(_move(self.player, self._params, start, self._key))
+        if self.player.kind == "search":  # compiled, then timed: the speed a clock is spent at
+            self._search(start, self.player.search.simulations)
+            self._search(start, self.player.search.simulations)
+        else:
+            jax.block_until_ready(_move(self.player, self._params, start, self._key))
         return start
+
+    def _search(self, state: sj.State, budget: int):
+        """(action, value, depth, the next key) of a search of at most `budget` simulations
+        (the key is advanced by the caller that plays the move). Measures the speed."""
+        started = time.perf_counter()
+        (action, value, parents), key = jax.block_until_ready(
+            _search_move(self.player, self._params, state, self._key, np.int32(budget)))
+        self.simulations_per_second = budget / max(time.perf_counter() - started, 1e-6)
+        return int(action), float(value), tree_depth(np.asarray(parents)), np.asarray(key)
+
+    def search_budget(self, limits: dict[str, int], color: int) -> int:
+        """Simulations for this `go`: `nodes` at most; within a time limit, what the measured
+        speed does in TIME_SHARE of it; never more than the player's `simulations`, never 0."""
+        budget = self.player.search.simulations
+        if "nodes" in limits:
+            budget = min(budget, limits["nodes"])
+        seconds = time_for_move(limits, color)
+        if seconds is not None and self.simulations_per_second is not None:
+            budget = min(budget, int(self.simulations_per_second * seconds * TIME_SHARE))
+        return max(budget, 1)
 
     def prepare(self) -> None:
         """Runs every device function once (XLA compiles on the first call); leaves no
@@ -178,8 +239,13 @@ class PlayerMover(PositionMover):
         self._prepared = True
 
     def choose(self, state: sj.State, info: Callable[[str], None],
-               limits: dict[str, int]) -> tuple[str, Optional[float]]:
-        """One evaluation of the player, whatever the limits (no search)."""
+               limits: dict[str, int]) -> Answer:
+        """A search sized to the limits, or one evaluation of the player whatever the limits."""
+        if self.player.kind == "search":
+            budget = self.search_budget(limits, int(state.color))
+            action, value, depth, self._key = self._search(state, budget)
+            return Answer(sj.action_to_usi(state, action), value, depth, budget)
         (action, value), key = _move(self.player, self._params, state, self._key)
         self._key = np.asarray(key)
-        return sj.action_to_usi(state, int(action)), None if value is None else float(value)
+        return Answer(sj.action_to_usi(state, int(action)),
+                      None if value is None else float(value))

@@ -2,15 +2,15 @@
 (no JAX, no rules), so the whole command loop runs and is tested with a fake mover.
 
 The engine answers on stdout; diagnostics go to the GUI as `info string`. A move is one network
-evaluation (no search), so every `go` is answered at once, whatever the clock; `go infinite` and
-`go ponder` hold the answer until `stop` / `ponderhit`, as the protocol asks. Malformed or illegal
-input never stops it: it says why in an `info string` and keeps serving.
+evaluation, or a search sized by the mover to the `go` limits (nodes, movetime, byoyomi); `go
+infinite` and `go ponder` hold the answer until `stop` / `ponderhit`, as the protocol asks.
+Malformed or illegal input never stops it: it says why in an `info string` and keeps serving.
 """
 from __future__ import annotations
 
 import math
 import time
-from typing import Callable, Optional, Protocol, TextIO
+from typing import Callable, NamedTuple, Optional, Protocol, TextIO
 
 ENGINE_AUTHOR = "the shogi_jax team"
 MAX_CENTIPAWNS = 30000
@@ -20,6 +20,16 @@ NO_POSITION = "no position was set (send 'position startpos' first)"
 
 class UsiError(ValueError):
     """Input the engine cannot use; the message goes to the GUI as an `info string`."""
+
+
+class Answer(NamedTuple):
+    """A mover's answer to `go`: the move ("resign", "win" or a USI move), the value in [-1, 1]
+    for the side to move (None: no estimate), and for a search its deepest line and its nodes."""
+
+    move: str
+    value: Optional[float] = None
+    depth: int = 1
+    nodes: int = 1
 
 
 class Mover(Protocol):
@@ -46,10 +56,9 @@ class Mover(Protocol):
         """Forgets the position (a new game)."""
 
     def best_move(self, info: Callable[[str], None],
-                  limits: dict[str, int]) -> Optional[tuple[str, Optional[float]]]:
-        """(USI move, "resign" or "win"; the value in [-1, 1] for the side to move or None) for
-        the position held, or None when none is. `info` sends remarks to the GUI; `limits` are
-        the numbers of the `go` command (see `parse_go`)."""
+                  limits: dict[str, int]) -> Optional[Answer]:
+        """The answer for the position held, or None when none is. `info` sends remarks to the
+        GUI; `limits` are the numbers of the `go` command (see `parse_go`)."""
 
 
 # The options a mover may offer, as the handshake announces them.
@@ -186,12 +195,13 @@ class UsiEngine:
         answer = self.mover.best_move(self.info, parse_go(arguments))
         if answer is None:
             self.info("cannot move: " + (self.position_error or NO_POSITION))
-            answer = ("resign", None)
-        bestmove, value = answer
-        if value is not None:
+            answer = Answer("resign")
+        bestmove = answer.move
+        if answer.value is not None:
             elapsed = int(1000 * (time.perf_counter() - start))
-            self.write(f"info depth 1 seldepth 1 time {elapsed} nodes 1 score cp "
-                       f"{centipawns(value)} pv {bestmove}")
+            self.write(f"info depth {answer.depth} seldepth {answer.depth} time {elapsed} "
+                       f"nodes {answer.nodes} nps {1000 * answer.nodes // max(elapsed, 1)} "
+                       f"score cp {centipawns(answer.value)} pv {bestmove}")
         if "infinite" in arguments or "ponder" in arguments:
             self.held_move = bestmove
         else:
