@@ -137,6 +137,9 @@ class EvaluationConfig:
     random_opening_plies: int = setting(4, "uniformly random first plies, shared by each colour "
                                            "pair", NON_NEGATIVE)
     temperature: float = setting(0.0, "0: the policy plays its argmax", NON_NEGATIVE)
+    simulations: int = setting(0, "0: the raw policy plays; N: the network searches (Gumbel "
+                                  "MuZero over the rules) with N simulations a move",
+                               NON_NEGATIVE)
 
 
 @dataclass(frozen=True)

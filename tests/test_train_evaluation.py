@@ -119,3 +119,27 @@ def test_the_elo_plot_script_draws_the_evaluations_of_a_run(evaluated_run, tmp_p
                            "--output", str(output)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_evaluation_can_play_the_network_through_its_search():
+    """evaluation.simulations: the network (current and best) searches in the evaluation games;
+    every move legal under cshogi, the metrics as with the raw policy."""
+    import cshogi
+
+    from shogi_jax import iteration as it
+
+    config = load_config("configs/smoke.yaml", ["evaluation.simulations=4", "evaluation.games=2",
+                                                "evaluation.max_plies=16"])
+    params = it.init_train_state(config, it.make_trainer(config)).params
+    evaluator = TrainingEvaluator(config)
+    assert evaluator.player.search.simulations == 4
+    assert evaluator.player.search.max_plies == 16
+    metrics = evaluator.evaluate(params, 1)
+    assert {"eval/elo", "eval/vs_random/win", "eval/vs_greedy/loss"} <= set(metrics)
+    for _, games in evaluator.last_games:
+        for start, moves in zip(games.start_sfens, games.moves):
+            board = cshogi.Board(start)
+            for move in moves:
+                assert move in [cshogi.move_to_usi(m) for m in board.legal_moves]
+                board.push_usi(move)

@@ -1,6 +1,7 @@
 """Evaluation during training: every `evaluation.every_iterations`, the current policy plays a
 fixed number of batched games against random, greedy-material and the best checkpoint so far,
-on the same devices, so the cost is bounded. Its Elo (random = 0) ranks checkpoints.
+on the same devices, so the cost is bounded. Its Elo (random = 0) ranks checkpoints. With
+`evaluation.simulations` the networks search (Gumbel MuZero) instead of playing their policy.
 
 All these matches run through ONE compiled function: each side is a `SwitchPlayer` whose kind
 (random, greedy or network) is a runtime argument. On the CPU a switch on that (unbatched) index
@@ -29,6 +30,7 @@ from shogi_jax.evaluation.players import greedy_act, policy_act, random_act
 from shogi_jax.evaluation.tournament import Standings, elo_of
 from shogi_jax.model import make_model
 from shogi_jax.rules.platform import by_platform
+from shogi_jax.search import SearchSettings, search_act_and_value
 
 RANDOM, GREEDY, NETWORK = 0, 1, 2
 NAMES = ("random", "greedy", "current", "best")
@@ -36,18 +38,25 @@ NAMES = ("random", "greedy", "current", "best")
 
 @dataclass(frozen=True)
 class SwitchPlayer:
-    """A player whose kind is chosen at run time: params = (int32[] kind, network params)."""
+    """A player whose kind is chosen at run time: params = (int32[] kind, network params). The
+    network plays its policy, or searches with `search` when given."""
 
     model: ModelConfig
     temperature: float
+    search: Optional[SearchSettings] = None
 
     def act(self, params, state, key):
         kind, network = params
         model = make_model(self.model)
+
+        def network_act(network, state, key):
+            if self.search is not None:
+                return search_act_and_value(model, self.search, network, state, key)[0]
+            return policy_act(model, self.temperature, network, state, key)
+
         players = [lambda network, state, key: random_act(None, state, key),
                    lambda network, state, key: greedy_act(None, state, key),
-                   lambda network, state, key: policy_act(model, self.temperature, network,
-                                                          state, key)]
+                   network_act]
 
         def branch(kind, network, state, key):
             return jax.lax.switch(kind, players, network, state, key)
@@ -69,7 +78,11 @@ class TrainingEvaluator:
         self.config = config.evaluation
         self.mesh = mesh
         self.seed = config.train.seed
-        self.player = SwitchPlayer(config.model, self.config.temperature)
+        search = None
+        if self.config.simulations:  # the search simulates the evaluation games' own rules
+            search = SearchSettings(simulations=self.config.simulations,
+                                    max_plies=self.config.max_plies)
+        self.player = SwitchPlayer(config.model, self.config.temperature, search)
         self.best = best
         self._calibration = None  # random-vs-greedy games, played at the first evaluation
         # The last evaluation's games, for the run directory: (opponent name, MatchGames).
