@@ -87,7 +87,7 @@ def main(argv=None) -> int:
               f"{signed(step.elo)} | [{signed(step.ci95_low)}, {signed(step.ci95_high)}] |")
         if lower in rating and math.isfinite(step.elo):  # a shut-out leaves those above unrated
             rating[upper] = rating[lower] + step.elo
-        variance[upper] = variance[lower] + step.stderr ** 2
+            variance[upper] = variance[lower] + step.stderr ** 2
 
     print(f"\n| rung | Elo ({order[0]} = 0) | +- 95% |")
     print("|---|---:|---:|")
