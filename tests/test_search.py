@@ -67,9 +67,13 @@ def network():
 
 @pytest.fixture(scope="module")
 def run_search(network):
-    """(states of POSITIONS, key) -> PolicyOutput: the one compiled search."""
+    """(params, states of POSITIONS, key[, budget]) -> PolicyOutput: the one compiled search
+    (the budget, SETTINGS.simulations unless given, is an argument: one program for all)."""
     model, _ = network
-    return jax.jit(lambda params, states, key: search(model, SETTINGS, params, states, key))
+    compiled = jax.jit(lambda params, states, key, budget: search(model, SETTINGS, params, states,
+                                                                  key, budget))
+    return lambda params, states, key, budget=SETTINGS.simulations: compiled(
+        params, states, key, jnp.int32(budget))
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +132,19 @@ def test_visit_counts_are_deterministic_for_a_seed(network, run_search, position
     assert not (weights * ~np.asarray(batch.legal_action_mask)).any()
     depths = [tree_depth(np.asarray(first.search_tree.parents[k])) for k in range(len(POSITIONS))]
     assert all(1 <= depth <= SETTINGS.simulations for depth in depths)
+
+
+def test_a_budget_stops_the_search_early_in_the_same_program(network, run_search, positions):
+    _, params = network
+    _, batch = positions
+    for budget in (1, 5, SETTINGS.simulations):
+        visits = np.asarray(run_search(params, batch, jax.random.PRNGKey(0), budget)
+                            .search_tree.summary().visit_counts)
+        assert (visits.sum(1) == budget).all(), budget
+    # A budget above the tree's size runs the simulations it has room for.
+    visits = run_search(params, batch, jax.random.PRNGKey(0), 10 * SETTINGS.simulations)
+    assert (np.asarray(visits.search_tree.summary().visit_counts).sum(1)
+            == SETTINGS.simulations).all()
 
 
 def test_an_untrained_search_plays_only_legal_moves_under_cshogi(network, run_search):
