@@ -171,6 +171,14 @@ class PositionMover:
                limits: dict[str, int]) -> Answer:
         raise NotImplementedError
 
+    def compile_rules(self) -> None:
+        """Runs the rules' device functions once (XLA compiles on the first call), so that the
+        first `position` and `go` of a game answer at once; leaves no position."""
+        start = sj.from_sfen(STARTPOS_SFEN, max_plies=USI_MAX_PLIES)
+        jax.block_until_ready(_legal_moves(start.board, start.hand))
+        self.position.set("startpos", ["7g7f"])  # compiles the step
+        self.position.clear()
+
 
 class PlayerMover(PositionMover):
     """The protocol's `Mover` for a `Player` (a network, argmax or a sample at a temperature; a
@@ -198,14 +206,13 @@ class PlayerMover(PositionMover):
         # (committed there by the parameters) would make `_move` compile again at the second go.
         self._key = np.asarray(jax.random.PRNGKey(seed))
 
-    def _compile_move(self) -> sj.State:
+    def _compile_move(self) -> None:
         start = sj.from_sfen(STARTPOS_SFEN, max_plies=USI_MAX_PLIES)
         if self.player.kind == "search":  # compiled, then timed: the speed a clock is spent at
             self._search(start, self.player.search.simulations)
             self._search(start, self.player.search.simulations)
         else:
             jax.block_until_ready(_move(self.player, self._params, start, self._key))
-        return start
 
     def _search(self, state: sj.State, budget: int):
         """(action, value, depth, the next key) of a search of at most `budget` simulations
@@ -232,10 +239,8 @@ class PlayerMover(PositionMover):
         position."""
         if self._prepared:
             return
-        start = self._compile_move()
-        jax.block_until_ready(_legal_moves(start.board, start.hand))
-        self.position.set("startpos", ["7g7f"])  # compiles the step
-        self.position.clear()
+        self._compile_move()
+        self.compile_rules()
         self._prepared = True
 
     def choose(self, state: sj.State, info: Callable[[str], None],
