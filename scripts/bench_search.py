@@ -28,7 +28,9 @@ from bench_common import compile_timed, machine_info, machine_line, markdown_tab
 import shogi_jax as sj
 from shogi_jax import checkpoint
 from shogi_jax.model import make_model
-from shogi_jax.search import SearchSettings, masked_logits, search
+from shogi_jax.evaluation.players import uniform_choice
+from shogi_jax.ppo import masked_log_softmax
+from shogi_jax.search import SearchSettings, search
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "shogi_jax" / "pretrained" / "cpu_60min"
 ENGINES = ("shogi_jax", "pgx")
@@ -37,8 +39,6 @@ OPENING_PLIES = 8
 
 def _random_positions(step, first, batch: int, key):
     """`batch` games each `OPENING_PLIES` uniformly random plies from `first` (batched)."""
-    from shogi_jax.evaluation.players import uniform_choice
-
     states = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (batch,) + x.shape), first)
     choose, play = jax.jit(jax.vmap(uniform_choice)), jax.jit(jax.vmap(step))
     for ply in range(OPENING_PLIES):
@@ -62,6 +62,7 @@ def pgx_search(batch: int, simulations: int, key):
     # Imported here, so that a run measuring only shogi_jax does not load pgx.
     import pgx
 
+    settings = SearchSettings(simulations=simulations)  # ours: the same search settings
     config, _, _ = checkpoint.load_policy(str(PRETRAINED), which="latest", step=None)
     model = make_model(config.model)
     env = pgx.make("shogi")
@@ -71,7 +72,7 @@ def pgx_search(batch: int, simulations: int, key):
 
     def evaluate(params, states):
         logits, value = model.apply(params, states.observation)
-        return masked_logits(logits, states.legal_action_mask), value
+        return masked_log_softmax(logits, states.legal_action_mask), value
 
     def recurrent(params, key, action, states):
         del key
@@ -88,10 +89,12 @@ def pgx_search(batch: int, simulations: int, key):
         logits, value = evaluate(params, states)
         root = mctx.RootFnOutput(prior_logits=logits, value=value, embedding=states)
         return mctx.gumbel_muzero_policy(
-            params, key, root, recurrent, num_simulations=simulations,
-            invalid_actions=~states.legal_action_mask, max_num_considered_actions=16,
+            params, key, root, recurrent, num_simulations=settings.simulations,
+            invalid_actions=~states.legal_action_mask,
+            max_num_considered_actions=settings.max_considered_actions,
+            gumbel_scale=settings.gumbel_scale,
             qtransform=functools.partial(mctx.qtransform_completed_by_mix_value,
-                                         value_scale=1.0)).action
+                                         value_scale=settings.value_scale)).action
 
     return jax.jit(run), (params, states, key)
 

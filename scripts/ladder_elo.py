@@ -102,8 +102,9 @@ def main(argv=None) -> int:
         print("\n| player | Elo (performance against the rungs) | +- 95% (its games) | games |")
         print("|---|---:|---:|---:|")
     for name in others:
-        rungs = [rung for rung in rating if pair_games(games, rung, name) != (0, 0, 0)]
-        results = np.array([pair_games(games, rung, name) for rung in rungs]).reshape(-1, 3)
+        against = {rung: pair_games(games, rung, name) for rung in rating}
+        rungs = [rung for rung, result in against.items() if result != (0, 0, 0)]
+        results = np.array([against[rung] for rung in rungs]).reshape(-1, 3)
         if not rungs:
             print(f"| {name} | — | played no rated rung | 0 |")
             continue

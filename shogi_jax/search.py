@@ -22,10 +22,8 @@ import jax.numpy as jnp
 import mctx
 
 import shogi_jax as sj
+from shogi_jax.ppo import masked_log_softmax
 from shogi_jax.rules.state import DEFAULT_MAX_PLIES
-
-_LOGIT_FLOOR = jnp.finfo(jnp.float32).min  # an illegal action's prior logit: probability 0
-
 
 @dataclass(frozen=True)
 class SearchSettings:
@@ -57,17 +55,12 @@ class SearchSettings:
             raise ValueError(f"gumbel_scale must be >= 0, got {self.gumbel_scale}")
 
 
-def masked_logits(logits, legal):
-    """float32[B, A]: logits shifted to max 0, illegal actions at the float32 floor (probability
-    exactly 0, also inside the tree, where mctx masks nothing)."""
-    logits = logits - jnp.max(logits, axis=-1, keepdims=True)
-    return jnp.where(legal, logits, _LOGIT_FLOOR)
-
-
 def _evaluate(model, params, states: sj.State):
-    """(masked logits float32[B, A], value float32[B]) of the network for the side to move."""
+    """(prior float32[B, A], value float32[B]) of the network for the side to move: the prior is
+    the masked log-softmax, illegal actions at the float32 floor (probability exactly 0, also
+    inside the tree, where mctx masks nothing)."""
     logits, value = model.apply(params, jax.vmap(sj.observe)(states))
-    return masked_logits(logits, states.legal_action_mask), value
+    return masked_log_softmax(logits, states.legal_action_mask), value
 
 
 def root_output(model, params, states: sj.State) -> mctx.RootFnOutput:
@@ -125,10 +118,17 @@ def search(model, settings: SearchSettings, params, states: sj.State, key,
         loop_fn=jax.lax.fori_loop if budget is None else _loop_within(budget))
 
 
+def search_one_game(model, settings: SearchSettings, params, state: sj.State, key,
+                    budget=None) -> mctx.PolicyOutput:
+    """`search` of ONE game (fields without the batch axis): the output's batch axis has size 1."""
+    return search(model, settings, params, jax.tree_util.tree_map(lambda x: x[None], state), key,
+                  budget)
+
+
 def search_act_and_value(model, settings: SearchSettings, params, state: sj.State, key):
     """(int32[] action, float32[] value) for ONE game: the search's move and its estimate of the
     position for the side to move (the root's mean backed-up value)."""
-    output = search(model, settings, params, jax.tree_util.tree_map(lambda x: x[None], state), key)
+    output = search_one_game(model, settings, params, state, key)
     return output.action[0].astype(jnp.int32), output.search_tree.summary().value[0]
 
 

@@ -21,7 +21,8 @@ from shogi_jax.cli.usi import PRETRAINED_RUN
 from shogi_jax.evaluation.match import play_match
 from shogi_jax.evaluation.players import Player
 from shogi_jax.model import make_model
-from shogi_jax.search import SearchSettings, masked_logits, search, tree_depth
+from shogi_jax.ppo import masked_log_softmax
+from shogi_jax.search import SearchSettings, search, tree_depth
 
 MATES_IN_ONE = {  # SFEN: its only mating move
     "6k1p/9/4P1G2/9/6L2/9/9/9/K8 b - 1": "3c3b",
@@ -96,7 +97,7 @@ def test_search_finds_mates_the_raw_policy_misses(network, run_search, positions
     model, params = network
     states, batch = positions
     logits, _ = model.apply(params, jax.vmap(sj.observe)(batch))
-    raw = np.asarray(jnp.argmax(masked_logits(logits, batch.legal_action_mask), axis=-1))
+    raw = np.asarray(jnp.argmax(masked_log_softmax(logits, batch.legal_action_mask), axis=-1))
     searched = np.asarray(run_search(params, batch, jax.random.PRNGKey(0)).action)
     for k, sfen in enumerate(POSITIONS):
         raw_move = sj.action_to_usi(states[k], int(raw[k]))

@@ -82,7 +82,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--simulations", type=int, metavar="N",
                         help="the network searches (Gumbel MuZero over the rules) with up to N "
                              "simulations a move, fewer when `go nodes` or the time given asks")
-    parser.add_argument("--considered", type=int, default=16, metavar="K",
+    parser.add_argument("--considered", type=int, default=SearchSettings.max_considered_actions,
+                        metavar="K",
                         help="with --simulations: root moves in sequential halving "
                              "(default %(default)s)")
     parser.add_argument("--write-launcher", metavar="PATH", type=Path,

@@ -141,22 +141,15 @@ class GnuShogi:
 
 class GnuShogiMover(PositionMover):
     """The protocol's `Mover` for GNU Shogi: the position kept by our rules (which check the
-    GUI's moves), the move chosen by GNU Shogi."""
+    GUI's moves), the move chosen by GNU Shogi. `isready` compiles our rules only: GNU Shogi
+    itself starts at the first `go` (its limit comes with it)."""
 
     options = ()
 
     def __init__(self, binary: str = DEFAULT_BINARY):
         super().__init__()
-        self._prepared = False
         self.name = "GNU Shogi 1.4.2 (shogi_jax USI adapter)"
         self.engine = GnuShogi(binary)
-
-    def prepare(self) -> None:
-        """Our rules are compiled here (isready), so that the first `go` answers in GNU Shogi's
-        time; GNU Shogi itself starts at the first `go` (its limit comes with it)."""
-        if not self._prepared:
-            self.compile_rules()
-            self._prepared = True
 
     def set_temperature(self, temperature: float) -> None:
         raise UsiError("GNU Shogi takes no Temperature")

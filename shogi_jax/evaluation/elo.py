@@ -226,6 +226,11 @@ def elo_of_score(score: float) -> float:
     return -ELO_PER_NAT * math.log(1.0 / score - 1.0)
 
 
+def _score_spread(wins, draws, losses, score):
+    """Sum over the games of (a game's points - score)^2: wins 1, draws 1/2, losses 0."""
+    return wins * (1 - score) ** 2 + draws * (0.5 - score) ** 2 + losses * score ** 2
+
+
 def match_elo(wins: int, draws: int, losses: int) -> MatchElo:
     """The Elo difference of the side that won `wins`, drew `draws` and lost `losses` games.
 
@@ -239,7 +244,7 @@ def match_elo(wins: int, draws: int, losses: int) -> MatchElo:
                          f"{wins}-{draws}-{losses}")
     games = wins + draws + losses
     score = (wins + draws / 2) / games
-    variance = (wins * (1 - score) ** 2 + draws * (0.5 - score) ** 2 + losses * score ** 2) / games
+    variance = _score_spread(wins, draws, losses, score) / games
     score_se = math.sqrt(variance / games)
     if score in (0.0, 1.0):  # no spread to measure: the interval of the score as a rate instead
         low, high = wilson_interval(round(score * games), games, CI95_Z)
@@ -247,7 +252,8 @@ def match_elo(wins: int, draws: int, losses: int) -> MatchElo:
         return MatchElo(wins, draws, losses, elo_of_score(score), math.inf, low, high)
     stderr = score_se * ELO_PER_NAT / (score * (1 - score))
     return MatchElo(wins, draws, losses, elo_of_score(score), stderr,
-                    elo_of_score(score - CI95_Z * score_se), elo_of_score(score + CI95_Z * score_se))
+                    elo_of_score(score - CI95_Z * score_se),
+                    elo_of_score(score + CI95_Z * score_se))
 
 
 def performance_rating(opponent_elo, wins, draws, losses) -> tuple[float, float]:
@@ -269,9 +275,10 @@ def performance_rating(opponent_elo, wins, draws, losses) -> tuple[float, float]
     low, high = opponent_elo.min() - 4000.0, opponent_elo.max() + 4000.0
     for _ in range(200):  # the expected total rises with the rating: bisection
         middle = (low + high) / 2
-        low, high = (middle, high) if (games * expected(middle)).sum() < points.sum() else (low, middle)
+        below = (games * expected(middle)).sum() < points.sum()
+        low, high = (middle, high) if below else (low, middle)
     rating = (low + high) / 2
     score = np.where(games > 0, points / np.maximum(games, 1), 0.0)
-    spread = (wins * (1 - score) ** 2 + draws * (0.5 - score) ** 2 + losses * score ** 2).sum()
+    spread = _score_spread(wins, draws, losses, score).sum()
     slope = (games * expected(rating) * (1 - expected(rating))).sum() / ELO_PER_NAT
     return rating, math.sqrt(spread) / slope

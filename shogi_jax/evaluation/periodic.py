@@ -24,13 +24,12 @@ import numpy as np
 from jax.sharding import Mesh
 
 from shogi_jax import parallel
-from shogi_jax.config import Config, ModelConfig
+from shogi_jax.config import Config
 from shogi_jax.evaluation.match import DRAW, FIRST_WINS, SECOND_WINS, MatchGames, play_match
-from shogi_jax.evaluation.players import greedy_act, policy_act, random_act
+from shogi_jax.evaluation.players import Player, greedy_act, random_act
 from shogi_jax.evaluation.tournament import Standings, elo_of
-from shogi_jax.model import make_model
 from shogi_jax.rules.platform import by_platform
-from shogi_jax.search import SearchSettings, search_act_and_value
+from shogi_jax.search import SearchSettings
 
 RANDOM, GREEDY, NETWORK = 0, 1, 2
 NAMES = ("random", "greedy", "current", "best")
@@ -39,24 +38,20 @@ NAMES = ("random", "greedy", "current", "best")
 @dataclass(frozen=True)
 class SwitchPlayer:
     """A player whose kind is chosen at run time: params = (int32[] kind, network params). The
-    network plays its policy, or searches with `search` when given."""
+    network plays as `network` does (a policy or a search player)."""
 
-    model: ModelConfig
-    temperature: float
-    search: Optional[SearchSettings] = None
+    network: Player
+
+    @property
+    def search(self):
+        """The network's search settings (None: it plays its policy)."""
+        return self.network.search
 
     def act(self, params, state, key):
         kind, network = params
-        model = make_model(self.model)
-
-        def network_act(network, state, key):
-            if self.search is not None:
-                return search_act_and_value(model, self.search, network, state, key)[0]
-            return policy_act(model, self.temperature, network, state, key)
-
         players = [lambda network, state, key: random_act(None, state, key),
                    lambda network, state, key: greedy_act(None, state, key),
-                   network_act]
+                   self.network.act]
 
         def branch(kind, network, state, key):
             return jax.lax.switch(kind, players, network, state, key)
@@ -78,11 +73,12 @@ class TrainingEvaluator:
         self.config = config.evaluation
         self.mesh = mesh
         self.seed = config.train.seed
-        search = None
         if self.config.simulations:  # the search simulates the evaluation games' own rules
-            search = SearchSettings(simulations=self.config.simulations,
-                                    max_plies=self.config.max_plies)
-        self.player = SwitchPlayer(config.model, self.config.temperature, search)
+            network = Player("network", "search", config.model, search=SearchSettings(
+                simulations=self.config.simulations, max_plies=self.config.max_plies))
+        else:
+            network = Player("network", "policy", config.model, self.config.temperature)
+        self.player = SwitchPlayer(network)
         self.best = best
         self._calibration = None  # random-vs-greedy games, played at the first evaluation
         # The last evaluation's games, for the run directory: (opponent name, MatchGames).

@@ -70,15 +70,21 @@ class PlayerConfig:
                                   NONE_OR_NON_NEGATIVE)
     temperature: float = setting(0.0, "policy: 0 plays the argmax", NON_NEGATIVE)
     simulations: Optional[int] = setting(None, "search: the network searches with Gumbel MuZero, "
-                                               "this many simulations a move (default 32)",
+                                               f"this many simulations a move (default "
+                                               f"{SearchSettings.simulations})",
                                          NONE_OR_POSITIVE)
-    max_considered_actions: Optional[int] = setting(None, "search: root actions in sequential "
-                                                          "halving (default 16)", NONE_OR_POSITIVE)
+    max_considered_actions: Optional[int] = setting(
+        None, f"search: root actions in sequential halving (default "
+              f"{SearchSettings.max_considered_actions})", NONE_OR_POSITIVE)
     gumbel_scale: Optional[float] = setting(None, "search: 0 takes the prior's top actions, 1 "
-                                                  "samples them (default 1)", NONE_OR_NON_NEGATIVE)
+                                                  f"samples them (default "
+                                                  f"{SearchSettings.gumbel_scale:g})",
+                                            NONE_OR_NON_NEGATIVE)
     value_scale: Optional[float] = setting(None, "search: weight of the searched values against "
-                                                 "the prior (default 1; mctx's 0.1 lets a sharp "
-                                                 "prior outvote a mate found)", NONE_OR_POSITIVE)
+                                                 "the prior (default "
+                                                 f"{SearchSettings.value_scale:g}; mctx's 0.1 "
+                                                 "lets a sharp prior outvote a mate "
+                                                 "found)", NONE_OR_POSITIVE)
     command: Optional[str] = setting(None, "usi: the engine's command line (split as a shell "
                                            "would), e.g. /usr/games/fairy-stockfish")
     options: tuple[str, ...] = setting((), "usi: 'Name=value' USI options sent after the "
@@ -320,14 +326,13 @@ def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = Non
     log = TournamentLog(Path(output_dir or config.output_dir))
     if resume:
         config, records = log.read_for_resume(config)
-        players = [load_player(spec, max_plies=config.max_plies, impasse=config.impasse)
-                   for spec in config.players]
     else:
         log.check_fresh()
-        players = [load_player(spec, max_plies=config.max_plies, impasse=config.impasse)
-                   for spec in config.players]
-        config = dataclasses.replace(config, players=tuple(p.spec for p in players))
         records = {}
+    players = [load_player(spec, max_plies=config.max_plies, impasse=config.impasse)
+               for spec in config.players]
+    if not resume:
+        config = dataclasses.replace(config, players=tuple(p.spec for p in players))
     openings = _openings(config)
     log.begin(config, records)
     per_pairing = config.games_per_pairing

@@ -19,7 +19,7 @@ from shogi_jax.evaluation.players import Player
 from shogi_jax.model import make_model
 from shogi_jax.rules.legal import legal_moves
 from shogi_jax.rules.state import STARTPOS_SFEN
-from shogi_jax.search import search, tree_depth
+from shogi_jax.search import search_one_game, tree_depth
 from shogi_jax.usi_engine.protocol import Answer, UsiError
 
 # The GUI or tournament runner ends games (its move limit, its clock); our own limit only bounds
@@ -56,8 +56,8 @@ def _search_move(player: Player, params, state: sj.State, key, budget):
     player's move in one game after at most `budget` (int32[]) simulations; one program for
     every budget up to the player's `simulations`."""
     key, move_key = jax.random.split(key)
-    batch = jax.tree_util.tree_map(lambda x: x[None], state)
-    output = search(make_model(player.model), player.search, params, batch, move_key, budget)
+    output = search_one_game(make_model(player.model), player.search, params, state, move_key,
+                             budget)
     tree = output.search_tree
     return (output.action[0], tree.summary().value[0], tree.parents[0]), key
 
@@ -143,6 +143,19 @@ class PositionMover:
 
     def __init__(self):
         self.position = GamePosition()
+        self._prepared = False
+
+    def prepare(self) -> None:
+        """Runs every device function a game needs once (XLA compiles on the first call), so
+        that `go` answers at once; leaves no position."""
+        if self._prepared:
+            return
+        self.compile_moves()
+        self.compile_rules()
+        self._prepared = True
+
+    def compile_moves(self) -> None:
+        """Compiles what `choose` runs on the device (nothing by default)."""
 
     def set_position(self, base: str, moves: list[str]) -> None:
         self.position.set(base, moves)
@@ -192,21 +205,20 @@ class PlayerMover(PositionMover):
         self.player = player
         self._params = params
         self.set_seed(0)
-        self._prepared = False
         self.simulations_per_second: Optional[float] = None  # a search's, measured as it plays
 
     def set_temperature(self, temperature: float) -> None:
         if self.player.kind == "policy":  # the baselines ignore it: keep their compiled program
             self.player = dataclasses.replace(self.player, temperature=temperature)
             if self._prepared:  # another program: compile it now, so `go` still answers at once
-                self._compile_move()
+                self.compile_moves()
 
     def set_seed(self, seed: int) -> None:
         # uint32[2], split once per move by `_move`. Kept on the host: a key on the device
         # (committed there by the parameters) would make `_move` compile again at the second go.
         self._key = np.asarray(jax.random.PRNGKey(seed))
 
-    def _compile_move(self) -> None:
+    def compile_moves(self) -> None:
         start = sj.from_sfen(STARTPOS_SFEN, max_plies=USI_MAX_PLIES)
         if self.player.kind == "search":  # compiled, then timed: the speed a clock is spent at
             self._search(start, self.player.search.simulations)
@@ -233,15 +245,6 @@ class PlayerMover(PositionMover):
         if seconds is not None and self.simulations_per_second is not None:
             budget = min(budget, int(self.simulations_per_second * seconds * TIME_SHARE))
         return max(budget, 1)
-
-    def prepare(self) -> None:
-        """Runs every device function once (XLA compiles on the first call); leaves no
-        position."""
-        if self._prepared:
-            return
-        self._compile_move()
-        self.compile_rules()
-        self._prepared = True
 
     def choose(self, state: sj.State, info: Callable[[str], None],
                limits: dict[str, int]) -> Answer:
