@@ -20,6 +20,7 @@ from shogi_jax import parallel
 from shogi_jax.config import load_config
 from shogi_jax.evaluation.match import play_plies, start_states
 from shogi_jax.evaluation.periodic import GREEDY, NETWORK, RANDOM, SwitchPlayer
+from shogi_jax.evaluation.players import Player
 from shogi_jax.model import make_model
 from shogi_jax.rules import platform
 
@@ -97,7 +98,8 @@ def switch_players():
     config = load_config("configs/smoke.yaml")
     params = jax.jit(make_model(config.model).init)(jax.random.PRNGKey(0),
                                                    sj.observe(sj.init())[None])
-    return SwitchPlayer(config.model, temperature=1.0), params
+    network = Player("network", "policy", config.model, temperature=1.0)
+    return SwitchPlayer(network), params
 
 
 def _positions(count: int, seed: int = 0):
