@@ -27,6 +27,7 @@ import yaml
 
 COMPUTE_DTYPES = ("float32", "bfloat16")
 LR_SCHEDULES = ("constant", "linear", "cosine")
+ALGORITHMS = ("ppo", "gumbel_az")
 
 
 class ConfigError(ValueError):
@@ -100,6 +101,26 @@ class PPOConfig:
 
 
 @dataclass(frozen=True)
+class GumbelAZConfig:
+    """Search-improved self-play (algorithm: gumbel_az). The optimizer is the `ppo` section's:
+    learning_rate, lr_schedule, warmup_iterations, epochs, minibatches and max_grad_norm."""
+
+    simulations: int = setting(16, "Gumbel MuZero simulations per self-play move", POSITIVE)
+    max_considered_actions: int = setting(16, "root actions sampled for sequential halving",
+                                          POSITIVE)
+    gumbel_scale: float = setting(1.0, "0: no root noise", NON_NEGATIVE)
+    # 0.1 as in the paper and mctx: the improved policy then moves up to ~(50 + N) * 0.1 logits
+    # from the prior. At 1.0 (the search players' default, which plays mates it finds) it is
+    # nearly one-hot: no exploration to sample, and a target as sharp as an argmax.
+    value_scale: float = setting(0.1, "weight of the searched values in the improved policy "
+                                      "(mctx's qtransform value_scale)", POSITIVE)
+    sampled_plies: int = setting(30, "the first plies of each game sample their move from the "
+                                     "improved policy; later plies play its argmax",
+                                 NON_NEGATIVE)
+    value_coef: float = setting(1.0, "weight of the value loss (outcome targets)", NON_NEGATIVE)
+
+
+@dataclass(frozen=True)
 class RewardShapingConfig:
     material_weight: float = setting(0.0, "0: off. Reward per point of material gained by the "
                                           "mover", NON_NEGATIVE)
@@ -158,9 +179,14 @@ class DistributedConfig:
 
 @dataclass(frozen=True)
 class Config:
+    algorithm: str = setting("ppo", "ppo: the policy samples self-play moves, PPO on GAE "
+                                    "advantages; gumbel_az: a Gumbel MuZero search plays them, "
+                                    "its improved policy and the game outcomes are the targets",
+                             one_of(ALGORITHMS))
     model: ModelConfig = section(ModelConfig)
     env: EnvConfig = section(EnvConfig)
     ppo: PPOConfig = section(PPOConfig)
+    gumbel_az: GumbelAZConfig = section(GumbelAZConfig)
     reward_shaping: RewardShapingConfig = section(RewardShapingConfig)
     train: TrainConfig = section(TrainConfig)
     checkpoint: CheckpointConfig = section(CheckpointConfig)
@@ -319,6 +345,10 @@ def validate(config: Config) -> None:
             f"env.rollout_length / ppo.minibatches plies of every one of the env.num_games "
             f"= {config.env.num_games} games)"
         )
+    if config.algorithm == "gumbel_az" and config.reward_shaping.material_weight > 0:
+        raise ConfigError(
+            f"reward_shaping.material_weight = {config.reward_shaping.material_weight} is for "
+            "algorithm: ppo only (gumbel_az's value targets are the game outcomes): set it to 0")
     distributed = config.distributed
     explicit = [key for key in ("coordinator_address", "num_processes", "process_id")
                 if getattr(distributed, key) is not None]

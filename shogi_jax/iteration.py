@@ -1,9 +1,11 @@
-"""One training iteration, jitted whole: self-play rollout, advantages, PPO epochs.
+"""One training iteration, jitted whole: self-play rollout, targets, E x M minibatch updates.
 
 B games (`env.num_games`) are played side by side for T plies (`env.rollout_length`) with the
 current network choosing every move for both sides; finished games restart from the start position
-at once (auto-reset). GAE runs over the T x B transitions, then E epochs x M minibatches of PPO
-updates. Everything, counters included, lives in `TrainState`; the host loop only calls the
+at once (auto-reset). `algorithm: ppo`: the policy samples the moves, GAE gives the targets of PPO
+updates. `algorithm: gumbel_az`: a Gumbel MuZero search over the rules plays the moves, its
+improved policy and the games' outcomes are the targets (`gumbel_az`). Both share the skeleton:
+the games, the tallies, the minibatches and the optimizer. Everything, counters included, lives in `TrainState`; the host loop only calls the
 iteration and logs what it returns.
 """
 from __future__ import annotations
@@ -17,10 +19,11 @@ import optax
 from jax.sharding import Mesh
 
 import shogi_jax as sj
-from shogi_jax import parallel, ppo, shaping
+from shogi_jax import gumbel_az, parallel, ppo, shaping
 from shogi_jax.config import Config, ConfigError
 from shogi_jax.model import make_model
 from shogi_jax.rules.state import State, select_games
+from shogi_jax.search import SearchSettings, search_one_game
 
 NUM_REASONS = len(sj.TERMINATION_NAMES)
 RESULT_NAMES = ("black_wins", "white_wins", "draws")
@@ -163,6 +166,63 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
     return games, transitions, tally
 
 
+def search_settings(config: Config) -> SearchSettings:
+    """The self-play search of algorithm gumbel_az, over the training games' own rules."""
+    az = config.gumbel_az
+    return SearchSettings(simulations=az.simulations,
+                          max_considered_actions=az.max_considered_actions,
+                          gumbel_scale=az.gumbel_scale, value_scale=az.value_scale,
+                          max_plies=config.env.max_plies, impasse=config.env.impasse)
+
+
+def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh | None = None):
+    """T plies in each of B games, every move chosen by a Gumbel MuZero search (gumbel_az).
+    Returns (games, gumbel_az.SearchTransition [T, B], _Tally [B]).
+
+    The first `gumbel_az.sampled_plies` plies of each game sample their move from the search's
+    improved policy, later plies play its argmax. Each game is searched with a key of its own
+    (a vmap of one-game searches), so the games do not depend on how they are split over `mesh`;
+    every device searches only its own games."""
+    settings = search_settings(config)
+    num_games = games.legal_action_mask.shape[0]
+
+    def search_own_games(params, games, keys):
+        def one_game(state, key):
+            output = search_one_game(model, settings, params, state, key)
+            return output.action_weights[0], output.search_tree.summary().value[0]
+        return jax.vmap(one_game)(games, keys)
+
+    search_games = parallel.on_own_games(search_own_games, mesh, shared=1)
+    step = parallel.on_own_games(jax.vmap(functools.partial(
+        sj.step, max_plies=config.env.max_plies, impasse=config.env.impasse)), mesh)
+    observe = parallel.on_own_games(jax.vmap(sj.observe), mesh)
+    start = start_position(config)
+
+    def ply(carry, step_key):
+        games, tally = carry
+        search_key, sample_key = jax.random.split(step_key)
+        weights, root_value = search_games(params, games,
+                                           jax.random.split(search_key, num_games))
+        legal = games.legal_action_mask
+        sampled, _ = ppo.sample_actions(sample_key, jnp.log(jnp.maximum(weights, 1e-30)), legal)
+        best = jnp.argmax(jnp.where(legal, weights, -1.0), axis=-1).astype(jnp.int32)
+        action = jnp.where(games.ply < config.gumbel_az.sampled_plies, sampled, best)
+        after = step(games, action)
+        reward = jnp.take_along_axis(after.rewards, games.color[:, None], axis=1)[:, 0]
+        done = after.terminated | after.truncated
+        transition = gumbel_az.SearchTransition(
+            observation=observe(games), legal_action_mask=legal, policy_target=weights,
+            action=action, root_value=root_value, reward=reward, done=done)
+        tally = jax.tree_util.tree_map(jnp.add, tally, _tally(done, after))
+        return (select_games(done, start, after), tally), transition
+
+    step_keys = jax.random.split(key, config.env.rollout_length)
+    no_games_ended = jax.tree_util.tree_map(jnp.zeros_like, _tally(
+        jnp.zeros_like(games.terminated), games))
+    (games, tally), transitions = jax.lax.scan(ply, (games, no_games_ended), step_keys)
+    return games, transitions, tally
+
+
 def scan_or_unroll(body, init, xs=None, *, length=None, platform: str):
     """`jax.lax.scan`, except when compiling for the CPU (`platform`, the one the iteration is
     compiled for: see parallel.platform_of), where the steps are traced one after another.
@@ -189,31 +249,22 @@ def minibatch_plies(key, length: int, num_games: int, minibatches: int):
     return order.reshape(minibatches, length // minibatches, num_games)
 
 
-def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions, advantages,
-               returns, key, *, platform: str | None = None):
-    """E epochs x M minibatches over the T x B transitions. Returns (params, opt_state, metrics).
+def minibatch_updates(config: Config, trainer: Trainer, params, opt_state, observation, samples,
+                      loss_of, key, *, platform: str, stop_metric: str | None = None,
+                      stop_above: float | None = None):
+    """E epochs x M minibatches of gradient steps over T x B samples (`ppo.epochs`,
+    `ppo.minibatches`: both algorithms share the optimizer settings). Returns (params, opt_state,
+    metrics averaged over the updates).
 
-    A minibatch holds T/M plies of every game (each game's plies in its own random order, new
-    each epoch), so it never mixes data across the game axis: with the games split over devices
-    each device gathers only its own samples, and the result does not depend on the device count.
-    With ppo.target_kl set, the remaining updates are skipped (parameters and optimizer state
-    kept) once a minibatch's approximate KL exceeds it. `platform`: the one the update is
-    compiled for (default: the default device's), which decides scanned or unrolled updates.
+    observation: bool[T, B, ...]; samples: a pytree of [T, B, ...] arrays; loss_of(params,
+    observation [N, ...], minibatch of N samples) -> (loss, metrics). A minibatch holds T/M plies
+    of every game (each game's plies in its own random order, new each epoch), so it never mixes
+    data across the game axis: with the games split over devices each device gathers only its own
+    samples, and the result does not depend on the device count. Once a minibatch's
+    metrics[stop_metric] exceeds `stop_above`, the remaining updates are skipped (parameters and
+    optimizer state kept). `platform` decides scanned or unrolled updates.
     """
-    ppo_config = config.ppo
-    samples = ppo.PPOBatch(
-        action=transitions.action, old_log_prob=transitions.log_prob,
-        old_value=transitions.value, advantage=advantages, target_return=returns,
-        legal_action_mask=transitions.legal_action_mask)  # each [T, B, ...]
-    length, num_games = transitions.action.shape
-
-    def loss_fn(params, observation, minibatch):
-        logits, values = trainer.model.apply(params, observation)
-        return ppo.ppo_loss(logits, values, minibatch, clip_eps=ppo_config.clip_eps,
-                            value_clip_eps=ppo_config.value_clip_eps,
-                            value_coef=ppo_config.value_coef,
-                            entropy_coef=ppo_config.entropy_coef,
-                            normalize_advantages=ppo_config.normalize_advantages)
+    length, num_games = observation.shape[:2]
 
     def gather(x, plies):
         """x[T, B, ...] at plies[T/M, B] of each game -> [B * T/M, ...], game-major: with the
@@ -226,32 +277,75 @@ def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
 
     def update(carry, plies):
         params, opt_state, stopped = carry
-        (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, gather(transitions.observation, plies),
+        (_, metrics), grads = jax.value_and_grad(loss_of, has_aux=True)(
+            params, gather(observation, plies),
             jax.tree_util.tree_map(lambda x: gather(x, plies), samples))
         updates, new_opt_state = trainer.optimizer.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
         keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
             lambda n, o: jnp.where(stopped, o, n), new, old)
         params, opt_state = keep(new_params, params), keep(new_opt_state, opt_state)
-        if ppo_config.target_kl is not None:
-            stopped = stopped | (metrics["ppo/approx_kl"] > ppo_config.target_kl)
+        if stop_above is not None:
+            stopped = stopped | (metrics[stop_metric] > stop_above)
         metrics = dict(metrics, **{"optim/grad_norm": optax.tree.norm(grads),
                                    "optim/learning_rate": ppo.applied_learning_rate(opt_state),
-                                   "ppo/updates_skipped": stopped.astype(jnp.float32)})
+                                   "optim/updates_skipped": stopped.astype(jnp.float32)})
         return (params, opt_state, stopped), metrics
 
     def minibatches(epoch_key):
-        return minibatch_plies(epoch_key, length, num_games, ppo_config.minibatches)
+        return minibatch_plies(epoch_key, length, num_games, config.ppo.minibatches)
 
-    platform = platform or parallel.platform_of(None)
     carry, metrics = scan_or_unroll(
         lambda carry, epoch_key: scan_or_unroll(update, carry, minibatches(epoch_key),
                                                 platform=platform),
-        (params, opt_state, jnp.bool_(False)), jax.random.split(key, ppo_config.epochs),
+        (params, opt_state, jnp.bool_(False)), jax.random.split(key, config.ppo.epochs),
         platform=platform)
     params, opt_state, _ = carry
     return params, opt_state, jax.tree_util.tree_map(jnp.mean, metrics)
+
+
+def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions, advantages,
+               returns, key, *, platform: str | None = None):
+    """The PPO epochs over a rollout's T x B transitions (`minibatch_updates`). Returns (params,
+    opt_state, metrics). With ppo.target_kl set, the updates stop once a minibatch's approximate
+    KL exceeds it. `platform`: the one the update is compiled for (default: the default
+    device's)."""
+    ppo_config = config.ppo
+    samples = ppo.PPOBatch(
+        action=transitions.action, old_log_prob=transitions.log_prob,
+        old_value=transitions.value, advantage=advantages, target_return=returns,
+        legal_action_mask=transitions.legal_action_mask)  # each [T, B, ...]
+
+    def loss_of(params, observation, minibatch):
+        logits, values = trainer.model.apply(params, observation)
+        return ppo.ppo_loss(logits, values, minibatch, clip_eps=ppo_config.clip_eps,
+                            value_clip_eps=ppo_config.value_clip_eps,
+                            value_coef=ppo_config.value_coef,
+                            entropy_coef=ppo_config.entropy_coef,
+                            normalize_advantages=ppo_config.normalize_advantages)
+
+    return minibatch_updates(config, trainer, params, opt_state, transitions.observation, samples,
+                             loss_of, key, platform=platform or parallel.platform_of(None),
+                             stop_metric="ppo/approx_kl", stop_above=ppo_config.target_kl)
+
+
+def az_update(config: Config, trainer: Trainer, params, opt_state,
+              transitions: gumbel_az.SearchTransition, key, *, platform: str | None = None):
+    """The Gumbel AlphaZero updates over a search rollout's T x B plies (`minibatch_updates`):
+    the policy towards the search's improved policy, the value towards the game outcomes (plies
+    whose game outlives the rollout have none). Returns (params, opt_state, metrics)."""
+    value_target, value_known = gumbel_az.outcome_targets(transitions.reward, transitions.done)
+    samples = gumbel_az.AZBatch(
+        policy_target=transitions.policy_target, value_target=value_target,
+        value_known=value_known, legal_action_mask=transitions.legal_action_mask)
+
+    def loss_of(params, observation, minibatch):
+        logits, values = trainer.model.apply(params, observation)
+        return gumbel_az.az_loss(logits, values, minibatch,
+                                 value_coef=config.gumbel_az.value_coef)
+
+    return minibatch_updates(config, trainer, params, opt_state, transitions.observation, samples,
+                             loss_of, key, platform=platform or parallel.platform_of(None))
 
 
 def train_iteration(config: Config, trainer: Trainer, state: TrainState,
@@ -261,17 +355,28 @@ def train_iteration(config: Config, trainer: Trainer, state: TrainState,
     compiled for (default: that of `mesh`'s devices, or of the default device)."""
     platform = platform or parallel.platform_of(mesh)
     key, rollout_key, update_key = jax.random.split(state.key, 3)
-    weight = shaping.material_weight(
-        config.reward_shaping.material_weight, config.reward_shaping.anneal_env_steps,
-        state.iteration.astype(jnp.float32) * (config.env.num_games * config.env.rollout_length))
-    games, transitions, tallies = rollout(config, trainer.model, state.params, state.games,
-                                          rollout_key, weight, mesh)
-    advantages, returns = ppo.compute_gae(
-        transitions.reward, transitions.value, transitions.next_value, transitions.terminated,
-        transitions.truncated, gamma=config.ppo.gamma, gae_lambda=config.ppo.gae_lambda)
-    params, opt_state, metrics = ppo_update(config, trainer, state.params, state.opt_state,
-                                            transitions, advantages, returns, update_key,
-                                            platform=platform)
+    if config.algorithm == "gumbel_az":
+        games, transitions, tallies = search_rollout(config, trainer.model, state.params,
+                                                     state.games, rollout_key, mesh)
+        params, opt_state, metrics = az_update(config, trainer, state.params, state.opt_state,
+                                               transitions, update_key, platform=platform)
+        metrics["rollout/mean_value"] = jnp.mean(transitions.root_value)
+    else:
+        weight = shaping.material_weight(
+            config.reward_shaping.material_weight, config.reward_shaping.anneal_env_steps,
+            state.iteration.astype(jnp.float32) * (config.env.num_games
+                                                   * config.env.rollout_length))
+        games, transitions, tallies = rollout(config, trainer.model, state.params, state.games,
+                                              rollout_key, weight, mesh)
+        advantages, returns = ppo.compute_gae(
+            transitions.reward, transitions.value, transitions.next_value,
+            transitions.terminated, transitions.truncated, gamma=config.ppo.gamma,
+            gae_lambda=config.ppo.gae_lambda)
+        params, opt_state, metrics = ppo_update(config, trainer, state.params, state.opt_state,
+                                                transitions, advantages, returns, update_key,
+                                                platform=platform)
+        metrics["rollout/mean_value"] = jnp.mean(transitions.value)
+        metrics["shaping/material_weight"] = weight
     finished = jnp.sum(tallies.finished)
     results = jnp.sum(tallies.results, axis=0)
     reasons = jnp.sum(tallies.reasons, axis=0)
@@ -280,8 +385,6 @@ def train_iteration(config: Config, trainer: Trainer, state: TrainState,
         "games/mean_length": (jnp.sum(tallies.plies) / jnp.maximum(finished, 1)).astype(
             jnp.float32),
         "rollout/mean_reward": jnp.mean(transitions.reward),
-        "rollout/mean_value": jnp.mean(transitions.value),
-        "shaping/material_weight": weight,
     })
     metrics.update({f"games/{name}": results[i].astype(jnp.float32)
                     for i, name in enumerate(RESULT_NAMES)})

@@ -1,0 +1,108 @@
+"""The pure functions of Gumbel AlphaZero (Danihelka et al., 2022) for self-play by one network.
+
+A Gumbel MuZero search (`shogi_jax.search`) chooses every self-play move. The network then learns
+  - its policy from the search's improved policy (softmax of the prior logits plus the completed
+    Q-values, mctx's `action_weights`): cross-entropy over the legal actions;
+  - its value from the game's outcome for the side to move: squared error.
+A rollout of T plies holds the outcome only of the games that end within it: a ply whose game
+goes on past the rollout has no value target (`known` False), as in pgx's AlphaZero example.
+Longer rollouts give more plies a target; its policy target is used either way.
+
+Shapes: T rollout steps, B games, N = T * B flattened samples, A = `NUM_ACTIONS` (2187) actions.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from shogi_jax.ppo import entropy, masked_log_softmax
+
+
+class SearchTransition(NamedTuple):
+    """One self-play ply for B games; every field is [T, B, ...] in a stacked rollout."""
+
+    observation: jax.Array        # bool[T, B, 9, 9, C]
+    legal_action_mask: jax.Array  # bool[T, B, A]
+    policy_target: jax.Array      # float32[T, B, A] the search's improved policy (0 on illegal)
+    action: jax.Array             # int32[T, B] the move played
+    root_value: jax.Array         # float32[T, B] the search's value of s_t for its mover
+    reward: jax.Array             # float32[T, B] the result for the side that moved at t
+    done: jax.Array               # bool[T, B] the game ended on this ply (rules or move limit)
+
+
+class AZBatch(NamedTuple):
+    """A minibatch of N flattened samples: the targets `az_loss` fits."""
+
+    policy_target: jax.Array      # float32[N, A]
+    value_target: jax.Array       # float32[N]
+    value_known: jax.Array        # bool[N]
+    legal_action_mask: jax.Array  # bool[N, A]
+
+
+def outcome_targets(reward, done):
+    """The outcome of each ply's game for the side to move at that ply.
+
+    reward: float[T, B], the result for the side that moved at t (non-zero only on a ply that
+    ends a game); done: bool[T, B]. Returns (target float32[T, B], known bool[T, B]):
+
+        target_t = reward_t                 if done_t
+                 = -target_{t+1}            otherwise (the next mover is the opponent)
+        known_t  = done_t or known_{t+1},   known_T = False
+
+    A game cut by the move limit is a draw by the rules: its plies get target 0, known.
+    """
+    chex.assert_rank(reward, 2)
+    chex.assert_equal_shape([reward, done])
+    reward = jnp.asarray(reward, jnp.float32)
+
+    def backward(carry, step):
+        next_target, next_known = carry
+        reward_t, done_t = step
+        target = jnp.where(done_t, reward_t, -next_target)
+        known = done_t | next_known
+        return (target, known), (target, known)
+
+    no_outcome = (jnp.zeros_like(reward[0]), jnp.zeros_like(done[0]))
+    _, (targets, known) = jax.lax.scan(backward, no_outcome, (reward, done), reverse=True)
+    return targets, known
+
+
+def az_loss(logits, values, batch: AZBatch, *, value_coef):
+    """The Gumbel AlphaZero loss on a minibatch.
+
+    logits: float[N, A] (any float dtype; computed in float32); values: float[N]; batch: AZBatch
+    of N samples. Returns (loss float32[], metrics: dict of float32[]):
+    "loss/policy" (cross-entropy to the improved policy), "loss/value" (0.5 * mean squared error
+    over the samples with a known outcome), "loss/total", "az/policy_kl" (KL(target || policy)),
+    "az/target_entropy", "az/value_known" (share of samples with an outcome).
+
+        loss = policy_loss + value_coef * value_loss
+    """
+    chex.assert_rank([logits, values], [2, 1])
+    chex.assert_equal_shape([logits, batch.legal_action_mask, batch.policy_target])
+    chex.assert_equal_shape([values, batch.value_target, batch.value_known])
+    target = jax.lax.stop_gradient(jnp.asarray(batch.policy_target, jnp.float32))
+    log_probs = masked_log_softmax(logits, batch.legal_action_mask)
+    # The target is 0 on illegal actions, where log_probs is the float32 floor: leave them out.
+    cross_entropy = -jnp.sum(jnp.where(batch.legal_action_mask, target * log_probs, 0.0), axis=-1)
+    target_entropy = entropy(jnp.log(jnp.maximum(target, 1e-30)), batch.legal_action_mask & (
+        target > 0))
+    policy_loss = jnp.mean(cross_entropy)
+
+    known = jnp.asarray(batch.value_known, jnp.float32)
+    squared = jnp.square(jnp.asarray(values, jnp.float32) - jax.lax.stop_gradient(
+        jnp.asarray(batch.value_target, jnp.float32)))
+    value_loss = 0.5 * jnp.sum(known * squared) / jnp.maximum(jnp.sum(known), 1.0)
+    loss = policy_loss + value_coef * value_loss
+    metrics = {
+        "loss/policy": policy_loss,
+        "loss/value": value_loss,
+        "loss/total": loss,
+        "az/policy_kl": jnp.mean(cross_entropy - target_entropy),
+        "az/target_entropy": jnp.mean(target_entropy),
+        "az/value_known": jnp.mean(known),
+    }
+    return loss, metrics

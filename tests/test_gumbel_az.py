@@ -1,0 +1,234 @@
+"""algorithm: gumbel_az (search-improved self-play): its targets and loss against hand-worked
+cases and numpy references, and one compiled search rollout + update, checked against cshogi.
+
+The rollout starts from two hand-made mates in one (one for each colour, cshogi-checked, with
+few enough legal moves that the search visits every one) and two games from the start position,
+so a decisive result goes through the rollout, the targets and the tallies with the right sign
+for the right mover.
+"""
+from __future__ import annotations
+
+import cshogi
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import shogi_jax as sj
+from shogi_jax import gumbel_az
+from shogi_jax import iteration as it
+from shogi_jax.config import ConfigError, load_config
+
+SMOKE = "configs/smoke.yaml"
+# Black mates by 5c5b (the lance on 5e guards b); White by the same, turned round. Both past the
+# sampled opening plies: the search's argmax plays.
+BLACK_MATES = ("4k4/9/4G4/9/4L4/9/9/9/K8 b - 11", "5c5b")
+WHITE_MATES = ("8k/9/9/9/4l4/9/4g4/9/4K4 w - 12", "5g5h")
+SAMPLED_PLIES = 2
+STEP = jax.jit(sj.step)
+AZ_OVERRIDES = ["algorithm=gumbel_az", "gumbel_az.simulations=16",
+                "gumbel_az.max_considered_actions=16", f"gumbel_az.sampled_plies={SAMPLED_PLIES}",
+                "env.rollout_length=6", "env.num_games=4"]
+
+
+# --- targets and loss -------------------------------------------------------------------------
+
+def test_outcome_targets_by_hand():
+    # One game slot: a game won by the side that moves at t=2 (reward +1 to it), a new game
+    # drawn at the move limit at t=4, then a game still going at the end of the rollout.
+    reward = np.array([[0.0], [0.0], [1.0], [0.0], [0.0], [0.0]], np.float32)
+    done = np.array([[False], [False], [True], [False], [True], [False]])
+    target, known = gumbel_az.outcome_targets(jnp.asarray(reward), jnp.asarray(done))
+    # t=1 is the loser's move, t=0 the winner's; the draw's plies are worth 0 to both.
+    np.testing.assert_array_equal(np.asarray(target)[:, 0], [1.0, -1.0, 1.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(np.asarray(known)[:, 0], [True, True, True, True, True, False])
+
+
+def _outcome_reference(reward, done):
+    """Per game slot, walking forward: each ply's game's last reward, signed for the mover."""
+    steps, games = reward.shape
+    target, known = np.zeros_like(reward), np.zeros_like(done)
+    for b in range(games):
+        for t in range(steps):
+            end = next((u for u in range(t, steps) if done[u, b]), None)
+            if end is not None:
+                known[t, b] = True
+                target[t, b] = reward[end, b] * (-1) ** (end - t)
+    return target, known
+
+
+def test_outcome_targets_match_the_reference():
+    rng = np.random.default_rng(0)
+    done = rng.random((40, 7)) < 0.15
+    reward = np.where(done, rng.choice([-1.0, 0.0, 1.0], size=done.shape), 0.0).astype(np.float32)
+    target, known = gumbel_az.outcome_targets(jnp.asarray(reward), jnp.asarray(done))
+    expected_target, expected_known = _outcome_reference(reward, done)
+    np.testing.assert_array_equal(np.asarray(known), expected_known)
+    np.testing.assert_array_equal(np.asarray(target), expected_target)
+
+
+def _batch(rng, samples=6, actions=12):
+    legal = rng.random((samples, actions)) < 0.5
+    legal[:, 0] = True
+    weights = np.where(legal, rng.random((samples, actions)), 0.0)
+    weights = (weights / weights.sum(1, keepdims=True)).astype(np.float32)
+    return gumbel_az.AZBatch(
+        policy_target=jnp.asarray(weights),
+        value_target=jnp.asarray(rng.choice([-1.0, 0.0, 1.0], samples).astype(np.float32)),
+        value_known=jnp.asarray(np.arange(samples) % 3 != 0),
+        legal_action_mask=jnp.asarray(legal))
+
+
+def test_az_loss_matches_a_numpy_reference():
+    rng = np.random.default_rng(1)
+    batch = _batch(rng)
+    logits = rng.normal(size=batch.policy_target.shape).astype(np.float32) * 3
+    values = rng.uniform(-1, 1, batch.value_target.shape).astype(np.float32)
+    loss, metrics = gumbel_az.az_loss(jnp.asarray(logits), jnp.asarray(values), batch,
+                                      value_coef=0.7)
+    legal, target = np.asarray(batch.legal_action_mask), np.asarray(batch.policy_target)
+    policy = np.where(legal, np.exp(logits), 0.0)
+    policy /= policy.sum(1, keepdims=True)
+    on = target > 0
+    cross_entropy = -np.sum(np.where(on, target * np.log(np.where(on, policy, 1)), 0), 1)
+    target_entropy = -np.sum(np.where(on, target * np.log(np.where(on, target, 1)), 0), 1)
+    known = np.asarray(batch.value_known)
+    value_loss = 0.5 * np.mean((values - np.asarray(batch.value_target))[known] ** 2)
+    np.testing.assert_allclose(float(metrics["loss/policy"]), cross_entropy.mean(), rtol=1e-5)
+    np.testing.assert_allclose(float(metrics["loss/value"]), value_loss, rtol=1e-5)
+    np.testing.assert_allclose(float(loss), cross_entropy.mean() + 0.7 * value_loss, rtol=1e-5)
+    np.testing.assert_allclose(float(metrics["az/policy_kl"]),
+                               (cross_entropy - target_entropy).mean(), rtol=1e-4, atol=1e-6)
+    assert float(metrics["az/value_known"]) == pytest.approx(known.mean())
+
+
+def test_az_loss_is_least_where_the_policy_is_the_target_and_its_gradient_finite():
+    batch = _batch(np.random.default_rng(2))
+    target = np.asarray(batch.policy_target)
+    matching = np.where(target > 0, np.log(np.maximum(target, 1e-30)), -5.0)
+    values = jnp.zeros(batch.value_target.shape)
+    _, at_target = gumbel_az.az_loss(jnp.asarray(matching), values, batch, value_coef=1.0)
+    assert abs(float(at_target["az/policy_kl"])) < 1e-5
+    grads = jax.grad(lambda logits: gumbel_az.az_loss(logits, values, batch, value_coef=1.0)[0])(
+        jnp.asarray(matching) + 1.0)
+    assert np.isfinite(np.asarray(grads)).all()
+    # No gradient reaches an illegal action's logit.
+    assert not np.asarray(grads)[~np.asarray(batch.legal_action_mask)].any()
+
+
+def test_shaping_is_refused_under_gumbel_az():
+    with pytest.raises(ConfigError, match="reward_shaping.material_weight"):
+        load_config(SMOKE, AZ_OVERRIDES + ["reward_shaping.material_weight=0.02"])
+    with pytest.raises(ConfigError, match="algorithm"):
+        load_config(SMOKE, ["algorithm=alphazero"])
+
+
+# --- one compiled rollout and update ----------------------------------------------------------
+
+def test_the_hand_made_mates_are_what_cshogi_says():
+    for sfen, mate in (BLACK_MATES, WHITE_MATES):
+        board = cshogi.Board(sfen)
+        # Few legal moves: the search (16 considered actions) visits every one of them.
+        assert len(list(board.legal_moves)) <= 16, sfen
+        mates = []
+        for move in board.legal_moves:
+            board.push(move)
+            if board.is_game_over():
+                mates.append(cshogi.move_to_usi(move))
+            board.pop()
+        assert mates == [mate], sfen
+
+
+@pytest.fixture(scope="module")
+def az_iteration():
+    """(config, start states, transitions, new params, metrics): one search rollout of 6 plies
+    of 4 games (the two mates, two from the start position) and the updates after it, under
+    one jit."""
+    config = load_config(SMOKE, AZ_OVERRIDES)
+    trainer = it.make_trainer(config)
+    state = it.init_train_state(config, trainer)
+    start = sj.init(max_plies=config.env.max_plies)
+    starts = [sj.from_sfen(BLACK_MATES[0]), sj.from_sfen(WHITE_MATES[0]), start, start]
+    games = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *starts)
+
+    @jax.jit
+    def rollout_and_update(params, opt_state, games, key):
+        rollout_key, update_key = jax.random.split(key)
+        games, transitions, tally = it.search_rollout(config, trainer.model, params, games,
+                                                      rollout_key)
+        params, opt_state, metrics = it.az_update(config, trainer, params, opt_state,
+                                                  transitions, update_key)
+        return transitions, tally, params, metrics
+
+    transitions, tally, params, metrics = rollout_and_update(state.params, state.opt_state,
+                                                             games, jax.random.PRNGKey(3))
+    return config, starts, state.params, transitions, tally, params, metrics
+
+
+def _replay(starts, transitions):
+    """Per game slot, the USI moves of each game played, replayed by our rules from `starts`
+    (a slot restarts from the start position after a game ends): [[(sfen, moves), ...], ...]."""
+    actions, done = np.asarray(transitions.action), np.asarray(transitions.done)
+    slots = []
+    for b, state in enumerate(starts):
+        games, sfen, moves = [], sj.to_sfen(state), []
+        for t in range(actions.shape[0]):
+            moves.append(sj.action_to_usi(state, int(actions[t, b])))
+            state = STEP(state, int(actions[t, b]))
+            if done[t, b]:
+                games.append((sfen, moves))
+                state = sj.init()
+                sfen, moves = sj.to_sfen(state), []
+        slots.append(games + [(sfen, moves)])
+    return slots
+
+
+def test_search_rollout_plays_legal_moves_and_mates(az_iteration):
+    _, starts, _, transitions, tally, _, _ = az_iteration
+    slots = _replay(starts, transitions)
+    for games in slots:
+        for sfen, moves in games:
+            board = cshogi.Board(sfen)
+            for move in moves:
+                assert board.is_legal(board.move_from_usi(move)), (sfen, moves)
+                board.push_usi(move)
+    # Both mates found at once: the mover's reward +1 on that ply, and the tallies agree.
+    assert slots[0][0] == (BLACK_MATES[0], [BLACK_MATES[1]])
+    assert slots[1][0] == (WHITE_MATES[0], [WHITE_MATES[1]])
+    reward, done = np.asarray(transitions.reward), np.asarray(transitions.done)
+    np.testing.assert_array_equal(reward[0], [1.0, 1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(done[0], [True, True, False, False])
+    assert np.asarray(tally.results).sum(0).tolist() == [1, 1, 0]  # Black won one, White one
+
+
+def test_policy_targets_and_the_move_schedule(az_iteration):
+    _, starts, _, transitions, _, _, _ = az_iteration
+    weights = np.asarray(transitions.policy_target)
+    legal = np.asarray(transitions.legal_action_mask)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
+    assert not (weights * ~legal).any()
+    # Each slot's ply within its game: after the SAMPLED_PLIES first, the argmax is played.
+    actions, done = np.asarray(transitions.action), np.asarray(transitions.done)
+    ply = np.array([int(s.ply) for s in starts])
+    sampled_differently = 0
+    for t in range(actions.shape[0]):
+        best = np.argmax(np.where(legal[t], weights[t], -1.0), axis=-1)
+        late = ply >= SAMPLED_PLIES
+        np.testing.assert_array_equal(actions[t][late], best[late])
+        sampled_differently += int(np.sum((actions[t] != best) & ~late))
+        ply = np.where(done[t], 0, ply + 1)
+    assert sampled_differently > 0  # the opening plies sample (a fixed seed: not by chance)
+
+
+def test_value_targets_and_the_update(az_iteration):
+    config, _, old_params, transitions, _, new_params, metrics = az_iteration
+    target, known = gumbel_az.outcome_targets(transitions.reward, transitions.done)
+    # The mates' plies are known wins for their movers; the other games outlive the rollout.
+    np.testing.assert_array_equal(np.asarray(known)[0], [True, True, False, False])
+    np.testing.assert_array_equal(np.asarray(target)[0], [1.0, 1.0, 0.0, 0.0])
+    assert float(metrics["az/value_known"]) == pytest.approx(2 / (4 * config.env.rollout_length))
+    for name in ("loss/policy", "loss/value", "loss/total", "az/policy_kl", "optim/grad_norm"):
+        assert np.isfinite(float(metrics[name])), name
+    moved = [float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(
+        jax.tree_util.tree_leaves(old_params), jax.tree_util.tree_leaves(new_params))]
+    assert max(moved) > 0
