@@ -192,7 +192,7 @@ def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh 
             return output.action_weights[0], output.search_tree.summary().value[0]
         return jax.vmap(one_game)(games, keys)
 
-    search_games = parallel.on_own_games(search_own_games, mesh, shared=1)
+    search_games = parallel.on_own_games(search_own_games, mesh, shared=1, check_vma=False)
     step = parallel.on_own_games(jax.vmap(functools.partial(
         sj.step, max_plies=config.env.max_plies, impasse=config.env.impasse)), mesh)
     observe = parallel.on_own_games(jax.vmap(sj.observe), mesh)

@@ -95,7 +95,7 @@ def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec())
 
 
-def on_own_games(function, mesh: Optional[Mesh], *, shared: int = 0):
+def on_own_games(function, mesh: Optional[Mesh], *, shared: int = 0, check_vma: bool = True):
     """`function` of game batches, run by each device of `mesh` on its own slice of games
     (`shard_map` over the data axis). Its first `shared` arguments (parameters, say) are the same
     on every device; every other argument and every output has the game axis first.
@@ -103,7 +103,8 @@ def on_own_games(function, mesh: Optional[Mesh], *, shared: int = 0):
     Left to XLA's partitioner, the rules (lane layouts, chunking, pads) gathered every game's
     board onto every device, so each device computed the legal moves of all games. Here a device
     never sees another's games: the program holds no collective at all. Without a mesh, or on
-    one device, `function` itself.
+    one device, `function` itself. check_vma=False for code that JAX's check of per-device
+    values rejects although it is per-game (mctx starts its tree descent's loop from constants).
     """
     if mesh is None or mesh.size == 1:
         return function
@@ -111,7 +112,8 @@ def on_own_games(function, mesh: Optional[Mesh], *, shared: int = 0):
 
     def run(*args):
         in_specs = (PartitionSpec(),) * shared + (games,) * (len(args) - shared)
-        return jax.shard_map(function, mesh=mesh, in_specs=in_specs, out_specs=games)(*args)
+        return jax.shard_map(function, mesh=mesh, in_specs=in_specs, out_specs=games,
+                             check_vma=check_vma)(*args)
 
     return run
 

@@ -2,11 +2,14 @@
 be set before JAX starts, so not inside the pytest process). Prints one JSON object of
 measurements for the test to assert on.
 
-    python tests/multidevice_checks.py
+    python tests/multidevice_checks.py               # PPO training, matches, collectives
+    python tests/multidevice_checks.py gumbel_az     # search self-play training and a search
+                                                     # player's match (slow tier)
 """
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import jax
@@ -21,16 +24,20 @@ from shogi_jax.config import ConfigError, load_config
 from shogi_jax.evaluation.match import PLIES_PER_CHUNK, play_match, play_plies, start_states
 from shogi_jax.evaluation.players import Player
 from shogi_jax.rules.state import STARTPOS_SFEN
+from shogi_jax.search import SearchSettings
 
 SMOKE = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
 ITERATIONS = 3
 TRAIN_OVERRIDES = ["env.max_plies=12"]  # games end inside the run
+# A small search, games that end inside the rollout (so value targets exist).
+AZ_OVERRIDES = TRAIN_OVERRIDES + ["algorithm=gumbel_az", "gumbel_az.simulations=4",
+                                  "gumbel_az.max_considered_actions=4"]
 RULES_BATCH = 2048  # games for the sharded step and observe (256 per device)
 
 
-def train_on(devices: int):
+def train_on(devices: int, overrides=TRAIN_OVERRIDES):
     """ITERATIONS smoke iterations on the first `devices` devices: (final state, metrics)."""
-    config = load_config(SMOKE, TRAIN_OVERRIDES)
+    config = load_config(SMOKE, overrides)
     mesh = parallel.make_mesh(devices)
     trainer = it.make_trainer(config)
     state = it.init_sharded_train_state(config, trainer, mesh)
@@ -42,9 +49,9 @@ def train_on(devices: int):
     return state, records
 
 
-def check_train() -> dict:
-    one_state, one_metrics = train_on(1)
-    eight_state, eight_metrics = train_on(8)
+def check_train(overrides=TRAIN_OVERRIDES) -> dict:
+    one_state, one_metrics = train_on(1, overrides)
+    eight_state, eight_metrics = train_on(8, overrides)
     param_diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(
         jax.tree_util.tree_leaves(one_state.params), jax.tree_util.tree_leaves(eight_state.params)))
     board_equal = bool(np.array_equal(np.asarray(one_state.games.board),
@@ -89,6 +96,20 @@ def check_match() -> dict:
     }
 
 
+def check_search_match() -> dict:
+    """A search player (an untrained smoke network) against random, on 1 and on 8 devices."""
+    config = load_config(SMOKE)
+    params = it.init_train_state(config, it.make_trainer(config)).params
+    searcher = Player("search", "search", config.model,
+                      search=SearchSettings(simulations=4, max_considered_actions=4, max_plies=24))
+    played = {devices: play_match(searcher, params, Player("random", "random"), None, games=8,
+                                  key=jax.random.PRNGKey(6), max_plies=24, opening_plies=2,
+                                  mesh=parallel.make_mesh(devices))
+              for devices in (1, 8)}
+    return {"moves_equal": played[1].moves == played[8].moves,
+            "plies": sum(len(m) for m in played[8].moves)}
+
+
 def _compiled_collectives(function, *args, mesh) -> dict:
     """Collectives in XLA's program of jit(function) for arguments placed on `mesh`."""
     return dict(collectives(jax.jit(function).lower(*args).compile().as_text()))
@@ -129,5 +150,9 @@ def check_collectives() -> dict:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["gumbel_az"]:
+        print(json.dumps({"train": check_train(AZ_OVERRIDES),
+                          "search_match": check_search_match()}))
+        sys.exit()
     print(json.dumps({"train": check_train(), "match": check_match(),
                       "collectives": check_collectives()}))

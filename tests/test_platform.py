@@ -177,3 +177,17 @@ def test_ppo_updates_are_scanned_or_unrolled_by_the_platform_compiled_for():
     assert loops["gpu"] == loops["cpu"] + 2, loops  # one scan over epochs, one over minibatches
     assert parallel.platform_of(None) == "cpu"
     assert parallel.platform_of(parallel.make_mesh(1)) == "cpu"
+
+
+def test_a_gumbel_az_iteration_exported_for_a_gpu_holds_no_conditional():
+    """Search self-play on an accelerator: the rules inside and outside the search in their
+    wide form, no conditional on device data anywhere; the loops are the rollout's plies, the
+    search's simulations (mctx: the loop, the descent, the backup), the outcome targets' scan
+    and the epochs and minibatches."""
+    config = load_config("configs/smoke.yaml", ["algorithm=gumbel_az", "gumbel_az.simulations=4",
+                                                "gumbel_az.max_considered_actions=4"])
+    trainer = it.make_trainer(config)
+    state = jax.eval_shape(lambda: it.init_train_state(config, trainer))
+    on_gpu = loops_and_conditionals(exported_text(
+        partial(it.train_iteration, config, trainer, platform="gpu"), state, platform="cuda"))
+    assert on_gpu == {"while": 7, "case": 0, "if": 0}, on_gpu

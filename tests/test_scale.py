@@ -38,13 +38,13 @@ def _train_subprocess(run_dir, *extra, devices: int, environment=None):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _finish(process) -> tuple[str, str]:
+def _finish(process, timeout: int = TIMEOUT) -> tuple[str, str]:
     try:
-        out, err = process.communicate(timeout=TIMEOUT)
+        out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         out, err = process.communicate()
-        pytest.fail(f"subprocess timed out after {TIMEOUT} s:\n{err[-3000:]}")
+        pytest.fail(f"subprocess timed out after {timeout} s:\n{err[-3000:]}")
     assert process.returncode == 0, err[-3000:]
     return out, err
 
@@ -71,8 +71,8 @@ def multidevice():
     return json.loads(out.strip().splitlines()[-1])
 
 
-def test_eight_devices_train_like_one_device(multidevice):
-    train = multidevice["train"]
+def _assert_eight_devices_trained_like_one(train):
+    """check_train's measurements: the same training on 8 devices as on 1."""
     assert train["devices"] == 8
     assert "env.num_games = 12 cannot be split evenly over 8 devices" in train["uneven_error"]
     # The games really are split over the 8 devices; the parameters are replicated on all.
@@ -87,6 +87,28 @@ def test_eight_devices_train_like_one_device(multidevice):
         assert one.keys() == eight.keys()
         for name in one:
             assert eight[name] == pytest.approx(one[name], rel=1e-4, abs=1e-6), name
+
+
+def test_eight_devices_train_like_one_device(multidevice):
+    _assert_eight_devices_trained_like_one(multidevice["train"])
+
+
+@pytest.mark.slow
+def test_eight_devices_train_gumbel_az_like_one_device():
+    """algorithm: gumbel_az: each device searches its own games with each game's own key, so
+    the self-play games, targets and parameters are those of one device; and a search player's
+    match is the same on 8 devices as on 1."""
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "multidevice_checks.py"), "gumbel_az"], cwd=ROOT,
+        env=_devices_env(8), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, _ = _finish(process, timeout=3 * TIMEOUT)  # six compiles with searches inside
+    train = json.loads(out.strip().splitlines()[-1])["train"]
+    _assert_eight_devices_trained_like_one(train)
+    assert "loss/policy" in train["one"][0] and "az/value_known" in train["one"][0]
+    assert max(record["az/value_known"] for record in train["one"]) > 0
+    # A search player's match split over the devices: the same games.
+    match = json.loads(out.strip().splitlines()[-1])["search_match"]
+    assert match["moves_equal"] and match["plies"] > 8
 
 
 def test_match_games_split_over_devices_are_the_same_games(multidevice):

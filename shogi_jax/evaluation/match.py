@@ -88,9 +88,10 @@ def play_plies(first: Player, second: Player, first_params, second_params, games
     each device plays only its own games."""
     num_games = first_is_black.shape[0]
     pair = jnp.arange(num_games) // 2
+    searching = first.search is not None or second.search is not None  # mctx: see on_own_games
     play = parallel.on_own_games(
         partial(_one_ply, first, second, opening_plies=opening_plies, max_plies=max_plies,
-                impasse=impasse), mesh, shared=2)
+                impasse=impasse), mesh, shared=2, check_vma=not searching)
 
     def one_ply(games, ply_key):
         first_keys, second_keys = jax.random.split(ply_key, (2, num_games))
