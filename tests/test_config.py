@@ -13,7 +13,7 @@ from shogi_jax.config import (
 )
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-SHIPPED = ["cpu.yaml", "smoke.yaml", "gpu.yaml", "gpu_8x.yaml", "tpu_pod.yaml"]
+SHIPPED = ["cpu.yaml", "cpu_az.yaml", "smoke.yaml", "gpu.yaml", "gpu_8x.yaml", "tpu_pod.yaml"]
 
 
 def raises_naming(*fragments: str):
@@ -41,6 +41,19 @@ def test_shipped_configs_hold_the_documented_numbers():
     assert tpu.distributed.initialize and tpu.distributed.coordinator_address is None
     gpu_8x = load_config(CONFIG_DIR / "gpu_8x.yaml")
     assert (gpu_8x.env.num_games % 8, gpu_8x.distributed.devices) == (0, 0)
+    # The two laptop learners share the network, so they compare at equal wall clock.
+    cpu, cpu_az = load_config(CONFIG_DIR / "cpu.yaml"), load_config(CONFIG_DIR / "cpu_az.yaml")
+    assert (cpu.algorithm, cpu_az.algorithm) == ("ppo", "gumbel_az")
+    assert cpu_az.model == cpu.model and cpu_az.reward_shaping.material_weight == 0
+
+
+def test_the_search_measurement_tournament_loads():
+    from shogi_jax.evaluation.tournament import load_tournament_config
+
+    config = load_tournament_config(CONFIG_DIR / "search_vs_policy.yaml")
+    kinds = {player.name: (player.kind, player.simulations) for player in config.players}
+    assert kinds == {"policy": ("policy", None), "search32": ("search", 32),
+                     "search128": ("search", 128)}
 
 
 def test_missing_keys_take_defaults():
