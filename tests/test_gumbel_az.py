@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_search import mates_in_one
 
 import shogi_jax as sj
 from shogi_jax import gumbel_az
@@ -130,13 +131,7 @@ def test_the_hand_made_mates_are_what_cshogi_says():
         board = cshogi.Board(sfen)
         # Few legal moves: the search (16 considered actions) visits every one of them.
         assert len(list(board.legal_moves)) <= 16, sfen
-        mates = []
-        for move in board.legal_moves:
-            board.push(move)
-            if board.is_game_over():
-                mates.append(cshogi.move_to_usi(move))
-            board.pop()
-        assert mates == [mate], sfen
+        assert mates_in_one(board) == [mate], sfen
 
 
 @pytest.fixture(scope="module")
