@@ -115,7 +115,8 @@ class GumbelAZConfig:
     value_scale: float = setting(0.1, "weight of the searched values in the improved policy "
                                       "(mctx's qtransform value_scale)", POSITIVE)
     sampled_plies: int = setting(30, "the first plies of each game sample their move from the "
-                                     "improved policy; later plies play its argmax",
+                                     "improved policy; later plies play the search's choice "
+                                     "(its argmax under the root's Gumbel noise)",
                                  NON_NEGATIVE)
     value_coef: float = setting(1.0, "weight of the value loss (outcome targets)", NON_NEGATIVE)
 

@@ -196,22 +196,38 @@ def test_search_rollout_plays_legal_moves_and_mates(az_iteration):
     assert np.asarray(tally.results).sum(0).tolist() == [1, 1, 0]  # Black won one, White one
 
 
+def _states_before_each_ply(config, starts, transitions):
+    """State[B] before ply t, for every t: the rollout's games replayed by our rules."""
+    actions, done = np.asarray(transitions.action), np.asarray(transitions.done)
+    states, before = list(starts), []
+    for t in range(actions.shape[0]):
+        before.append(jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states))
+        states = [it.start_position(config) if done[t, b] else STEP(state, int(actions[t, b]))
+                  for b, state in enumerate(states)]
+    return before
+
+
 def test_policy_targets_and_the_move_schedule(az_iteration):
-    _, starts, _, transitions, _, _, _ = az_iteration
+    """Each ply's search again, with the key the rollout derived for it: the same improved
+    policy (the target), and the move played is the search's choice after the SAMPLED_PLIES
+    first plies of a game, a sample from the improved policy before."""
+    config, starts, params, transitions, _, _, _ = az_iteration
     weights = np.asarray(transitions.policy_target)
     legal = np.asarray(transitions.legal_action_mask)
     np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
     assert not (weights * ~legal).any()
-    # Each slot's ply within its game: after the SAMPLED_PLIES first, the argmax is played.
-    actions, done = np.asarray(transitions.action), np.asarray(transitions.done)
-    ply = np.array([int(s.ply) for s in starts])
+    search = jax.jit(it.search_moves(config, it.make_trainer(config).model))
+    rollout_key = jax.random.split(jax.random.PRNGKey(3))[0]  # as az_iteration split it
+    actions = np.asarray(transitions.action)
     sampled_differently = 0
-    for t in range(actions.shape[0]):
-        best = np.argmax(np.where(legal[t], weights[t], -1.0), axis=-1)
-        late = ply >= SAMPLED_PLIES
-        np.testing.assert_array_equal(actions[t][late], best[late])
-        sampled_differently += int(np.sum((actions[t] != best) & ~late))
-        ply = np.where(done[t], 0, ply + 1)
+    for t, states in enumerate(_states_before_each_ply(config, starts, transitions)):
+        search_key, _ = jax.random.split(jax.random.split(rollout_key,
+                                                          config.env.rollout_length)[t])
+        chosen, again, _ = search(params, states, jax.random.split(search_key, len(starts)))
+        np.testing.assert_allclose(np.asarray(again), weights[t], rtol=1e-5, atol=1e-7)
+        late = np.asarray(states.ply) >= SAMPLED_PLIES
+        np.testing.assert_array_equal(actions[t][late], np.asarray(chosen)[late])
+        sampled_differently += int(np.sum((actions[t] != np.asarray(chosen)) & ~late))
     assert sampled_differently > 0  # the opening plies sample (a fixed seed: not by chance)
 
 
