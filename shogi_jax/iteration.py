@@ -5,8 +5,8 @@ current network choosing every move for both sides; finished games restart from 
 at once (auto-reset). `algorithm: ppo`: the policy samples the moves, GAE gives the targets of PPO
 updates. `algorithm: gumbel_az`: a Gumbel MuZero search over the rules plays the moves, its
 improved policy and the games' outcomes are the targets (`gumbel_az`). Both share the skeleton:
-the games, the tallies, the minibatches and the optimizer. Everything, counters included, lives in `TrainState`; the host loop only calls the
-iteration and logs what it returns.
+the games, the tallies, the minibatches and the optimizer. Everything, counters included, lives
+in `TrainState`; the host loop only calls the iteration and logs what it returns.
 """
 from __future__ import annotations
 
@@ -115,14 +115,24 @@ def _tally(done, after: State) -> _Tally:
                   jnp.where(done, after.ply, 0))
 
 
+def _no_games_ended(games: State) -> _Tally:
+    """The tally of a rollout before its first ply: zeros, per game slot."""
+    return jax.tree_util.tree_map(jnp.zeros_like, _tally(jnp.zeros_like(games.terminated), games))
+
+
+def _rules_on_own_games(config: Config, mesh: Mesh | None):
+    """(step, observe) of B games under the training games' rules, each device on its own."""
+    step = parallel.on_own_games(jax.vmap(functools.partial(
+        sj.step, max_plies=config.env.max_plies, impasse=config.env.impasse)), mesh)
+    return step, parallel.on_own_games(jax.vmap(sj.observe), mesh)
+
+
 def rollout(config: Config, model, params, games: State, key, shaping_weight,
             mesh: Mesh | None = None):
     """T plies in each of B games. Returns (games, Transition [T, B], _Tally [B]).
 
     With the games split over `mesh`, every device steps and observes only its own games."""
-    step = parallel.on_own_games(jax.vmap(functools.partial(
-        sj.step, max_plies=config.env.max_plies, impasse=config.env.impasse)), mesh)
-    observe = parallel.on_own_games(jax.vmap(sj.observe), mesh)
+    step, observe = _rules_on_own_games(config, mesh)
     start = start_position(config)
     start_observation = sj.observe(start)
     # Every reset game starts from the same position: its network outputs are computed once.
@@ -159,10 +169,8 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
         return carry, transition
 
     step_keys = jax.random.split(key, config.env.rollout_length)
-    no_games_ended = jax.tree_util.tree_map(jnp.zeros_like, _tally(
-        jnp.zeros_like(games.terminated), games))
     (games, _, _, _, tally), transitions = jax.lax.scan(
-        ply, (games, observation, logits, value, no_games_ended), step_keys)
+        ply, (games, observation, logits, value, _no_games_ended(games)), step_keys)
     return games, transitions, tally
 
 
@@ -204,9 +212,7 @@ def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh 
     `mesh`."""
     num_games = games.legal_action_mask.shape[0]
     search_games = search_moves(config, model, mesh)
-    step = parallel.on_own_games(jax.vmap(functools.partial(
-        sj.step, max_plies=config.env.max_plies, impasse=config.env.impasse)), mesh)
-    observe = parallel.on_own_games(jax.vmap(sj.observe), mesh)
+    step, observe = _rules_on_own_games(config, mesh)
     start = start_position(config)
 
     def ply(carry, step_key):
@@ -227,9 +233,7 @@ def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh 
         return (select_games(done, start, after), tally), transition
 
     step_keys = jax.random.split(key, config.env.rollout_length)
-    no_games_ended = jax.tree_util.tree_map(jnp.zeros_like, _tally(
-        jnp.zeros_like(games.terminated), games))
-    (games, tally), transitions = jax.lax.scan(ply, (games, no_games_ended), step_keys)
+    (games, tally), transitions = jax.lax.scan(ply, (games, _no_games_ended(games)), step_keys)
     return games, transitions, tally
 
 
