@@ -360,6 +360,13 @@ def validate(config: Config) -> None:
             and not 0 <= distributed.process_id < distributed.num_processes):
         raise ConfigError(f"distributed.process_id = {distributed.process_id} must be in "
                           f"[0, distributed.num_processes = {distributed.num_processes})")
+    # The schedule is built from these two when training starts: a warm-up that does not end
+    # before the run does would never reach ppo.learning_rate (and leaves no decay to a
+    # decaying schedule), so it is refused here, before a run directory is written.
+    if config.ppo.warmup_iterations and config.ppo.warmup_iterations >= config.train.iterations:
+        raise ConfigError(
+            f"ppo.warmup_iterations = {config.ppo.warmup_iterations} must be less than "
+            f"train.iterations = {config.train.iterations} (the warm-up would outlast the run)")
     # Iterations run in whole compiled dispatches; a remainder would need a second compile.
     if config.train.iterations % config.train.iterations_per_dispatch:
         raise ConfigError(

@@ -11,6 +11,7 @@ from shogi_jax.config import (
     Config, ConfigError, ModelConfig, PPOConfig, apply_overrides, config_from_dict,
     config_hash_of_network, config_to_dict, load_config, save_config, validate,
 )
+from shogi_jax.iteration import make_trainer
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 SHIPPED = ["cpu.yaml", "cpu_az.yaml", "smoke.yaml", "gpu.yaml", "gpu_8x.yaml", "tpu_pod.yaml"]
@@ -200,6 +201,20 @@ def test_each_games_plies_must_split_into_minibatches():
         config_from_dict(raw)
     raw["ppo"]["minibatches"] = 2
     assert config_from_dict(raw).ppo.minibatches == 2
+
+
+@pytest.mark.parametrize("schedule", ["constant", "linear", "cosine"])
+def test_warm_up_must_end_before_the_run_does(schedule):
+    raw = {"ppo": {"lr_schedule": schedule, "warmup_iterations": 10}, "train": {"iterations": 10}}
+    with raises_naming("ppo.warmup_iterations", "train.iterations", "10"):
+        config_from_dict(raw)
+    raw["train"]["iterations"] = 11
+    config = config_from_dict(raw)
+    # The accepted pair builds its schedule (the refused one crashed there, after the run
+    # directory was written).
+    schedule_fn = make_trainer(config).schedule
+    assert float(schedule_fn(10 * config.ppo.epochs * config.ppo.minibatches)) == pytest.approx(
+        config.ppo.learning_rate)
 
 
 def test_iterations_must_split_into_dispatches():

@@ -90,6 +90,7 @@ def test_existing_run_directory_is_never_overwritten(smoke_runs, capsys):
     (["ppo.epochs=four"], "ppo.epochs: expected int"),
     (["ppo.minibatches=5"], "ppo.minibatches"),
     (["broken"], "broken"),
+    (["ppo.warmup_iterations=1000", "ppo.lr_schedule=cosine"], "ppo.warmup_iterations"),
 ])
 def test_bad_configs_fail_before_compiling_with_the_key_named(tmp_path, capsys, overrides,
                                                               message):
