@@ -275,8 +275,10 @@ def minibatch_updates(config: Config, trainer: Trainer, params, opt_state, obser
     of every game (each game's plies in its own random order, new each epoch), so it never mixes
     data across the game axis: with the games split over devices each device gathers only its own
     samples, and the result does not depend on the device count. Once a minibatch's
-    metrics[stop_metric] exceeds `stop_above`, the remaining updates are skipped (parameters and
-    optimizer state kept). `platform` decides scanned or unrolled updates.
+    metrics[stop_metric], measured before its step, exceeds `stop_above`, that update and all
+    later ones are skipped (as Stable-Baselines3 stops on target_kl): parameters and optimizer
+    moments are kept, but the learning-rate schedule still counts the skipped updates, so it
+    ends with the run. `platform` decides scanned or unrolled updates.
     """
     length, num_games = observation.shape[:2]
 
@@ -294,13 +296,14 @@ def minibatch_updates(config: Config, trainer: Trainer, params, opt_state, obser
         (_, metrics), grads = jax.value_and_grad(loss_of, has_aux=True)(
             params, gather(observation, plies),
             jax.tree_util.tree_map(lambda x: gather(x, plies), samples))
+        if stop_above is not None:
+            stopped = stopped | (metrics[stop_metric] > stop_above)
         updates, new_opt_state = trainer.optimizer.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
         keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
             lambda n, o: jnp.where(stopped, o, n), new, old)
-        params, opt_state = keep(new_params, params), keep(new_opt_state, opt_state)
-        if stop_above is not None:
-            stopped = stopped | (metrics[stop_metric] > stop_above)
+        params = keep(new_params, params)
+        opt_state = keep(new_opt_state, ppo.skipped_update_state(new_opt_state, opt_state))
         metrics = dict(metrics, **{"optim/grad_norm": optax.tree.norm(grads),
                                    "optim/learning_rate": ppo.applied_learning_rate(opt_state),
                                    "optim/updates_skipped": stopped.astype(jnp.float32)})

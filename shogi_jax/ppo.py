@@ -197,6 +197,14 @@ def make_optimizer(schedule, *, max_grad_norm):
         learning_rate=schedule, max_grad_norm=max_grad_norm)
 
 
+def skipped_update_state(new_state, old_state):
+    """The state of an optimizer built by `make_optimizer` after an update that was computed
+    but not applied (ppo.target_kl): Adam's moments and step count stay those of `old_state`,
+    while the schedule's count moves on as in `new_state`. The schedule counts update slots, so
+    a run that skips updates still reaches the end of its schedule."""
+    return new_state._replace(inner_state=old_state.inner_state)
+
+
 def applied_learning_rate(opt_state):
     """float32[]: the learning rate of the latest update made with this state (schedule(0) before
     any), read from the state of an optimizer built by `make_optimizer`."""

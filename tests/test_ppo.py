@@ -454,6 +454,49 @@ def test_minibatches_deal_every_ply_of_every_game_once():
     assert (again != plies).any()
 
 
+def test_target_kl_skips_the_update_that_trips_it_and_the_schedule_still_ends():
+    """E=1 x M=4 updates of one parameter w with a stop metric of |w - w0| (how far the updates
+    have moved it): the first update (metric 0) is applied, the second sees a metric above the
+    target and is skipped with all that follow. The logged skips are [0, 1, 1, 1]; w is one
+    Adam step from w0; Adam's step count stays 1 while the schedule's count reaches 4, its
+    end."""
+    from shogi_jax.config import config_from_dict
+    from shogi_jax.iteration import Trainer, minibatch_updates
+
+    config = config_from_dict({"env": {"num_games": 2, "rollout_length": 4},
+                               "ppo": {"epochs": 1, "minibatches": 4}})
+    schedule = learning_rate_schedule("linear", learning_rate=0.1, warmup_steps=0, total_steps=4)
+    trainer = Trainer(model=None, optimizer=make_optimizer(schedule, max_grad_norm=10.0),
+                      schedule=schedule)
+    w0 = 1.0
+    params = {"w": jnp.float32(w0)}
+
+    def loss_of(params, observation, minibatch):
+        moved = jnp.abs(params["w"] - w0)
+        return jnp.square(params["w"] - 3.0), {"moved": moved}
+
+    observation = jnp.zeros((4, 2, 1), jnp.bool_)  # [T, B, ...]: only its shape is used
+    samples = jnp.zeros((4, 2), jnp.float32)
+    new_params, opt_state, metrics = minibatch_updates(
+        config, trainer, params, trainer.optimizer.init(params), observation, samples, loss_of,
+        jax.random.PRNGKey(0), platform="cpu", stop_metric="moved", stop_above=1e-6)
+    assert float(metrics["optim/updates_skipped"]) == pytest.approx(3 / 4)
+    assert float(metrics["moved"]) == pytest.approx(3 * 0.1 / 4, rel=1e-5)  # 0, then 0.1 x 3
+    # Adam's first step moves w by the learning rate (0.1, towards 3).
+    assert float(new_params["w"]) == pytest.approx(w0 + 0.1, rel=1e-5)
+    assert int(opt_state.count) == 4 and float(schedule(opt_state.count)) == 0.0
+    inner_counts = [int(x) for x in jax.tree_util.tree_leaves(opt_state.inner_state)
+                    if jnp.issubdtype(x.dtype, jnp.integer)]
+    assert inner_counts == [1]
+    # Without a target every update is applied.
+    _, opt_state, metrics = minibatch_updates(
+        config, trainer, params, trainer.optimizer.init(params), observation, samples, loss_of,
+        jax.random.PRNGKey(0), platform="cpu")
+    assert float(metrics["optim/updates_skipped"]) == 0.0
+    assert [int(x) for x in jax.tree_util.tree_leaves(opt_state.inner_state)
+            if jnp.issubdtype(x.dtype, jnp.integer)] == [4]
+
+
 def test_shapes_that_do_not_fit_are_refused_at_trace_time():
     """chex assertions at the boundaries: GAE's [T, B] inputs, the loss's minibatch, the model."""
     from shogi_jax.config import ModelConfig
