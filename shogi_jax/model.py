@@ -4,8 +4,8 @@ One network plays both sides: it sees the position from the side to move (`shogi
 and returns 2187 policy logits in the dlshogi/pgx 27 x 81 layout (action = plane * 81 + square,
 square = 9 * file_index + rank_index, matching the observation's [file, rank] axes) and a value in
 [-1, 1] for the side to move. Mixed precision: parameters in float32 (`param_dtype`), activations
-in the config's compute dtype; the heads' outputs are returned in float32 for the softmax and the
-losses.
+in the config's compute dtype for the trunk, float32 in the policy and value heads (so logits and
+values, which the softmax, the PPO ratio and the losses read, are float32 throughout).
 """
 from __future__ import annotations
 
@@ -75,20 +75,24 @@ class ActorCritic(nn.Module):
         for _ in range(self.blocks):
             x = ResidualBlock(self.channels, self.squeeze_excitation, self.dtype)(x)
 
-        policy = nn.relu(nn.Conv(self.channels, (3, 3), dtype=self.dtype,
+        # The heads compute in float32 whatever the trunk's dtype: bfloat16 logits carry 8
+        # bits of mantissa, so the same position's log-probability moved with the batch it was
+        # computed in (rollout vs minibatch) and PPO's first ratio was not 1 (measured on a
+        # 2 x 32 bfloat16 net: 81% of the first minibatch's samples off by more than 1e-3).
+        x = x.astype(jnp.float32)
+        policy = nn.relu(nn.Conv(self.channels, (3, 3), dtype=jnp.float32,
                                  param_dtype=jnp.float32)(x))
-        policy = nn.Conv(NUM_ACTION_PLANES, (1, 1), dtype=self.dtype,
+        policy = nn.Conv(NUM_ACTION_PLANES, (1, 1), dtype=jnp.float32,
                          param_dtype=jnp.float32)(policy)  # [B, 9, 9, 27]
         # [B, file, rank, plane] -> [B, plane, file, rank] -> action = plane * 81 + 9 * file + rank
         logits = jnp.transpose(policy, (0, 3, 1, 2)).reshape(policy.shape[0], NUM_ACTIONS)
 
-        value = nn.relu(nn.Conv(_VALUE_PLANES, (1, 1), dtype=self.dtype,
+        value = nn.relu(nn.Conv(_VALUE_PLANES, (1, 1), dtype=jnp.float32,
                                 param_dtype=jnp.float32)(x))
         value = value.reshape(value.shape[0], -1)
-        value = nn.relu(nn.Dense(self.value_hidden, dtype=self.dtype,
+        value = nn.relu(nn.Dense(self.value_hidden, dtype=jnp.float32,
                                  param_dtype=jnp.float32)(value))
-        value = nn.Dense(1, dtype=self.dtype, param_dtype=jnp.float32)(value)[:, 0]
-        logits, value = logits.astype(jnp.float32), jnp.tanh(value.astype(jnp.float32))
+        value = jnp.tanh(nn.Dense(1, dtype=jnp.float32, param_dtype=jnp.float32)(value)[:, 0])
         chex.assert_shape([logits, value], [(observation.shape[0], NUM_ACTIONS),
                                             (observation.shape[0],)])
         return logits, value
