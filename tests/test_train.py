@@ -135,6 +135,64 @@ def test_every_finished_game_is_counted_once(rollout_result):
     assert np.all(np.asarray(transitions.reward)[np.asarray(transitions.truncated)] == 0)
 
 
+def test_a_mate_in_the_rollout_rewards_the_mover_and_signs_every_ply_of_its_game():
+    """64 games from a mate in one for Black and 64 for White (cshogi-checked in test_gumbel_az),
+    4 plies of the untrained smoke network: about one game in ten plays the mate at once, others
+    later or never. Every game that ends: cshogi agrees it is mate, the move that mated earns
+    the mover +1, the tallies name that side the winner, and with gamma = lambda = 1 the returns
+    (GAE's value targets) are +1 on the winner's plies and -1 on the loser's, back to the game's
+    start, whatever the untrained values were."""
+    import cshogi
+    import shogi_jax as sj
+    from shogi_jax.notation.usi import parse_usi
+    from test_gumbel_az import BLACK_MATES, WHITE_MATES
+
+    per_side, plies = 64, 4
+    config = load_config(SMOKE, [f"env.num_games={2 * per_side}", f"env.rollout_length={plies}",
+                                 "ppo.gamma=1.0", "ppo.gae_lambda=1.0"])
+    trainer = it.make_trainer(config)
+    params = jax.jit(trainer.model.init)(jax.random.PRNGKey(0),
+                                         sj.observe(it.start_position(config))[None])
+    starts = [sj.from_sfen(BLACK_MATES[0])] * per_side + [sj.from_sfen(WHITE_MATES[0])] * per_side
+    games = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *starts)
+
+    @jax.jit
+    def rollout_and_targets(params, games, key):
+        _, transitions, tally = it.rollout(config, trainer.model, params, games, key, 0.0)
+        _, returns = it.ppo.compute_gae(
+            transitions.reward, transitions.value, transitions.next_value,
+            transitions.terminated, transitions.truncated, gamma=1.0, gae_lambda=1.0)
+        return transitions, tally, returns
+
+    transitions, tally, returns = rollout_and_targets(params, games, jax.random.PRNGKey(0))
+    reward, returns = np.asarray(transitions.reward), np.asarray(returns)
+    terminated = np.asarray(transitions.terminated)
+    assert not np.asarray(transitions.truncated).any()
+    assert terminated.sum(0).max() <= 1  # a fresh game after a reset cannot end in 4 plies
+    assert (reward[:, ~terminated.any(0)] == 0).all()
+    actions = np.asarray(transitions.action)
+    black_wins = white_wins = 0
+    for b in np.flatnonzero(terminated.any(0)):
+        end = np.flatnonzero(terminated[:, b])[0]
+        # cshogi replays the game: each action is the one legal move of that number.
+        board = cshogi.Board(BLACK_MATES[0] if b < per_side else WHITE_MATES[0])
+        for t in range(end + 1):
+            assert not board.is_game_over()
+            played = [move for move in board.legal_moves
+                      if parse_usi(cshogi.move_to_usi(move), board.turn)[0] == actions[t, b]]
+            assert len(played) == 1, (b, t)
+            board.push(played[0])
+        assert board.is_game_over() and board.is_check(), b
+        black_won = board.turn == cshogi.WHITE  # the mated side is the one to move
+        black_wins, white_wins = black_wins + black_won, white_wins + (not black_won)
+        assert reward[end, b] == 1.0 and (np.delete(reward[:, b], end) == 0).all()
+        np.testing.assert_allclose(returns[:end + 1, b],
+                                   [(-1.0) ** (end - t) for t in range(end + 1)], atol=1e-6)
+    assert np.asarray(tally.results).sum(0).tolist() == [black_wins, white_wins, 0]
+    # The mate at once was played on both sides in some games.
+    assert terminated[0, :per_side].any() and terminated[0, per_side:].any()
+
+
 def test_mixed_precision_params_float32_trunk_bfloat16_heads_float32():
     config = load_config(SMOKE, ["model.dtype=bfloat16"])
     model = make_model(config.model)
