@@ -60,7 +60,7 @@ def network_only(config, trainer, state):
     transitions = ppo.Transition(
         observation=observations[:length], legal_action_mask=masks,
         action=jnp.zeros((length, num_games), jnp.int32), log_prob=zeros - 3.0, value=zeros,
-        reward=zeros, terminated=zeros.astype(bool), truncated=zeros.astype(bool),
+        reward=zeros, shaping=zeros, terminated=zeros.astype(bool), truncated=zeros.astype(bool),
         next_value=zeros)
 
     @jax.jit

@@ -123,8 +123,10 @@ class GumbelAZConfig:
 
 @dataclass(frozen=True)
 class RewardShapingConfig:
-    material_weight: float = setting(0.0, "0: off. Reward per point of material gained by the "
-                                          "mover", NON_NEGATIVE)
+    material_weight: float = setting(0.0, "0: off. Potential per point of the mover's material "
+                                          "balance: potential-based shaping of the policy's "
+                                          "advantages (value targets stay unshaped)",
+                                     NON_NEGATIVE)
     anneal_env_steps: int = setting(0, "the weight falls linearly to 0 by this many env steps",
                                     NON_NEGATIVE)
     count_promotions: bool = setting(False, "false: promoted pieces score as unpromoted "

@@ -150,12 +150,16 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
         after_logits, after_value = model.apply(params, after_observation)
         mover = games.color
         reward = jnp.take_along_axis(after.rewards, mover[:, None], axis=1)[:, 0]
+        shaping_term = jnp.zeros_like(reward)
         if config.reward_shaping.material_weight > 0:
-            reward = reward + jax.vmap(shaping.material_reward, in_axes=(0, 0, None, None))(
-                games, after, shaping_weight, config.reward_shaping.count_promotions)
+            shaping_term = jax.vmap(shaping.potential_difference,
+                                    in_axes=(0, 0, None, None, None))(
+                games, after, shaping_weight, config.ppo.gamma,
+                config.reward_shaping.count_promotions)
         transition = ppo.Transition(
             observation=observation, legal_action_mask=games.legal_action_mask, action=action,
-            log_prob=log_prob, value=value, reward=reward, terminated=after.terminated,
+            log_prob=log_prob, value=value, reward=reward, shaping=shaping_term,
+            terminated=after.terminated,
             truncated=after.truncated, next_value=after_value)
         done = after.terminated | after.truncated
 
@@ -321,6 +325,20 @@ def minibatch_updates(config: Config, trainer: Trainer, params, opt_state, obser
     return params, opt_state, jax.tree_util.tree_map(jnp.mean, metrics)
 
 
+def ppo_targets(config: Config, transitions: ppo.Transition):
+    """(advantages, returns), both float32[T, B]: GAE over the rollout. The value head's
+    targets (returns) are those of the game's own rewards; with material shaping on, the
+    policy's advantages are those of the rewards plus the shaping terms (see shaping.py)."""
+    gae = functools.partial(
+        ppo.compute_gae, value=transitions.value, next_value=transitions.next_value,
+        terminated=transitions.terminated, truncated=transitions.truncated,
+        gamma=config.ppo.gamma, gae_lambda=config.ppo.gae_lambda)
+    advantages, returns = gae(transitions.reward)
+    if config.reward_shaping.material_weight > 0:
+        advantages, _ = gae(transitions.reward + transitions.shaping)
+    return advantages, returns
+
+
 def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions, advantages,
                returns, key, *, platform: str | None = None):
     """The PPO epochs over a rollout's T x B transitions (`minibatch_updates`). Returns (params,
@@ -385,10 +403,7 @@ def train_iteration(config: Config, trainer: Trainer, state: TrainState,
                                                    * config.env.rollout_length))
         games, transitions, tallies = rollout(config, trainer.model, state.params, state.games,
                                               rollout_key, weight, mesh)
-        advantages, returns = ppo.compute_gae(
-            transitions.reward, transitions.value, transitions.next_value,
-            transitions.terminated, transitions.truncated, gamma=config.ppo.gamma,
-            gae_lambda=config.ppo.gae_lambda)
+        advantages, returns = ppo_targets(config, transitions)
         params, opt_state, metrics = ppo_update(config, trainer, state.params, state.opt_state,
                                                 transitions, advantages, returns, update_key,
                                                 platform=platform)

@@ -28,6 +28,9 @@ class Transition(NamedTuple):
     log_prob: jax.Array           # float32[T, B]  log pi_old(action)
     value: jax.Array              # float32[T, B]  V(s_t) for the side to move at t
     reward: jax.Array             # float32[T, B]  reward to the side that moved at t
+    # float32[T, B]: the shaping term of that ply for its mover (shaping.potential_difference;
+    # 0 without shaping): it enters the policy's advantages, never the value targets.
+    shaping: jax.Array
     terminated: jax.Array         # bool[T, B]     s_{t+1} ended the game by the rules
     truncated: jax.Array          # bool[T, B]     s_{t+1} ended the game at the move limit (a draw)
     # float32[T, B]: V(s_{t+1}) for the side to move at t+1 (the opponent), computed on s_{t+1}

@@ -1,10 +1,18 @@
-"""Optional reward shaping: a small material term that anneals to zero (config `reward_shaping`).
+"""Optional reward shaping: potential-based, on material (config `reward_shaping`).
 
-The game result stays the objective: the term is off by default, and when on it falls linearly to
-zero by `anneal_env_steps`, so late training optimises the true result alone. By default a promoted
-piece counts as its unpromoted type, so only captures change material: when promotions scored,
-self-play learned to march pawns into the promotion zone and win by impasse declaration, which
-does not carry over to real opponents (docs/benchmarks.md, "Toward the learning bar").
+The potential of a position is Phi(s) = w x the mover's material balance, and the term added to
+a ply's reward is Ng, Harada and Russell's (1999) F = gamma x Phi'(s') - Phi(s), written for
+alternating movers (s' is seen from the opponent, so Phi' = -Phi(s')) and with Phi = 0 on a
+position that ended the game. Added along a finished game the terms telescope: with lambda = 1
+their GAE is -Phi(s_t), which depends on the position alone, so they change no move's worth and
+cannot change which policy is best. The value head never sees them: its targets are the
+unshaped returns, in the tanh head's [-1, 1]; only the policy's advantages carry the shaping
+(`iteration.ppo_targets`): a capture is credited when it is made, not when the game ends.
+
+The weight falls linearly to zero by `anneal_env_steps`. By default a promoted piece counts as
+its unpromoted type, so only captures change material: when promotions scored, self-play learned
+to march pawns into the promotion zone and win by impasse declaration, which does not carry over
+to real opponents (docs/benchmarks.md, "Toward the learning bar").
 """
 from __future__ import annotations
 
@@ -44,8 +52,13 @@ def material_weight(base_weight: float, anneal_env_steps: int, env_steps):
     return jnp.float32(base_weight) * jnp.clip(remaining, 0.0, 1.0)
 
 
-def material_reward(before: State, after: State, weight, count_promotions: bool = True):
-    """float32[]: weight x the material the mover gained with its move. `after` is seen from the
-    next mover, so its balance enters with a minus sign."""
-    return weight * (-material_balance(after, count_promotions)
-                     - material_balance(before, count_promotions))
+def potential_difference(before: State, after: State, weight, gamma: float,
+                         count_promotions: bool = True):
+    """float32[]: F = gamma x (-Phi(after)) - Phi(before) for the mover of `before`, with
+    Phi = weight x material_balance and Phi = 0 once `after` ended the game (terminated; a game
+    cut at the move limit is not over in the value's world, so its last position keeps Phi).
+    `after` is seen from the next mover, hence the minus sign. At gamma = 1, a ply that changes
+    no material scores 0 and a capture scores weight x the material it gained."""
+    phi_after = jnp.where(after.terminated, 0.0,
+                          weight * material_balance(after, count_promotions))
+    return -gamma * phi_after - weight * material_balance(before, count_promotions)

@@ -1,12 +1,12 @@
-"""Material reward shaping: balance, the reward for a capture, and the annealed weight, against
-hand-counted numbers."""
+"""Material shaping: the balance, the potential-based term of a ply and the annealed weight against
+hand-counted numbers; inside a rollout against cshogi's boards; the advantages it makes."""
 from __future__ import annotations
 
 import jax.numpy as jnp
 import pytest
 
 import shogi_jax as sj
-from shogi_jax.shaping import material_balance, material_reward, material_weight
+from shogi_jax.shaping import material_balance, material_weight, potential_difference
 
 
 def test_start_position_is_balanced():
@@ -26,9 +26,25 @@ def test_a_capture_earns_twice_the_piece_for_the_mover():
     # Black's hand (5): +10 for Black.
     before = sj.from_sfen("4k4/4s4/9/9/4R4/9/9/9/4K4 b - 1")
     after = sj.step(before, sj.usi_to_action(before, "5e5b"))
-    assert float(material_reward(before, after, jnp.float32(0.5))) == pytest.approx(0.5 * 10)
+    assert float(potential_difference(before, after, jnp.float32(0.5), 1.0)) == pytest.approx(0.5 * 10)
     quiet = sj.step(before, sj.usi_to_action(before, "5e4e"))
-    assert float(material_reward(before, quiet, jnp.float32(0.5))) == 0.0
+    assert float(potential_difference(before, quiet, jnp.float32(0.5), 1.0)) == 0.0
+
+
+def test_the_discount_weighs_the_position_after_and_a_finished_game_has_no_potential():
+    # The capture above at gamma 0.9: Black's balance 10 - 5 before; after it, White's balance
+    # is -(10 + 5): F = 0.9 x 0.5 x 15 - 0.5 x 5.
+    before = sj.from_sfen("4k4/4s4/9/9/4R4/9/9/9/4K4 b - 1")
+    after = sj.step(before, sj.usi_to_action(before, "5e5b"))
+    assert float(potential_difference(before, after, jnp.float32(0.5), 0.9)) == pytest.approx(
+        0.9 * 0.5 * 15 - 0.5 * 5)
+    # Black mates with gold and lance on the board (6 + 3) against a bare king: the mated
+    # position's potential is 0, so F = -Phi(before) whatever gamma.
+    mate = sj.from_sfen("4k4/9/4G4/9/4L4/9/9/9/K8 b - 11")
+    mated = sj.step(mate, sj.usi_to_action(mate, "5c5b"))
+    assert bool(mated.terminated)
+    for gamma in (1.0, 0.9):
+        assert float(potential_difference(mate, mated, jnp.float32(0.5), gamma)) == -0.5 * 9
 
 
 @pytest.mark.parametrize("steps, expected", [(0, 0.2), (500, 0.1), (1000, 0.0), (5000, 0.0)])
@@ -45,8 +61,8 @@ def test_promotion_scores_only_when_promotions_count():
     # nothing by captures only.
     before = sj.from_sfen("4k4/9/9/4P4/9/9/9/9/4K4 b - 1")
     promoted = sj.step(before, sj.usi_to_action(before, "5d5c+"))
-    assert float(material_reward(before, promoted, jnp.float32(1.0), True)) == 5.0
-    assert float(material_reward(before, promoted, jnp.float32(1.0), False)) == 0.0
+    assert float(potential_difference(before, promoted, jnp.float32(1.0), 1.0, True)) == 5.0
+    assert float(potential_difference(before, promoted, jnp.float32(1.0), 1.0, False)) == 0.0
 
 
 def test_capturing_a_promoted_piece_by_captures_only_scores_its_base_piece():
@@ -55,6 +71,100 @@ def test_capturing_a_promoted_piece_by_captures_only_scores_its_base_piece():
     # 12 off White and 10 into the hand (+22).
     before = sj.from_sfen("4k4/4+r4/4G4/9/9/9/9/9/4K4 b - 1")
     after = sj.step(before, sj.usi_to_action(before, "5c5b"))
-    assert float(material_reward(before, after, jnp.float32(1.0), False)) == 20.0
-    assert float(material_reward(before, after, jnp.float32(1.0), True)) == 22.0
+    assert float(potential_difference(before, after, jnp.float32(1.0), 1.0, False)) == 20.0
+    assert float(potential_difference(before, after, jnp.float32(1.0), 1.0, True)) == 22.0
     assert float(material_balance(before, count_promotions=False)) == 6 - 10
+
+
+# --- inside a rollout -------------------------------------------------------------------------
+
+# Captures-only points by cshogi piece type (promoted pieces as their base), written out apart
+# from shaping.py's table: P L N S B R G K, then +P +L +N +S +B +R.
+CSHOGI_POINTS = {1: 1, 2: 3, 3: 4, 4: 5, 5: 8, 6: 10, 7: 6, 8: 0,
+                 9: 1, 10: 3, 11: 4, 12: 5, 13: 8, 14: 10}
+CSHOGI_HAND_POINTS = (1, 3, 4, 5, 6, 8, 10)  # cshogi's hand order: P L N S G B R
+
+
+def cshogi_balance(board) -> int:
+    """The side to move's material minus the other side's, counted on a cshogi board."""
+    import cshogi
+
+    totals = [0, 0]
+    for piece in board.pieces:
+        if piece:
+            totals[piece >= 16] += CSHOGI_POINTS[piece & 15]
+    for side, hand in enumerate(board.pieces_in_hand):
+        totals[side] += sum(n * p for n, p in zip(hand, CSHOGI_HAND_POINTS))
+    mover = 0 if board.turn == cshogi.BLACK else 1
+    return totals[mover] - totals[1 - mover]
+
+
+def test_shaping_in_a_rollout_matches_cshogi_and_leaves_the_value_targets_alone():
+    """16 games (8 from a mate in one for Black, 8 from the start) for 12 plies of the untrained
+    smoke network with weight 0.5 and gamma 0.9: each ply's term is F = -0.9 x Phi(after) -
+    Phi(before), Phi = 0.5 x the balance counted by cshogi on the replayed boards (0 once the
+    game is over); the value targets are the unshaped returns; the advantages differ from the
+    unshaped ones by the GAE of the terms alone, which over a finished game (lambda = 1) is
+    -Phi(s_t): a baseline, not a reward."""
+    import cshogi
+    import jax
+    import numpy as np
+
+    from shogi_jax import iteration as it
+    from shogi_jax import ppo
+    from shogi_jax.config import load_config
+    from shogi_jax.notation.usi import parse_usi
+
+    weight, gamma, plies, mate_sfen = 0.5, 0.9, 12, "4k4/9/4G4/9/4L4/9/9/9/K8 b - 11"
+    config = load_config("configs/smoke.yaml", [
+        "env.num_games=16", f"env.rollout_length={plies}", "ppo.minibatches=1",
+        f"reward_shaping.material_weight={weight}", "reward_shaping.anneal_env_steps=0",
+        f"ppo.gamma={gamma}", "ppo.gae_lambda=1.0"])
+    trainer = it.make_trainer(config)
+    params = jax.jit(trainer.model.init)(jax.random.PRNGKey(0),
+                                         sj.observe(it.start_position(config))[None])
+    starts = [sj.from_sfen(mate_sfen)] * 8 + [it.start_position(config)] * 8
+    games = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *starts)
+
+    @jax.jit
+    def rollout_and_targets(params, games, key):
+        _, transitions, _ = it.rollout(config, trainer.model, params, games, key,
+                                       jnp.float32(weight))
+        return transitions, it.ppo_targets(config, transitions)
+
+    transitions, (advantages, returns) = rollout_and_targets(params, games,
+                                                             jax.random.PRNGKey(2))
+    actions, shaping = np.asarray(transitions.action), np.asarray(transitions.shaping)
+    terminated = np.asarray(transitions.terminated)
+    done = terminated | np.asarray(transitions.truncated)
+    expected, potential = np.zeros_like(shaping), np.zeros_like(shaping)
+    for b in range(16):
+        board = cshogi.Board(mate_sfen if b < 8 else cshogi.STARTING_SFEN)
+        for t in range(plies):
+            potential[t, b] = weight * cshogi_balance(board)
+            played = [move for move in board.legal_moves
+                      if parse_usi(cshogi.move_to_usi(move), board.turn)[0] == actions[t, b]]
+            assert len(played) == 1, (b, t)
+            board.push(played[0])
+            assert board.is_game_over() == terminated[t, b], (b, t)
+            after = 0.0 if terminated[t, b] else weight * cshogi_balance(board)
+            expected[t, b] = -gamma * after - potential[t, b]
+            if done[t, b]:
+                board = cshogi.Board()
+    np.testing.assert_allclose(shaping, expected, rtol=1e-6, atol=1e-6)
+    assert (shaping[~terminated] != 0).any() and terminated.any()  # captures, and a mate
+
+    unshaped = ppo.compute_gae(transitions.reward, transitions.value, transitions.next_value,
+                               transitions.terminated, transitions.truncated, gamma=gamma,
+                               gae_lambda=1.0)
+    np.testing.assert_array_equal(np.asarray(returns), np.asarray(unshaped[1]))
+    zeros = jnp.zeros_like(transitions.value)
+    shaping_only, _ = ppo.compute_gae(transitions.shaping, zeros, zeros, transitions.terminated,
+                                      transitions.truncated, gamma=gamma, gae_lambda=1.0)
+    np.testing.assert_allclose(np.asarray(advantages) - np.asarray(unshaped[0]),
+                               np.asarray(shaping_only), atol=1e-5)
+    for b in range(16):
+        for end in np.flatnonzero(terminated[:, b]):
+            begin = max([t + 1 for t in np.flatnonzero(done[:end, b])], default=0)
+            np.testing.assert_allclose(np.asarray(shaping_only)[begin:end + 1, b],
+                                       -potential[begin:end + 1, b], atol=1e-5)
