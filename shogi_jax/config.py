@@ -76,6 +76,10 @@ class EnvConfig:
     rollout_length: int = setting(32, "T: plies per game per iteration", POSITIVE)
     max_plies: int = setting(512, "move limit (a draw, truncated)", POSITIVE)
     impasse: bool = setting(True, "CSA 27-point impasse declaration")
+    stagger_plies: int = setting(0, "0: all games start together. N: before training, each game "
+                                    "plays a random number in [0, N) of uniformly random plies, "
+                                    "so the games do not move through their phases in lockstep",
+                                 NON_NEGATIVE)
 
 
 @dataclass(frozen=True)

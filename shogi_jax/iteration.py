@@ -80,14 +80,43 @@ def start_position(config: Config) -> State:
     return sj.init(max_plies=config.env.max_plies, impasse=config.env.impasse)
 
 
+def staggered_games(config: Config, games: State, key) -> State:
+    """B games played on by uniformly random moves, game b for plies[b] ~ U{0 .. N-1} plies
+    (N = env.stagger_plies; a game that ends meanwhile restarts from the start position).
+
+    Without it all B games start together and stay in step until the first ones end: an
+    iteration's batch then holds the same phase of every game (the openings, then the early
+    middle games, ...), for the first ~16 iterations of cpu.yaml. These plies are not trained
+    on, but they count in the length (games/mean_length) of each slot's first game."""
+    num_games, spread = games.legal_action_mask.shape[0], config.env.stagger_plies
+    count_key, move_key = jax.random.split(key)
+    plies = jax.random.randint(count_key, (num_games,), 0, spread)  # int32[B]
+    step, _ = _rules_on_own_games(config, None)
+    start = start_position(config)
+    uniform = jnp.zeros(games.legal_action_mask.shape, jnp.float32)  # logits of equal moves
+
+    def ply(games, t_and_key):
+        t, ply_key = t_and_key
+        action, _ = ppo.sample_actions(ply_key, uniform, games.legal_action_mask)
+        after = step(games, action)
+        after = select_games(after.terminated | after.truncated, start, after)
+        return select_games(t < plies, after, games), None
+
+    return jax.lax.scan(ply, games, (jnp.arange(spread), jax.random.split(move_key, spread)))[0]
+
+
 def init_train_state(config: Config, trainer: Trainer) -> TrainState:
-    """Fresh parameters (seeded by train.seed), optimizer state and B games at the start."""
+    """Fresh parameters (seeded by train.seed), optimizer state and B games at the start
+    (each played on by `staggered_games` when env.stagger_plies is set)."""
     key = jax.random.PRNGKey(config.train.seed)
     params_key, key = jax.random.split(key)
     start = start_position(config)
     params = trainer.model.init(params_key, sj.observe(start)[None])
     games = jax.tree_util.tree_map(
         lambda x: jnp.broadcast_to(x, (config.env.num_games,) + x.shape), start)
+    if config.env.stagger_plies:
+        stagger_key, key = jax.random.split(key)
+        games = staggered_games(config, games, stagger_key)
     return TrainState(
         params=params, opt_state=trainer.optimizer.init(params), games=games, key=key,
         iteration=jnp.int32(0), games_finished=jnp.int32(0),

@@ -46,6 +46,9 @@ def test_shipped_configs_hold_the_documented_numbers():
     cpu, cpu_az = load_config(CONFIG_DIR / "cpu.yaml"), load_config(CONFIG_DIR / "cpu_az.yaml")
     assert (cpu.algorithm, cpu_az.algorithm) == ("ppo", "gumbel_az")
     assert cpu_az.model == cpu.model and cpu_az.reward_shaping.material_weight == 0
+    # Every shipped training config staggers its games' starts.
+    assert {load_config(CONFIG_DIR / name).env.stagger_plies for name in SHIPPED
+            if name != "smoke.yaml"} == {128}
 
 
 def test_the_search_measurement_tournament_loads():

@@ -193,6 +193,30 @@ def test_a_mate_in_the_rollout_rewards_the_mover_and_signs_every_ply_of_its_game
     assert terminated[0, :per_side].any() and terminated[0, per_side:].any()
 
 
+def test_staggered_starts_spread_the_games_over_legal_positions():
+    """env.stagger_plies = 40: the 16 games begin at different plies below 40, each a position
+    cshogi accepts with the same legal moves as ours; the same seed gives the same games; at 0
+    every game is the start position."""
+    import cshogi
+    import shogi_jax as sj
+
+    config = load_config(SMOKE, ["env.num_games=16", "env.stagger_plies=40"])
+    trainer = it.make_trainer(config)
+    games = it.init_train_state(config, trainer).games
+    plies = np.asarray(games.ply)
+    assert plies.max() < 40 and len(set(plies.tolist())) >= 8, plies
+    for b in range(16):
+        state = jax.tree_util.tree_map(lambda x: x[b], games)
+        board = cshogi.Board(sj.to_sfen(state))
+        assert not board.is_game_over()
+        assert len(list(board.legal_moves)) == int(np.asarray(state.legal_action_mask).sum())
+    again = it.init_train_state(config, trainer).games
+    assert (np.asarray(again.board) == np.asarray(games.board)).all()
+    together = it.init_train_state(load_config(SMOKE, ["env.num_games=16"]), trainer).games
+    assert (np.asarray(together.ply) == 0).all()
+    assert (np.asarray(together.board) == np.asarray(it.start_position(config).board)).all()
+
+
 def test_mixed_precision_params_float32_trunk_bfloat16_heads_float32():
     config = load_config(SMOKE, ["model.dtype=bfloat16"])
     model = make_model(config.model)
