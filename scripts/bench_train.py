@@ -71,7 +71,8 @@ def network_only(config, trainer, state):
 
         checksum = jax.lax.scan(forward, jnp.float32(0), observations)[0]
         params, opt_state, metrics = it.ppo_update(config, trainer, params, opt_state,
-                                                   transitions, zeros + 0.1, zeros + 0.5, key)
+                                                   transitions,
+                                                   it.PPOTargets(zeros + 0.1, zeros + 0.5), key)
         return params, opt_state, checksum
 
     return lambda: run(state.params, state.opt_state)

@@ -28,6 +28,7 @@ import yaml
 COMPUTE_DTYPES = ("float32", "bfloat16")
 LR_SCHEDULES = ("constant", "linear", "cosine")
 ALGORITHMS = ("ppo", "gumbel_az")
+VALUE_HEADS = ("scalar", "wdl")
 
 
 class ConfigError(ValueError):
@@ -66,6 +67,9 @@ class ModelConfig:
     channels: int = setting(32, "channels per conv layer", POSITIVE)
     squeeze_excitation: bool = setting(False, "squeeze-excitation in each residual block")
     value_hidden: int = setting(64, "hidden units of the value head", POSITIVE)
+    value_head: str = setting("scalar", "scalar: a tanh value, squared error; wdl: win/draw/loss "
+                                        "logits (value = P(win) - P(loss)), cross-entropy",
+                              one_of(VALUE_HEADS))
     dtype: str = setting("float32", "compute dtype (params always float32)",
                          one_of(COMPUTE_DTYPES))
 
@@ -352,6 +356,10 @@ def validate(config: Config) -> None:
             f"env.rollout_length / ppo.minibatches plies of every one of the env.num_games "
             f"= {config.env.num_games} games)"
         )
+    if config.model.value_head == "wdl" and config.ppo.value_clip_eps is not None:
+        raise ConfigError(
+            f"ppo.value_clip_eps = {config.ppo.value_clip_eps} clips a scalar value's squared "
+            "error; model.value_head = wdl is trained by cross-entropy: set it to null")
     if config.algorithm == "gumbel_az" and config.reward_shaping.material_weight > 0:
         raise ConfigError(
             f"reward_shaping.material_weight = {config.reward_shaping.material_weight} is for "

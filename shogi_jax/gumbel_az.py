@@ -18,6 +18,7 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from shogi_jax import wdl
 from shogi_jax.ppo import entropy, masked_log_softmax
 
 
@@ -70,14 +71,16 @@ def outcome_targets(reward, done):
     return targets, known
 
 
-def az_loss(logits, values, batch: AZBatch, *, value_coef):
+def az_loss(logits, values, batch: AZBatch, *, value_coef, wdl_logits=None):
     """The Gumbel AlphaZero loss on a minibatch.
 
     logits: float[N, A] (any float dtype; computed in float32); values: float[N]; batch: AZBatch
     of N samples. Returns (loss float32[], metrics: dict of float32[]):
     "loss/policy" (cross-entropy to the improved policy), "loss/value" (0.5 * mean squared error
     over the samples with a known outcome), "loss/total", "az/policy_kl" (KL(target || policy)),
-    "az/target_entropy", "az/value_known" (share of samples with an outcome).
+    "az/target_entropy", "az/value_known" (share of samples with an outcome). With wdl_logits
+    (float[N, 3], a wdl value head) the value loss is the cross-entropy to the outcome's
+    win/draw/loss class over the samples with a known outcome.
 
         loss = policy_loss + value_coef * value_loss
     """
@@ -93,9 +96,12 @@ def az_loss(logits, values, batch: AZBatch, *, value_coef):
     policy_loss = jnp.mean(cross_entropy)
 
     known = jnp.asarray(batch.value_known, jnp.float32)
-    squared = jnp.square(jnp.asarray(values, jnp.float32) - jax.lax.stop_gradient(
-        jnp.asarray(batch.value_target, jnp.float32)))
-    value_loss = 0.5 * jnp.sum(known * squared) / jnp.maximum(jnp.sum(known), 1.0)
+    if wdl_logits is None:
+        per_sample = 0.5 * jnp.square(jnp.asarray(values, jnp.float32) - jax.lax.stop_gradient(
+            jnp.asarray(batch.value_target, jnp.float32)))
+    else:
+        per_sample = wdl.cross_entropy(wdl_logits, wdl.outcome_distribution(batch.value_target))
+    value_loss = jnp.sum(known * per_sample) / jnp.maximum(jnp.sum(known), 1.0)
     loss = policy_loss + value_coef * value_loss
     metrics = {
         "loss/policy": policy_loss,

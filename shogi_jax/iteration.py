@@ -19,7 +19,7 @@ import optax
 from jax.sharding import Mesh
 
 import shogi_jax as sj
-from shogi_jax import gumbel_az, parallel, ppo, shaping
+from shogi_jax import gumbel_az, parallel, ppo, shaping, wdl
 from shogi_jax.config import Config, ConfigError
 from shogi_jax.model import make_model
 from shogi_jax.rules.state import State, select_games
@@ -162,6 +162,7 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
 
     With the games split over `mesh`, every device steps and observes only its own games."""
     step, observe = _rules_on_own_games(config, mesh)
+    wdl_head = config.model.value_head == "wdl"
     start = start_position(config)
     start_observation = sj.observe(start)
     # Every reset game starts from the same position: its network outputs are computed once.
@@ -176,7 +177,13 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
         after_observation = observe(after)
         # Outputs on the state before any reset: the next mover's policy, and the value that
         # bootstraps a game cut by the move limit.
-        after_logits, after_value = model.apply(params, after_observation)
+        if wdl_head:
+            after_logits, after_value, after_wdl = model.apply(params, after_observation,
+                                                               with_wdl=True)
+            next_wdl = jax.nn.softmax(after_wdl, axis=-1)
+        else:
+            after_logits, after_value = model.apply(params, after_observation)
+            next_wdl = None
         mover = games.color
         reward = jnp.take_along_axis(after.rewards, mover[:, None], axis=1)[:, 0]
         shaping_term = jnp.zeros_like(reward)
@@ -189,7 +196,7 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
             observation=observation, legal_action_mask=games.legal_action_mask, action=action,
             log_prob=log_prob, value=value, reward=reward, shaping=shaping_term,
             terminated=after.terminated,
-            truncated=after.truncated, next_value=after_value)
+            truncated=after.truncated, next_value=after_value, next_wdl=next_wdl)
         done = after.terminated | after.truncated
 
         def reset(fresh, current):
@@ -354,10 +361,19 @@ def minibatch_updates(config: Config, trainer: Trainer, params, opt_state, obser
     return params, opt_state, jax.tree_util.tree_map(jnp.mean, metrics)
 
 
-def ppo_targets(config: Config, transitions: ppo.Transition):
-    """(advantages, returns), both float32[T, B]: GAE over the rollout. The value head's
-    targets (returns) are those of the game's own rewards; with material shaping on, the
-    policy's advantages are those of the rewards plus the shaping terms (see shaping.py)."""
+class PPOTargets(NamedTuple):
+    """What the PPO updates fit, per ply of the rollout."""
+
+    advantage: jax.Array                    # float32[T, B] the policy's
+    target_return: jax.Array                # float32[T, B] a scalar value head's
+    target_wdl: jax.Array | None = None     # float32[T, B, 3] a wdl value head's
+
+
+def ppo_targets(config: Config, transitions: ppo.Transition) -> PPOTargets:
+    """GAE over the rollout. The value head's targets are those of the game's own rewards
+    (returns, or their win/draw/loss form for a wdl head: ppo.wdl_returns); with material
+    shaping on, the policy's advantages are those of the rewards plus the shaping terms (see
+    shaping.py)."""
     gae = functools.partial(
         ppo.compute_gae, value=transitions.value, next_value=transitions.next_value,
         terminated=transitions.terminated, truncated=transitions.truncated,
@@ -365,11 +381,24 @@ def ppo_targets(config: Config, transitions: ppo.Transition):
     advantages, returns = gae(transitions.reward)
     if config.reward_shaping.material_weight > 0:
         advantages, _ = gae(transitions.reward + transitions.shaping)
-    return advantages, returns
+    target_wdl = None
+    if config.model.value_head == "wdl":
+        target_wdl = ppo.wdl_returns(transitions.reward, transitions.next_wdl,
+                                     transitions.terminated, transitions.truncated,
+                                     gamma=config.ppo.gamma, gae_lambda=config.ppo.gae_lambda)
+    return PPOTargets(advantages, returns, target_wdl)
 
 
-def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions, advantages,
-               returns, key, *, platform: str | None = None):
+def network_outputs(config: Config, model, params, observation):
+    """(logits, values, wdl logits or None) of the network on a minibatch, for the losses."""
+    if config.model.value_head == "wdl":
+        return model.apply(params, observation, with_wdl=True)
+    logits, values = model.apply(params, observation)
+    return logits, values, None
+
+
+def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
+               targets: PPOTargets, key, *, platform: str | None = None):
     """The PPO epochs over a rollout's T x B transitions (`minibatch_updates`). Returns (params,
     opt_state, metrics). With ppo.target_kl set, the updates stop once a minibatch's approximate
     KL exceeds it. `platform`: the one the update is compiled for (default: the default
@@ -377,16 +406,18 @@ def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
     ppo_config = config.ppo
     samples = ppo.PPOBatch(
         action=transitions.action, old_log_prob=transitions.log_prob,
-        old_value=transitions.value, advantage=advantages, target_return=returns,
-        legal_action_mask=transitions.legal_action_mask)  # each [T, B, ...]
+        old_value=transitions.value, advantage=targets.advantage,
+        target_return=targets.target_return, legal_action_mask=transitions.legal_action_mask,
+        target_wdl=targets.target_wdl)  # each [T, B, ...]
 
     def loss_of(params, observation, minibatch):
-        logits, values = trainer.model.apply(params, observation)
+        logits, values, wdl_logits = network_outputs(config, trainer.model, params, observation)
         return ppo.ppo_loss(logits, values, minibatch, clip_eps=ppo_config.clip_eps,
                             value_clip_eps=ppo_config.value_clip_eps,
                             value_coef=ppo_config.value_coef,
                             entropy_coef=ppo_config.entropy_coef,
-                            normalize_advantages=ppo_config.normalize_advantages)
+                            normalize_advantages=ppo_config.normalize_advantages,
+                            wdl_logits=wdl_logits)
 
     return minibatch_updates(config, trainer, params, opt_state, transitions.observation, samples,
                              loss_of, key, platform=platform or parallel.platform_of(None),
@@ -404,9 +435,9 @@ def az_update(config: Config, trainer: Trainer, params, opt_state,
         value_known=value_known, legal_action_mask=transitions.legal_action_mask)
 
     def loss_of(params, observation, minibatch):
-        logits, values = trainer.model.apply(params, observation)
+        logits, values, wdl_logits = network_outputs(config, trainer.model, params, observation)
         return gumbel_az.az_loss(logits, values, minibatch,
-                                 value_coef=config.gumbel_az.value_coef)
+                                 value_coef=config.gumbel_az.value_coef, wdl_logits=wdl_logits)
 
     return minibatch_updates(config, trainer, params, opt_state, transitions.observation, samples,
                              loss_of, key, platform=platform or parallel.platform_of(None))
@@ -432,12 +463,15 @@ def train_iteration(config: Config, trainer: Trainer, state: TrainState,
                                                    * config.env.rollout_length))
         games, transitions, tallies = rollout(config, trainer.model, state.params, state.games,
                                               rollout_key, weight, mesh)
-        advantages, returns = ppo_targets(config, transitions)
         params, opt_state, metrics = ppo_update(config, trainer, state.params, state.opt_state,
-                                                transitions, advantages, returns, update_key,
+                                                transitions, ppo_targets(config, transitions),
+                                                update_key,
                                                 platform=platform)
         metrics["rollout/mean_value"] = jnp.mean(transitions.value)
         metrics["shaping/material_weight"] = weight
+        if transitions.next_wdl is not None:
+            metrics["rollout/mean_draw_probability"] = jnp.mean(
+                transitions.next_wdl[..., wdl.DRAW])
     finished = jnp.sum(tallies.finished)
     results = jnp.sum(tallies.results, axis=0)
     reasons = jnp.sum(tallies.reasons, axis=0)

@@ -3,9 +3,11 @@
 One network plays both sides: it sees the position from the side to move (`shogi_jax.observe`)
 and returns 2187 policy logits in the dlshogi/pgx 27 x 81 layout (action = plane * 81 + square,
 square = 9 * file_index + rank_index, matching the observation's [file, rank] axes) and a value in
-[-1, 1] for the side to move. Mixed precision: parameters in float32 (`param_dtype`), activations
-in the config's compute dtype for the trunk, float32 in the policy and value heads (so logits and
-values, which the softmax, the PPO ratio and the losses read, are float32 throughout).
+[-1, 1] for the side to move: a tanh, or P(win) - P(loss) of a win/draw/loss head
+(`model.value_head: wdl`, see wdl.py). Mixed precision: parameters in float32 (`param_dtype`),
+activations in the config's compute dtype for the trunk, float32 in the policy and value heads
+(so logits and values, which the softmax, the PPO ratio and the losses read, are float32
+throughout).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import chex
 import flax.linen as nn
 import jax.numpy as jnp
 
+from shogi_jax import wdl
 from shogi_jax.config import ModelConfig
 from shogi_jax.rules.board import NUM_ACTION_PLANES, NUM_ACTIONS
 
@@ -57,16 +60,20 @@ class ResidualBlock(nn.Module):
 
 
 class ActorCritic(nn.Module):
-    """observation bool[B, 9, 9, C] -> (logits float32[B, 2187], value float32[B] in [-1, 1])."""
+    """observation bool[B, 9, 9, C] -> (logits float32[B, 2187], value float32[B] in [-1, 1]);
+    with `with_wdl` (a `wdl` value head only) also the win/draw/loss logits float32[B, 3]."""
 
     blocks: int
     channels: int
     squeeze_excitation: bool
     value_hidden: int
     dtype: jnp.dtype
+    value_head: str = "scalar"
 
     @nn.compact
-    def __call__(self, observation):
+    def __call__(self, observation, with_wdl: bool = False):
+        if with_wdl and self.value_head != "wdl":
+            raise ValueError(f"with_wdl needs a wdl value head, this network's is {self.value_head!r}")
         chex.assert_rank(observation, 4)  # [B, 9, 9, C]
         chex.assert_shape(observation, (None, 9, 9, None))
         x = observation.astype(self.dtype)
@@ -92,13 +99,21 @@ class ActorCritic(nn.Module):
         value = value.reshape(value.shape[0], -1)
         value = nn.relu(nn.Dense(self.value_hidden, dtype=jnp.float32,
                                  param_dtype=jnp.float32)(value))
-        value = jnp.tanh(nn.Dense(1, dtype=jnp.float32, param_dtype=jnp.float32)(value)[:, 0])
+        if self.value_head == "wdl":
+            wdl_logits = nn.Dense(wdl.NUM_OUTCOMES, dtype=jnp.float32,
+                                  param_dtype=jnp.float32)(value)  # [B, 3]
+            value = wdl.value_of(wdl_logits)
+        else:
+            value = jnp.tanh(nn.Dense(1, dtype=jnp.float32, param_dtype=jnp.float32)(value)[:, 0])
         chex.assert_shape([logits, value], [(observation.shape[0], NUM_ACTIONS),
                                             (observation.shape[0],)])
+        if with_wdl:
+            return logits, value, wdl_logits
         return logits, value
 
 
 def make_model(config: ModelConfig) -> ActorCritic:
     return ActorCritic(blocks=config.blocks, channels=config.channels,
                        squeeze_excitation=config.squeeze_excitation,
-                       value_hidden=config.value_hidden, dtype=jnp.dtype(config.dtype))
+                       value_hidden=config.value_hidden, dtype=jnp.dtype(config.dtype),
+                       value_head=config.value_head)

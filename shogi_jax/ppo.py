@@ -9,13 +9,14 @@ Shapes: T rollout steps, B games, N = T * B flattened samples, A = `NUM_ACTIONS`
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import chex
 import jax
 import jax.numpy as jnp
 import optax
 
+from shogi_jax import wdl
 from shogi_jax.config import LR_SCHEDULES
 
 
@@ -36,6 +37,9 @@ class Transition(NamedTuple):
     # float32[T, B]: V(s_{t+1}) for the side to move at t+1 (the opponent), computed on s_{t+1}
     # before any auto-reset.
     next_value: jax.Array
+    # float32[T, B, 3]: the win/draw/loss probabilities of s_{t+1} for its mover, likewise
+    # (a wdl value head only; None otherwise).
+    next_wdl: Optional[jax.Array] = None
 
 
 class PPOBatch(NamedTuple):
@@ -47,6 +51,7 @@ class PPOBatch(NamedTuple):
     advantage: jax.Array          # float32[N]
     target_return: jax.Array      # float32[N]
     legal_action_mask: jax.Array  # bool[N, A]
+    target_wdl: Optional[jax.Array] = None  # float32[N, 3] (a wdl value head only)
 
 
 def compute_gae(reward, value, next_value, terminated, truncated, *, gamma, gae_lambda):
@@ -77,6 +82,44 @@ def compute_gae(reward, value, next_value, terminated, truncated, *, gamma, gae_
     _, advantages = jax.lax.scan(
         backward, jnp.zeros_like(value[0]), (delta, same_game), reverse=True)
     return advantages, advantages + value
+
+
+def wdl_returns(reward, next_wdl, terminated, truncated, *, gamma, gae_lambda):
+    """The lambda-returns of `compute_gae` as win/draw/loss distributions: the targets of a wdl
+    value head. reward: float[T, B] (non-zero only on a ply that ends a game); next_wdl:
+    float[T, B, 3], the W/D/L probabilities of s_{t+1} for its mover; terminated, truncated:
+    bool[T, B]. Returns float32[T, B, 3]:
+
+        q_t = one-hot(result of the game for the mover at t)              if terminated_t
+            = (1 - gamma) x DRAW + gamma x swap(m_t)                        otherwise
+        m_t = (1 - lambda) x next_wdl_t + lambda x q_{t+1}    in the same game
+            = next_wdl_t                     at the move limit and after the last ply
+
+    (swap: the next mover's win is this mover's loss). A drawn ending (fourfold repetition, a
+    drawn impasse) is its own class; the discount moves the distant future towards a draw. The
+    expected P(win) - P(loss) of q_t is compute_gae's return when values are P(win) - P(loss)
+    and the rewards only the results.
+    """
+    chex.assert_rank([reward, next_wdl], [2, 3])
+    chex.assert_equal_shape([reward, terminated, truncated])
+    chex.assert_equal_shape_prefix([reward, next_wdl], 2)
+    next_wdl = jnp.asarray(next_wdl, jnp.float32)
+    outcome = wdl.outcome_distribution(reward)
+    same_game = ~(jnp.asarray(terminated) | jnp.asarray(truncated))
+    draw = wdl.outcome_distribution(jnp.zeros(()))
+
+    def backward(next_target, step):
+        outcome_t, next_wdl_t, terminated_t, same_game_t = step
+        ahead = jnp.where(same_game_t[:, None],
+                          (1.0 - gae_lambda) * next_wdl_t + gae_lambda * next_target, next_wdl_t)
+        target = jnp.where(terminated_t[:, None], outcome_t,
+                           (1.0 - gamma) * draw + gamma * wdl.for_the_opponent(ahead))
+        return target, target
+
+    _, targets = jax.lax.scan(backward, next_wdl[-1],
+                              (outcome, next_wdl, jnp.asarray(terminated), same_game),
+                              reverse=True)
+    return targets
 
 
 def masked_log_softmax(logits, legal_action_mask):
@@ -120,12 +163,13 @@ def value_loss(values, old_value, target_return, value_clip_eps):
 
 
 def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, entropy_coef,
-             normalize_advantages):
+             normalize_advantages, wdl_logits=None):
     """The clipped PPO objective on a minibatch.
 
     logits: float[N, A] (any float dtype; computed in float32); values: float[N];
     batch: PPOBatch of N samples. value_clip_eps None means an unclipped value loss;
-    normalize_advantages is a Python bool. Returns (loss float32[], metrics: dict of float32[]):
+    normalize_advantages is a Python bool. With wdl_logits (float[N, 3], a wdl value head) the
+    value loss is the cross-entropy to batch.target_wdl instead of the squared error. Returns (loss float32[], metrics: dict of float32[]):
     "loss/policy", "loss/value", "loss/entropy", "loss/total", "ppo/approx_kl",
     "ppo/clip_fraction" (fraction of samples with |ratio - 1| > clip_eps).
 
@@ -150,7 +194,11 @@ def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, ent
     surrogate = jnp.minimum(ratio * advantage,
                             jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantage)
     policy_loss = -jnp.mean(surrogate)
-    v_loss = value_loss(values, old_value, target_return, value_clip_eps)
+    if wdl_logits is None:
+        v_loss = value_loss(values, old_value, target_return, value_clip_eps)
+    else:
+        chex.assert_equal_shape([wdl_logits, batch.target_wdl])
+        v_loss = jnp.mean(wdl.cross_entropy(wdl_logits, batch.target_wdl))
     mean_entropy = jnp.mean(entropy(log_probs, batch.legal_action_mask))
     loss = policy_loss + value_coef * v_loss - entropy_coef * mean_entropy
     metrics = {

@@ -220,6 +220,14 @@ def test_warm_up_must_end_before_the_run_does(schedule):
         config.ppo.learning_rate)
 
 
+def test_a_wdl_head_refuses_value_clipping():
+    with raises_naming("ppo.value_clip_eps", "model.value_head"):
+        config_from_dict({"model": {"value_head": "wdl"}, "ppo": {"value_clip_eps": 0.2}})
+    assert config_from_dict({"model": {"value_head": "wdl"}}).model.value_head == "wdl"
+    with raises_naming("model.value_head"):
+        config_from_dict({"model": {"value_head": "categorical"}})
+
+
 def test_iterations_must_split_into_dispatches():
     with raises_naming("train.iterations", "train.iterations_per_dispatch", "10", "3"):
         config_from_dict({"train": {"iterations": 10, "iterations_per_dispatch": 3}})

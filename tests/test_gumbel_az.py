@@ -103,6 +103,20 @@ def test_az_loss_matches_a_numpy_reference():
     assert float(metrics["az/value_known"]) == pytest.approx(known.mean())
 
 
+def test_az_loss_with_a_wdl_head_is_the_outcome_class_cross_entropy():
+    rng = np.random.default_rng(3)
+    batch = _batch(rng)
+    logits = rng.normal(size=batch.policy_target.shape).astype(np.float32)
+    wdl_logits = rng.normal(size=(batch.value_target.shape[0], 3)).astype(np.float32)
+    _, metrics = gumbel_az.az_loss(jnp.asarray(logits), jnp.zeros(batch.value_target.shape),
+                                   batch, value_coef=1.0, wdl_logits=jnp.asarray(wdl_logits))
+    log_p = wdl_logits - np.log(np.exp(wdl_logits).sum(-1, keepdims=True))
+    outcome_class = 1 - np.asarray(batch.value_target).astype(int)  # +1 W, 0 D, -1 L
+    known = np.asarray(batch.value_known)
+    expected = -log_p[np.arange(len(known)), outcome_class][known].mean()
+    np.testing.assert_allclose(float(metrics["loss/value"]), expected, rtol=1e-5)
+
+
 def test_az_loss_is_least_where_the_policy_is_the_target_and_its_gradient_finite():
     batch = _batch(np.random.default_rng(2))
     target = np.asarray(batch.policy_target)

@@ -12,7 +12,7 @@ import pytest
 from shogi_jax import NUM_ACTIONS
 from shogi_jax.ppo import (
     PPOBatch, applied_learning_rate, approx_kl, compute_gae, entropy, learning_rate_schedule,
-    make_optimizer, masked_log_softmax, ppo_loss, sample_actions,
+    make_optimizer, masked_log_softmax, ppo_loss, sample_actions, wdl_returns,
 )
 
 LOWEST = np.finfo(np.float32).min
@@ -187,6 +187,92 @@ def test_gae_random_matches_reference(gamma, gae_lambda):
     ref_advantages, ref_returns = gae_reference(*data, gamma, gae_lambda)
     np.testing.assert_allclose(advantages, ref_advantages, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(returns, ref_returns, rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------- win/draw/loss targets
+
+def wdl_returns_reference(reward, next_wdl, terminated, truncated, gamma, gae_lambda):
+    """Per game, walking back: each target a W/D/L distribution for its own mover."""
+    steps, games = reward.shape
+    targets = np.zeros((steps, games, 3))
+    for b in range(games):
+        later = next_wdl[-1, b]  # nothing after the rollout: the last position's own estimate
+        for t in reversed(range(steps)):
+            if terminated[t, b]:
+                target = np.eye(3)[1 - int(np.sign(reward[t, b]))]  # +1 W, 0 D, -1 L
+            else:
+                ahead = next_wdl[t, b] if truncated[t, b] else (
+                    (1 - gae_lambda) * next_wdl[t, b] + gae_lambda * later)
+                target = (1 - gamma) * np.array([0.0, 1.0, 0.0]) + gamma * ahead[::-1]
+            targets[t, b] = target
+            later = target
+    return targets
+
+
+def random_wdl_rollout(rng, shape):
+    """Results only where a game ends (draws among them), W/D/L estimates of every next state."""
+    terminated = rng.random(shape) < 0.2
+    truncated = ~terminated & (rng.random(shape) < 0.1)
+    reward = np.where(terminated, rng.choice([-1.0, 0.0, 1.0], size=shape), 0.0)
+    next_wdl = rng.dirichlet(np.ones(3), size=shape)
+    return (reward.astype(np.float32), next_wdl.astype(np.float32), terminated, truncated)
+
+
+def test_wdl_returns_by_hand():
+    # One game: Black moves (t=0), White moves (t=1), Black's move draws by repetition (t=2);
+    # then a new game's first ply (t=3) runs past the rollout.
+    reward = np.zeros((4, 1), np.float32)
+    terminated = np.array([[False], [False], [True], [False]])
+    truncated = np.zeros((4, 1), bool)
+    next_wdl = np.array([[[0.1, 0.3, 0.6]], [[0.5, 0.2, 0.3]], [[0.9, 0.05, 0.05]],
+                         [[0.2, 0.5, 0.3]]], np.float32)
+    targets = np.asarray(wdl_returns(reward, next_wdl, terminated, truncated, gamma=1.0,
+                                     gae_lambda=1.0))
+    np.testing.assert_allclose(targets[:3, 0], np.tile([0.0, 1.0, 0.0], (3, 1)))  # a draw all along
+    np.testing.assert_allclose(targets[3, 0], [0.3, 0.5, 0.2])  # the opponent's view, swapped
+    # Black mates instead: Black's plies win, White's loses.
+    mate = np.array([[0.0], [0.0], [1.0], [0.0]], np.float32)
+    targets = np.asarray(wdl_returns(mate, next_wdl, terminated, truncated, gamma=1.0,
+                                     gae_lambda=1.0))
+    np.testing.assert_allclose(targets[:3, 0], [[1, 0, 0], [0, 0, 1], [1, 0, 0]])
+
+
+@pytest.mark.parametrize("gamma, gae_lambda", [(0.99, 0.95), (1.0, 1.0), (0.9, 0.0)])
+def test_wdl_returns_match_the_reference_and_gae_in_expectation(gamma, gae_lambda):
+    reward, next_wdl, terminated, truncated = random_wdl_rollout(np.random.default_rng(3),
+                                                                 (16, 8))
+    targets = np.asarray(wdl_returns(reward, next_wdl, terminated, truncated, gamma=gamma,
+                                     gae_lambda=gae_lambda))
+    np.testing.assert_allclose(targets, wdl_returns_reference(
+        reward, next_wdl, terminated, truncated, gamma, gae_lambda), atol=1e-5)
+    np.testing.assert_allclose(targets.sum(-1), 1.0, atol=1e-5)
+    assert (targets >= 0).all()
+    # P(win) - P(loss) of the targets is GAE's return with values P(win) - P(loss): a ply's
+    # value is the one its predecessor saw as next_value, unless a new game began there.
+    next_value = next_wdl[..., 0] - next_wdl[..., 2]
+    value = np.random.default_rng(4).uniform(-1, 1, reward.shape).astype(np.float32)
+    same_game = ~(terminated | truncated)
+    value[1:] = np.where(same_game[:-1], next_value[:-1], value[1:])
+    _, returns = gae(reward, value, next_value, terminated, truncated, gamma, gae_lambda)
+    np.testing.assert_allclose(targets[..., 0] - targets[..., 2], returns, atol=1e-5)
+
+
+def test_ppo_loss_with_a_wdl_head_fits_the_distribution_by_cross_entropy():
+    rng = np.random.default_rng(6)
+    logits, values, batch = random_batch(rng, 32, 10)
+    wdl_logits = rng.normal(size=(32, 3)).astype(np.float32)
+    target_wdl = rng.dirichlet(np.ones(3), size=32).astype(np.float32)
+    ppo_batch = to_ppo_batch(batch)._replace(target_wdl=jnp.asarray(target_wdl))
+    options = dict(LOSS_OPTIONS, value_clip_eps=None, normalize_advantages=True)
+    _, metrics = ppo_loss(jnp.asarray(logits), jnp.asarray(values), ppo_batch,
+                          wdl_logits=jnp.asarray(wdl_logits), **options)
+    log_p = wdl_logits - np.log(np.exp(wdl_logits).sum(-1, keepdims=True))
+    expected = -(target_wdl * log_p).sum(-1).mean()
+    assert float(metrics["loss/value"]) == pytest.approx(expected, rel=1e-5)
+    reference = ppo_loss_reference(logits, values, batch, **options)
+    assert float(metrics["loss/policy"]) == pytest.approx(reference["loss/policy"], rel=1e-4)
+    assert float(metrics["loss/total"]) == pytest.approx(
+        reference["loss/policy"] + 0.5 * expected - 0.01 * reference["loss/entropy"], rel=1e-4)
 
 
 # ---------------------------------------------------------------- masked log-softmax, entropy, KL

@@ -132,8 +132,8 @@ def test_shaping_in_a_rollout_matches_cshogi_and_leaves_the_value_targets_alone(
                                        jnp.float32(weight))
         return transitions, it.ppo_targets(config, transitions)
 
-    transitions, (advantages, returns) = rollout_and_targets(params, games,
-                                                             jax.random.PRNGKey(2))
+    transitions, targets = rollout_and_targets(params, games, jax.random.PRNGKey(2))
+    advantages, returns = targets.advantage, targets.target_return
     actions, shaping = np.asarray(transitions.action), np.asarray(transitions.shaping)
     terminated = np.asarray(transitions.terminated)
     done = terminated | np.asarray(transitions.truncated)

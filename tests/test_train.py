@@ -217,6 +217,61 @@ def test_staggered_starts_spread_the_games_over_legal_positions():
     assert (np.asarray(together.board) == np.asarray(it.start_position(config).board)).all()
 
 
+def test_a_wdl_value_head_gives_p_win_minus_p_loss():
+    config = load_config(SMOKE, ["model.value_head=wdl"])
+    model = make_model(config.model)
+    observation = jax.vmap(lambda _: it.sj.observe(it.start_position(config)))(jnp.arange(3))
+    params = model.init(jax.random.PRNGKey(0), observation)
+    logits, value, wdl_logits = model.apply(params, observation, with_wdl=True)
+    assert wdl_logits.shape == (3, 3) and wdl_logits.dtype == jnp.float32
+    probabilities = np.exp(wdl_logits) / np.exp(wdl_logits).sum(-1, keepdims=True)
+    np.testing.assert_allclose(value, probabilities[:, 0] - probabilities[:, 2], rtol=1e-5)
+    plain_logits, plain_value = model.apply(params, observation)
+    assert (plain_logits == logits).all() and (plain_value == value).all()
+    scalar = make_model(load_config(SMOKE).model)
+    with pytest.raises(ValueError, match="wdl"):
+        scalar.apply(scalar.init(jax.random.PRNGKey(0), observation), observation, with_wdl=True)
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "gumbel_az"])
+def test_an_update_with_a_wdl_head_fits_win_draw_loss_targets(algorithm):
+    """The whole update path of each algorithm with a wdl head (the losses' arithmetic is checked
+    against numpy in test_ppo and test_gumbel_az): PPO, one iteration of 6-ply games, logs the
+    predicted draw probability; gumbel_az, its updates on a hand-made rollout whose games end
+    in a win and in draws. A finite cross-entropy, and the W/D/L layer moves."""
+    from shogi_jax import gumbel_az
+
+    overrides = SHORT_GAMES + ["model.value_head=wdl", "ppo.minibatches=1"]
+    config = load_config(SMOKE, overrides + ([] if algorithm == "ppo" else
+                                             ["algorithm=gumbel_az"]))
+    trainer = it.make_trainer(config)
+    state = it.init_train_state(config, trainer)
+    if algorithm == "ppo":
+        new_state, metrics = jax.jit(lambda s: it.train_iteration(config, trainer, s))(state)
+        params = new_state.params
+        assert 0.0 < float(metrics["rollout/mean_draw_probability"]) < 1.0
+    else:
+        length, games = config.env.rollout_length, config.env.num_games
+        observation = jnp.broadcast_to(it.sj.observe(it.start_position(config)),
+                                       (length, games, 9, 9, it.sj.NUM_OBSERVATION_PLANES))
+        legal = jnp.broadcast_to(it.start_position(config).legal_action_mask,
+                                 (length, games, it.sj.NUM_ACTIONS))
+        done = jnp.zeros((length, games), bool).at[-1].set(True)
+        reward = jnp.zeros((length, games)).at[-1, 0].set(1.0)  # game 0 won, the others drawn
+        transitions = gumbel_az.SearchTransition(
+            observation=observation, legal_action_mask=legal,
+            policy_target=legal / legal.sum(-1, keepdims=True), action=jnp.zeros(
+                (length, games), jnp.int32), root_value=jnp.zeros((length, games)),
+            reward=reward, done=done)
+        params, _, metrics = jax.jit(lambda p, o: it.az_update(
+            config, trainer, p, o, transitions, jax.random.PRNGKey(0)))(state.params,
+                                                                      state.opt_state)
+    assert np.isfinite(float(metrics["loss/value"])) and float(metrics["loss/value"]) > 0
+    moved = jax.tree_util.tree_map(lambda a, b: bool((a != b).any()), params, state.params)
+    assert moved["params"]["Dense_1"]["kernel"] and moved["params"]["Dense_1"]["bias"]
+    assert params["params"]["Dense_1"]["kernel"].shape[-1] == 3
+
+
 def test_mixed_precision_params_float32_trunk_bfloat16_heads_float32():
     config = load_config(SMOKE, ["model.dtype=bfloat16"])
     model = make_model(config.model)
