@@ -493,8 +493,11 @@ def config_hash_of_network(config: Config) -> str:
     """Short stable digest of the network shape, to refuse checkpoints of another network.
 
     `dtype` is left out: it is only the compute dtype, parameters are stored in float32 either way.
+    So is `value_head` while it is the default scalar head: the key came later, and checkpoints
+    written before it keep their hash.
     """
-    shape = {key: value for key, value in dataclasses.asdict(config.model).items() if key != "dtype"}
+    shape = {key: value for key, value in dataclasses.asdict(config.model).items()
+             if key != "dtype" and not (key == "value_head" and value == "scalar")}
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
 
 

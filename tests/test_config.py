@@ -308,8 +308,19 @@ def test_network_hash_follows_network_shape_only():
     assert config_hash_of_network(with_model(blocks=3)) != base_hash
     assert config_hash_of_network(with_model(channels=64)) != base_hash
     assert config_hash_of_network(with_model(dtype="bfloat16")) == base_hash
+    assert config_hash_of_network(with_model(value_head="wdl")) != base_hash
     different_training = dataclasses.replace(base, ppo=PPOConfig(learning_rate=1e-3, epochs=9))
     assert config_hash_of_network(different_training) == base_hash
+
+
+def test_the_shipped_checkpoint_keeps_its_network_hash():
+    """A model key added later must not change the hash of networks written before it (their
+    runs could no longer resume)."""
+    import json
+
+    run = CONFIG_DIR.parent / "shogi_jax" / "pretrained" / "cpu_60min"
+    meta = json.loads(next((run / "checkpoints").glob("*/meta/metadata")).read_text())
+    assert meta["network_hash"] == config_hash_of_network(load_config(run / "config.yaml"))
 
 
 def test_help_lists_every_config_key_with_its_meaning(capsys):
