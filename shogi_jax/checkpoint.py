@@ -62,7 +62,22 @@ def save(manager: ocp.CheckpointManager, state, config: Config, *,
     meta = {"config": config_to_dict(config), "network_hash": config_hash_of_network(config),
             "state_shapes": state_shapes(state)}
     manager.save(int(state.iteration), metrics=evaluation, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)))
+        state=ocp.args.StandardSave(_on_disk(state)), meta=ocp.args.JsonSave(meta)))
+
+
+def _on_disk(state) -> dict:
+    """The tree written for a TrainState: its fields by name, those a run does not use (None:
+    the pool of a run without one) left out, so such a run writes, and reads, the tree runs
+    wrote before those fields existed."""
+    return {name: value for name, value in state._asdict().items() if value is not None}
+
+
+def _restore_state(manager: ocp.CheckpointManager, step: int, like):
+    """The TrainState of checkpoint `step`, shaped like the (abstract) TrainState `like`."""
+    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, _on_disk(like))
+    restored = manager.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract)))["state"]
+    return type(like)(**restored)
 
 
 def state_shapes(state) -> dict[str, str]:
@@ -80,13 +95,10 @@ def restore_latest(manager: ocp.CheckpointManager, like, config: Config):
     steps = sorted(manager.all_steps(), reverse=True)
     if not steps:
         raise CheckpointError(f"no checkpoint in {manager.directory}")
-    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, like)
-
     def restore(step):
         meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
         _check_compatible(meta["meta"], config, step, state_shapes(like))
-        return manager.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract)))["state"]
+        return _restore_state(manager, step, like)
 
     return _first_readable(manager, steps, restore)
 
@@ -156,8 +168,7 @@ def load_policy(run_dir: str | os.PathLike[str], *, which: str = "latest",
 
         def restore(step):
             config = stored_config(manager, step)
-            state = manager.restore(step, args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(_on_one_device(config))))["state"]
+            state = _restore_state(manager, step, _on_one_device(config))
             return config, state.params, int(state.iteration)
 
         return _first_readable(manager, candidates, restore)
@@ -189,10 +200,8 @@ def restore_best(manager: ocp.CheckpointManager, like) -> tuple[float, object] |
     step = manager.best_step()
     if step is None:
         return None
-    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, like)
     try:
-        state = manager.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract)))["state"]
+        state = _restore_state(manager, step, like)
     except Exception as error:  # noqa: BLE001 (a damaged best: go on without it)
         print(f"warning: the best checkpoint {step} is unreadable ({error}); evaluation goes on "
               "without it", file=sys.stderr)

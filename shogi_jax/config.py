@@ -29,6 +29,7 @@ COMPUTE_DTYPES = ("float32", "bfloat16")
 LR_SCHEDULES = ("constant", "linear", "cosine")
 ALGORITHMS = ("ppo", "gumbel_az")
 VALUE_HEADS = ("scalar", "wdl")
+POOL_SAMPLING = ("recency", "rating", "uniform")
 
 
 class ConfigError(ValueError):
@@ -142,6 +143,26 @@ class RewardShapingConfig:
 
 
 @dataclass(frozen=True)
+class PoolConfig:
+    """Frozen earlier networks a share of the self-play games is played against (pool.py)."""
+
+    share: float = setting(0.0, "0: off. The share of the env.num_games games in which the "
+                                "learner plays a pool member (only its own moves train): every "
+                                "k-th game, k = round(1 / share)", UNIT_INTERVAL)
+    size: int = setting(8, "networks the pool holds on the device (a ring)", POSITIVE)
+    add_every_iterations: int = setting(50, "the current network joins the pool every N "
+                                            "iterations", POSITIVE)
+    sampling: str = setting("recency", "how an iteration's member is drawn: recency (newer "
+                                       "likelier), rating (those the learner scores least "
+                                       "against), uniform", one_of(POOL_SAMPLING))
+
+    @property
+    def stride(self) -> int:
+        """k: every k-th game is a pool game, k = round(1 / share) (0 without a pool)."""
+        return round(1.0 / self.share) if self.share > 0 else 0
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     seed: int = setting(0, "parameters, games and sampling all follow from it")
     iterations: int = setting(100, "total iterations (of B x T env steps each)", POSITIVE)
@@ -199,6 +220,7 @@ class Config:
     ppo: PPOConfig = section(PPOConfig)
     gumbel_az: GumbelAZConfig = section(GumbelAZConfig)
     reward_shaping: RewardShapingConfig = section(RewardShapingConfig)
+    pool: PoolConfig = section(PoolConfig)
     train: TrainConfig = section(TrainConfig)
     checkpoint: CheckpointConfig = section(CheckpointConfig)
     evaluation: EvaluationConfig = section(EvaluationConfig)
@@ -360,6 +382,16 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"ppo.value_clip_eps = {config.ppo.value_clip_eps} clips a scalar value's squared "
             "error; model.value_head = wdl is trained by cross-entropy: set it to null")
+    if config.pool.share > 0:
+        if config.algorithm != "ppo":
+            raise ConfigError(f"pool.share = {config.pool.share}: the opponent pool plays "
+                              f"algorithm: ppo only so far, not {config.algorithm}")
+        stride = config.pool.stride  # every k-th game is a pool game (iteration.PoolGames)
+        if config.pool.share > 0.5 or config.env.num_games % stride:
+            raise ConfigError(
+                f"pool.share = {config.pool.share} makes one game in {stride} a pool game: it "
+                f"must be at most 0.5 (half the games stay self-play) and env.num_games = "
+                f"{config.env.num_games} a multiple of {stride}")
     if config.algorithm == "gumbel_az" and config.reward_shaping.material_weight > 0:
         raise ConfigError(
             f"reward_shaping.material_weight = {config.reward_shaping.material_weight} is for "

@@ -19,7 +19,8 @@ import optax
 from jax.sharding import Mesh
 
 import shogi_jax as sj
-from shogi_jax import gumbel_az, parallel, ppo, shaping, wdl
+from shogi_jax import gumbel_az, parallel, pool, ppo, shaping, wdl
+from shogi_jax.pool import Pool
 from shogi_jax.config import Config, ConfigError
 from shogi_jax.model import make_model
 from shogi_jax.rules.state import State, select_games
@@ -44,6 +45,7 @@ class TrainState(NamedTuple):
     games_finished: jax.Array  # int32[] games ended since the start of training
     results: jax.Array  # int32[3] finished games: Black wins, White wins, draws
     reasons: jax.Array  # int32[NUM_REASONS] finished games by termination code
+    pool: Pool | None = None  # the opponent pool (pool.share > 0), replicated
 
 
 def env_steps(config: Config, iteration: int) -> int:
@@ -121,7 +123,8 @@ def init_train_state(config: Config, trainer: Trainer) -> TrainState:
         params=params, opt_state=trainer.optimizer.init(params), games=games, key=key,
         iteration=jnp.int32(0), games_finished=jnp.int32(0),
         results=jnp.zeros(len(RESULT_NAMES), jnp.int32),
-        reasons=jnp.zeros(NUM_REASONS, jnp.int32))
+        reasons=jnp.zeros(NUM_REASONS, jnp.int32),
+        pool=pool.new_pool(params, config.pool.size) if config.pool.share > 0 else None)
 
 
 class _Tally(NamedTuple):
@@ -156,13 +159,66 @@ def _rules_on_own_games(config: Config, mesh: Mesh | None):
     return step, parallel.on_own_games(jax.vmap(sj.observe), mesh)
 
 
-def rollout(config: Config, model, params, games: State, key, shaping_weight,
-            mesh: Mesh | None = None):
-    """T plies in each of B games. Returns (games, Transition [T, B], _Tally [B]).
+class PoolGames(NamedTuple):
+    """Which of the B games the learner plays against a pool member (`pool.share` > 0): every
+    `stride`-th one (games 0, k, 2k, ... with k = round(1 / share)). The pattern does not depend
+    on how the games are split over devices, and each device's block holds the same number of
+    pool games, so every device picks its own without moving data."""
 
-    With the games split over `mesh`, every device steps and observes only its own games."""
+    stride: int
+
+    @classmethod
+    def of(cls, config: Config, mesh: Mesh | None) -> "PoolGames | None":
+        if config.pool.share <= 0:
+            return None
+        stride = config.pool.stride
+        blocks = 1 if mesh is None else mesh.size
+        if (config.env.num_games // blocks) % stride:
+            raise ConfigError(
+                f"pool.share = {config.pool.share} (one game in {stride}) needs each of the "
+                f"{blocks} devices' {config.env.num_games // blocks} games to be a multiple of "
+                f"{stride}: change env.num_games or pool.share")
+        return cls(stride)
+
+    def take(self, x):
+        """x[B, ...] -> the pool games' x[B / stride, ...]."""
+        return x.reshape((-1, self.stride) + x.shape[1:])[:, 0]
+
+    def put(self, x, values):
+        """x[B, ...] with the pool games' entries replaced by values[B / stride, ...]."""
+        split = x.reshape((-1, self.stride) + x.shape[1:])
+        return split.at[:, 0].set(values).reshape(x.shape)
+
+    def learner_colors(self, num_pool_games: int):
+        """int32[B / stride]: the learner plays Black in every other pool game."""
+        return jnp.arange(num_pool_games, dtype=jnp.int32) % 2
+
+
+class PoolTally(NamedTuple):
+    """Pool games that ended in a rollout, from the learner's side, per pool game."""
+
+    finished: jax.Array        # float32[B / stride]
+    learner_points: jax.Array  # float32[B / stride] win 1, draw 1/2
+
+
+class Rollout(NamedTuple):
+    games: State                       # [B] the games in flight after the rollout
+    transitions: ppo.Transition        # [T, B]
+    tally: _Tally                      # [B]
+    pool_tally: PoolTally | None = None
+
+
+def rollout(config: Config, model, params, games: State, key, shaping_weight,
+            mesh: Mesh | None = None, opponent_params=None) -> Rollout:
+    """T plies in each of B games (a Rollout).
+
+    With `pool.share` > 0, the learner meets the network `opponent_params` in the pool games
+    (`PoolGames`): that network moves for its side (sampling its own policy), and those plies
+    are marked as not the learner's (Transition.trains). With the games split over `mesh`,
+    every device steps and observes only its own games."""
     step, observe = _rules_on_own_games(config, mesh)
     wdl_head = config.model.value_head == "wdl"
+    pool_games = PoolGames.of(config, mesh)
     start = start_position(config)
     start_observation = sj.observe(start)
     # Every reset game starts from the same position: its network outputs are computed once.
@@ -171,8 +227,24 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
     logits, value = model.apply(params, observation)
 
     def ply(carry, step_key):
-        games, observation, logits, value, tally = carry
-        action, log_prob = ppo.sample_actions(step_key, logits, games.legal_action_mask)
+        games, observation, logits, value, tally, pool_tally = carry
+        trains = None
+        if pool_games is None:
+            action, log_prob = ppo.sample_actions(step_key, logits, games.legal_action_mask)
+        else:
+            learner_key, opponent_key = jax.random.split(step_key)
+            action, _ = ppo.sample_actions(learner_key, logits, games.legal_action_mask)
+            pool_mask = pool_games.take(games.legal_action_mask)
+            opponent_logits, _ = model.apply(opponent_params, pool_games.take(observation))
+            opponent_action, _ = ppo.sample_actions(opponent_key, opponent_logits, pool_mask)
+            learner_colors = pool_games.learner_colors(pool_mask.shape[0])
+            opponent_moves = pool_games.take(games.color) != learner_colors
+            action = pool_games.put(action, jnp.where(opponent_moves, opponent_action,
+                                                      pool_games.take(action)))
+            log_prob = jnp.take_along_axis(
+                ppo.masked_log_softmax(logits, games.legal_action_mask), action[:, None],
+                axis=-1)[:, 0]
+            trains = pool_games.put(jnp.ones(action.shape, bool), ~opponent_moves)
         after = step(games, action)
         after_observation = observe(after)
         # Outputs on the state before any reset: the next mover's policy, and the value that
@@ -196,8 +268,16 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
             observation=observation, legal_action_mask=games.legal_action_mask, action=action,
             log_prob=log_prob, value=value, reward=reward, shaping=shaping_term,
             terminated=after.terminated,
-            truncated=after.truncated, next_value=after_value, next_wdl=next_wdl)
+            truncated=after.truncated, next_value=after_value, next_wdl=next_wdl, trains=trains)
         done = after.terminated | after.truncated
+        if pool_games is not None:
+            pool_done = pool_games.take(done)
+            pool_rewards = pool_games.take(after.rewards)  # [n, 2] by colour
+            won = jnp.take_along_axis(pool_rewards, learner_colors[:, None], axis=1)[:, 0] > 0
+            lost = jnp.take_along_axis(pool_rewards, 1 - learner_colors[:, None], axis=1)[:, 0] > 0
+            points = jnp.where(won, 1.0, jnp.where(lost, 0.0, 0.5))
+            pool_tally = PoolTally(pool_tally.finished + pool_done,
+                                   pool_tally.learner_points + jnp.where(pool_done, points, 0.0))
 
         def reset(fresh, current):
             return select_games(done, fresh, current)
@@ -205,13 +285,19 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
         games = reset(start, after)
         tally = jax.tree_util.tree_map(jnp.add, tally, _tally(done, after))
         carry = (games, reset(start_observation, after_observation),
-                 reset(start_logits[0], after_logits), reset(start_value[0], after_value), tally)
+                 reset(start_logits[0], after_logits), reset(start_value[0], after_value), tally,
+                 pool_tally)
         return carry, transition
 
+    no_pool_games = None
+    if pool_games is not None:
+        no_pool_games = PoolTally(*(jnp.zeros(pool_games.take(games.ply).shape, jnp.float32),)
+                                  * 2)
     step_keys = jax.random.split(key, config.env.rollout_length)
-    (games, _, _, _, tally), transitions = jax.lax.scan(
-        ply, (games, observation, logits, value, _no_games_ended(games)), step_keys)
-    return games, transitions, tally
+    (games, _, _, _, tally, pool_tally), transitions = jax.lax.scan(
+        ply, (games, observation, logits, value, _no_games_ended(games), no_pool_games),
+        step_keys)
+    return Rollout(games, transitions, tally, pool_tally)
 
 
 def search_settings(config: Config) -> SearchSettings:
@@ -408,7 +494,7 @@ def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
         action=transitions.action, old_log_prob=transitions.log_prob,
         old_value=transitions.value, advantage=targets.advantage,
         target_return=targets.target_return, legal_action_mask=transitions.legal_action_mask,
-        target_wdl=targets.target_wdl)  # each [T, B, ...]
+        target_wdl=targets.target_wdl, trains=transitions.trains)  # each [T, B, ...]
 
     def loss_of(params, observation, minibatch):
         logits, values, wdl_logits = network_outputs(config, trainer.model, params, observation)
@@ -461,12 +547,23 @@ def train_iteration(config: Config, trainer: Trainer, state: TrainState,
             config.reward_shaping.material_weight, config.reward_shaping.anneal_env_steps,
             state.iteration.astype(jnp.float32) * (config.env.num_games
                                                    * config.env.rollout_length))
-        games, transitions, tallies = rollout(config, trainer.model, state.params, state.games,
-                                              rollout_key, weight, mesh)
+        opponent_params = member = None
+        if state.pool is not None:
+            # A key of its own (folded from the rollout's), so runs without a pool draw what
+            # they drew before the pool existed.
+            member = pool.draw_member(jax.random.fold_in(rollout_key, 1), state.pool,
+                                      config.pool.sampling)
+            opponent_params = pool.member_params(state.pool, member)
+        games, transitions, tallies, pool_tally = rollout(
+            config, trainer.model, state.params, state.games, rollout_key, weight, mesh,
+            opponent_params)
         params, opt_state, metrics = ppo_update(config, trainer, state.params, state.opt_state,
                                                 transitions, ppo_targets(config, transitions),
-                                                update_key,
-                                                platform=platform)
+                                                update_key, platform=platform)
+        if state.pool is not None:
+            new_pool, pool_metrics = _pool_after(config, state.pool, member, pool_tally, params,
+                                                 state.iteration + 1)
+            metrics.update(pool_metrics)
         metrics["rollout/mean_value"] = jnp.mean(transitions.value)
         metrics["shaping/material_weight"] = weight
         if transitions.next_wdl is not None:
@@ -488,8 +585,27 @@ def train_iteration(config: Config, trainer: Trainer, state: TrainState,
     state = TrainState(
         params=params, opt_state=opt_state, games=games, key=key,
         iteration=state.iteration + 1, games_finished=state.games_finished + finished,
-        results=state.results + results, reasons=state.reasons + reasons)
+        results=state.results + results, reasons=state.reasons + reasons,
+        pool=new_pool if state.pool is not None else None)
     return state, metrics
+
+
+def _pool_after(config: Config, before: Pool, member, pool_tally: PoolTally, params,
+                iteration):
+    """(the pool after this iteration, its metrics): the member's record updated with the
+    learner's results, then the new network added if this iteration is one to add at."""
+    finished = jnp.sum(pool_tally.finished)
+    points = jnp.sum(pool_tally.learner_points)
+    after = pool.record_results(before, member, finished, points)
+    metrics = {
+        "pool/members": jnp.sum(before.added_at >= 0).astype(jnp.float32),
+        "pool/member_age": (iteration - 1 - before.added_at[member]).astype(jnp.float32),
+        "pool/games_finished": finished,
+        "pool/learner_points": points,
+        # Over every game against this member so far, smoothed as rating-based drawing sees it.
+        "pool/member_score": pool.learner_score(after)[member],
+    }
+    return pool.add_member(after, params, iteration, config.pool.add_every_iterations), metrics
 
 
 def train_state_shardings(config: Config, trainer: Trainer, mesh: Mesh):

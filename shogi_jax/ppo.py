@@ -40,6 +40,9 @@ class Transition(NamedTuple):
     # float32[T, B, 3]: the win/draw/loss probabilities of s_{t+1} for its mover, likewise
     # (a wdl value head only; None otherwise).
     next_wdl: Optional[jax.Array] = None
+    # bool[T, B]: the learner made this move (False on a pool member's moves in the pool games;
+    # None without a pool: every move is the learner's).
+    trains: Optional[jax.Array] = None
 
 
 class PPOBatch(NamedTuple):
@@ -52,6 +55,7 @@ class PPOBatch(NamedTuple):
     target_return: jax.Array      # float32[N]
     legal_action_mask: jax.Array  # bool[N, A]
     target_wdl: Optional[jax.Array] = None  # float32[N, 3] (a wdl value head only)
+    trains: Optional[jax.Array] = None      # bool[N]: the learner's moves (None: all are)
 
 
 def compute_gae(reward, value, next_value, terminated, truncated, *, gamma, gae_lambda):
@@ -140,26 +144,38 @@ def entropy(log_probs, legal_action_mask):
     return -jnp.sum(terms, axis=-1)
 
 
-def approx_kl(log_ratio):
+def approx_kl(log_ratio, trains=None):
     """float32[]: the low-variance estimator of KL(old || new), mean((r - 1) - log r), from
-    log_ratio = new_log_prob - old_log_prob (float[...]); non-negative term by term."""
+    log_ratio = new_log_prob - old_log_prob (float[N]); non-negative term by term. The mean is
+    over the samples that train (`mean_over`)."""
     log_ratio = jnp.asarray(log_ratio, jnp.float32)
-    return jnp.mean(jnp.expm1(log_ratio) - log_ratio)
+    return mean_over(jnp.expm1(log_ratio) - log_ratio, trains)
 
 
-def standardize(advantage):
-    """float32[N]: mean 0, standard deviation 1 over the minibatch (1e-8 guards a constant one)."""
-    return (advantage - jnp.mean(advantage)) / (jnp.std(advantage) + 1e-8)
+def mean_over(x, trains=None):
+    """float32[]: the mean of x[N] over the samples that train (bool[N]; None: all of them)."""
+    if trains is None:
+        return jnp.mean(x)
+    weight = jnp.asarray(trains, jnp.float32)
+    return jnp.sum(weight * x) / jnp.maximum(jnp.sum(weight), 1.0)
 
 
-def value_loss(values, old_value, target_return, value_clip_eps):
+def standardize(advantage, trains=None):
+    """float32[N]: mean 0, standard deviation 1 over the minibatch's training samples (1e-8
+    guards a constant one)."""
+    mean = mean_over(advantage, trains)
+    std = jnp.sqrt(mean_over(jnp.square(advantage - mean), trains))
+    return (advantage - mean) / (std + 1e-8)
+
+
+def value_loss(values, old_value, target_return, value_clip_eps, trains=None):
     """float32[]: 0.5 * mean squared error, or PPO2's pessimistic clipped version when
     value_clip_eps is a float (the new value may move at most value_clip_eps from old_value)."""
     squared = jnp.square(values - target_return)
     if value_clip_eps is not None:
         clipped = old_value + jnp.clip(values - old_value, -value_clip_eps, value_clip_eps)
         squared = jnp.maximum(squared, jnp.square(clipped - target_return))
-    return 0.5 * jnp.mean(squared)
+    return 0.5 * mean_over(squared, trains)
 
 
 def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, entropy_coef,
@@ -169,9 +185,11 @@ def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, ent
     logits: float[N, A] (any float dtype; computed in float32); values: float[N];
     batch: PPOBatch of N samples. value_clip_eps None means an unclipped value loss;
     normalize_advantages is a Python bool. With wdl_logits (float[N, 3], a wdl value head) the
-    value loss is the cross-entropy to batch.target_wdl instead of the squared error. Returns (loss float32[], metrics: dict of float32[]):
-    "loss/policy", "loss/value", "loss/entropy", "loss/total", "ppo/approx_kl",
-    "ppo/clip_fraction" (fraction of samples with |ratio - 1| > clip_eps).
+    value loss is the cross-entropy to batch.target_wdl instead of the squared error. With
+    batch.trains, every mean (and the advantages' normalisation) is over the learner's own
+    moves only. Returns (loss float32[], metrics: dict of float32[]): "loss/policy",
+    "loss/value", "loss/entropy", "loss/total", "ppo/approx_kl", "ppo/clip_fraction" (fraction
+    of samples with |ratio - 1| > clip_eps).
 
         loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
     """
@@ -188,27 +206,29 @@ def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, ent
     new_log_prob = jnp.take_along_axis(log_probs, batch.action[:, None], axis=-1)[:, 0]
     log_ratio = new_log_prob - old_log_prob
     ratio = jnp.exp(log_ratio)
+    trains = batch.trains
     if normalize_advantages:
-        advantage = standardize(advantage)
+        advantage = standardize(advantage, trains)
 
     surrogate = jnp.minimum(ratio * advantage,
                             jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantage)
-    policy_loss = -jnp.mean(surrogate)
+    policy_loss = -mean_over(surrogate, trains)
     if wdl_logits is None:
-        v_loss = value_loss(values, old_value, target_return, value_clip_eps)
+        v_loss = value_loss(values, old_value, target_return, value_clip_eps, trains)
     else:
         chex.assert_equal_shape([wdl_logits, batch.target_wdl])
-        v_loss = jnp.mean(wdl.cross_entropy(wdl_logits, batch.target_wdl))
-    mean_entropy = jnp.mean(entropy(log_probs, batch.legal_action_mask))
+        v_loss = mean_over(wdl.cross_entropy(wdl_logits, batch.target_wdl), trains)
+    mean_entropy = mean_over(entropy(log_probs, batch.legal_action_mask), trains)
     loss = policy_loss + value_coef * v_loss - entropy_coef * mean_entropy
+    log_ratio, ratio = jax.lax.stop_gradient(log_ratio), jax.lax.stop_gradient(ratio)
     metrics = {
         "loss/policy": policy_loss,
         "loss/value": v_loss,
         "loss/entropy": mean_entropy,
         "loss/total": loss,
-        "ppo/approx_kl": approx_kl(jax.lax.stop_gradient(log_ratio)),
-        "ppo/clip_fraction": jnp.mean(
-            (jnp.abs(jax.lax.stop_gradient(ratio) - 1.0) > clip_eps).astype(jnp.float32)),
+        "ppo/approx_kl": approx_kl(log_ratio, trains),
+        "ppo/clip_fraction": mean_over(
+            (jnp.abs(ratio - 1.0) > clip_eps).astype(jnp.float32), trains),
     }
     return loss, metrics
 

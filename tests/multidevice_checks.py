@@ -5,6 +5,7 @@ measurements for the test to assert on.
     python tests/multidevice_checks.py               # PPO training, matches, collectives
     python tests/multidevice_checks.py gumbel_az     # search self-play training and a search
                                                      # player's match (slow tier)
+    python tests/multidevice_checks.py pool          # PPO with an opponent pool (slow tier)
 """
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ TRAIN_OVERRIDES = ["env.max_plies=12"]  # games end inside the run
 # A small search, games that end inside the rollout (so value targets exist).
 AZ_OVERRIDES = TRAIN_OVERRIDES + ["algorithm=gumbel_az", "gumbel_az.simulations=4",
                                   "gumbel_az.max_considered_actions=4"]
+# One game in 2 against a pool member that changes every iteration: 16 games, 2 a device.
+POOL_OVERRIDES = TRAIN_OVERRIDES + ["env.num_games=16", "pool.share=0.5", "pool.size=2",
+                                    "pool.add_every_iterations=1", "pool.sampling=rating"]
 RULES_BATCH = 2048  # games for the sharded step and observe (256 per device)
 
 
@@ -150,6 +154,9 @@ def check_collectives() -> dict:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["pool"]:
+        print(json.dumps({"train": check_train(POOL_OVERRIDES)}))
+        sys.exit()
     if sys.argv[1:] == ["gumbel_az"]:
         print(json.dumps({"train": check_train(AZ_OVERRIDES),
                           "search_match": check_search_match()}))

@@ -383,6 +383,24 @@ def test_ppo_loss_matches_reference(value_clip_eps, normalize_advantages):
     assert float(loss) == float(metrics["loss/total"])
 
 
+@pytest.mark.parametrize("value_clip_eps", [None, 0.2])
+def test_ppo_loss_over_the_learners_moves_is_the_loss_of_those_samples_alone(value_clip_eps):
+    """A pool game's member moves (trains False) take no part: every metric equals the loss
+    computed on the learner's samples only (normalised advantages included)."""
+    rng = np.random.default_rng(11)
+    logits, values, batch = random_batch(rng, 48, 12)
+    trains = rng.random(48) < 0.6
+    options = dict(LOSS_OPTIONS, value_clip_eps=value_clip_eps, normalize_advantages=True)
+    full = to_ppo_batch(batch)._replace(trains=jnp.asarray(trains))
+    _, masked = ppo_loss(jnp.asarray(logits), jnp.asarray(values), full, **options)
+    subset = jax.tree_util.tree_map(lambda x: x[trains], to_ppo_batch(batch))
+    _, alone = ppo_loss(jnp.asarray(logits[trains]), jnp.asarray(values[trains]), subset,
+                        **options)
+    assert masked.keys() == alone.keys()
+    for name in masked:
+        assert float(masked[name]) == pytest.approx(float(alone[name]), rel=1e-5, abs=1e-7), name
+
+
 def test_ppo_loss_value_clipping_changes_value_loss():
     rng = np.random.default_rng(6)
     logits, values, batch = random_batch(rng, 32, 10)

@@ -111,6 +111,20 @@ def test_eight_devices_train_gumbel_az_like_one_device():
     assert match["moves_equal"] and match["plies"] > 8
 
 
+@pytest.mark.slow
+def test_eight_devices_train_with_an_opponent_pool_like_one_device():
+    """pool.share 0.5: every other game against a pool member drawn each iteration (the pool
+    replicated, the pool games picked by each device among its own): the same games, pool
+    records and parameters as on one device."""
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "multidevice_checks.py"), "pool"], cwd=ROOT,
+        env=_devices_env(8), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, _ = _finish(process, timeout=2 * TIMEOUT)
+    train = json.loads(out.strip().splitlines()[-1])["train"]
+    _assert_eight_devices_trained_like_one(train)
+    assert max(record["pool/games_finished"] for record in train["one"]) > 0
+
+
 def test_match_games_split_over_devices_are_the_same_games(multidevice):
     match = multidevice["match"]
     assert match["moves_equal"] and match["outcomes_equal"]

@@ -128,8 +128,8 @@ def test_shaping_in_a_rollout_matches_cshogi_and_leaves_the_value_targets_alone(
 
     @jax.jit
     def rollout_and_targets(params, games, key):
-        _, transitions, _ = it.rollout(config, trainer.model, params, games, key,
-                                       jnp.float32(weight))
+        transitions = it.rollout(config, trainer.model, params, games, key,
+                                 jnp.float32(weight)).transitions
         return transitions, it.ppo_targets(config, transitions)
 
     transitions, targets = rollout_and_targets(params, games, jax.random.PRNGKey(2))

@@ -108,7 +108,7 @@ def rollout_result():
     config = dataclasses.replace(config, env=dataclasses.replace(config.env, rollout_length=20))
     trainer = it.make_trainer(config)
     state = it.init_train_state(config, trainer)
-    games, transitions, tallies = jax.jit(
+    _, transitions, tallies, _ = jax.jit(
         lambda params, games, key: it.rollout(config, trainer.model, params, games, key, 0.0)
     )(state.params, state.games, jax.random.PRNGKey(1))
     return config, transitions, tallies
@@ -158,7 +158,7 @@ def test_a_mate_in_the_rollout_rewards_the_mover_and_signs_every_ply_of_its_game
 
     @jax.jit
     def rollout_and_targets(params, games, key):
-        _, transitions, tally = it.rollout(config, trainer.model, params, games, key, 0.0)
+        _, transitions, tally, _ = it.rollout(config, trainer.model, params, games, key, 0.0)
         _, returns = it.ppo.compute_gae(
             transitions.reward, transitions.value, transitions.next_value,
             transitions.terminated, transitions.truncated, gamma=1.0, gae_lambda=1.0)
