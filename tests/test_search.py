@@ -18,7 +18,9 @@ import pytest
 import shogi_jax as sj
 from shogi_jax import checkpoint
 from shogi_jax.cli.usi import PRETRAINED_RUN
-from shogi_jax.evaluation.match import play_match
+from shogi_jax.evaluation.match import (
+    PLIES_PER_CHUNK, MatchStopped, play_match, plies_per_chunk,
+)
 from shogi_jax.evaluation.players import Player
 from shogi_jax.model import make_model
 from shogi_jax.ppo import masked_log_softmax
@@ -181,7 +183,8 @@ def test_an_untrained_search_plays_only_legal_moves_under_cshogi(network, run_se
 @pytest.mark.slow
 def test_a_search_player_plays_matches(network):
     """The `search` player kind in a batched match against random (a Player like the others):
-    legal games under cshogi's replay."""
+    legal games under cshogi's replay. Its matches run one ply a chunk, so a stop request waits
+    one searched ply, not sixteen."""
     config, _, _ = checkpoint.load_policy(str(PRETRAINED_RUN), which="latest", step=None)
     searcher = Player("search", "search", model=config.model,
                       search=SearchSettings(simulations=8, max_considered_actions=8,
@@ -195,3 +198,11 @@ def test_a_search_player_plays_matches(network):
                 f"ply {ply}: {move} is not legal in {board.sfen()}"
             board.push_usi(move)
         assert reason != sj.ILLEGAL_ACTION
+    random = Player("random", "random")
+    assert plies_per_chunk(searcher, random) == plies_per_chunk(random, searcher) == 1
+    assert plies_per_chunk(random, random) == PLIES_PER_CHUNK > 1
+    chunks = []
+    with pytest.raises(MatchStopped):
+        play_match(searcher, network[1], random, None, games=4, key=jax.random.PRNGKey(0),
+                   max_plies=60, on_progress=chunks.append, should_stop=lambda: True)
+    assert len(chunks) == 1

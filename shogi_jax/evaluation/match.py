@@ -3,8 +3,8 @@
 Colours alternate (game g: the first player is Black when g is even), and each colour pair
 (games 2k, 2k+1) starts from the same opening: the same SFEN and the same random first plies,
 so neither player gets the easier side of an opening. The plies run in compiled chunks (a
-lax.scan), with the host only looking between chunks for the progress bar and to stop once every
-game is over. A finished game is frozen, so its final state keeps the outcome.
+lax.scan; one ply each when a player searches), with the host only looking between chunks for
+the progress bar, a stop request, and to stop once every game is over. A finished game is frozen, so its final state keeps the outcome.
 """
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ from shogi_jax.rules.state import STARTPOS_SFEN, select_games
 from shogi_jax.rules.step import from_square
 
 PLIES_PER_CHUNK = 16
+
+
+def plies_per_chunk(first: Player, second: Player) -> int:
+    """Plies per compiled chunk: PLIES_PER_CHUNK, or 1 when a player searches. A searched ply
+    of a whole match takes seconds (32 simulations for 400 games: ~10 s on 2 cores), so 16 of
+    them kept a Ctrl-C waiting minutes for the chunk to end; a chunk's host round trip costs
+    nothing beside a search."""
+    return 1 if "search" in (first.kind, second.kind) else PLIES_PER_CHUNK
 NOT_PLAYED = -1  # action recorded for a game already over
 
 # Outcomes from the first player's point of view.
@@ -137,13 +145,14 @@ def play_match(first: Player, first_params, second: Player, second_params, *, ga
     actions, sources = [], []
     over = np.zeros(games, bool)  # bool[G] games finished so far
     # Every game ends by max_plies (plies counted from its start SFEN).
-    chunk_args = dict(plies=PLIES_PER_CHUNK, opening_plies=opening_plies, max_plies=max_plies,
+    chunk_plies = plies_per_chunk(first, second)
+    chunk_args = dict(plies=chunk_plies, opening_plies=opening_plies, max_plies=max_plies,
                       impasse=impasse, mesh=mesh)
     if jax.process_count() > 1:  # every process compiled before any runs a collective
         play_plies.lower(first, second, first_params, second_params, state, first_is_black,
                          opening_key, key, **chunk_args).compile()
         parallel.wait_for_all_processes("compiled a match")
-    for chunk in range(-(-(max_plies + 1) // PLIES_PER_CHUNK)):
+    for chunk in range(-(-(max_plies + 1) // chunk_plies)):
         state, chunk_actions, chunk_sources = play_plies(
             first, second, first_params, second_params, state, first_is_black, opening_key,
             jax.random.fold_in(key, chunk), **chunk_args)
