@@ -15,11 +15,11 @@ from shogi_jax.rules.board import PIECE_NAMES
 
 _MOVE_NAMES = dict(zip(PIECE_NAMES, "歩 香 桂 銀 角 飛 金 玉 と 成香 成桂 成銀 馬 龍".split()))
 # The board diagram gives every piece one character: promoted lance, knight, silver are 杏 圭 全.
-_DIAGRAM_NAMES = dict(_MOVE_NAMES, **{"+L": "杏", "+N": "圭", "+S": "全"})
+DIAGRAM_NAMES = dict(_MOVE_NAMES, **{"+L": "杏", "+N": "圭", "+S": "全"})
 _FILE_NUMERALS = "１２３４５６７８９"
-_KANJI_NUMBERS = ("", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二",
+KANJI_NUMBERS = ("", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二",
                   "十三", "十四", "十五", "十六", "十七", "十八")
-_SIDE_NAMES = ("先手", "後手")
+SIDE_NAMES = ("先手", "後手")
 
 
 def to_kif(start_sfen: str, usi_moves: list[str], *, black: str, white: str, result: str,
@@ -81,7 +81,7 @@ def _move_text(move: RecordMove, previous_to, mark_non_promotion: bool) -> str:
     if move.to == previous_to:
         where = "同　"
     else:
-        where = _FILE_NUMERALS[move.to[0] - 1] + _KANJI_NUMBERS[move.to[1]]
+        where = _FILE_NUMERALS[move.to[0] - 1] + KANJI_NUMBERS[move.to[1]]
     name = _MOVE_NAMES[move.piece]
     if move.is_drop:
         return f"{where}{name}打"
@@ -98,7 +98,7 @@ def _ending(record: GameRecord) -> tuple[str, str]:
     if winner is None:
         return {"repetition_draw": ("千日手", "千日手"), "move_limit": ("持将棋", "持将棋"),
                 None: ("中断", "中断")}[termination]
-    side = _SIDE_NAMES[winner]
+    side = SIDE_NAMES[winner]
     if termination == "checkmate":
         return "詰み", f"{side}の勝ち"
     if termination == "impasse_declaration":
@@ -122,8 +122,8 @@ def _board_diagram(position: Position) -> list[str]:
             if piece is None:
                 cells += " ・"
             else:
-                cells += (" " if piece.color == BLACK else "v") + _DIAGRAM_NAMES[piece.kind]
-        rows.append(f"|{cells}|{_KANJI_NUMBERS[rank]}")
+                cells += (" " if piece.color == BLACK else "v") + DIAGRAM_NAMES[piece.kind]
+        rows.append(f"|{cells}|{KANJI_NUMBERS[rank]}")
     border = "+---------------------------+"
     lines = [f"後手の持駒：{_hand_text(position.hands, WHITE)}", "  ９ ８ ７ ６ ５ ４ ３ ２ １",
              border, *rows, border, f"先手の持駒：{_hand_text(position.hands, BLACK)}"]
@@ -133,6 +133,6 @@ def _board_diagram(position: Position) -> list[str]:
 
 
 def _hand_text(hands, color: int) -> str:
-    pieces = [_MOVE_NAMES[kind] + (_KANJI_NUMBERS[n] if n > 1 else "")
+    pieces = [_MOVE_NAMES[kind] + (KANJI_NUMBERS[n] if n > 1 else "")
               for kind, n in hand_pieces(hands, color)]
     return "　".join(pieces) or "なし"

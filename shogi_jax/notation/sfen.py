@@ -149,7 +149,7 @@ def from_sfen(sfen: str, *, max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = 
                            jnp.int32(ply), max_plies=max_plies, impasse=impasse)
 
 
-def _one_game(state: State, index) -> State:
+def one_game(state: State, index) -> State:
     """The game `index` of a batched state (index None: `state` must be one game)."""
     if index is not None:
         state = jax.tree_util.tree_map(lambda x: x[index], state)
@@ -193,7 +193,7 @@ def _hand_text(hands) -> str:
 def to_sfen(state: State, index=None) -> str:
     """State -> SFEN text: one game, or game `index` of a batch (an int; a tuple for several
     batch axes)."""
-    state = _one_game(state, index)
+    state = one_game(state, index)
     absolute, hands, color = absolute_position(state)
     rows = []
     for rank in range(9):
@@ -214,7 +214,7 @@ def board_diagram(state: State, index=None) -> str:
     """A text board of one game (or game `index` of a batch), Black at the bottom: SFEN letters
     (upper case Black, lower White, + promoted), files 9..1 left to right, ranks a..i top down,
     both hands (pieces as letters with their counts), the side to move and how the game stands."""
-    state = _one_game(state, index)
+    state = one_game(state, index)
     absolute, hands, color = absolute_position(state)
     lines = ["   " + "".join(f"{file:>3}" for file in range(9, 0, -1))]
     for rank in range(9):
