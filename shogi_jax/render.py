@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from shogi_jax.files import write_text_atomically
 from shogi_jax.notation.kif import DIAGRAM_NAMES, KANJI_NUMBERS, SIDE_NAMES
 from shogi_jax.notation.record_board import BLACK, WHITE, Position
 from shogi_jax.notation.sfen import one_game, hand_pieces, parse_sfen, to_sfen
@@ -140,20 +138,7 @@ def save_svg(position: str | State, path, **options) -> None:
     a temporary file in the same directory and renamed over `path`, so `path` holds either its
     old contents or the whole new picture, never a part. Bad input raises before anything is
     written."""
-    text = position_svg(position, **options)
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                             dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp makes the file private; a picture is for showing
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_text_atomically(path, position_svg(position, **options))
 
 
 # --- reading the input --------------------------------------------------------------------------

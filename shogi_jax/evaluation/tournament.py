@@ -36,6 +36,7 @@ from shogi_jax.config import (
 from shogi_jax.evaluation.elo import EloFit, fit_elo, wilson_interval
 from shogi_jax.evaluation.engine_match import ENGINE_KIND, EnginePlayer, play_engine_match
 from shogi_jax.evaluation.match import END_NAMES, MatchGames, MatchStopped, play_match
+from shogi_jax.files import write_text_atomically
 from shogi_jax.evaluation.players import NETWORK_KINDS, PLAYER_KINDS, Player
 from shogi_jax.evaluation.usi_client import EngineFailure, MoveLimit
 from shogi_jax.notation import record_board
@@ -438,13 +439,6 @@ def game_records(games: MatchGames, first: str, second: str) -> list[dict]:
 # --- the output directory -----------------------------------------------------------------------
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Never leaves a half-written file under `path`: write aside, then rename over it."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 class TournamentLog:
     """A tournament's output directory, written as it goes: CONFIG_FILE once, GAMES_LOG appended
     and games/NNNNN.kifu / .csa written per finished game, the results (results.md / .json,
@@ -500,14 +494,14 @@ class TournamentLog:
     def begin(self, config: TournamentConfig, records: dict[int, dict]) -> None:
         """Writes the config (pinned) and the games log (only complete lines) and opens the log."""
         (self.directory / GAMES_DIR).mkdir(parents=True, exist_ok=True)
-        _write_atomically(self.directory / CONFIG_FILE,
+        write_text_atomically(self.directory / CONFIG_FILE,
                           "# The tournament as it began; policy players pinned to the checkpoint "
                           "they loaded.\n" + config_yaml(config))
         self._write_games_log(records)
         self._games_log = open(self.directory / GAMES_LOG, "a", encoding="utf-8")
 
     def _write_games_log(self, records: dict[int, dict]) -> None:
-        _write_atomically(self.directory / GAMES_LOG, "".join(
+        write_text_atomically(self.directory / GAMES_LOG, "".join(
             json.dumps({"game": number, **records[number]}) + "\n" for number in sorted(records)))
 
     def write_games(self, records: dict[int, dict]) -> None:
@@ -516,9 +510,9 @@ class TournamentLog:
         games_dir = self.directory / GAMES_DIR
         for (number, record), game in zip(records.items(), replayed(list(records.values()))):
             event, note = f"shogi_jax game {number}", record.get("note")
-            _write_atomically(games_dir / f"{number:05d}.kifu",
+            write_text_atomically(games_dir / f"{number:05d}.kifu",
                               kif_text(game, event=event, note=note))
-            _write_atomically(games_dir / f"{number:05d}.csa",
+            write_text_atomically(games_dir / f"{number:05d}.csa",
                               csa_from_record(game, event=event, note=note))
             self._games_log.write(json.dumps({"game": number, **record}) + "\n")
 
@@ -553,18 +547,18 @@ class TournamentLog:
                         for k, p in enumerate(players)],
             "pairs": pairs, "elo": fit.as_dict() if fit else {"unavailable": no_fit}}
         directory = self.directory
-        _write_atomically(directory / "results.json", json.dumps(summary, indent=2) + "\n")
-        _write_atomically(directory / "results.md",
+        write_text_atomically(directory / "results.json", json.dumps(summary, indent=2) + "\n")
+        write_text_atomically(directory / "results.md",
                           results_markdown(standings, fit, pairs, games_total=total,
                                            no_fit=no_fit))
-        _write_atomically(directory / "pairs.csv", _csv_text(
+        write_text_atomically(directory / "pairs.csv", _csv_text(
             [list(PAIR_COLUMNS)] + [[row[column] for column in PAIR_COLUMNS] for row in pairs]))
-        _write_atomically(directory / "crosstable.csv", _crosstable_csv(standings))
-        _write_atomically(directory / "elo.csv", _csv_text(
+        write_text_atomically(directory / "crosstable.csv", _crosstable_csv(standings))
+        write_text_atomically(directory / "elo.csv", _csv_text(
             [["player", "elo", "stderr", "ci95_low", "ci95_high"]]
             + ([[name, f"{fit.ratings[k]:.1f}", f"{fit.stderr[k]:.1f}", f"{fit.ci95_low[k]:.1f}",
                  f"{fit.ci95_high[k]:.1f}"] for k, name in enumerate(fit.names)] if fit else [])))
-        _write_atomically(directory / "games.sfen", "".join(
+        write_text_atomically(directory / "games.sfen", "".join(
             f"sfen {records[n]['start_sfen']}"
             + (f" moves {' '.join(records[n]['moves'])}" if records[n]["moves"] else "") + "\n"
             for n in sorted(records)))
