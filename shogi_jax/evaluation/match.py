@@ -31,7 +31,12 @@ def plies_per_chunk(first: Player, second: Player) -> int:
     of a whole match takes seconds (32 simulations for 400 games: ~10 s on 2 cores), so 16 of
     them kept a Ctrl-C waiting minutes for the chunk to end; a chunk's host round trip costs
     nothing beside a search."""
-    return 1 if "search" in (first.kind, second.kind) else PLIES_PER_CHUNK
+    return 1 if searches(first) or searches(second) else PLIES_PER_CHUNK
+
+
+def searches(player) -> bool:
+    """Whether a player (a Player, or the evaluation's SwitchPlayer) searches its moves."""
+    return player.search is not None
 NOT_PLAYED = -1  # action recorded for a game already over
 
 # Outcomes from the first player's point of view.
@@ -96,7 +101,7 @@ def play_plies(first: Player, second: Player, first_params, second_params, games
     each device plays only its own games."""
     num_games = first_is_black.shape[0]
     pair = jnp.arange(num_games) // 2
-    searching = first.search is not None or second.search is not None  # mctx: see on_own_games
+    searching = searches(first) or searches(second)  # mctx: see on_own_games
     play = parallel.on_own_games(
         partial(_one_ply, first, second, opening_plies=opening_plies, max_plies=max_plies,
                 impasse=impasse), mesh, shared=2, check_vma=not searching)
