@@ -8,29 +8,27 @@ and env steps. The same figures are in each run's TensorBoard events (eval/*).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+from shogi_jax.reports import ReportError
+from shogi_jax.reports.metrics import (
+    ELO, ELO_CI95_HIGH, ELO_CI95_LOW, GREEDY_ELO, MINUTES, evaluation_records as evaluations,
+    timed_records, win_rate_key,
+)
 
 
 def evaluation_records(run_dir: Path) -> list[dict]:
     """The metrics records of a run that carry an evaluation, in iteration order, each with the
-    wall-clock minutes of the run up to it (`minutes`: perf/wall_seconds, which counts compiling
-    and evaluating; runs from before it existed: iteration and evaluation times summed)."""
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        raise SystemExit(f"error: {path} does not exist (not a training run directory?)")
-    records, seconds, steps = [], 0.0, 0
-    for line in path.read_text().splitlines():
-        record = json.loads(line)
-        seconds += ((record["env_steps"] - steps) / record["perf/env_steps_per_second"]
-                    + record.get("eval/seconds", 0.0))
-        steps = record["env_steps"]
-        seconds = record.get("perf/wall_seconds", seconds)
-        if "eval/elo" in record:
-            records.append({**record, "minutes": seconds / 60})
+    wall-clock minutes of the run up to it (`minutes`, see `timed_records`); exits naming the
+    fault when there are none."""
+    try:
+        records = evaluations(timed_records(run_dir))
+    except ReportError as error:
+        raise SystemExit(f"error: {error}") from None
     if not records:
-        raise SystemExit(f"error: {path} has no evaluation records (evaluation.every_iterations)")
+        raise SystemExit(f"error: {run_dir} has no evaluation records "
+                         "(evaluation.every_iterations)")
     return records
 
 
@@ -39,7 +37,7 @@ def main(argv=None) -> int:
     parser.add_argument("run_dirs", nargs="+", type=Path)
     parser.add_argument("--labels", nargs="+", help="one per run (default: directory names)")
     parser.add_argument("--output", type=Path, required=True, help="PNG to write")
-    parser.add_argument("--x", choices=("minutes", "env_steps"), default="minutes")
+    parser.add_argument("--x", choices=(MINUTES, "env_steps"), default=MINUTES)
     args = parser.parse_args(argv)
     labels = args.labels or [d.name for d in args.run_dirs]
     if len(labels) != len(args.run_dirs):
@@ -53,17 +51,17 @@ def main(argv=None) -> int:
     for run_dir, label in zip(args.run_dirs, labels):
         records = evaluation_records(run_dir)
         x = [r[args.x] for r in records]
-        line, = elo_axis.plot(x, [r["eval/elo"] for r in records], marker="o", label=label)
-        elo_axis.fill_between(x, [r["eval/elo_ci95_low"] for r in records],
-                              [r["eval/elo_ci95_high"] for r in records],
+        line, = elo_axis.plot(x, [r[ELO] for r in records], marker="o", label=label)
+        elo_axis.fill_between(x, [r[ELO_CI95_LOW] for r in records],
+                              [r[ELO_CI95_HIGH] for r in records],
                               color=line.get_color(), alpha=0.15)
         for opponent, style in (("random", ":"), ("greedy", "-")):
-            rate_axis.plot(x, [r[f"eval/vs_{opponent}/win"] for r in records], style,
+            rate_axis.plot(x, [r[win_rate_key(opponent)] for r in records], style,
                            color=line.get_color(), label=f"{label}: wins vs {opponent}")
-        if "eval/greedy_elo" in records[-1]:
-            elo_axis.axhline(records[-1]["eval/greedy_elo"], color="grey", linestyle="--",
+        if GREEDY_ELO in records[-1]:
+            elo_axis.axhline(records[-1][GREEDY_ELO], color="grey", linestyle="--",
                              linewidth=1)
-    x_label = "training minutes (wall clock)" if args.x == "minutes" else "env steps"
+    x_label = "training minutes (wall clock)" if args.x == MINUTES else "env steps"
     elo_axis.set(xlabel=x_label, ylabel="Elo (random = 0; dashed: greedy)",
                  title="Elo over training (95% CI)")
     rate_axis.set(xlabel=x_label, ylabel="win rate (draws are not wins)", ylim=(0, 1.02),

@@ -619,7 +619,7 @@ def _crosstable_csv(standings: Standings) -> str:
         for i, name in enumerate(names)])
 
 
-def _elo_text(elo: float) -> str:
+def elo_text(elo: float) -> str:
     """Whole Elo points; -0.4 reads "0", not "-0"."""
     return f"{round(float(elo)) + 0:d}"
 
@@ -646,8 +646,8 @@ def results_markdown(standings: Standings, fit: Optional[EloFit], pairs: list[di
     for rank, k in enumerate(order, 1):
         if names[k] in fitted:
             f = fitted[names[k]]
-            elo = (f"{_elo_text(fit.ratings[f])} | [{_elo_text(fit.ci95_low[f])}, "
-                   f"{_elo_text(fit.ci95_high[f])}]")
+            elo = (f"{elo_text(fit.ratings[f])} | [{elo_text(fit.ci95_low[f])}, "
+                   f"{elo_text(fit.ci95_high[f])}]")
         else:
             elo = "— | —"
         lines.append(f"| {rank} | {names[k]} | {elo} | {games_played[k]} | {scores[k]:.3f} |")

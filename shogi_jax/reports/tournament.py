@@ -1,0 +1,197 @@
+"""The page of a tournament directory (`shogi_jax.evaluation.tournament`): the Elo table with
+95% intervals and the crosstable as results.json gives them, the pairs' W/D/L, and the games of
+games.jsonl: up to MAX_EMBEDDED_GAMES replayable (the first game of every pairing, then the
+second, ...), every game listed with links to its KIF and CSA files.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from shogi_jax.evaluation.tournament import (
+    CONFIG_FILE, GAMES_DIR, GAMES_LOG, elo_text, kif_text, replayed,
+)
+from shogi_jax.reports import ReportError, read_text, relative_link, replay
+from shogi_jax.reports.html import Markup, details, element, join, page, section, table
+
+RESULTS_FILE = "results.json"
+GAME_FIELDS = ("game", "black", "white", "start_sfen", "moves", "result", "termination")
+
+
+def tournament_report(directory: Path, output_dir: Path) -> str:
+    """The page of the tournament in `directory`; links are relative to `output_dir`, where the
+    page goes. ReportError naming the file that is missing or unreadable."""
+    results_path = directory / RESULTS_FILE
+    results = _read_json(results_path)
+    records = read_games_log(directory / GAMES_LOG)
+    try:
+        names = [player["name"] for player in results["players"]]
+        tables = [_elo_table(results), _crosstable(names, results["pairs"]),
+                  _pairs_table(results["pairs"])]
+        progress = f"{results['games']} of {results['games_total']} games"
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        raise ReportError(f"{results_path} is not a tournament's results "
+                          f"({type(error).__name__}: {error})") from None
+    config = directory / CONFIG_FILE
+    body = [element("p", {"class": "note", "id": "progress"},
+                    progress + ("" if results.get("complete") else " (not complete)")),
+            section("Elo (maximum likelihood, 95% confidence interval)", tables[0], id="elo"),
+            section("Crosstable (the row's wins-draws-losses against the column)", tables[1],
+                    id="crosstable"),
+            section("Pairs (win rate with its 95% Wilson interval)", tables[2], id="pairs"),
+            _games_section(directory, records, output_dir)]
+    if config.is_file():
+        body.append(section("Config", details(CONFIG_FILE, element(
+            "pre", {"class": "config"}, read_text(config))), id="config"))
+    return page(f"Tournament {directory.resolve().name}", body, css=replay.VIEWER_CSS,
+                script=replay.VIEWER_JS if records else "")
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as error:
+        raise ReportError(f"{path} is not JSON: {error}") from None
+
+
+def read_games_log(path: Path) -> list[dict]:
+    """The game records of games.jsonl (GAME_FIELDS each), in game order. A damaged last line is
+    a game cut short while being written, and left out, as a resume does; any other damaged
+    line is a ReportError naming it."""
+    lines = read_text(path).splitlines()
+    records = []
+    for line_number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if line_number == len(lines):
+                break
+            raise ReportError(f"{path} line {line_number} is not JSON") from None
+        missing = [field for field in GAME_FIELDS if not isinstance(record, dict)
+                   or field not in record]
+        if missing or not isinstance(record["game"], int):
+            why = f"no {', '.join(missing)}" if missing else "its game number is no integer"
+            raise ReportError(f"{path} line {line_number} is not a game record ({why})")
+        records.append(record)
+    return sorted(records, key=lambda record: record["game"])
+
+
+# --- tables -------------------------------------------------------------------------------------
+
+
+def _elo_table(results: dict) -> Markup:
+    elo = results["elo"]
+    if "players" not in elo:
+        return element("p", {"class": "note"}, f"No Elo: {elo.get('unavailable', 'not fitted')}.")
+    games = {player["name"]: player.get("games", "") for player in results["players"]}
+    kinds = {player["name"]: player.get("kind", "") for player in results["players"]}
+    ranked = sorted(elo["players"], key=lambda player: -player["elo"])
+    low_high = [player["ci95"] for player in ranked]
+    rows = [((player["name"], {"data-player": player["name"]}), kinds.get(player["name"], ""),
+             (elo_text(player["elo"]), {"data-elo": player["elo"]}),
+             (f"[{elo_text(low)}, {elo_text(high)}]",
+              {"data-ci95-low": low, "data-ci95-high": high}),
+             games.get(player["name"], ""))
+            for player, (low, high) in zip(ranked, low_high)]
+    return table(("player", "kind", "Elo", "95% CI", "games"), rows, id="elo-table",
+                 **{"data-anchor": elo.get("anchor")})
+
+
+def _crosstable(names: list[str], pairs: list[dict]) -> Markup:
+    """Cell (row, column): the row player's wins-draws-losses against the column player, as
+    results.json's pairs give them (each pair once, from its first player's side)."""
+    cells = {}
+    for pair in pairs:
+        wins, draws, losses = pair["wins"], pair["draws"], pair["losses"]
+        cells[pair["player"], pair["opponent"]] = (wins, draws, losses)
+        cells[pair["opponent"], pair["player"]] = (losses, draws, wins)
+
+    def cell(row: str, column: str):
+        if row == column:
+            return "—", {"class": "self"}
+        if (row, column) not in cells:
+            return "", {}
+        wins, draws, losses = cells[row, column]
+        return f"{wins}-{draws}-{losses}", {"data-row": row, "data-column": column,
+                                            "data-wins": wins, "data-draws": draws,
+                                            "data-losses": losses}
+
+    return table(("", *names), [(name, *(cell(name, column) for column in names))
+                                for name in names], id="crosstable-table")
+
+
+def _pairs_table(pairs: list[dict]) -> Markup:
+    return table(("player", "opponent", "games", "W", "D", "L", "score", "win rate [95% CI]"), [
+        (pair["player"], pair["opponent"], pair["games"], pair["wins"], pair["draws"],
+         pair["losses"], f"{pair['score']:.3f}",
+         f"{pair['win_rate']:.3f} [{pair['win_rate_ci95_low']:.3f}, "
+         f"{pair['win_rate_ci95_high']:.3f}]") for pair in pairs], id="pairs-table")
+
+
+# --- games --------------------------------------------------------------------------------------
+
+
+def game_id(number: int) -> str:
+    return f"game-{number:05d}"
+
+
+def _game_files(directory: Path, number: int, output_dir: Path) -> dict[str, str]:
+    """Links to the game's KIF and CSA files that exist (named as TournamentLog writes them)."""
+    files = {"kif": directory / GAMES_DIR / f"{number:05d}.kifu",
+             "csa": directory / GAMES_DIR / f"{number:05d}.csa"}
+    return {kind: relative_link(path, output_dir) for kind, path in files.items()
+            if path.is_file()}
+
+
+def embedded_games(directory: Path, records: list[dict], output_dir: Path) -> dict[str, tuple]:
+    """{id: (title, viewer data)} of the games to embed (`replay.embedded_sample` over the
+    pairings, in the order they were first played), replayed together."""
+    pairings = {}
+    for record in records:
+        pairings.setdefault(frozenset((record["black"], record["white"])), []).append(
+            record["game"])
+    chosen = replay.embedded_sample(list(pairings.values()))
+    shown = [record for record in records if record["game"] in chosen]
+    try:
+        games = replayed(shown)
+    except ValueError as error:  # "game K: ...": K indexes `shown`
+        raise ReportError(f"{directory / GAMES_LOG}: a game cannot be replayed ({error}; "
+                          f"games {[record['game'] for record in shown]})") from None
+    embedded = {}
+    for record, game in zip(shown, games):
+        number = record["game"]
+        data = replay.viewer_game(game, record["start_sfen"], kif_text(game, event=None),
+                                  result=record["result"], termination=record["termination"],
+                                  links=_game_files(directory, number, output_dir),
+                                  source=f"game {number}")
+        embedded[game_id(number)] = (f"Game {number}: {record['black']} (Black) vs "
+                                     f"{record['white']} (White)", data)
+    return embedded
+
+
+def _games_section(directory: Path, records: list[dict], output_dir: Path) -> Markup:
+    if not records:
+        return section("Games", element("p", {"class": "note"}, "No game written yet."),
+                       id="games")
+    embedded = embedded_games(directory, records, output_dir)
+    viewers = [replay.viewer_html(key, data, title, open_=k == 0)
+               for k, (key, (title, data)) in enumerate(embedded.items())]
+    rows = []
+    for record in records:
+        key = game_id(record["game"])
+        links = _game_files(directory, record["game"], output_dir)
+        replay_link = element("a", {"href": f"#{key}"}, "replay") if key in embedded else ""
+        rows.append(((record["game"], {"data-game-number": record["game"],
+                                       "data-embedded": str(key in embedded).lower()}),
+                     record["black"], record["white"], replay.result_text(record),
+                     len(record["moves"]),
+                     join([replay_link, Markup(" "), replay.record_links(links)])))
+    note = (f"{len(embedded)} of {len(records)} games are embedded below (the first games of "
+            "every pairing); every game's KIF and CSA files are linked in the list.")
+    return section("Games", element("p", {"class": "note"}, note),
+                   replay.viewer_data({key: data for key, (_, data) in embedded.items()}),
+                   join(viewers),
+                   details(f"All {len(records)} games", table(
+                       ("game", "black", "white", "result", "plies", "records"),
+                       rows, id="all-games"), open=len(records) <= replay.MAX_EMBEDDED_GAMES),
+                   id="games")
