@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from shogi_jax.evaluation.tournament import _elo_text, kif_text
+from shogi_jax.evaluation.tournament import elo_text, kif_text
 from shogi_jax.notation import record_board
 from shogi_jax.notation.kif import SIDE_NAMES
 from shogi_jax.reports import ReportError, read_text, relative_link, replay
@@ -72,7 +72,7 @@ def _summary(records: list[dict], evaluations: list[dict]) -> Markup:
 def _elo(record: dict, key: str) -> str:
     """An Elo of a record in whole points; "?" where it is missing or not a number."""
     value = number(record.get(key))
-    return "?" if value is None else _elo_text(value)
+    return "?" if value is None else elo_text(value)
 
 
 def _column(records: list[dict], key: str) -> list:
