@@ -30,6 +30,7 @@ def _cell_keys(records):
             if r["kind"] != "machine"]
 
 
+@pytest.mark.slow  # ~2 minutes of subprocesses on 2 cores
 def test_smoke_run_measures_every_cell(tmp_path):
     stdout, records = _run(tmp_path, "--batch-sizes", "8", "--seconds", "0.2",
                            "--train-config", "configs/smoke.yaml", "--train-iterations", "1")

@@ -89,6 +89,7 @@ def _assert_eight_devices_trained_like_one(train):
             assert eight[name] == pytest.approx(one[name], rel=1e-4, abs=1e-6), name
 
 
+@pytest.mark.slow  # the 8-device subprocess: ~3 minutes on 2 cores
 def test_eight_devices_train_like_one_device(multidevice):
     _assert_eight_devices_trained_like_one(multidevice["train"])
 
@@ -125,6 +126,7 @@ def test_eight_devices_train_with_an_opponent_pool_like_one_device():
     assert max(record["pool/games_finished"] for record in train["one"]) > 0
 
 
+@pytest.mark.slow  # the 8-device subprocess: ~3 minutes on 2 cores
 def test_match_games_split_over_devices_are_the_same_games(multidevice):
     match = multidevice["match"]
     assert match["moves_equal"] and match["outcomes_equal"]
@@ -133,6 +135,7 @@ def test_match_games_split_over_devices_are_the_same_games(multidevice):
     assert (match["mesh_for_16_games"], match["mesh_for_12_games"]) == (8, 4)
 
 
+@pytest.mark.slow  # the 8-device subprocess: ~3 minutes on 2 cores
 def test_each_device_steps_and_observes_only_its_own_games(multidevice):
     """Compiled for 8 devices: the rules and a match hold no collective at all; a training
     iteration holds only all-reduces: the game tallies once, and per PPO update the gradient
