@@ -5,7 +5,8 @@
 #      400 games per pairing (BAR_GAMES), colours alternated, 4 random opening plies, max_plies 512;
 #   3. the same checkpoint through our USI engine against the random and greedy USI engines,
 #      driven by cshogi's client (cshogi referees every move), USI_GAMES (400) games each;
-#   4. the Elo curve of the evaluations during training (PNG).
+#   4. the Elo curve of the evaluations during training (PNG), and the HTML reports (python -m
+#      shogi_jax.report) of the run and of the tournament.
 # Usage: scripts/learning_bar.sh [RUN_DIR] [USI_GAMES]   (needs: pip install -e ".[test]")
 # To repeat exactly the same training on any machine, replace the time limit by the iteration
 # count the documented run reached: TRAIN_LIMIT="--set train.iterations=996" (docs/benchmarks.md).
@@ -51,4 +52,7 @@ for opponent in random greedy; do
 done
 
 python scripts/plot_elo.py "$RUN" --output "$OUT/elo.png" --x minutes
+python -m shogi_jax.report "$RUN" --output "$OUT/run_report.html"
+python -m shogi_jax.report "$OUT/tournament"
 echo "tournament: $OUT/tournament/results.md; USI: $OUT/usi_vs_*.txt; Elo curve: $OUT/elo.png"
+echo "pages to look at: $OUT/run_report.html, $OUT/tournament/report.html"
