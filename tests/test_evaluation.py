@@ -157,6 +157,11 @@ output_dir: {root / "out"}
     return root
 
 
+def test_a_finished_tournament_writes_its_report(tournament):
+    page = (tournament / "out" / "report.html").read_text(encoding="utf-8")
+    assert "crosstable" in page and page.count('class="board"') >= 1
+
+
 def test_tournament_counts_every_game_once_with_balanced_colours(tournament):
     results = json.loads((tournament / "out" / "results.json").read_text())
     assert results["games"] == 24
@@ -298,7 +303,7 @@ def test_sigint_writes_the_games_so_far_and_resume_ends_with_the_same_table(tour
             a, b = json.loads(stopped[name]), json.loads(straight[name])
             assert a["config"].pop("output_dir") != b["config"].pop("output_dir")
             assert a == b
-        elif name != "tournament.yaml":
+        elif name not in ("tournament.yaml", "report.html"):  # the page names its directory
             assert stopped[name] == straight[name], name
 
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from shogi_jax import checkpoint
+from shogi_jax.cli import report as report_cli
 from shogi_jax.config import ConfigError, config_reference
 from shogi_jax.evaluation.tournament import (
     PlayerConfig, TournamentConfig, games_total, load_tournament_config, run_tournament,
@@ -85,6 +86,11 @@ def main(argv=None) -> int:
         print(f"{fit.names[k]:>16}  Elo {fit.ratings[k]:7.1f}  "
               f"[{fit.ci95_low[k]:7.1f}, {fit.ci95_high[k]:7.1f}]")
     print(f"results in {output_dir}")
+    # The page to look at: the tables and every game replayable (python -m shogi_jax.report).
+    # The results are complete either way; a page that cannot be made is reported, not fatal.
+    if report_cli.main([str(output_dir)]) != 0:
+        print(f"warning: no report.html in {output_dir} (see above); the results are complete",
+              file=sys.stderr)
     return 0
 
 
