@@ -217,7 +217,6 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
     are marked as not the learner's (Transition.trains). With the games split over `mesh`,
     every device steps and observes only its own games."""
     step, observe = _rules_on_own_games(config, mesh)
-    wdl_head = config.model.value_head == "wdl"
     pool_games = PoolGames.of(config, mesh)
     start = start_position(config)
     start_observation = sj.observe(start)
@@ -249,13 +248,9 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
         after_observation = observe(after)
         # Outputs on the state before any reset: the next mover's policy, and the value that
         # bootstraps a game cut by the move limit.
-        if wdl_head:
-            after_logits, after_value, after_wdl = model.apply(params, after_observation,
-                                                               with_wdl=True)
-            next_wdl = jax.nn.softmax(after_wdl, axis=-1)
-        else:
-            after_logits, after_value = model.apply(params, after_observation)
-            next_wdl = None
+        after_logits, after_value, after_wdl = network_outputs(config, model, params,
+                                                               after_observation)
+        next_wdl = None if after_wdl is None else jax.nn.softmax(after_wdl, axis=-1)
         mover = games.color
         reward = jnp.take_along_axis(after.rewards, mover[:, None], axis=1)[:, 0]
         shaping_term = jnp.zeros_like(reward)
@@ -476,7 +471,8 @@ def ppo_targets(config: Config, transitions: ppo.Transition) -> PPOTargets:
 
 
 def network_outputs(config: Config, model, params, observation):
-    """(logits, values, wdl logits or None) of the network on a minibatch, for the losses."""
+    """(logits, values, wdl logits or None) of the network on a batch of observations: what the
+    losses read, and the rollout for the next positions' W/D/L."""
     if config.model.value_head == "wdl":
         return model.apply(params, observation, with_wdl=True)
     logits, values = model.apply(params, observation)
