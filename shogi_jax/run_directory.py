@@ -24,6 +24,7 @@ from tensorboardX import SummaryWriter
 
 from shogi_jax.checkpoint import CHECKPOINT_DIR
 from shogi_jax.config import Config, ConfigError, config_yaml, save_config
+from shogi_jax.evaluation.periodic import CURRENT
 from shogi_jax.evaluation.tournament import game_records, kif_text, replayed
 
 CONFIG_FILE = "config.yaml"
@@ -112,7 +113,7 @@ class RunDirectory:
         directory = self.path / EVAL_GAMES_DIR / f"iteration_{iteration:06d}"
         directory.mkdir(parents=True, exist_ok=True)
         named = [(opponent, number, record) for opponent, match in games
-                 for number, record in enumerate(game_records(match, "current", opponent))]
+                 for number, record in enumerate(game_records(match, CURRENT, opponent))]
         replays = replayed([record for _, _, record in named])  # every game replayed at once
         for (opponent, number, _), replay in zip(named, replays):
             text = kif_text(replay, event=f"shogi_jax evaluation at iteration {iteration}")

@@ -1,11 +1,13 @@
 """A tournament's report.html in a real headless Chromium (Debian's, driven by selenium): the
 viewer steps through a game with the Right key, and the board it shows after N plies is cshogi's
-position after N moves. Run with `pytest -m browser`; skipped where Chromium, its driver or
-selenium is missing."""
+position after N moves; at a network's turn it shows the network's top moves as arrows and its
+value. Run with `pytest -m browser`; skipped where Chromium, its driver or selenium is
+missing."""
 from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,7 @@ pytestmark = pytest.mark.browser
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 INSTALL = "apt-get install chromium chromium-driver && pip install -e '.[browser]'"
 PLIES = 12
+PRETRAINED = Path(__file__).resolve().parents[1] / "shogi_jax" / "pretrained" / "cpu_60min"
 
 
 def sfen_board(sfen: str) -> dict[str, str]:
@@ -61,6 +64,7 @@ def test_the_viewer_steps_through_a_game_as_cshogi_plays_it(browser, tmp_path):
 players:
   - {{name: random, kind: random}}
   - {{name: greedy, kind: greedy}}
+  - {{name: net, kind: policy, run_dir: {PRETRAINED}}}
 games_per_pairing: 2
 max_plies: 60
 seed: 3
@@ -81,5 +85,21 @@ output_dir: {out}
     for move in game["moves"][:PLIES]:
         expected.push_usi(move)
     assert shown == sfen_board(expected.sfen())
+
+    # Game 3: random (Black) against the network; after Black's first move the network is to
+    # move, and its top moves are drawn as arrows, its value and moves written beside.
+    network_game = browser.find_element(By.CSS_SELECTOR, 'details[data-game="game-00003"]')
+    network_game.find_element(By.TAG_NAME, "summary").click()
+    body.send_keys(Keys.ARROW_RIGHT)
+    board = network_game.find_element(By.CSS_SELECTOR, ".board")
+    assert board.get_attribute("data-ply") == "1"
+    data = json.loads(browser.find_element(By.ID, "shogi-report-data").get_attribute(
+        "textContent"))
+    entry = data["games"]["game-00003"]["plies"][1]
+    arrows = {arrow.get_attribute("data-move"): float(arrow.get_attribute("data-probability"))
+              for arrow in board.find_elements(By.CSS_SELECTOR, "g[data-move]")}
+    assert arrows == dict(entry["top_moves"]) and len(arrows) == 3
+    analysis = network_game.find_element(By.CSS_SELECTOR, ".analysis")
+    assert analysis.is_displayed() and f"{entry['value']:+.2f}" in analysis.text
     shot = tmp_path / "report.png"
     assert browser.save_screenshot(str(shot)) and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

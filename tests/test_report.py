@@ -2,8 +2,10 @@
 real tournament. The page is parsed back: nothing external, the charts and their series, the
 tables equal to results.json, every embedded game's moves and per-ply SFENs equal to cshogi's
 replay and its Japanese moves to the KIF writer's files, a large tournament's sample and links;
-the viewer's script (under node, where installed) draws what `render.position_svg` draws; bad
-paths exit 2 naming the path; the page is written atomically."""
+the networks' value and top moves at their plies (legal by cshogi, the move a temperature-0
+policy played, equal to the match's own player on one game), a missing checkpoint named; the
+viewer's script (under node, where installed) draws what `render.position_svg` draws, arrows
+included; bad paths exit 2 naming the path; the page is written atomically."""
 from __future__ import annotations
 
 import json
@@ -37,6 +39,7 @@ EXPECTED_CHARTS = {"elo-minutes": ["eval/elo", "eval/greedy_elo"],
                    "losses": ["loss/policy", "loss/value"], "entropy": ["loss/entropy"],
                    "approx-kl": ["ppo/approx_kl"], "game-endings": ["games/move_limit"]}
 NODE = shutil.which("node")
+NETWORK = "net"  # the tournament's policy player
 
 
 # --- real artifacts -----------------------------------------------------------------------------
@@ -56,16 +59,16 @@ def run_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tournament_dir(tmp_path_factory):
-    """random, greedy and another random player, 2 games a pairing of 60 plies (captures,
-    promotions and drops happen)."""
+def tournament_dir(tmp_path_factory, run_dir):
+    """random, greedy and the run's network (its policy at temperature 0), 2 games a pairing of
+    60 plies (captures, promotions and drops happen)."""
     root = tmp_path_factory.mktemp("report_tournament")
     spec = root / "tournament.yaml"
     spec.write_text(f"""
 players:
   - {{name: random, kind: random}}
   - {{name: greedy, kind: greedy}}
-  - {{name: random_b, kind: random}}
+  - {{name: {NETWORK}, kind: policy, run_dir: {run_dir}}}
 games_per_pairing: 2
 max_plies: 60
 seed: 1
@@ -270,7 +273,7 @@ def test_the_tables_are_results_json(tournament_dir, tournament_page):
     elo = {attrs["data-player"]: attrs for attrs in Page(tournament_page).having("data-player")}
     ratings = Page(tournament_page).having("data-elo")
     intervals = Page(tournament_page).having("data-ci95-low")
-    assert set(elo) == {"random", "greedy", "random_b"}
+    assert set(elo) == {"random", "greedy", NETWORK}
     by_name = {player["name"]: player for player in results["elo"]["players"]}
     ranked = sorted(by_name.values(), key=lambda player: -player["elo"])
     assert [float(r["data-elo"]) for r in ratings] == [p["elo"] for p in ranked]
@@ -333,6 +336,103 @@ def test_a_game_cut_short_in_the_log_is_left_out(tournament_dir, tmp_path):
     assert report_cli.main([str(copy)]) == 2
 
 
+# --- the networks' analysis ---------------------------------------------------------------------
+
+
+def check_analysis(game: dict, networks: set[str], opening_plies: int) -> int:
+    """One embedded game's analysis: every position where a player of `networks` moved (all but
+    the last) has a value in [-1, 1] and 1-3 distinct top moves, legal by cshogi, probabilities
+    descending in (0, 1] summing to at most 1; after the opening's random plies the move played
+    (a policy at temperature 0) is the top move, or ties with it; other positions have none.
+    Returns the number of positions analysed."""
+    plies, names = game["plies"], (game["black"], game["white"])
+    analysed = 0
+    for ply, entry in enumerate(plies):
+        mover = names[0 if entry["sfen"].split()[1] == "b" else 1]
+        if mover not in networks or ply == len(plies) - 1:
+            assert "value" not in entry and "top_moves" not in entry, (ply, mover)
+            continue
+        top = dict(entry["top_moves"])
+        moves, probabilities = list(top), list(top.values())
+        legal = {cshogi.move_to_usi(move) for move in cshogi.Board(entry["sfen"]).legal_moves}
+        assert 1 <= len(entry["top_moves"]) <= 3 and len(moves) == len(entry["top_moves"])
+        assert set(moves) <= legal, (entry["sfen"], moves)
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert 0 < probabilities[-1] and probabilities[0] <= 1 and sum(probabilities) <= 1.001
+        assert -1 <= entry["value"] <= 1
+        if ply >= opening_plies:
+            played = plies[ply + 1]["usi"]
+            assert played == moves[0] or probabilities[0] - top.get(played, 0) < 1e-3, (
+                entry["sfen"], played, entry["top_moves"])
+        analysed += 1
+    return analysed
+
+
+def player_outputs(run_dir: Path, step: int, sfens: list[str]) -> list[tuple[str, float]]:
+    """(move, value) of the run's policy player at `step` on each position, as a match asks it
+    (`Player.act_and_value` on one game): the reference for the report's batched analysis."""
+    import jax
+    import shogi_jax as sj
+    from shogi_jax.checkpoint import load_policy
+    from shogi_jax.evaluation.players import Player
+    from shogi_jax.notation.usi import move_to_usi
+    from shogi_jax.rules.step import from_square
+
+    config, params, _ = load_policy(run_dir, step=step)
+    act = jax.jit(Player("net", "policy", config.model).act_and_value)
+    outputs = []
+    for sfen in sfens:
+        state = sj.from_sfen(sfen)
+        action, value = act(params, state, jax.random.PRNGKey(0))
+        source = from_square(state.board, action)
+        outputs.append((move_to_usi(int(state.color), int(action), int(source)), float(value)))
+    return outputs
+
+
+def analysis_note(page: str) -> str:
+    notes = re.findall(r'<p class="note" id="analysis">(.*?)</p>', page, re.S)
+    return notes[0] if notes else ""
+
+
+def test_the_tournament_report_shows_the_networks_value_and_top_moves(tournament_dir,
+                                                                      tournament_page, run_dir):
+    games = embedded_data(tournament_page)["games"].values()
+    analysed = sum(check_analysis(game, {NETWORK}, opening_plies=0) for game in games)
+    assert analysed > 50  # the network played 4 games of up to 60 plies
+    network_games = [game for game in games if NETWORK in (game["black"], game["white"])]
+    positions = [entry for game in network_games[:1] for entry in game["plies"][:-1]
+                 if "value" in entry][:6]
+    reference = player_outputs(run_dir, 2, [entry["sfen"] for entry in positions])
+    for entry, (move, value) in zip(positions, reference):
+        assert entry["top_moves"][0][0] == move and abs(entry["value"] - value) < 1e-3
+    note = analysis_note(tournament_page)
+    assert f"{NETWORK} ({run_dir} iteration 2)" in note and "No analysis" not in note
+
+
+def test_the_run_report_analyses_the_current_and_best_networks(run_dir, run_page):
+    games = embedded_data(run_page)["games"].values()
+    opening = 4  # evaluation.random_opening_plies
+    assert sum(check_analysis(game, {"current", "best"}, opening) for game in games) > 0
+    assert any(game["white"] == "best" for game in games)
+    note = analysis_note(run_page)
+    assert f"current ({run_dir} iteration 2)" in note and f"best ({run_dir} iteration 1)" in note
+
+
+def test_a_missing_checkpoint_leaves_its_player_unanalysed(run_dir, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("report.html"))
+    shutil.rmtree(copy / "checkpoints" / "2")  # as checkpoint.max_to_keep would
+    page = _report(copy)
+    games = embedded_data(page)["games"].values()
+    assert sum(check_analysis(game, {"best"}, 4) for game in games) > 0
+    note = analysis_note(page)
+    assert "No analysis of current: no checkpoint 2" in note and "best (" in note
+    page = _report(copy, "--no-analysis", "--output", str(tmp_path / "plain.html"))
+    assert not analysis_note(page)
+    assert all(check_analysis(game, set(), 0) == 0 for game in embedded_data(page)["games"]
+               .values())
+
+
 # --- the viewer's script ------------------------------------------------------------------------
 
 
@@ -351,15 +451,20 @@ def _tree(svg: str):
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 def test_the_viewer_draws_each_ply_as_render_does(tournament_page):
+    """Every ply of the tournament's games, the network's top moves as arrows, and arrows for
+    drops, a 12.5% tie (Python rounds it to even) and a move under 0.5%."""
     data = embedded_data(tournament_page)
-    cases = [(entry["sfen"], entry.get("usi")) for game in data["games"].values()
-             for entry in game["plies"]]
+    cases = [(entry["sfen"], entry.get("usi"), entry.get("top_moves", []))
+             for game in data["games"].values() for entry in game["plies"]]
+    cases.append(("4k4/9/9/9/9/9/9/9/4K4 b 2PGr 1", None,
+                  [["G*5b", 0.125], ["P*5e", 0.5], ["5i4h", 0.0001], ["5i5h", 0.375]]))
     drawn = _node(f"const style = {json.dumps(data['board'])};\n"
                   f"console.log(JSON.stringify({json.dumps(cases)}.map("
-                  "([sfen, usi]) => ShogiViewer.boardSvg(sfen, usi, style))));")
+                  "([sfen, usi, arrows]) => ShogiViewer.boardSvg(sfen, usi, style, arrows))));")
     assert len(drawn) == len(cases) > 300
-    for (sfen, usi), svg in zip(cases, drawn):
-        assert _tree(svg) == _tree(position_svg(sfen, last_move=usi)), sfen
+    assert sum(bool(arrows) for _, _, arrows in cases) > 50
+    for (sfen, usi, arrows), svg in zip(cases, drawn):
+        assert _tree(svg) == _tree(position_svg(sfen, last_move=usi, arrows=arrows)), sfen
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")

@@ -1,11 +1,13 @@
-"""`python -m shogi_jax.report PATH [--output FILE]`: one self-contained HTML page about a
-training run or a tournament.
+"""`python -m shogi_jax.report PATH [--output FILE] [--no-analysis]`: one self-contained HTML page
+about a training run or a tournament.
 
 PATH is a training run directory (it holds config.yaml and metrics.jsonl) or a tournament
 directory (results.json and games.jsonl). The page (default PATH/report.html) has everything
 inline: charts drawn as SVG, the tables, the games with a viewer to replay them (buttons, or the
 Left / Right keys). It loads nothing from anywhere, so it opens from a disk or a CI artifact;
-links to game records (KIF, CSA) are relative to where the page is written.
+links to game records (KIF, CSA) are relative to where the page is written. Where a player is a
+network, its checkpoint is loaded and the viewer shows the network's value and top moves at each
+ply it moved (`shogi_jax.reports.analysis`); --no-analysis leaves that out.
 
 The page is written atomically: into a temporary file beside it, renamed over it at the end,
 so a report that exists is whole, and a failed run leaves an existing report as it was. Exit
@@ -40,6 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("path", type=Path, help="a training run or tournament directory")
     parser.add_argument("--output", type=Path,
                         help=f"the HTML file to write (default: PATH/{REPORT_FILE})")
+    parser.add_argument("--no-analysis", dest="analysis", action="store_false",
+                        help="leave out the networks' value and top moves at each ply (they "
+                             "come from loading the players' checkpoints and running them)")
     return parser.parse_args(argv)
 
 
@@ -63,19 +68,20 @@ def directory_kind(path: Path) -> str:
     raise ReportError(f"{path} is neither a training run nor a tournament directory ({wanted})")
 
 
-def make_report(path: Path, output: Path) -> str:
+def make_report(path: Path, output: Path, *, analysis: bool = True) -> str:
     """The HTML page of the directory `path`, to be written at `output`."""
     _, make_page = KINDS[directory_kind(path)]
     if not output.parent.is_dir():
         raise ReportError(f"--output {output}: the directory {output.parent} does not exist")
-    return make_page(path, output.parent)
+    return make_page(path, output.parent, analyse=analysis)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     output = args.output or args.path / REPORT_FILE
     try:
-        text = make_report(args.path, output)  # everything read and built before any write
+        # Everything is read and built before any write.
+        text = make_report(args.path, output, analysis=args.analysis)
     except (ReportError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -32,7 +32,9 @@ from shogi_jax.rules.platform import by_platform
 from shogi_jax.search import SearchSettings
 
 RANDOM, GREEDY, NETWORK = 0, 1, 2
-NAMES = ("random", "greedy", "current", "best")
+# The evaluated parameters and the best so far, as the games name them.
+CURRENT, BEST = "current", "best"
+NAMES = ("random", "greedy", CURRENT, BEST)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class TrainingEvaluator:
         metrics, self.last_games = {}, []
         opponents = [("random", 0, RANDOM, params), ("greedy", 1, GREEDY, params)]
         if self.best is not None:
-            opponents.append(("best", 3, NETWORK, self.best[1]))
+            opponents.append((BEST, 3, NETWORK, self.best[1]))
         for name, index, kind, opponent_params in opponents:
             games = self._match(NETWORK, params, kind, opponent_params,
                                 jax.random.fold_in(jax.random.fold_in(key, iteration), index))

@@ -125,7 +125,8 @@ def _validate_position(sfen, board, hands):
 
 
 @functools.partial(jax.jit, static_argnames=("max_plies", "impasse"))
-def _position_state(board, hand, color, ply, *, max_plies, impasse):
+def position_state(board, hand, color, ply, *, max_plies, impasse):
+    """The State of one position given by `sfen_position`'s fields (vmap it for a batch)."""
     state = empty_state()._replace(board=board, hand=hand, color=color, ply=ply)
     return begin_turn(state, max_plies=max_plies, impasse=impasse)
 
@@ -145,7 +146,7 @@ def sfen_position(sfen: str):
 def from_sfen(sfen: str, *, max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True) -> State:
     """SFEN -> State (mask, check and outcome judged); ValueError as `sfen_position`."""
     board, hand, color, ply = sfen_position(sfen)
-    return _position_state(jnp.asarray(board), jnp.asarray(hand), jnp.int32(color),
+    return position_state(jnp.asarray(board), jnp.asarray(hand), jnp.int32(color),
                            jnp.int32(ply), max_plies=max_plies, impasse=impasse)
 
 

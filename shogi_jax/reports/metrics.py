@@ -25,6 +25,7 @@ ELO_CI95_HIGH = "eval/elo_ci95_high"
 GREEDY_ELO = "eval/greedy_elo"
 BASELINES = ("random", "greedy")  # the fixed opponents every evaluation plays
 BEST_ELO = "eval/best_elo"
+NEW_BEST = "eval/new_best"  # 1.0 on the evaluations whose parameters became the best so far
 # Training (shogi_jax.ppo): the loss terms, the policy's entropy and the approximate KL between
 # the policy before and after an update.
 LOSSES = ("loss/policy", "loss/value")

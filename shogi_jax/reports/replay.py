@@ -19,7 +19,8 @@ The data of one game (JSON, under its id in the page's "games"):
                    {"usi": "7g7f", "ja": "７六歩(77)", "sfen": the position after it}; any entry
                    may carry "value" (a float in [-1, 1] for the side to move there, e.g. a
                    network's) and "top_moves" ([[usi, probability], ...], best first), which the
-                   viewer shows when present
+                   viewer shows when present (the moves as arrows, as `render` draws them);
+                   `reports.analysis` fills them for network players
     links          {"kif": ..., "csa": ...}: relative links to the game's files, when there are
 
 The page's JSON: {"format": FORMAT, "board": the drawing's geometry, colours and names (taken
@@ -279,6 +280,7 @@ def board_style() -> dict:
         "fontFamily": render.FONT_FAMILY, "boardColor": render.BOARD_COLOR,
         "handColor": render.HAND_COLOR, "pieceColor": render.PIECE_COLOR, "ink": render.INK,
         "promotedColor": render.PROMOTED_COLOR, "highlightColor": render.HIGHLIGHT_COLOR,
+        "arrowColor": render.ARROW_COLOR,
         "pieceNames": DIAGRAM_NAMES, "rankNumbers": KANJI_NUMBERS[1:10],
         "rankLetters": RANK_LETTERS, "sideNames": SIDE_NAMES, "sideMarks": render.SIDE_MARKS,
         "sideLetters": render.SIDE_LETTERS, "colorNames": COLOR_NAMES, "handOrder": HAND_ORDER,
@@ -464,8 +466,51 @@ const ShogiViewer = (() => {
     return parts.join("");
   }
 
-  // The SVG of a position, as render.position_svg draws it (without arrows).
-  function boardSvg(sfen, lastMove, style) {
+  // As render._percent: "42%"; Python's format rounds a tie (an exact half) to even.
+  function percent(probability) {
+    if (probability > 0 && probability < 0.005) return "<1%";
+    const scaled = 100 * probability, floor = Math.floor(scaled);
+    const whole = scaled - floor === 0.5 ? floor + (floor % 2) : Math.round(scaled);
+    return `${whole}%`;
+  }
+
+  // As render._draw_arrow: from the source (a drop: the piece in the mover's hand) to the
+  // destination, wider and more opaque the likelier, labelled halfway along.
+  function arrow(usi, probability, position, sideIndex, style) {
+    const {from, to} = moveSquares(usi);
+    let start;
+    if (from) {
+      start = squareCentre(from, style);
+    } else {
+      const held = Array.from(style.handOrder).filter(
+        (letter) => position.hands[style.sideLetters[sideIndex]][letter]);
+      start = handSlotCentre(sideIndex, held.indexOf(usi[0]) + 1, style);
+    }
+    const end = squareCentre(to, style);
+    const length = Math.hypot(end[0] - start[0], end[1] - start[1]);
+    const along = [(end[0] - start[0]) / length, (end[1] - start[1]) / length];
+    const across = [-along[1], along[0]];
+    const width = style.cell * (0.06 + 0.14 * probability);
+    const headLength = 0.35 * style.cell, headHalfWidth = width / 2 + 0.12 * style.cell;
+    const neck = [end[0] - along[0] * headLength, end[1] - along[1] * headLength];
+    const head = [end, ...[1, -1].map((sign) => [neck[0] + sign * across[0] * headHalfWidth,
+                                                 neck[1] + sign * across[1] * headHalfWidth])];
+    const middle = [(start[0] + end[0]) / 2, (start[1] + end[1]) / 2];
+    const squares = (from ? ` data-from="${from}"` : "") + ` data-to="${to}"`;
+    return `<g data-move="${escapeText(usi)}" data-probability="${probability}"${squares}>` +
+      `<g fill="${style.arrowColor}" opacity="${num(0.45 + 0.45 * probability)}">` +
+      `<line x1="${num(start[0])}" y1="${num(start[1])}" x2="${num(neck[0])}" ` +
+      `y2="${num(neck[1])}" stroke="${style.arrowColor}" stroke-width="${num(width)}" ` +
+      `stroke-linecap="round"></line><polygon points="` +
+      head.map(([x, y]) => `${num(x)},${num(y)}`).join(" ") + `"></polygon></g>` +
+      text(percent(probability), middle[0], middle[1], style.smallFontSize, style,
+           `fill="${style.arrowColor}" stroke="white" stroke-width="${num(0.08 * style.cell)}" ` +
+           `paint-order="stroke" font-weight="bold"`) + "</g>";
+  }
+
+  // The SVG of a position, as render.position_svg draws it; `arrows`: [[usi, probability],
+  // ...] moves of the side to move (a network's top moves), drawn likeliest last (on top).
+  function boardSvg(sfen, lastMove, style, arrows) {
     const position = parseSfen(sfen, style);
     const sideIndex = style.sideLetters.indexOf(position.side);
     const parts = [boardLines(style, lastMove)];
@@ -487,6 +532,10 @@ const ShogiViewer = (() => {
                     style.boardLeft + style.boardSize / 2,
                     style.boardTop + style.boardSize + style.statusHeight / 2,
                     style.smallFontSize, style, `fill="${style.ink}"`));
+    const byProbability = (arrows || []).slice().sort((a, b) => a[1] - b[1]);  // stable
+    for (const [usi, probability] of byProbability) {
+      parts.push(arrow(usi, probability, position, sideIndex, style));
+    }
     const height = style.size * style.height / style.width;
     return `<svg width="${num(style.size)}" height="${num(height)}" ` +
       `viewBox="0 0 ${num(style.width)} ${num(style.height)}" ` +
@@ -502,7 +551,7 @@ const ShogiViewer = (() => {
     }
     if (Array.isArray(entry.top_moves) && entry.top_moves.length) {
       parts.push("top moves: " + entry.top_moves
-        .map(([usi, p]) => `${usi} ${(100 * p).toFixed(0)}%`).join(", "));
+        .map(([usi, p]) => `${usi} ${percent(p)}`).join(", "));
     }
     return parts.join(" · ");
   }
@@ -520,7 +569,7 @@ const ShogiViewer = (() => {
     function show(target) {
       ply = Math.max(0, Math.min(last, target));
       const entry = game.plies[ply];
-      boardBox.innerHTML = boardSvg(entry.sfen, entry.usi || null, style);
+      boardBox.innerHTML = boardSvg(entry.sfen, entry.usi || null, style, entry.top_moves);
       boardBox.setAttribute("data-ply", String(ply));
       counter.textContent = `${ply} / ${last}`;
       rows.forEach((row, k) => row.classList.toggle("current", k + 1 === ply));

@@ -13,15 +13,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from shogi_jax.evaluation.periodic import BEST, CURRENT
 from shogi_jax.evaluation.tournament import elo_text, kif_text
 from shogi_jax.notation import record_board
 from shogi_jax.notation.kif import SIDE_NAMES
-from shogi_jax.reports import ReportError, read_text, relative_link, replay
+from shogi_jax.reports import ReportError, analysis, read_text, relative_link, replay
 from shogi_jax.reports.charts import Series, line_chart
 from shogi_jax.reports.html import Markup, details, element, join, page, section, table
 from shogi_jax.reports.metrics import (
     APPROX_KL, BASELINES, BEST_ELO, ELO, ELO_CI95_HIGH, ELO_CI95_LOW, ENTROPY, ENV_STEPS,
-    GAME_END_REASONS, GAMES_FINISHED, GREEDY_ELO, LOSSES, MINUTES, evaluation_records,
+    GAME_END_REASONS, GAMES_FINISHED, GREEDY_ELO, LOSSES, MINUTES, NEW_BEST, evaluation_records,
     game_end_key, number, timed_records, win_rate_key,
 )
 from shogi_jax.rules.state import STARTPOS_SFEN
@@ -32,13 +33,19 @@ STANDARD_START = "手合割：平手"  # KIF's header line for the standard star
 X_AXES = ((MINUTES, "training minutes (wall clock)"), (ENV_STEPS, "env steps"))
 
 
-def run_report(run_dir: Path, output_dir: Path) -> str:
+def run_report(run_dir: Path, output_dir: Path, *, analyse: bool = True) -> str:
     """The page of the run in `run_dir`; links are relative to `output_dir`, where the page
-    goes. ReportError naming the file that is missing or unreadable."""
+    goes; with `analyse`, the networks' value and top moves at their plies of the evaluation
+    games shown (`reports.analysis`). ReportError naming the file that is missing or
+    unreadable."""
     records = timed_records(run_dir)
     config_text = read_text(run_dir / CONFIG_FILE)
     evaluations = evaluation_records(records)
     games, listed, iteration = latest_evaluation_games(run_dir, output_dir)
+    analysts = None
+    if analyse and games:
+        analysts = evaluation_analysts(run_dir, iteration, evaluations)
+        analysis.annotate([data for _, data in games.values()], analysts.networks)
     name = run_dir.resolve().name
     body = [_summary(records, evaluations),
             section("Evaluation", _evaluation_charts(evaluations) if evaluations else element(
@@ -46,7 +53,7 @@ def run_report(run_dir: Path, output_dir: Path) -> str:
                                         "(evaluation.every_iterations is 0)."), id="evaluation"),
             section("Training", _training_charts(records), id="training"),
             section("How the training games ended", _ending_chart(records), id="endings"),
-            _games_section(games, listed, iteration),
+            _games_section(games, listed, iteration, analysts),
             section("Config", details(CONFIG_FILE, element("pre", {"class": "config"},
                                                            config_text)), id="config")]
     return page(f"Training run {name}", body, css=replay.VIEWER_CSS,
@@ -158,6 +165,20 @@ def latest_evaluation_games(run_dir: Path, output_dir: Path):
     return games, listed, iteration
 
 
+def evaluation_analysts(run_dir: Path, iteration: int,
+                        evaluations: list[dict]) -> analysis.Analysts:
+    """The networks of the evaluation at `iteration`: "current" is the checkpoint of that
+    iteration (training saves one with every evaluation); "best" the checkpoint of the last
+    earlier evaluation that made a new best (`eval/new_best`), the one it played then."""
+    players = {CURRENT: (str(run_dir), iteration)}
+    earlier_bests = [record["iteration"] for record in evaluations
+                     if record.get("iteration", iteration) < iteration
+                     and record.get(NEW_BEST) == 1.0]
+    if earlier_bests:
+        players[BEST] = (str(run_dir), earlier_bests[-1])
+    return analysis.load_analysts(players)
+
+
 def read_evaluation_game(path: Path):
     """(the game a KIF of the run directory holds as a FinishedGame, its text, its `KifMoves`):
     the names, the standard start, the moves as USI. The result is left out ("draw" with no
@@ -208,7 +229,8 @@ def read_evaluation_games(paths: list[Path], output_dir: Path) -> list[tuple[str
     return games
 
 
-def _games_section(games: dict, listed: list, iteration) -> Markup:
+def _games_section(games: dict, listed: list, iteration,
+                   analysts: analysis.Analysts | None) -> Markup:
     if iteration is None:
         return section("Evaluation games", element("p", {"class": "note"},
                                                    "No evaluation games in this run."),
@@ -220,6 +242,9 @@ def _games_section(games: dict, listed: list, iteration) -> Markup:
                      "to open it; Left / Right step through the open one."),
              replay.viewer_data({game_id: data for game_id, (_, data) in games.items()}),
              join(viewers)]
+    analysed = analysis.analysis_note(analysts) if analysts is not None else ""
+    if analysed:
+        parts.insert(1, element("p", {"class": "note", "id": "analysis"}, analysed))
     if listed:
         parts.append(element("p", {}, f"{len(listed)} more games, not embedded:"))
         parts.append(table(("game", "record"), [

@@ -7,20 +7,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
+from shogi_jax.config import ConfigError
+from shogi_jax.evaluation.players import NETWORK_KINDS
 from shogi_jax.evaluation.tournament import (
-    CONFIG_FILE, GAMES_DIR, GAMES_LOG, elo_text, kif_text, replayed,
+    CONFIG_FILE, GAMES_DIR, GAMES_LOG, elo_text, kif_text, load_tournament_config, replayed,
 )
-from shogi_jax.reports import ReportError, read_text, relative_link, replay
+from shogi_jax.reports import ReportError, analysis, read_text, relative_link, replay
 from shogi_jax.reports.html import Markup, details, element, join, page, section, table
 
 RESULTS_FILE = "results.json"
 GAME_FIELDS = ("game", "black", "white", "start_sfen", "moves", "result", "termination")
 
 
-def tournament_report(directory: Path, output_dir: Path) -> str:
+def tournament_report(directory: Path, output_dir: Path, *, analyse: bool = True) -> str:
     """The page of the tournament in `directory`; links are relative to `output_dir`, where the
-    page goes. ReportError naming the file that is missing or unreadable."""
+    page goes; with `analyse`, the network players' value and top moves at their plies of the
+    embedded games (`reports.analysis`). ReportError naming the file that is missing or
+    unreadable."""
     results_path = directory / RESULTS_FILE
     results = _read_json(results_path)
     records = read_games_log(directory / GAMES_LOG)
@@ -39,7 +44,8 @@ def tournament_report(directory: Path, output_dir: Path) -> str:
             section("Crosstable (the row's wins-draws-losses against the column)", tables[1],
                     id="crosstable"),
             section("Pairs (win rate with its 95% Wilson interval)", tables[2], id="pairs"),
-            _games_section(directory, records, output_dir)]
+            _games_section(directory, records, output_dir,
+                           network_analysts(directory) if analyse else None)]
     if config.is_file():
         body.append(section("Config", details(CONFIG_FILE, element(
             "pre", {"class": "config"}, read_text(config))), id="config"))
@@ -143,9 +149,29 @@ def _game_files(directory: Path, number: int, output_dir: Path) -> dict[str, str
             if path.is_file()}
 
 
-def embedded_games(directory: Path, records: list[dict], output_dir: Path) -> dict[str, tuple]:
+def network_analysts(directory: Path) -> analysis.Analysts:
+    """The networks of the tournament's policy and search players, as tournament.yaml pinned
+    them (the checkpoint each one loaded); none when there is no readable tournament.yaml."""
+    if not (directory / CONFIG_FILE).is_file():
+        return analysis.Analysts({}, {}, {})
+    try:
+        config = load_tournament_config(directory / CONFIG_FILE)
+    except (ConfigError, OSError) as error:
+        return analysis.Analysts({}, {}, {"the network players": f"{CONFIG_FILE}: {error}"})
+    players = {player.name: (player.run_dir, player.step) for player in config.players
+               if player.kind in NETWORK_KINDS}
+    analysts = analysis.load_analysts({name: (run_dir, step) for name, (run_dir, step)
+                                       in players.items() if step is not None})
+    analysts.missing.update({name: f"{CONFIG_FILE} pins no checkpoint step"
+                             for name, (_, step) in players.items() if step is None})
+    return analysts
+
+
+def embedded_games(directory: Path, records: list[dict], output_dir: Path,
+                   analysts: Optional[analysis.Analysts] = None) -> dict[str, tuple]:
     """{id: (title, viewer data)} of the games to embed (`replay.embedded_sample` over the
-    pairings, in the order they were first played), replayed together."""
+    pairings, in the order they were first played), replayed together, with the analysis of
+    `analysts`' networks."""
     pairings = {}
     for record in records:
         pairings.setdefault(frozenset((record["black"], record["white"])), []).append(
@@ -166,14 +192,17 @@ def embedded_games(directory: Path, records: list[dict], output_dir: Path) -> di
                                   source=f"game {number}")
         embedded[game_id(number)] = (f"Game {number}: {record['black']} (Black) vs "
                                      f"{record['white']} (White)", data)
+    if analysts is not None:
+        analysis.annotate([data for _, data in embedded.values()], analysts.networks)
     return embedded
 
 
-def _games_section(directory: Path, records: list[dict], output_dir: Path) -> Markup:
+def _games_section(directory: Path, records: list[dict], output_dir: Path,
+                   analysts: Optional[analysis.Analysts]) -> Markup:
     if not records:
         return section("Games", element("p", {"class": "note"}, "No game written yet."),
                        id="games")
-    embedded = embedded_games(directory, records, output_dir)
+    embedded = embedded_games(directory, records, output_dir, analysts)
     viewers = [replay.viewer_html(key, data, title, open_=k == 0)
                for k, (key, (title, data)) in enumerate(embedded.items())]
     rows = []
@@ -188,7 +217,10 @@ def _games_section(directory: Path, records: list[dict], output_dir: Path) -> Ma
                      join([replay_link, Markup(" "), replay.record_links(links)])))
     note = (f"{len(embedded)} of {len(records)} games are embedded below (the first games of "
             "every pairing); every game's KIF and CSA files are linked in the list.")
+    analysed = analysis.analysis_note(analysts) if analysts is not None else ""
     return section("Games", element("p", {"class": "note"}, note),
+                   element("p", {"class": "note", "id": "analysis"}, analysed) if analysed
+                   else "",
                    replay.viewer_data({key: data for key, (_, data) in embedded.items()}),
                    join(viewers),
                    details(f"All {len(records)} games", table(
