@@ -4,10 +4,16 @@
 #   2. our tournament CLI: the final checkpoint against uniform random and greedy-material,
 #      400 games per pairing (BAR_GAMES), colours alternated, 4 random opening plies, max_plies 512;
 #   3. the same checkpoint through our USI engine against the random and greedy USI engines,
-#      driven by cshogi's client (cshogi referees every move), USI_GAMES (400) games each;
+#      driven by cshogi's client (cshogi referees every move), USI_GAMES (400) games each, and,
+#      where it is installed, against Fairy-Stockfish at Skill Level 0 with 50 ms a move
+#      (byoyomi; ours has 1 s), FSF_GAMES (200) games; then how each player's wins, draws and
+#      losses came (scripts/usi_results.py: mate, resignation, declaration, repetition, ...);
 #   4. the Elo curve of the evaluations during training (PNG), and the HTML reports (python -m
 #      shogi_jax.report) of the run and of the tournament.
-# Usage: scripts/learning_bar.sh [RUN_DIR] [USI_GAMES]   (needs: pip install -e ".[test]")
+# Usage: [SEED=0] [FSF_GAMES=200] [USI_ARGS="--simulations 32"] scripts/learning_bar.sh [RUN_DIR]
+#        [USI_GAMES]   (needs: pip install -e ".[test]"; Fairy-Stockfish: apt-get install
+#        fairy-stockfish). SEED is train.seed; USI_ARGS go to our USI engine (e.g. a search).
+# Fairy-Stockfish at 50 ms a move is weaker on a busy machine: run the bar alone.
 # To repeat exactly the same training on any machine, replace the time limit by the iteration
 # count the documented run reached: TRAIN_LIMIT="--set train.iterations=996" (docs/benchmarks.md).
 # TRAIN_LIMIT's settings come last, so they override the others (a quick dry run:
@@ -20,9 +26,14 @@ USI_GAMES=${2:-400}
 BAR_GAMES=${BAR_GAMES:-400}
 OUT="$RUN/bar"
 TRAIN_LIMIT=${TRAIN_LIMIT:-"--set train.time_limit_minutes=60 --set train.iterations=100000"}
+SEED=${SEED:-0}
+FSF=${FSF:-/usr/games/fairy-stockfish}
+FSF_GAMES=${FSF_GAMES:-200}
+USI_ARGS=${USI_ARGS:-}
 
 # shellcheck disable=SC2086  # TRAIN_LIMIT is a list of arguments
 python -m shogi_jax.train --config configs/cpu.yaml --run-dir "$RUN" --quiet \
+  --set train.seed="$SEED" \
   --set evaluation.every_iterations=150 --set checkpoint.every_iterations=150 $TRAIN_LIMIT
 
 mkdir -p "$OUT"
@@ -42,17 +53,28 @@ output_dir: $OUT/tournament
 EOF
 python -m shogi_jax.tournament --config "$OUT/tournament.yaml" --quiet
 
-python -m shogi_jax.usi --checkpoint "$RUN" --write-launcher "$OUT/trained.sh"
+# shellcheck disable=SC2086  # USI_ARGS is a list of arguments
+python -m shogi_jax.usi --checkpoint "$RUN" $USI_ARGS --write-launcher "$OUT/trained.sh"
 python -m shogi_jax.usi --player random --write-launcher "$OUT/random.sh"
 python -m shogi_jax.usi --player greedy --write-launcher "$OUT/greedy.sh"
+rm -f "$OUT"/usi_vs_*.csa  # cshogi appends: a rerun must not count old games
 for opponent in random greedy; do
   python -m cshogi.cli "$OUT/trained.sh" "$OUT/$opponent.sh" --games "$USI_GAMES" --keep-process \
-    --time 600000 --draw 512 --csa "$OUT/usi_vs_$opponent.csa" --multi-csa \
-    | tail -n 7 | tee "$OUT/usi_vs_$opponent.txt"
+    --time 600000 --draw 512 --name1 trained --name2 "$opponent" \
+    --csa "$OUT/usi_vs_$opponent.csa" --multi-csa | tail -n 7 | tee "$OUT/usi_vs_$opponent.txt"
 done
+if [ -x "$FSF" ]; then
+  python -m cshogi.cli "$OUT/trained.sh" "$FSF" --options2 "Skill Level:0,Threads:1" \
+    --games "$FSF_GAMES" --keep-process --byoyomi 1000 50 --draw 512 --name1 trained \
+    --name2 fairy_skill0_50ms --csa "$OUT/usi_vs_fairy_skill0_50ms.csa" --multi-csa \
+    | tail -n 7 | tee "$OUT/usi_vs_fairy_skill0_50ms.txt"
+else
+  echo "no Fairy-Stockfish at $FSF (apt-get install fairy-stockfish): its games are left out" >&2
+fi
+python scripts/usi_results.py "$OUT"/usi_vs_*.csa --player trained | tee "$OUT/usi_results.md"
 
 python scripts/plot_elo.py "$RUN" --output "$OUT/elo.png" --x minutes
 python -m shogi_jax.report "$RUN" --output "$OUT/run_report.html"
 python -m shogi_jax.report "$OUT/tournament"
-echo "tournament: $OUT/tournament/results.md; USI: $OUT/usi_vs_*.txt; Elo curve: $OUT/elo.png"
+echo "tournament: $OUT/tournament/results.md; USI: $OUT/usi_results.md; Elo curve: $OUT/elo.png"
 echo "pages to look at: $OUT/run_report.html, $OUT/tournament/report.html"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from cshogi import CSA
 from cshogi.usi.Engine import Engine
 
 import shogi_jax.usi_engine.protocol as protocol
+from shogi_jax.evaluation import csa_results
 from shogi_jax.usi_engine.protocol import Answer, UsiError, centipawns, serve
 
 CHECKMATED = "8k/7G1/7G1/9/9/9/9/9/K8 w - 1"  # White to move, mated by the two golds
@@ -338,7 +340,7 @@ def test_a_match_run_by_cshogis_tournament_runner_is_legal_throughout(launchers)
     done = subprocess.run(
         [sys.executable, "-m", "cshogi.cli", launchers["policy"], launchers["greedy"],
          "--games", "2", "--keep-process", "--time", "60000", "--inc", "1000", "--draw", "160",
-         "--csa", str(records), "--multi-csa"],
+         "--name1", "net", "--name2", "greedy", "--csa", str(records), "--multi-csa"],
         capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "反則" not in done.stdout and "切れ負け" not in done.stdout, done.stdout  # no illegal move, no time loss
@@ -351,6 +353,12 @@ def test_a_match_run_by_cshogis_tournament_runner_is_legal_throughout(launchers)
             assert board.is_legal(move), (cshogi.move_to_usi(move), board.sfen())
             board.push(move)
         assert len(game.moves) > 0
+    # The runner's own tally ("net vs greedy: W-L-D") is what the CSA records say.
+    tallies = re.findall(r"net vs greedy: (\d+)-(\d+)-(\d+)", done.stdout)  # after each game
+    wins, losses, draws = map(int, tallies[-1])
+    (row,) = csa_results.summary_rows(csa_results.player_endings([records], "net"))
+    assert (row["opponent"], row["wins"], row["draws"], row["losses"]) == (
+        "greedy", wins, draws, losses)
 
 
 def _usi_cli(*arguments):
