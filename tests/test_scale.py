@@ -64,8 +64,12 @@ def _assert_same_training(records, reference):
 @pytest.fixture(scope="module")
 def multidevice():
     """tests/multidevice_checks.py's measurements, made on 8 fake CPU devices."""
+    # The collectives counted are those of XLA's full pipeline, the program an accelerator gets
+    # (conftest turns most optimizations off for speed).
     process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "multidevice_checks.py")],
-                               cwd=ROOT, env=_devices_env(8), stdout=subprocess.PIPE,
+                               cwd=ROOT, env=dict(_devices_env(8),
+                                                  JAX_DISABLE_MOST_OPTIMIZATIONS="0"),
+                               stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     out, _ = _finish(process)
     return json.loads(out.strip().splitlines()[-1])
