@@ -35,9 +35,13 @@ def _best_metric(metrics) -> float:
     return float(metrics[BEST_METRIC])
 
 
-# Most saves carry no evaluation (it runs every few saves): Orbax's warning for each is noise.
+# Orbax warnings that are noise here: most saves carry no evaluation (it runs every few saves),
+# and players, reports and the USI engine open checkpoints read-only on purpose (Orbax warns
+# three times for each one, naming the settings read-only implies).
+_ORBAX_NOISE = ("did not provide metrics", "CheckpointManagerOptions.read_only=True",
+                "Given directory is read only")
 logging.getLogger("absl").addFilter(
-    lambda record: "did not provide metrics" not in record.getMessage())
+    lambda record: not any(words in record.getMessage() for words in _ORBAX_NOISE))
 
 
 def open_manager(run_dir: str | os.PathLike[str], config: Config) -> ocp.CheckpointManager:
