@@ -95,3 +95,24 @@ def save_untrained_smoke_run(run_dir):
                     config)
     manager.close()
     return run_dir
+
+
+# A smoke run evaluated after every iteration (4 games an opponent, 24 plies), 2 iterations then
+# resumed to 3: its metrics, evaluation games (KIF), TensorBoard and checkpoints (1, 2, 3; 1 is
+# the first best). Shared by the evaluation and report tests, which only read it.
+EVALUATED_RUN = ["--config", "configs/smoke.yaml", "--quiet", "--set", "env.max_plies=6",
+                 "--set", "checkpoint.every_iterations=100",
+                 "--set", "evaluation.every_iterations=1", "--set", "evaluation.games=4",
+                 "--set", "evaluation.max_plies=24"]
+
+
+@pytest.fixture(scope="session")
+def evaluated_run(tmp_path_factory):
+    from shogi_jax.cli import train as train_cli
+
+    run_dir = tmp_path_factory.mktemp("evaluated") / "run"
+    assert train_cli.main(EVALUATED_RUN + ["--run-dir", str(run_dir),
+                                           "--set", "train.iterations=2"]) == 0
+    assert train_cli.main(EVALUATED_RUN + ["--run-dir", str(run_dir),
+                                           "--set", "train.iterations=3", "--resume"]) == 0
+    return run_dir

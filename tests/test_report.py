@@ -25,7 +25,6 @@ import pytest
 
 from shogi_jax.cli import report as report_cli
 from shogi_jax.cli import tournament as tournament_cli
-from shogi_jax.cli import train as train_cli
 from shogi_jax.reports import charts, html, metrics, replay
 from shogi_jax.render import position_svg
 from shogi_jax.run_directory import EVAL_GAMES_DIR, METRICS_FILE
@@ -40,22 +39,16 @@ EXPECTED_CHARTS = {"elo-minutes": ["eval/elo", "eval/greedy_elo"],
                    "approx-kl": ["ppo/approx_kl"], "game-endings": ["games/move_limit"]}
 NODE = shutil.which("node")
 NETWORK = "net"  # the tournament's policy player
+LAST = 3  # the evaluated run's last iteration: its latest evaluation and checkpoint
 
 
 # --- real artifacts -----------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """2 iterations of the smoke config, evaluated after each (2 games per opponent)."""
-    run = tmp_path_factory.mktemp("report_run") / "run"
-    assert train_cli.main(["--config", "configs/smoke.yaml", "--run-dir", str(run),
-                           "--quiet", "--set", "env.max_plies=6",
-                           "--set", "evaluation.every_iterations=1",
-                           "--set", "evaluation.games=2", "--set", "evaluation.max_plies=8",
-                           "--set", "train.iterations=2"]) == 0
-    assert (run / EVAL_GAMES_DIR / "iteration_000002").is_dir()
-    return run
+def run_dir(evaluated_run):
+    """conftest's smoke run, evaluated after each of its 3 iterations (4 games an opponent)."""
+    return evaluated_run
 
 
 @pytest.fixture(scope="module")
@@ -194,21 +187,21 @@ def test_the_run_report_is_one_self_contained_page(run_dir, run_page):
 
 def test_the_run_report_charts_every_series(run_dir, run_page):
     evaluations = metrics.evaluation_records(metrics.timed_records(run_dir))
-    assert len(evaluations) == 2
+    assert len(evaluations) == LAST
     svgs = chart_svgs(run_page)
     assert set(svgs) == set(EXPECTED_CHARTS)
     for chart, keys in EXPECTED_CHARTS.items():
         series = {g.get("data-series"): g for g in svgs[chart].iter("g")
                   if g.get("data-series")}
         assert list(series) == keys, chart
-        assert all(int(g.get("data-points")) == 2 for g in series.values())
+        assert all(int(g.get("data-points")) == LAST for g in series.values())
     bands = [path.get("data-band") for path in svgs["elo-minutes"].iter("path")
              if path.get("data-band")]
     assert bands == ["eval/elo"]
 
 
 def test_the_run_report_replays_the_latest_evaluation(run_dir, run_page):
-    latest = run_dir / EVAL_GAMES_DIR / "iteration_000002"
+    latest = run_dir / EVAL_GAMES_DIR / f"iteration_{LAST:06d}"
     files = sorted(latest.glob("*.kifu"))
     games = embedded_data(run_page)["games"]
     assert sorted(games) == [f"eval-{path.stem}" for path in files]
@@ -217,7 +210,8 @@ def test_the_run_report_replays_the_latest_evaluation(run_dir, run_page):
         moves = [cshogi.move_to_usi(move) for move in kif.moves]
         game = games[f"eval-{path.stem}"]
         assert [game["black"], game["white"]] == kif.names
-        assert game["result"] == "draw" and game["ending"] == "持将棋"  # evaluation.max_plies
+        assert game["result"] == {cshogi.BLACK_WIN: "black_win", cshogi.WHITE_WIN: "white_win",
+                                  cshogi.DRAW: "draw"}[kif.win]
         assert game["links"] == {"kif": path.relative_to(run_dir).as_posix()}
         check_game(game, kif.sfen, moves, kif_file_moves(path))
     viewers = Page(run_page).having("data-game")
@@ -402,11 +396,11 @@ def test_the_tournament_report_shows_the_networks_value_and_top_moves(tournament
     network_games = [game for game in games if NETWORK in (game["black"], game["white"])]
     positions = [entry for game in network_games[:1] for entry in game["plies"][:-1]
                  if "value" in entry][:6]
-    reference = player_outputs(run_dir, 2, [entry["sfen"] for entry in positions])
+    reference = player_outputs(run_dir, LAST, [entry["sfen"] for entry in positions])
     for entry, (move, value) in zip(positions, reference):
         assert entry["top_moves"][0][0] == move and abs(entry["value"] - value) < 1e-3
     note = analysis_note(tournament_page)
-    assert f"{NETWORK} ({run_dir} iteration 2)" in note and "No analysis" not in note
+    assert f"{NETWORK} ({run_dir} iteration {LAST})" in note and "No analysis" not in note
 
 
 def test_the_run_report_analyses_the_current_and_best_networks(run_dir, run_page):
@@ -415,18 +409,22 @@ def test_the_run_report_analyses_the_current_and_best_networks(run_dir, run_page
     assert sum(check_analysis(game, {"current", "best"}, opening) for game in games) > 0
     assert any(game["white"] == "best" for game in games)
     note = analysis_note(run_page)
-    assert f"current ({run_dir} iteration 2)" in note and f"best ({run_dir} iteration 1)" in note
+    # The best it played: the last evaluation before it that made a new best.
+    best = [record["iteration"] for record in metrics.timed_records(run_dir)
+            if record["iteration"] < LAST and record.get("eval/new_best") == 1.0][-1]
+    assert f"current ({run_dir} iteration {LAST})" in note
+    assert f"best ({run_dir} iteration {best})" in note
 
 
 def test_a_missing_checkpoint_leaves_its_player_unanalysed(run_dir, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("report.html"))
-    shutil.rmtree(copy / "checkpoints" / "2")  # as checkpoint.max_to_keep would
+    shutil.rmtree(copy / "checkpoints" / str(LAST))  # as checkpoint.keep_latest would
     page = _report(copy)
     games = embedded_data(page)["games"].values()
     assert sum(check_analysis(game, {"best"}, 4) for game in games) > 0
     note = analysis_note(page)
-    assert "No analysis of current: no checkpoint 2" in note and "best (" in note
+    assert f"No analysis of current: no checkpoint {LAST}" in note and "best (" in note
     page = _report(copy, "--no-analysis", "--output", str(tmp_path / "plain.html"))
     assert not analysis_note(page)
     assert all(check_analysis(game, set(), 0) == 0 for game in embedded_data(page)["games"]
@@ -557,7 +555,7 @@ def test_a_failed_report_leaves_the_old_one_and_no_temporary_file(run_dir, tmp_p
     broken = tmp_path / "broken"
     shutil.copytree(run_dir, broken, ignore=shutil.ignore_patterns("report.html"))
     (broken / "report.html").write_text("the old report")
-    kifu = next((broken / EVAL_GAMES_DIR / "iteration_000002").glob("*.kifu"))
+    kifu = next((broken / EVAL_GAMES_DIR / f"iteration_{LAST:06d}").glob("*.kifu"))
     text = kifu.read_text(encoding="utf-8")
     source = re.search(r"\([0-9]{2}\)", text).group(0)
     kifu.write_text(text.replace(source, "(55)", 1), encoding="utf-8")  # from an empty square

@@ -1,30 +1,16 @@
 """Evaluation during training: metrics and TensorBoard, the best checkpoint marked and used as an
-opponent (also after a resume), and a failing evaluation that does not stop training."""
+opponent (also after a resume), and a failing evaluation that does not stop training. The run is
+conftest's `evaluated_run`."""
 from __future__ import annotations
 
 import pytest
 
 from shogi_jax import checkpoint
 from shogi_jax import run_directory
-from shogi_jax.cli import train as train_cli
 from shogi_jax.config import load_config
 from shogi_jax.evaluation.periodic import TrainingEvaluator
 from shogi_jax.run_directory import read_metrics
 from shogi_jax.train import _evaluate
-
-COMMON = ["--config", "configs/smoke.yaml", "--quiet", "--set", "env.max_plies=6",
-          "--set", "checkpoint.every_iterations=100", "--set", "evaluation.every_iterations=1",
-          "--set", "evaluation.games=4", "--set", "evaluation.max_plies=24"]
-
-
-@pytest.fixture(scope="module")
-def evaluated_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("evaluated") / "run"
-    assert train_cli.main(COMMON + ["--run-dir", str(run_dir), "--set", "train.iterations=2"]) == 0
-    assert train_cli.main(COMMON + ["--run-dir", str(run_dir), "--set", "train.iterations=3",
-                                    "--resume"]) == 0
-    return run_dir
-
 
 def test_evaluation_metrics_reach_jsonl_and_tensorboard(evaluated_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
