@@ -49,7 +49,7 @@ def ending_of(endgame: str, sfen: str, moves: Sequence[int]) -> str:
         board = cshogi.Board(sfen)
         for move in moves:
             board.push(move)
-        if not any(True for _ in board.legal_moves):
+        if board.is_game_over():  # cshogi: the side to move has no legal move
             return MATE
     return ENDINGS[endgame]
 
