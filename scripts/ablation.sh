@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Where the learning time goes (issue 26, point 4): each row trains configs/cpu.yaml with one
-# change for MINUTES of wall clock (30) from one seed, then one round robin of all rows' final
-# networks (raw policy, argmax) with random, greedy-material and Fairy-Stockfish at Skill Level 0
-# with 50 ms a move (the bar's engine; skipped when /usr/games/fairy-stockfish is missing).
+# change for the same wall clock from one seed, then one round robin of all rows' final networks
+# (raw policy, argmax) with rungs of the ladder (docs/ladder.md) around their strength.
 #   today    configs/cpu.yaml at BASELINE_REV (d23ddf9: the shaping before it was potential-
 #            based, no staggered starts), from a git worktree of that commit
 #   base     no shaping, no staggered starts: none of the fixes
@@ -13,17 +12,32 @@
 #   pool     + an opponent pool (one game in 4; a member joins every 25 iterations; 8 kept)
 #   all      + all of the above but gamma
 #   az       configs/cpu_az.yaml (gumbel_az, staggered starts)
-# Usage: scripts/ablation.sh [OUT_DIR]   (ROWS="base pool" runs some; GAMES per pairing, 64)
-# Run it on a quiet machine, nothing else running: rows are compared at equal wall clock, and
-# the machine's speed decides the iterations each reaches (recorded in OUT_DIR/rows.md).
+#
+# Equal wall clock, any machine: a row trains a fixed number of iterations, not minutes, so its
+# network is the same on a slow, fast or busy machine (training is deterministic; an interrupted
+# row resumes from its checkpoint to the same result), and rows can run in several sessions or
+# side by side. "30 minutes" is ITERATIONS (498) of cpu.yaml: the learning bar's machine ran 996
+# in 60 minutes (docs/benchmarks.md). Rows whose iteration costs differ (the pool's extra
+# forward passes, the search of az) get the iterations that fit the same wall clock, from their
+# env steps/s relative to `base`, measured here on a quiet machine in one run (phase speed;
+# OUT_DIR/speed.md). The opponents are ladder rungs limited by depth, never time, so the round
+# robin is load-independent too, and each row gets an Elo on the ladder's scale.
+#
+# Usage: scripts/ablation.sh [OUT_DIR]          (default runs/ablation)
+#   ROWS="base pool"   the rows (default all nine)
+#   PHASES="speed train play"   (default all three; phase speed only for rows that need it)
+#   ITERATIONS=498  SEED=0  GAMES=64 (per pairing)  BASELINE_REV=d23ddf9  SPEED_ITERATIONS=12
+# Two shells with disjoint ROWS and PHASES=train train side by side; then PHASES=play.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=$(mkdir -p "${1:-runs/ablation}" && cd "${1:-runs/ablation}" && pwd)
-MINUTES=${MINUTES:-30}
+ITERATIONS=${ITERATIONS:-498}
+SPEED_ITERATIONS=${SPEED_ITERATIONS:-12}
 GAMES=${GAMES:-64}
 SEED=${SEED:-0}
 BASELINE_REV=${BASELINE_REV:-d23ddf9}
 ROWS=${ROWS:-"today base shaping stagger wdl gamma1 pool all az"}
+PHASES=${PHASES:-"speed train play"}
 NO_FIXES="--set reward_shaping.material_weight=0 --set env.stagger_plies=0"
 POOL="--set pool.share=0.25 --set pool.add_every_iterations=25 --set pool.size=8"
 
@@ -41,61 +55,151 @@ row_settings() {
     *) echo "unknown row $1" >&2; exit 2 ;;
   esac
 }
+row_config() { if [ "$1" = az ]; then echo configs/cpu_az.yaml; else echo configs/cpu.yaml; fi; }
+# The rows whose iteration costs more or less than base's (the others differ from base only in
+# the targets they learn, the start plies or a 3-way value output).
+costs_differ() { case "$1" in pool|all|az) return 0 ;; *) return 1 ;; esac; }
+speed_row() { if [ "$1" = all ]; then echo pool; else echo "$1"; fi; }  # all costs what pool costs
 
-for row in $ROWS; do
-  run="$OUT/$row"
-  if [ -e "$run" ]; then echo "== $row: $run exists, kept"; continue; fi
-  config=configs/cpu.yaml; here=.
-  [ "$row" = az ] && config=configs/cpu_az.yaml
+# Trains ROW (new, or resumed from its latest checkpoint) to ITERS iterations in DIR.
+train_row() {
+  local row=$1 dir=$2 iters=$3 here=. resume=()
   if [ "$row" = today ]; then
     here="$OUT/baseline_worktree"
-    [ -d "$here" ] || git worktree add --detach "$here" "$BASELINE_REV"
+    [ -d "$here" ] || git worktree add --detach "$here" "$BASELINE_REV" >&2
   fi
-  echo "== $row $(date -u +%H:%M:%S)"
+  [ -f "$dir/config.yaml" ] && resume=(--resume)
   # shellcheck disable=SC2046  # row_settings is a list of arguments
-  (cd "$here" && PYTHONPATH="$PWD" python -m shogi_jax.train --config "$config" --run-dir "$run" \
-     --quiet --set train.seed="$SEED" --set train.time_limit_minutes="$MINUTES" \
-     --set train.iterations=100000 --set evaluation.every_iterations=0 \
-     $(row_settings "$row")) > "$OUT/$row.log" 2>&1
-  tail -n 1 "$OUT/$row.log"
-done
+  (cd "$here" && PYTHONPATH="$PWD" python -m shogi_jax.train --config "$(row_config "$row")" \
+     --run-dir "$dir" "${resume[@]}" --quiet --set train.seed="$SEED" \
+     --set train.iterations="$iters" --set train.time_limit_minutes=0 \
+     --set evaluation.every_iterations=0 --set checkpoint.every_iterations=25 \
+     $(row_settings "$row"))
+}
 
-{
-  echo "| row | settings | iterations | env steps |"
-  echo "|---|---|---:|---:|"
+last_iteration() {  # of a run directory's metrics, 0 when it has none
+  python - "$1" <<'EOF'
+import sys
+from pathlib import Path
+from shogi_jax.run_directory import read_metrics
+run = Path(sys.argv[1])
+print(read_metrics(run)[-1]["iteration"] if (run / "metrics.jsonl").is_file() else 0)
+EOF
+}
+
+row_iterations() {  # the row's budget: ITERATIONS, scaled by its measured speed where it differs
+  if ! costs_differ "$1"; then echo "$ITERATIONS"; return; fi
+  python - "$OUT/speed.json" "$(speed_row "$1")" "$ITERATIONS" <<'EOF'
+import json, sys
+from pathlib import Path
+path, row, iterations = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+if not path.is_file():
+    sys.exit(f"{path} is missing: run PHASES=speed (quiet machine) before training row {row}")
+speed = json.loads(path.read_text())
+if row not in speed or "base" not in speed:
+    sys.exit(f"{path} has no speed of {row} and base: run ROWS='base {row}' PHASES=speed")
+base, this = speed["base"], speed[row]
+# Equal wall clock: ITERATIONS of base take ITERATIONS * base_steps / base_sps seconds.
+seconds = iterations * base["env_steps_per_iteration"] / base["env_steps_per_second"]
+print(round(seconds * this["env_steps_per_second"] / this["env_steps_per_iteration"]))
+EOF
+}
+
+if [[ " $PHASES " == *" speed "* ]]; then
+  speed_rows=base
+  for row in $ROWS; do costs_differ "$row" && speed_rows="$speed_rows $(speed_row "$row")"; done
+  speed_rows=$(echo "$speed_rows" | tr ' ' '\n' | sort -u | tr '\n' ' ')
+  if [ "$speed_rows" != "base " ]; then
+    echo "== speed of $speed_rows($SPEED_ITERATIONS iterations each; needs a quiet machine)"
+    for row in $speed_rows; do
+      dir="$OUT/speed/$row"; rm -rf "$dir"
+      train_row "$row" "$dir" "$SPEED_ITERATIONS" > "$OUT/speed_$row.log" 2>&1
+    done
+    python - "$OUT" $speed_rows <<'EOF'
+import json, statistics, sys
+from pathlib import Path
+from shogi_jax.run_directory import read_metrics
+out, rows = Path(sys.argv[1]), sys.argv[2:]
+path = out / "speed.json"
+speed = json.loads(path.read_text()) if path.is_file() else {}
+for row in rows:
+    metrics = read_metrics(out / "speed" / row)
+    steady = metrics[2:]  # the first iterations pay for the checkpoint and cache warm-up
+    speed[row] = {
+        "env_steps_per_second": statistics.median(m["perf/env_steps_per_second"] for m in steady),
+        "env_steps_per_iteration": metrics[0]["env_steps"] // metrics[0]["iteration"],
+        "iterations_measured": len(steady)}
+path.write_text(json.dumps(speed, indent=1) + "\n")
+lines = ["| row | env steps / iteration | env steps/s (median) |", "|---|---:|---:|"]
+lines += [f"| {row} | {s['env_steps_per_iteration']:,} | {s['env_steps_per_second']:,.0f} |"
+          for row, s in speed.items()]
+(out / "speed.md").write_text("\n".join(lines) + "\n")
+print("\n".join(lines))
+EOF
+  fi
+fi
+
+if [[ " $PHASES " == *" train "* ]]; then
   for row in $ROWS; do
-    python - "$OUT/$row" "$row" "$(row_settings "$row")" <<'EOF'
+    run="$OUT/$row"; iters=$(row_iterations "$row")
+    done_iterations=$(last_iteration "$run")
+    if [ "$done_iterations" -ge "$iters" ]; then echo "== $row: $iters iterations, done"; continue; fi
+    echo "== $row from iteration $done_iterations to $iters $(date -u +%H:%M:%S)"
+    train_row "$row" "$run" "$iters" >> "$OUT/$row.log" 2>&1
+    tail -n 1 "$OUT/$row.log"
+  done
+fi
+
+if [[ " $PHASES " == *" play "* ]]; then
+  {
+    echo "| row | settings | iterations | env steps | wall clock (s, as measured) |"
+    echo "|---|---|---:|---:|---:|"
+    for row in $ROWS; do
+      python - "$OUT/$row" "$row" "$(row_settings "$row")" "$(row_iterations "$row")" <<'EOF'
 import sys
 from shogi_jax.run_directory import read_metrics
-run, row, settings = sys.argv[1:]
+run, row, settings, budget = sys.argv[1:]
 last = read_metrics(run)[-1]
+if last["iteration"] < int(budget):
+    sys.exit(f"row {row} reached {last['iteration']} of its {budget} iterations: train it first")
 print(f"| {row} | {settings or '(the config as shipped)'} | {last['iteration']} | "
-      f"{int(last['env_steps']):,} |")
+      f"{int(last['env_steps']):,} | {last['perf/wall_seconds']:,.0f} |")
 EOF
-  done
-} > "$OUT/rows.md"
-cat "$OUT/rows.md"
-
-{
-  echo "pairing: round_robin"
-  echo "players:"
-  echo "  - {name: random, kind: random}"
-  echo "  - {name: greedy, kind: greedy}"
-  if [ -x /usr/games/fairy-stockfish ]; then
-    echo "  - {name: fairy_skill0_50ms, kind: usi, command: /usr/games/fairy-stockfish,"
-    echo "     options: [\"Skill Level=0\", \"Threads=1\"], movetime_ms: 50}"
+    done
+  } > "$OUT/rows.md"
+  cat "$OUT/rows.md"
+  # Rungs of configs/ladder.yaml around a 30-minute network (the 60-minute one is level with
+  # Skill -5): greedy 407, Skill -5 at depth 1 456, Skill -4 708 on the ladder (random = 0).
+  {
+    echo "pairing: round_robin"
+    echo "players:"
+    echo "  - {name: random, kind: random}"
+    echo "  - {name: greedy, kind: greedy}"
+    for skill in -5 -4; do
+      echo "  - {name: fairy_skill${skill}_d1, kind: usi, command: /usr/games/fairy-stockfish,"
+      echo "     options: [\"Threads=1\", \"Skill Level=$skill\"], depth: 1}"
+    done
+    for row in $ROWS; do
+      echo "  - {name: $row, kind: policy, run_dir: $OUT/$row, temperature: 0.0}"
+    done
+    echo "games_per_pairing: $GAMES"
+    echo "random_opening_plies: 4"
+    echo "max_plies: 320           # as on the ladder"
+    echo "impasse: true"
+    echo "anchor: random"
+    echo "seed: $SEED"
+    echo "concurrency: 0"
+    echo "output_dir: $OUT/round_robin"
+  } > "$OUT/round_robin.yaml"
+  if [ -e "$OUT/round_robin/tournament.yaml" ]; then
+    python -m shogi_jax.tournament --resume --output-dir "$OUT/round_robin" --quiet
+  else
+    python -m shogi_jax.tournament --config "$OUT/round_robin.yaml" --quiet
   fi
-  for row in $ROWS; do
-    echo "  - {name: $row, kind: policy, run_dir: $OUT/$row, temperature: 0.0}"
-  done
-  echo "games_per_pairing: $GAMES"
-  echo "random_opening_plies: 4"
-  echo "max_plies: 512"
-  echo "impasse: true"
-  echo "anchor: random"
-  echo "seed: $SEED"
-  echo "concurrency: 2"
-  echo "output_dir: $OUT/round_robin"
-} > "$OUT/round_robin.yaml"
-python -m shogi_jax.tournament --config "$OUT/round_robin.yaml" --quiet
-echo "rows: $OUT/rows.md; round robin: $OUT/round_robin/results.md"
+  # shellcheck disable=SC2086  # the rows are separate arguments
+  python scripts/ladder_elo.py "$OUT/round_robin" docs/ladder_games/ladder_pass2_low.jsonl.gz \
+    --order random greedy fairy_skill-5_d1 fairy_skill-4_d1 --players $ROWS \
+    > "$OUT/ladder_elo.md"
+  echo "rows: $OUT/rows.md; round robin: $OUT/round_robin/results.md; on the ladder: " \
+       "$OUT/ladder_elo.md"
+fi

@@ -59,6 +59,8 @@ def main(argv=None) -> int:
     parser.add_argument("directories", nargs="+",
                         help="tournament output directories or games.jsonl[.gz] files")
     parser.add_argument("--order", nargs="+", help="the ladder's rungs, weakest first (Elo 0)")
+    parser.add_argument("--players", nargs="+",
+                        help="the players off the ladder to rate (default: every other player)")
     args = parser.parse_args(argv)
     games = read_games(args.directories)
     names = sorted({game[side] for game in games for side in ("black", "white")})
@@ -93,11 +95,16 @@ def main(argv=None) -> int:
     print("|---|---:|---:|")
     for name in order:
         if name in rating:
-            print(f"| {name} | {rating[name]:.0f} | {CI95_Z * math.sqrt(variance[name]):.0f} |")
+            print(f"| {name} | {round(rating[name])} | {CI95_Z * math.sqrt(variance[name]):.0f} |")
         else:
             print(f"| {name} | — | — |")
 
     others = [name for name in names if name not in order]
+    if args.players:
+        missing = [name for name in args.players if name not in names]
+        if missing:
+            raise SystemExit(f"error: no games of --players {', '.join(missing)}")
+        others = [name for name in args.players if name not in order]
     if others:
         print("\n| player | Elo (performance against the rungs) | +- 95% (its games) | games |")
         print("|---|---:|---:|---:|")
@@ -110,7 +117,7 @@ def main(argv=None) -> int:
             continue
         try:
             elo, stderr = performance_rating([rating[rung] for rung in rungs], *results.T)
-            print(f"| {name} | {elo:.0f} | {CI95_Z * stderr:.0f} | {results.sum()} |")
+            print(f"| {name} | {round(elo)} | {CI95_Z * stderr:.0f} | {results.sum()} |")
         except ValueError as error:
             print(f"| {name} | — | {error} | {results.sum()} |")
     return 0

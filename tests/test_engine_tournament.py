@@ -67,6 +67,17 @@ def test_a_tournament_with_engines_writes_every_game_and_its_reason(tmp_path):
     assert "| greedy / honest | 2 | 0-2-0 | 0.500 | 0 |" in ladder.stdout
     assert "| honest | 0 |" in ladder.stdout
     assert "| crashy | — | no finite rating: it scored 0 of 4 points | 4 |" in ladder.stdout
+    # --players names the off-ladder players to rate: the others are left out; an unknown one
+    # is refused by name.
+    chosen = subprocess.run([sys.executable, "scripts/ladder_elo.py", str(out),
+                             "--order", "greedy", "--players", "honest"],
+                            capture_output=True, text=True)
+    assert chosen.returncode == 0, chosen.stderr
+    assert "| honest | 0 | " in chosen.stdout and "| crashy |" not in chosen.stdout
+    unknown = subprocess.run([sys.executable, "scripts/ladder_elo.py", str(out),
+                              "--order", "greedy", "--players", "nobody"],
+                             capture_output=True, text=True)
+    assert unknown.returncode != 0 and "no games of --players nobody" in unknown.stderr
 
 
 def test_a_tournament_refuses_a_bad_engine_before_writing(tmp_path, capsys):
