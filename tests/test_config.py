@@ -60,6 +60,30 @@ def test_the_search_measurement_tournament_loads():
                      "search128": ("search", 128)}
 
 
+def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():
+    """A gauntlet that places a player on the ladder (docs/ladder.md) must play each rung under
+    the ladder's own name with the ladder's own settings, or the ladder's Elo does not apply."""
+    import dataclasses
+
+    from shogi_jax.evaluation.tournament import load_tournament_config
+
+    ladder = {p.name: p for p in load_tournament_config(CONFIG_DIR / "ladder.yaml").players}
+    for name in ("ladder_pretrained.yaml", "search_ladder.yaml"):
+        config = load_tournament_config(CONFIG_DIR / name)
+        hub, *rungs = config.players
+        assert config.pairing == "gauntlet" and hub.name not in ladder, name
+        assert config.max_plies == 320 and config.random_opening_plies == 4, name  # as rated
+        on_ladder = [rung for rung in rungs if rung.name in ladder]
+        assert len(on_ladder) >= 3, name
+        for rung in on_ladder:  # the same settings, the USI options in any order
+            assert dataclasses.replace(rung, options=tuple(sorted(rung.options))) == \
+                dataclasses.replace(ladder[rung.name],
+                                    options=tuple(sorted(ladder[rung.name].options))), rung.name
+    search = load_tournament_config(CONFIG_DIR / "search_ladder.yaml").players[0]
+    assert (search.kind, search.simulations, search.run_dir) == (
+        "search", 32, "shogi_jax/pretrained/cpu_60min")
+
+
 def test_missing_keys_take_defaults():
     assert config_from_dict({}) == Config()
     config = config_from_dict({"ppo": {"epochs": 2}})
