@@ -38,6 +38,11 @@ class SearchSettings:
     # prior then outvoted a mate in one the search had found (it played 12 of 30 hand-made
     # mates in one at 0.1, 30 of 30 at 1.0: tests/test_search.py's kind of positions).
     value_scale: float = 1.0
+    # Play a move that wins at once (mate in one, or a move that leaves the opponent none) when
+    # there is one, whatever the search prefers, as dlshogi's root mate search does: the prior
+    # often leaves the mating move out of the root actions the search considers. Every legal
+    # move is tried with the rules' step (2,187 steps a position; play only, not training).
+    mate_in_one: bool = False
     # The rules the search simulates: those of the games it plays (a move limit changes which
     # positions are draws).
     max_plies: int = DEFAULT_MAX_PLIES
@@ -61,6 +66,28 @@ def _evaluate(model, params, states: sj.State):
     inside the tree, where mctx masks nothing)."""
     logits, value = model.apply(params, jax.vmap(sj.observe)(states))
     return masked_log_softmax(logits, states.legal_action_mask), value
+
+
+# Actions tried at once by `winning_actions` (2187 = 9 x 243): a few hundred steps per game in
+# one vectorized step, not all 2,187 states of every game of the batch in memory together.
+_ACTIONS_AT_ONCE = 243
+
+
+def winning_actions(state: sj.State, *, max_plies: int, impasse: bool):
+    """bool[2187]: the legal actions of ONE game after which the game is over and won by the side
+    that played it: the opponent checkmated or left without a legal move (mates in one). A
+    declaration is not a move here: the rules declare for the side to move before it moves."""
+    step = functools.partial(sj.step, max_plies=max_plies, impasse=impasse)
+    mover = state.color
+
+    def won(actions):  # int32[k] -> bool[k]
+        after = jax.vmap(step, in_axes=(None, 0))(state, actions)
+        return after.terminated & (after.rewards[:, mover] > 0)
+
+    chunks = jnp.arange(sj.NUM_ACTIONS, dtype=jnp.int32).reshape(-1, _ACTIONS_AT_ONCE)
+    wins = jax.lax.map(won, chunks).reshape(sj.NUM_ACTIONS)
+    playing = ~(state.terminated | state.truncated)
+    return wins & state.legal_action_mask & playing
 
 
 def root_output(model, params, states: sj.State) -> mctx.RootFnOutput:
@@ -107,7 +134,7 @@ def search(model, settings: SearchSettings, params, states: sj.State, key,
     The output's `action` int32[B] is the move to play, `action_weights` float32[B, A] the
     improved policy (the training target of Gumbel AlphaZero), `search_tree` the tree."""
     chex.assert_rank(states.legal_action_mask, 2)  # [B, A]
-    return mctx.gumbel_muzero_policy(
+    output = mctx.gumbel_muzero_policy(
         params=params, rng_key=key, root=root_output(model, params, states),
         recurrent_fn=recurrent_fn(model, settings), num_simulations=settings.simulations,
         invalid_actions=~states.legal_action_mask,
@@ -116,6 +143,13 @@ def search(model, settings: SearchSettings, params, states: sj.State, key,
         qtransform=functools.partial(mctx.qtransform_completed_by_mix_value,
                                      value_scale=settings.value_scale),
         loop_fn=jax.lax.fori_loop if budget is None else _loop_within(budget))
+    if settings.mate_in_one:  # the move only; the tree and the improved policy stay the search's
+        wins = jax.vmap(functools.partial(winning_actions, max_plies=settings.max_plies,
+                                          impasse=settings.impasse))(states)  # bool[B, A]
+        output = output.replace(action=jnp.where(
+            jnp.any(wins, axis=-1), jnp.argmax(wins, axis=-1).astype(output.action.dtype),
+            output.action))
+    return output
 
 
 def search_one_game(model, settings: SearchSettings, params, state: sj.State, key,

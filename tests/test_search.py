@@ -9,6 +9,12 @@ check. One compiled search serves every test (8 positions a call).
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
+import gzip
+import json
+from pathlib import Path
+
 import cshogi
 import jax
 import jax.numpy as jnp
@@ -24,7 +30,7 @@ from shogi_jax.evaluation.match import (
 from shogi_jax.evaluation.players import Player
 from shogi_jax.model import make_model
 from shogi_jax.ppo import masked_log_softmax
-from shogi_jax.search import SearchSettings, search, tree_depth
+from shogi_jax.search import SearchSettings, search, tree_depth, winning_actions
 
 MATES_IN_ONE = {  # SFEN: its only mating move
     "6k1p/9/4P1G2/9/6L2/9/9/9/K8 b - 1": "3c3b",
@@ -206,3 +212,67 @@ def test_a_search_player_plays_matches(network):
         play_match(searcher, network[1], random, None, games=4, key=jax.random.PRNGKey(0),
                    max_plies=60, on_progress=chunks.append, should_stop=lambda: True)
     assert len(chunks) == 1
+
+
+GAUNTLET_GAMES = Path(__file__).parent.parent / "docs/ladder_games/cpu_60min_gauntlet.jsonl.gz"
+
+
+def real_positions(with_mate: int, without: int) -> list[str]:
+    """SFENs from the shipped network's gauntlet games (docs/ladder_games): the first `with_mate`
+    positions where cshogi finds a mate in one (the network played another move in thousands of
+    them) and every 7th other position up to `without`, from the start of the file."""
+    mated, other = [], []
+    with gzip.open(GAUNTLET_GAMES, "rt") as lines:
+        for line in lines:
+            game = json.loads(line)
+            board = cshogi.Board(game["start_sfen"])
+            for ply, move in enumerate(game["moves"]):
+                if mates_in_one(board):
+                    if len(mated) < with_mate:
+                        mated.append(board.sfen())
+                elif ply % 7 == 3 and len(other) < without:
+                    other.append(board.sfen())
+                board.push_usi(move)
+            if len(mated) == with_mate and len(other) == without:
+                return mated + other
+    raise AssertionError("not enough positions in the gauntlet games")
+
+
+def test_winning_actions_are_the_mates_in_one_cshogi_finds(positions):
+    """Every legal move that mates at once, and no other, on the hand-made positions and on 48
+    positions of real games (24 with a mate in one, some with several)."""
+    sfens = POSITIONS + real_positions(with_mate=24, without=24)
+    states = [sj.from_sfen(sfen) for sfen in sfens]
+    batch = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
+    wins = np.asarray(jax.jit(jax.vmap(functools.partial(
+        winning_actions, max_plies=sj.DEFAULT_MAX_PLIES, impasse=True)))(batch))
+    several = 0
+    for sfen, state, won in zip(sfens, states, wins):
+        ours = sorted(sj.action_to_usi(state, int(a)) for a in np.flatnonzero(won))
+        reference = sorted(mates_in_one(cshogi.Board(sfen)))
+        assert ours == reference, sfen
+        several += len(reference) > 1
+    assert wins[:4].sum(1).tolist() == [1, 1, 1, 1] and not wins[4:8].any()
+    assert wins[8:32].any(1).all() and not wins[32:].any() and several > 0
+
+
+def test_mate_in_one_plays_the_mate_and_leaves_the_search_alone(network, run_search, positions):
+    """With mate_in_one, one simulation is enough to mate in one; where there is no mate in one
+    the move, like the tree and the improved policy everywhere, is the plain search's."""
+    model, params = network
+    states, batch = positions
+    settings = dataclasses.replace(SETTINGS, mate_in_one=True)
+    key, budget = jax.random.PRNGKey(5), jnp.int32(1)
+    checked = jax.jit(lambda params, states, key, budget: search(
+        model, settings, params, states, key, budget))(params, batch, key, budget)
+    plain = run_search(params, batch, key, 1)
+    for k, sfen in enumerate(POSITIONS):
+        move = sj.action_to_usi(states[k], int(checked.action[k]))
+        if sfen in MATES_IN_ONE:
+            assert move == MATES_IN_ONE[sfen], sfen
+        else:
+            assert int(checked.action[k]) == int(plain.action[k]), sfen
+    assert [sj.action_to_usi(states[k], int(plain.action[k])) for k in range(4)] != \
+        list(MATES_IN_ONE.values())  # one simulation alone does not find them all
+    np.testing.assert_array_equal(np.asarray(checked.action_weights),
+                                  np.asarray(plain.action_weights))

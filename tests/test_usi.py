@@ -377,6 +377,9 @@ def test_options_that_would_be_ignored_are_refused(tmp_path):
     searching = _usi_cli("--player", "greedy", "--simulations", "8")
     assert searching.returncode == 2 and "has no network to search with" in searching.stderr
     assert _usi_cli("--pretrained", "--simulations", "0").returncode == 2
+    unsearched = _usi_cli("--pretrained", "--mate-in-one")
+    assert unsearched.returncode == 2 and "--mate-in-one goes with --simulations" in \
+        unsearched.stderr
 
 
 def test_a_search_sizes_itself_to_the_go_limits():

@@ -86,6 +86,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         metavar="K",
                         help="with --simulations: root moves in sequential halving "
                              "(default %(default)s)")
+    parser.add_argument("--mate-in-one", action="store_true",
+                        help="with --simulations: play a move that mates at once whenever there "
+                             "is one, whatever the search prefers")
     parser.add_argument("--write-launcher", metavar="PATH", type=Path,
                         help="write an executable that starts this engine with these options "
                              "(for GUI registration) and exit")
@@ -102,6 +105,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.simulations is not None and args.player:
         parser.error(f"--player {args.player} has no network to search with: --simulations goes "
                      "with --checkpoint or --pretrained")
+    if args.mate_in_one and args.simulations is None:
+        parser.error("--mate-in-one goes with --simulations (it is part of the search)")
     if args.simulations is not None and args.simulations < 1 or args.considered < 1:
         parser.error("--simulations and --considered must be >= 1")
     if args.step is not None and args.which is not None:
@@ -124,7 +129,7 @@ def build_mover(args) -> PlayerMover:
     name = "".join(c if c.isascii() and c.isprintable() else "_"
                    for c in f"{name} gumbel{args.simulations}")
     settings = SearchSettings(simulations=args.simulations, max_considered_actions=args.considered,
-                              max_plies=USI_MAX_PLIES)
+                              mate_in_one=args.mate_in_one, max_plies=USI_MAX_PLIES)
     return PlayerMover(Player(name, "search", config.model, search=settings), params)
 
 

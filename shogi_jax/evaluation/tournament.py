@@ -86,6 +86,10 @@ class PlayerConfig:
                                                  f"{SearchSettings.value_scale:g}; mctx's 0.1 "
                                                  "lets a sharp prior outvote a mate "
                                                  "found)", NONE_OR_POSITIVE)
+    mate_in_one: Optional[bool] = setting(None, "search: true plays a move that wins at once "
+                                                "whenever there is one, whatever the search "
+                                                "prefers (every legal move tried; default "
+                                                "false)")
     command: Optional[str] = setting(None, "usi: the engine's command line (split as a shell "
                                            "would), e.g. /usr/games/fairy-stockfish")
     options: tuple[str, ...] = setting((), "usi: 'Name=value' USI options sent after the "
@@ -114,7 +118,8 @@ class PlayerConfig:
 
 
 _USI_ONLY = ("command", "options", "depth", "nodes", "movetime_ms", "byoyomi_ms")
-_SEARCH_ONLY = ("simulations", "max_considered_actions", "gumbel_scale", "value_scale")
+_SEARCH_ONLY = ("simulations", "max_considered_actions", "gumbel_scale", "value_scale",
+                "mate_in_one")
 
 
 @dataclass(frozen=True)
