@@ -27,6 +27,8 @@
 #   ROWS="base pool"   the rows (default all nine)
 #   PHASES="speed train play"   (default all three; phase speed only for rows that need it)
 #   ITERATIONS=498  SEED=0  GAMES=64 (per pairing)  BASELINE_REV=d23ddf9  SPEED_ITERATIONS=12
+#   SEARCH_ROWS="today az"   rows that also play searching (32 simulations, as ROW_search32):
+#                            issue 25's PPO against gumbel_az with and without search at play
 # Two shells with disjoint ROWS and PHASES=train train side by side; then PHASES=play.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +40,7 @@ SEED=${SEED:-0}
 BASELINE_REV=${BASELINE_REV:-d23ddf9}
 ROWS=${ROWS:-"today base shaping stagger wdl gamma1 pool all az"}
 PHASES=${PHASES:-"speed train play"}
+SEARCH_ROWS=${SEARCH_ROWS-"today az"}
 NO_FIXES="--set reward_shaping.material_weight=0 --set env.stagger_plies=0"
 POOL="--set pool.share=0.25 --set pool.add_every_iterations=25 --set pool.size=8"
 
@@ -151,6 +154,8 @@ if [[ " $PHASES " == *" train "* ]]; then
 fi
 
 if [[ " $PHASES " == *" play "* ]]; then
+  searching=""  # the rows of SEARCH_ROWS that are in ROWS
+  for row in $SEARCH_ROWS; do [[ " $ROWS " != *" $row "* ]] || searching="$searching $row"; done
   {
     echo "| row | settings | iterations | env steps | wall clock (s, as measured) |"
     echo "|---|---|---:|---:|---:|"
@@ -182,6 +187,9 @@ EOF
     for row in $ROWS; do
       echo "  - {name: $row, kind: policy, run_dir: $OUT/$row, temperature: 0.0}"
     done
+    for row in $searching; do
+      echo "  - {name: ${row}_search32, kind: search, run_dir: $OUT/$row, simulations: 32}"
+    done
     echo "games_per_pairing: $GAMES"
     echo "random_opening_plies: 4"
     echo "max_plies: 320           # as on the ladder"
@@ -198,7 +206,8 @@ EOF
   fi
   # shellcheck disable=SC2086  # the rows are separate arguments
   python scripts/ladder_elo.py "$OUT/round_robin" docs/ladder_games/ladder_pass2_low.jsonl.gz \
-    --order random greedy fairy_skill-5_d1 fairy_skill-4_d1 --players $ROWS \
+    --order random greedy fairy_skill-5_d1 fairy_skill-4_d1 \
+    --players $ROWS $(for row in $searching; do echo "${row}_search32"; done) \
     > "$OUT/ladder_elo.md"
   echo "rows: $OUT/rows.md; round robin: $OUT/round_robin/results.md; on the ladder: " \
        "$OUT/ladder_elo.md"
