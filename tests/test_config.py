@@ -63,7 +63,6 @@ def test_the_search_measurement_tournament_loads():
 def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():
     """A gauntlet that places a player on the ladder (docs/ladder.md) must play each rung under
     the ladder's own name with the ladder's own settings, or the ladder's Elo does not apply."""
-    import dataclasses
 
     from shogi_jax.evaluation.tournament import load_tournament_config
 
