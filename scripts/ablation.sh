@@ -25,11 +25,17 @@
 #
 # Usage: scripts/ablation.sh [OUT_DIR]          (default runs/ablation)
 #   ROWS="base pool"   the rows (default all nine)
-#   PHASES="speed train play"   (default all three; phase speed only for rows that need it)
+#   PHASES="speed train keep play"   (default all four; phase speed only for rows that need it)
 #   ITERATIONS=498  SEED=0  GAMES=64 (per pairing)  BASELINE_REV=d23ddf9  SPEED_ITERATIONS=12
 #   SEARCH_ROWS="today az"   rows that also play searching (32 simulations, as ROW_search32):
 #                            issue 25's PPO against gumbel_az with and without search at play
+#   KEEP=docs/ablation       where phase keep copies what the ablation needs to go on elsewhere
 # Two shells with disjoint ROWS and PHASES=train train side by side; then PHASES=play.
+#
+# Across machines: OUT is scratch, and a session's machine may be gone the next day. Phase keep
+# (PHASES=keep, any time, also while rows train) copies speed.json and each row's config,
+# metrics and latest checkpoint into KEEP, which git tracks; train and play restore a row that
+# OUT lacks from there and resume it bit-exactly, so a row's 498 iterations may span sessions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=$(mkdir -p "${1:-runs/ablation}" && cd "${1:-runs/ablation}" && pwd)
@@ -39,8 +45,9 @@ GAMES=${GAMES:-64}
 SEED=${SEED:-0}
 BASELINE_REV=${BASELINE_REV:-d23ddf9}
 ROWS=${ROWS:-"today base shaping stagger wdl gamma1 pool all az"}
-PHASES=${PHASES:-"speed train play"}
+PHASES=${PHASES:-"speed train keep play"}
 SEARCH_ROWS=${SEARCH_ROWS-"today az"}
+KEEP=${KEEP:-docs/ablation}
 NO_FIXES="--set reward_shaping.material_weight=0 --set env.stagger_plies=0"
 POOL="--set pool.share=0.25 --set pool.add_every_iterations=25 --set pool.size=8"
 
@@ -80,6 +87,14 @@ train_row() {
      $(row_settings "$row"))
 }
 
+restore_row() {  # copies ROW from KEEP into OUT when OUT lacks it (an earlier machine trained it)
+  local row=$1
+  if [ ! -e "$OUT/$row" ] && [ -f "$KEEP/$row/config.yaml" ]; then
+    cp -r "$KEEP/$row" "$OUT/$row"
+    echo "== $row: restored from $KEEP/$row (iteration $(last_iteration "$OUT/$row"))"
+  fi
+}
+
 last_iteration() {  # of a run directory's metrics, 0 when it has none
   python - "$1" <<'EOF'
 import sys
@@ -92,6 +107,7 @@ EOF
 
 row_iterations() {  # the row's budget: ITERATIONS, scaled by its measured speed where it differs
   if ! costs_differ "$1"; then echo "$ITERATIONS"; return; fi
+  [ -f "$OUT/speed.json" ] || [ ! -f "$KEEP/speed.json" ] || cp "$KEEP/speed.json" "$OUT/speed.json"
   python - "$OUT/speed.json" "$(speed_row "$1")" "$ITERATIONS" <<'EOF'
 import json, sys
 from pathlib import Path
@@ -144,7 +160,7 @@ fi
 
 if [[ " $PHASES " == *" train "* ]]; then
   for row in $ROWS; do
-    run="$OUT/$row"; iters=$(row_iterations "$row")
+    run="$OUT/$row"; restore_row "$row"; iters=$(row_iterations "$row")
     done_iterations=$(last_iteration "$run")
     if [ "$done_iterations" -ge "$iters" ]; then echo "== $row: $iters iterations, done"; continue; fi
     echo "== $row from iteration $done_iterations to $iters $(date -u +%H:%M:%S)"
@@ -153,7 +169,25 @@ if [[ " $PHASES " == *" train "* ]]; then
   done
 fi
 
+if [[ " $PHASES " == *" keep "* ]]; then
+  mkdir -p "$KEEP"
+  for file in speed.json speed.md; do [ ! -f "$OUT/$file" ] || cp "$OUT/$file" "$KEEP/$file"; done
+  for row in $ROWS; do
+    run="$OUT/$row"
+    # Orbax names a finished checkpoint by its iteration alone (one being written has a suffix).
+    latest=$(ls "$run/checkpoints" 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail -n 1 || true)
+    [ -n "$latest" ] || continue
+    staging="$KEEP/.$row.partial"; rm -rf "$staging"; mkdir -p "$staging/checkpoints"
+    cp "$run/config.yaml" "$run/metrics.jsonl" "$staging/"
+    [ ! -f "$run/config_history.yaml" ] || cp "$run/config_history.yaml" "$staging/"
+    cp -r "$run/checkpoints/$latest" "$staging/checkpoints/"
+    rm -rf "${KEEP:?}/$row"; mv "$staging" "$KEEP/$row"  # never a half-copied row under its name
+    echo "== kept $row at iteration $latest in $KEEP/$row ($(du -sh "$KEEP/$row" | cut -f1))"
+  done
+fi
+
 if [[ " $PHASES " == *" play "* ]]; then
+  for row in $ROWS; do restore_row "$row"; done
   searching=""  # the rows of SEARCH_ROWS that are in ROWS
   for row in $SEARCH_ROWS; do [[ " $ROWS " != *" $row "* ]] || searching="$searching $row"; done
   {
