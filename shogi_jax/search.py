@@ -34,10 +34,14 @@ class SearchSettings:
     gumbel_scale: float = 1.0  # 0: no sampling (the prior's top actions, then the best by Q)
     # How far the searched values move the prior: sigma(q) = (50 + max visits) * value_scale * q
     # with q rescaled to [0, 1] over the root's actions (mctx's completed-by-mix-value transform).
-    # mctx's default 0.1 caps that at ~6 logits at 32 simulations: the shipped network's sharp
-    # prior then outvoted a mate in one the search had found (it played 12 of 30 hand-made
-    # mates in one at 0.1, 30 of 30 at 1.0: tests/test_search.py's kind of positions).
-    value_scale: float = 1.0
+    # mctx's default 0.1 caps that at ~6 logits at 32 simulations, so the prior's plan holds and
+    # the values mostly break ties among the moves it likes. Against a real engine that plays
+    # far better than 1.0, where the values (trained on shaped, discounted returns) override the
+    # prior: the shipped network searching scored 0.57 against Fairy-Stockfish Skill -5 at depth
+    # 1 with 0.1 and 0.273 with 1.0, its raw policy 0.482 (docs/benchmarks.md). The price: the
+    # sharp prior can outvote a mate in one the search found (12 of 30 hand-made mates in one
+    # played at 0.1, 30 of 30 at 1.0); `mate_in_one` plays those.
+    value_scale: float = 0.1
     # Play a move that wins at once (mate in one, or a move that leaves the opponent none) when
     # there is one, whatever the search prefers, as dlshogi's root mate search does: the prior
     # often leaves the mating move out of the root actions the search considers. Every legal

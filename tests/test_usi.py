@@ -380,6 +380,10 @@ def test_options_that_would_be_ignored_are_refused(tmp_path):
     unsearched = _usi_cli("--pretrained", "--mate-in-one")
     assert unsearched.returncode == 2 and "--mate-in-one goes with --simulations" in \
         unsearched.stderr
+    for scale in ("0", "nan"):
+        unweighted = _usi_cli("--pretrained", "--simulations", "8", "--value-scale", scale)
+        assert unweighted.returncode == 2 and "--value-scale must be a number > 0" in \
+            unweighted.stderr
 
 
 def test_a_search_sizes_itself_to_the_go_limits():
@@ -409,8 +413,11 @@ def test_a_search_sizes_itself_to_the_go_limits():
 def test_a_searching_engine_reports_its_search_and_obeys_nodes(tmp_path):
     """`--pretrained --simulations 32` through the real protocol: the info line carries the
     tree's depth and the simulations run, `go nodes` caps them, and a mate in one is played."""
+    # value_scale 1: the searched values decide, so the mate in one the search finds is played
+    # (at the default 0.1 the shipped network's sharp prior may outvote it).
     lines = subprocess.run(
-        [sys.executable, "-m", "shogi_jax.usi", "--pretrained", "--simulations", "32"],
+        [sys.executable, "-m", "shogi_jax.usi", "--pretrained", "--simulations", "32",
+         "--value-scale", "1"],
         input="\n".join(["usi", "isready", "position startpos moves 7g7f", "go nodes 8",
                          "go movetime 2000", "position sfen 6k1p/9/4P1G2/9/6L2/9/9/9/K8 b - 1",
                          "go", "quit"]) + "\n", capture_output=True, text=True, timeout=600,
@@ -453,6 +460,21 @@ def test_a_launcher_for_a_given_step_starts_an_engine_the_cli_accepts(tmp_path):
     arguments = command[command.index("shogi_jax.usi") + 1:-1]  # without the trailing "$@"
     parsed = parse_args(arguments)  # --step and --which together would be refused
     assert parsed.step == 0 and parsed.checkpoint == str(run_dir.resolve())
+
+
+def test_a_searching_launcher_keeps_every_search_setting(tmp_path):
+    import shlex
+
+    from shogi_jax.cli.usi import parse_args
+
+    launcher = tmp_path / "engine.sh"
+    written = _usi_cli("--pretrained", "--simulations", "8", "--considered", "4",
+                       "--value-scale", "0.5", "--mate-in-one", "--write-launcher", str(launcher))
+    assert written.returncode == 0, written.stderr
+    command = shlex.split(launcher.read_text().splitlines()[1].removeprefix("exec "))
+    parsed = parse_args(command[command.index("shogi_jax.usi") + 1:-1])
+    assert (parsed.pretrained, parsed.simulations, parsed.considered, parsed.value_scale,
+            parsed.mate_in_one) == (True, 8, 4, 0.5, True)
 
 
 def test_a_windows_launcher_written_inside_wsl_starts_the_engine_through_wsl_exe(tmp_path):

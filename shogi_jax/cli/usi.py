@@ -86,6 +86,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         metavar="K",
                         help="with --simulations: root moves in sequential halving "
                              "(default %(default)s)")
+    parser.add_argument("--value-scale", type=float, default=SearchSettings.value_scale,
+                        metavar="S",
+                        help="with --simulations: weight of the searched values against the "
+                             "network's prior (default %(default)s, mctx's)")
     parser.add_argument("--mate-in-one", action="store_true",
                         help="with --simulations: play a move that mates at once whenever there "
                              "is one, whatever the search prefers")
@@ -109,6 +113,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--mate-in-one goes with --simulations (it is part of the search)")
     if args.simulations is not None and args.simulations < 1 or args.considered < 1:
         parser.error("--simulations and --considered must be >= 1")
+    if not args.value_scale > 0 or not math.isfinite(args.value_scale):
+        parser.error("--value-scale must be a number > 0")
     if args.step is not None and args.which is not None:
         parser.error("--step names a checkpoint: --which does not go with it")
     args.which = args.which or "latest"
@@ -129,7 +135,8 @@ def build_mover(args) -> PlayerMover:
     name = "".join(c if c.isascii() and c.isprintable() else "_"
                    for c in f"{name} gumbel{args.simulations}")
     settings = SearchSettings(simulations=args.simulations, max_considered_actions=args.considered,
-                              mate_in_one=args.mate_in_one, max_plies=USI_MAX_PLIES)
+                              value_scale=args.value_scale, mate_in_one=args.mate_in_one,
+                              max_plies=USI_MAX_PLIES)
     return PlayerMover(Player(name, "search", config.model, search=settings), params)
 
 
@@ -154,7 +161,9 @@ def main(argv=None) -> int:
         forwarded += ["--temperature", repr(args.temperature), "--seed", str(args.seed)]
         if args.simulations is not None:
             forwarded += ["--simulations", str(args.simulations),
-                          "--considered", str(args.considered)]
+                          "--considered", str(args.considered),
+                          "--value-scale", repr(args.value_scale)]
+            forwarded += ["--mate-in-one"] if args.mate_in_one else []
         try:
             write_launcher(args.write_launcher, forwarded)
         except LauncherError as error:

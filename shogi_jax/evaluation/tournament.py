@@ -83,9 +83,8 @@ class PlayerConfig:
                                             NONE_OR_NON_NEGATIVE)
     value_scale: Optional[float] = setting(None, "search: weight of the searched values against "
                                                  "the prior (default "
-                                                 f"{SearchSettings.value_scale:g}; mctx's 0.1 "
-                                                 "lets a sharp prior outvote a mate "
-                                                 "found)", NONE_OR_POSITIVE)
+                                                 f"{SearchSettings.value_scale:g}, mctx's; 1 lets "
+                                                 "the values override the prior)", NONE_OR_POSITIVE)
     mate_in_one: Optional[bool] = setting(None, "search: true plays a move that wins at once "
                                                 "whenever there is one, whatever the search "
                                                 "prefers (every legal move tried; default "
