@@ -27,8 +27,8 @@
 #   ROWS="base pool"   the rows (default all nine)
 #   PHASES="speed train keep play"   (default all four; phase speed only for rows that need it)
 #   ITERATIONS=498  SEED=0  GAMES=64 (per pairing)  BASELINE_REV=d23ddf9  SPEED_ITERATIONS=12
-#   SEARCH_ROWS="today az"   rows that also play searching (32 simulations, value_scale 0.1, as
-#                            ROW_search32: mctx's weight, which outscored 1.0 in docs/benchmarks.md):
+#   SEARCH_ROWS="today az"   rows that also play searching (32 simulations, the search player's
+#                            defaults otherwise, as ROW_search32):
 #                            issue 25's PPO against gumbel_az with and without search at play
 #   KEEP=docs/ablation       where phase keep copies what the ablation needs to go on elsewhere
 # Two shells with disjoint ROWS and PHASES=train train side by side; then PHASES=play.
@@ -223,8 +223,7 @@ EOF
       echo "  - {name: $row, kind: policy, run_dir: $OUT/$row, temperature: 0.0}"
     done
     for row in $searching; do
-      echo "  - {name: ${row}_search32, kind: search, run_dir: $OUT/$row, simulations: 32,"
-      echo "     value_scale: 0.1}"
+      echo "  - {name: ${row}_search32, kind: search, run_dir: $OUT/$row, simulations: 32}"
     done
     echo "games_per_pairing: $GAMES"
     echo "random_opening_plies: 4"

@@ -446,33 +446,33 @@ def test_help_gives_the_whole_description():
            "runners (`--player random|greedy` serves the baselines)." in " ".join(shown.split())
 
 
-def test_a_launcher_for_a_given_step_starts_an_engine_the_cli_accepts(tmp_path):
+def _launcher_arguments(launcher: Path):
+    """The engine's parsed arguments in a .sh launcher (its `exec python -m shogi_jax.usi ...
+    "$@"` line), as the launched engine parses them."""
     import shlex
 
     from shogi_jax.cli.usi import parse_args
 
+    command = shlex.split(launcher.read_text().splitlines()[1].removeprefix("exec "))
+    return parse_args(command[command.index("shogi_jax.usi") + 1:-1])  # without the "$@"
+
+
+def test_a_launcher_for_a_given_step_starts_an_engine_the_cli_accepts(tmp_path):
     run_dir = save_untrained_smoke_run(tmp_path / "run")
     launcher = tmp_path / "engine.sh"
     written = _usi_cli("--checkpoint", str(run_dir), "--step", "0", "--write-launcher",
                        str(launcher))
     assert written.returncode == 0, written.stderr
-    command = shlex.split(launcher.read_text().splitlines()[1].removeprefix("exec "))
-    arguments = command[command.index("shogi_jax.usi") + 1:-1]  # without the trailing "$@"
-    parsed = parse_args(arguments)  # --step and --which together would be refused
+    parsed = _launcher_arguments(launcher)  # --step and --which together would be refused
     assert parsed.step == 0 and parsed.checkpoint == str(run_dir.resolve())
 
 
 def test_a_searching_launcher_keeps_every_search_setting(tmp_path):
-    import shlex
-
-    from shogi_jax.cli.usi import parse_args
-
     launcher = tmp_path / "engine.sh"
     written = _usi_cli("--pretrained", "--simulations", "8", "--considered", "4",
                        "--value-scale", "0.5", "--mate-in-one", "--write-launcher", str(launcher))
     assert written.returncode == 0, written.stderr
-    command = shlex.split(launcher.read_text().splitlines()[1].removeprefix("exec "))
-    parsed = parse_args(command[command.index("shogi_jax.usi") + 1:-1])
+    parsed = _launcher_arguments(launcher)
     assert (parsed.pretrained, parsed.simulations, parsed.considered, parsed.value_scale,
             parsed.mate_in_one) == (True, 8, 4, 0.5, True)
 
