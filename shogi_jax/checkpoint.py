@@ -9,6 +9,7 @@ error that names the difference.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -27,11 +28,20 @@ class CheckpointError(RuntimeError):
     """No usable checkpoint, or one that does not fit this config."""
 
 
-# The evaluation metric that ranks checkpoints (written by periodic evaluation during training).
+# The evaluation metrics that rank checkpoints (written by periodic evaluation during training):
+# the Elo, and 1.0 where that Elo made the parameters the best so far.
 BEST_METRIC = "eval/elo"
+NEW_BEST_METRIC = "eval/new_best"
 
 
 def _best_metric(metrics) -> float:
+    """A checkpoint's rank for "best": its Elo where its evaluation made a new best, else -inf.
+    The evaluator keeps the first of equal Elos (a new best must be higher), while Orbax's
+    `best_step` takes the latest of equal ranks; ranking only the new bests (whose Elos rise
+    strictly) makes the two agree, so a resumed run plays the best opponent it played before and
+    the report analyses that one. Metrics without the flag (written by hand) rank by Elo."""
+    if metrics.get(NEW_BEST_METRIC, 1.0) != 1.0:
+        return -math.inf
     return float(metrics[BEST_METRIC])
 
 
@@ -210,4 +220,4 @@ def restore_best(manager: ocp.CheckpointManager, like) -> tuple[float, object] |
         print(f"warning: the best checkpoint {step} is unreadable ({error}); evaluation goes on "
               "without it", file=sys.stderr)
         return None
-    return _best_metric(manager.metrics(step)), state.params
+    return float(manager.metrics(step)[BEST_METRIC]), state.params

@@ -238,6 +238,23 @@ def test_the_best_evaluated_checkpoint_outlives_the_latest_n(tmp_path):
     assert step == 2
 
 
+def test_of_equal_elos_the_first_stays_the_best(tmp_path):
+    """As the evaluator keeps it (a new best must be higher): a resumed run's best opponent and
+    the report's "best" network are the checkpoint that made the best, not a later equal one."""
+    config = load_config(SMOKE, ["checkpoint.keep_latest=1"])
+    state = jax.device_get(it.init_train_state(config, it.make_trainer(config)))
+    manager = checkpoint.open_manager(tmp_path, config)
+    for step, new_best in ((1, 1.0), (2, 0.0), (3, 0.0)):  # all draws: Elo 0 each time
+        checkpoint.save(manager, state._replace(iteration=np.int32(step)), config, evaluation={
+            checkpoint.BEST_METRIC: 0.0, checkpoint.NEW_BEST_METRIC: new_best})
+        manager.wait_until_finished()
+    assert sorted(manager.all_steps()) == [1, 3]
+    assert manager.best_step() == 1
+    assert checkpoint.restore_best(manager, state)[0] == 0.0
+    manager.close()
+    assert checkpoint.load_policy(tmp_path, which="best")[2] == 1
+
+
 def test_no_readable_checkpoint_is_a_clear_error(runs, tmp_path, capsys):
     damaged = _copy_of_straight(runs, tmp_path / "all_damaged")
     for path in (damaged / checkpoint.CHECKPOINT_DIR).rglob("*"):

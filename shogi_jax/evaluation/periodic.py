@@ -24,6 +24,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from shogi_jax import parallel
+from shogi_jax.checkpoint import BEST_METRIC, NEW_BEST_METRIC
 from shogi_jax.config import Config
 from shogi_jax.evaluation.match import DRAW, FIRST_WINS, SECOND_WINS, MatchGames, play_match
 from shogi_jax.evaluation.players import Player, greedy_act, random_act
@@ -117,16 +118,17 @@ class TrainingEvaluator:
             metrics[f"eval/vs_{name}/draw"] = float(counts[DRAW])
             metrics[f"eval/vs_{name}/loss"] = float(counts[SECOND_WINS])
         fit = elo_of(standings, "random")
-        metrics["eval/elo"] = float(fit.ratings[2])
+        metrics[BEST_METRIC] = float(fit.ratings[2])
         metrics["eval/elo_ci95_low"] = float(fit.ci95_low[2])
         metrics["eval/elo_ci95_high"] = float(fit.ci95_high[2])
         metrics["eval/greedy_elo"] = float(fit.ratings[1])
-        if self.best is None or metrics["eval/elo"] > self.best[0]:
+        # Strictly higher: of equal Elos the first stays the best (checkpoint._best_metric).
+        if self.best is None or metrics[BEST_METRIC] > self.best[0]:
             # A device copy: training donates the buffers of `params` at its next call.
-            self.best = (metrics["eval/elo"], parallel.snapshot(params))
-            metrics["eval/new_best"] = 1.0
+            self.best = (metrics[BEST_METRIC], parallel.snapshot(params))
+            metrics[NEW_BEST_METRIC] = 1.0
         else:
-            metrics["eval/new_best"] = 0.0
+            metrics[NEW_BEST_METRIC] = 0.0
         metrics["eval/best_elo"] = self.best[0]
         metrics["eval/seconds"] = time.perf_counter() - started
         return metrics
