@@ -58,9 +58,10 @@ class SearchSettings:
         if self.max_considered_actions < 1:
             raise ValueError(f"max_considered_actions must be >= 1, got "
                              f"{self.max_considered_actions}")
-        if self.value_scale <= 0:
+        # Negated so that NaN, which compares false with everything, is refused too.
+        if not self.value_scale > 0:
             raise ValueError(f"value_scale must be > 0, got {self.value_scale}")
-        if self.gumbel_scale < 0:
+        if not self.gumbel_scale >= 0:
             raise ValueError(f"gumbel_scale must be >= 0, got {self.gumbel_scale}")
 
 

@@ -91,6 +91,14 @@ def positions():
     return states, jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
 
 
+@pytest.mark.parametrize("field, value", [
+    ("simulations", 0), ("max_considered_actions", 0), ("value_scale", 0.0),
+    ("value_scale", float("nan")), ("gumbel_scale", -1.0), ("gumbel_scale", float("nan"))])
+def test_settings_out_of_range_are_refused_by_name(field, value):
+    with pytest.raises(ValueError, match=f"{field} must be"):
+        dataclasses.replace(SETTINGS, **{field: value})
+
+
 def test_the_positions_are_what_cshogi_says():
     for sfen, mate in MATES_IN_ONE.items():
         assert mates_in_one(cshogi.Board(sfen)) == [mate], sfen
