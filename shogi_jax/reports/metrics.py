@@ -10,6 +10,7 @@ import math
 import os
 from pathlib import Path
 
+from shogi_jax.checkpoint import BEST_METRIC, NEW_BEST_METRIC
 from shogi_jax.reports import ReportError
 from shogi_jax.rules.state import NOT_TERMINATED, TERMINATION_NAMES
 from shogi_jax.run_directory import METRICS_FILE, read_metrics
@@ -19,13 +20,13 @@ ENV_STEPS = "env_steps"
 WALL_SECONDS = "perf/wall_seconds"
 # The evaluation (shogi_jax.evaluation.periodic): Elo with random = 0, its 95% interval, and
 # greedy's Elo from the same fit (a reference line).
-ELO = "eval/elo"
+ELO = BEST_METRIC
 ELO_CI95_LOW = "eval/elo_ci95_low"
 ELO_CI95_HIGH = "eval/elo_ci95_high"
 GREEDY_ELO = "eval/greedy_elo"
 BASELINES = ("random", "greedy")  # the fixed opponents every evaluation plays
 BEST_ELO = "eval/best_elo"
-NEW_BEST = "eval/new_best"  # 1.0 on the evaluations whose parameters became the best so far
+NEW_BEST = NEW_BEST_METRIC  # 1.0 on the evaluations whose parameters became the best so far
 # Training (shogi_jax.ppo): the loss terms, the policy's entropy and the approximate KL between
 # the policy before and after an update.
 LOSSES = ("loss/policy", "loss/value")
