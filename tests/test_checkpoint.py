@@ -147,6 +147,7 @@ def test_sigterm_saves_and_exits_cleanly_then_resumes(tmp_path, capsys):
     assert f"resumed from iteration {int(saved.iteration)}" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_kill_9_during_a_save_never_leaves_a_checkpoint_taken_for_good(tmp_path):
     """SIGKILL while Orbax is writing a checkpoint (its files half there in a temporary
     directory): the resumed run starts from the last complete checkpoint, and the next save of
@@ -197,6 +198,7 @@ def test_kill_9_during_a_save_never_leaves_a_checkpoint_taken_for_good(tmp_path)
     assert [r["iteration"] for r in read_metrics(run_dir)] == list(range(1, target + 1))
 
 
+@pytest.mark.slow
 def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(runs, tmp_path, capsys):
     diverging = _copy_of_straight(runs, tmp_path / "diverging")
     # Adam steps of size ~1e30 overflow the activations: the loss is NaN at once.

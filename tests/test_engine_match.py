@@ -105,6 +105,7 @@ def test_the_referee_judges_an_engine_fault_and_the_match_goes_on(fault):
             assert games.notes[g] == ""
 
 
+@pytest.mark.slow
 def test_games_already_played_are_skipped_and_the_others_are_the_same_games():
     """What a resumed tournament asks: only the missing games, each as it would have been (its
     opening depends only on its colour pair; these engines play the first legal move)."""

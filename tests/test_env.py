@@ -99,6 +99,7 @@ def test_an_illegal_action_loses_for_the_player_who_played_it(played):
     np.testing.assert_array_equal(np.asarray(after.rewards)[np.arange(BATCH), 1 - mover], 1.0)
 
 
+@pytest.mark.slow
 def test_auto_reset_matches_pgx_own_wrapper():
     """pgx's wrapper runs our step and init inside `lax.cond`s whose predicate vmap batches (this
     failed while the rules' lane functions were custom_vmaps: see rules/lanes.py)."""
@@ -156,6 +157,7 @@ def _run_example(name: str, *args: str, pgx: bool = False, timeout: int = 600) -
     return result.stdout
 
 
+@pytest.mark.slow
 def test_pgx_style_examples_run_on_our_env():
     out = _run_example("random_play.py", "4")
     returns = [np.array(re.findall(r"-?\d\.", line), float) for line in out.splitlines()

@@ -256,6 +256,7 @@ def _files(directory):
             for path in sorted(directory.rglob("*")) if path.is_file()}
 
 
+@pytest.mark.slow
 def test_sigint_writes_the_games_so_far_and_resume_ends_with_the_same_table(tournament):
     """The fixture's tournament again, in a process stopped by SIGINT as soon as its first game
     is written; then its last two games taken back (a pairing left part-written, which the

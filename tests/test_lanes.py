@@ -41,6 +41,7 @@ def test_vmap_over_chunks_with_padding_equals_one_game_calls(states, form):
     np.testing.assert_array_equal(masks, states.legal_action_mask)  # as step recorded them
 
 
+@pytest.mark.slow
 def test_nested_vmap_and_unbatched_arguments(states):
     boards = states.board[:12].reshape(3, 4, 81)
     hands = states.hand[:12].reshape(3, 4, 2, 7)

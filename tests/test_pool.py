@@ -125,6 +125,7 @@ def test_the_pool_games_of_a_rollout():
     np.testing.assert_array_equal(np.asarray(result.pool_tally.learner_points), 0.5 * finished)
 
 
+@pytest.mark.slow
 def test_a_run_with_a_pool_resumes_bit_exact(tmp_path):
     from shogi_jax import checkpoint, run_directory
     from shogi_jax.cli import train as train_cli

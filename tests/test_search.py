@@ -246,6 +246,7 @@ def real_positions(with_mate: int, without: int) -> list[str]:
     raise AssertionError("not enough positions in the gauntlet games")
 
 
+@pytest.mark.slow
 def test_winning_actions_are_the_mates_in_one_cshogi_finds(positions):
     """Every legal move that mates at once, and no other, on the hand-made positions and on 48
     positions of real games (24 with a mate in one, some with several)."""
@@ -264,6 +265,7 @@ def test_winning_actions_are_the_mates_in_one_cshogi_finds(positions):
     assert wins[8:32].any(1).all() and not wins[32:].any() and several > 0
 
 
+@pytest.mark.slow
 def test_mate_in_one_plays_the_mate_and_leaves_the_search_alone(network, run_search, positions):
     """With mate_in_one, one simulation is enough to mate in one; where there is no mate in one
     the move, like the tree and the improved policy everywhere, is the plain search's."""

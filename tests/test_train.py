@@ -61,6 +61,7 @@ def test_cli_run_writes_config_metrics_and_tensorboard(smoke_runs):
     assert losses[0].value == pytest.approx(records[0]["loss/policy"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_a_time_limit_saves_and_stops_after_the_iteration_that_reaches_it(tmp_path, capsys):
     run_dir = tmp_path / "limited"
     argv = ["--config", SMOKE, "--run-dir", str(run_dir), "--quiet", "--set",

@@ -333,6 +333,7 @@ def test_the_score_follows_the_value_head_on_dlshogis_scale():
     assert centipawns(0.5) == round(600 * 1.0986122886681098)
 
 
+@pytest.mark.slow
 def test_a_match_run_by_cshogis_tournament_runner_is_legal_throughout(launchers):
     """Two of our engine processes (the network and greedy) play 2 games under cshogi's
     runner with a clock; every move of the records it writes replays legally in cshogi."""
@@ -502,6 +503,7 @@ def test_a_windows_launcher_written_inside_wsl_starts_the_engine_through_wsl_exe
     assert "usiok" in engine.stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_the_pretrained_network_plays_legal_moves_and_beats_random_at_once(tmp_path):
     """`--pretrained`: the network shipped with the package, through a launcher, in a short
     match run by cshogi's runner against our random engine (cshogi referees every move)."""
