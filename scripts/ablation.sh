@@ -34,9 +34,10 @@
 # Two shells with disjoint ROWS and PHASES=train train side by side; then PHASES=play.
 #
 # Across machines: OUT is scratch, and a session's machine may be gone the next day. Phase keep
-# (PHASES=keep, any time, also while rows train) copies speed.json and each row's config,
-# metrics and latest checkpoint into KEEP, which git tracks; train and play restore a row that
-# OUT lacks from there and resume it bit-exactly, so a row's 498 iterations may span sessions.
+# (PHASES=keep, any time, also while rows train or play) copies speed.json, each row's config,
+# metrics and latest checkpoint and the round robin's games into KEEP, which git tracks; train
+# and play restore what OUT lacks from there and resume it (rows bit-exactly), so a row's 498
+# iterations and the round robin may span sessions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=$(mkdir -p "${1:-runs/ablation}" && cd "${1:-runs/ablation}" && pwd)
@@ -185,6 +186,15 @@ if [[ " $PHASES " == *" keep "* ]]; then
     rm -rf "${KEEP:?}/$row"; mv "$staging" "$KEEP/$row"  # never a half-copied row under its name
     echo "== kept $row at iteration $latest in $KEEP/$row ($(du -sh "$KEEP/$row" | cut -f1))"
   done
+  # The round robin so far (its config and games; a resume replays nothing else), also while it
+  # plays: a line cut short by the copy is replayed on resume.
+  if [ -f "$OUT/round_robin/tournament.yaml" ]; then
+    staging="$KEEP/.round_robin.partial"; rm -rf "$staging"; mkdir -p "$staging"
+    cp "$OUT/round_robin/tournament.yaml" "$OUT/round_robin/results.md" "$staging/"
+    gzip -c "$OUT/round_robin/games.jsonl" > "$staging/games.jsonl.gz"
+    rm -rf "$KEEP/round_robin"; mv "$staging" "$KEEP/round_robin"
+    echo "== kept the round robin ($(zcat "$KEEP/round_robin/games.jsonl.gz" | wc -l) games)"
+  fi
 fi
 
 if [[ " $PHASES " == *" play "* ]]; then
@@ -234,6 +244,12 @@ EOF
     echo "concurrency: 0"
     echo "output_dir: $OUT/round_robin"
   } > "$OUT/round_robin.yaml"
+  if [ ! -e "$OUT/round_robin" ] && [ -f "$KEEP/round_robin/tournament.yaml" ]; then
+    mkdir -p "$OUT/round_robin"  # an earlier machine's round robin, continued here
+    cp "$KEEP/round_robin/tournament.yaml" "$OUT/round_robin/"
+    zcat "$KEEP/round_robin/games.jsonl.gz" > "$OUT/round_robin/games.jsonl"
+    echo "== round robin: restored from $KEEP/round_robin"
+  fi
   if [ -e "$OUT/round_robin/tournament.yaml" ]; then
     python -m shogi_jax.tournament --resume --output-dir "$OUT/round_robin" --quiet
   else
