@@ -1,9 +1,12 @@
-"""How a player's games ended, read from CSA records (shogi_jax.evaluation.csa_results,
+"""How a player's games ended, read from CSA records and tournament logs (csa_results,
 scripts/usi_results.py): hand-made records written by cshogi's own CSA exporter, one for each
 way a game ends, with the result each must give by hand; a mate told from a resignation by
-replaying the game; a record without the player, or an unknown ending, named."""
+replaying the game; a record without the player, or an unknown ending, named. Our tournaments'
+games logs the same way, every termination by hand."""
 from __future__ import annotations
 
+import gzip
+import json
 import subprocess
 import sys
 
@@ -90,3 +93,44 @@ def test_the_script_prints_the_table_and_names_a_missing_player(records):
 def test_an_unknown_ending_is_named():
     with pytest.raises(ValueError, match="unknown CSA ending '%CHUDAN'"):
         csa_results.ending_of("%CHUDAN", STARTPOS_SFEN, [])
+
+
+def tournament_record(black, white, result, termination, plies=2):
+    return {"black": black, "white": white, "result": result, "termination": termination,
+            "start_sfen": STARTPOS_SFEN, "moves": ["7g7f", "3c3d", "2g2f"][:plies]}
+
+
+def test_tournament_records_from_the_players_side(tmp_path):
+    """Our tournaments' games.jsonl: each termination in ENDINGS' words, from net's side (by
+    hand: Black wins when result is black_win, whichever side net plays)."""
+    records = [tournament_record("net", "random", "black_win", "checkmate", 3),
+               tournament_record("random", "net", "black_win", "impasse_declaration"),
+               tournament_record("fsf", "net", "draw", "repetition_draw"),
+               tournament_record("net", "fsf", "draw", "move_limit"),
+               tournament_record("net", "fsf", "black_win", "illegal_action", 1),
+               tournament_record("fsf", "net", "white_win", "perpetual_check"),
+               tournament_record("random", "fsf", "white_win", "checkmate")]  # net absent
+    assert csa_results.record_endings(records, "net") == [
+        csa_results.Ending("win", "mate", "random", 3),
+        csa_results.Ending("loss", "declaration", "random", 2),
+        csa_results.Ending("draw", "repetition", "fsf", 2),
+        csa_results.Ending("draw", "move limit", "fsf", 2),
+        csa_results.Ending("win", "illegal move", "fsf", 1),
+        csa_results.Ending("win", "perpetual check", "fsf", 2)]
+    with pytest.raises(ValueError, match="unknown termination 'resigned'"):
+        csa_results.record_endings([tournament_record("net", "fsf", "draw", "resigned")], "net")
+    with pytest.raises(ValueError, match="no result"):
+        csa_results.record_endings([tournament_record("net", "fsf", "?", "checkmate")], "net")
+
+    # The script reads a tournament's gzipped log and sums every opponent into one row.
+    log = tmp_path / "games.jsonl.gz"
+    with gzip.open(log, "wt", encoding="utf-8") as file:
+        file.writelines(json.dumps({"game": n, **r}) + "\n" for n, r in enumerate(records, 1))
+    printed = subprocess.run([sys.executable, "scripts/usi_results.py", str(log), "--player",
+                              "net", "--all-opponents"], capture_output=True, text=True,
+                             check=True).stdout
+    assert "| all | 6 | 3 / 2 / 1 | 0.667 | 1 mate, 1 illegal move, 1 perpetual check | " \
+           "1 repetition, 1 move limit | 1 declaration |" in printed
+    absent = subprocess.run([sys.executable, "scripts/usi_results.py", str(log), "--player",
+                             "nobody"], capture_output=True, text=True)
+    assert absent.returncode == 2 and "'nobody' plays no game" in absent.stderr

@@ -1,6 +1,7 @@
 """How a player's games ended, from CSA records written by a USI match runner (cshogi's
-`python -m cshogi.cli ... --csa FILE --multi-csa`, shogiarena, a CSA server): its wins, draws and
-losses, and for each the way the game ended, from the player's side.
+`python -m cshogi.cli ... --csa FILE --multi-csa`, shogiarena, a CSA server) or from our
+tournaments' games logs (games.jsonl): its wins, draws and losses, and for each the way the game
+ended, from the player's side.
 
 A record's last line is a CSA special move (%TORYO, %KACHI, %SENNICHITE, ...); its result is the
 parser's (cshogi.CSA). %TORYO ("resigns") is also what runners write when a side is checkmated
@@ -30,6 +31,19 @@ ENDINGS = {
     "%TIME_UP": "time up",  # the loser's clock
 }
 MATE = "mate"
+# Our tournaments' terminations (shogi_jax.evaluation.match.END_NAMES) in the words of ENDINGS.
+TERMINATIONS = {
+    "checkmate": MATE,
+    "no_legal_moves": "no legal move",  # the loser's (not a check): a loss in Shogi too
+    "repetition_draw": "repetition",
+    "perpetual_check": "perpetual check",  # the checking side loses
+    "impasse_declaration": "declaration",
+    "move_limit": "move limit",
+    "illegal_action": "illegal move",  # by the loser (an engine's)
+    "resignation": "resignation",
+    "time_up": "time up",
+    "disconnection": "disconnection",
+}
 
 
 class Ending(NamedTuple):
@@ -77,6 +91,35 @@ def player_endings(paths: Iterable[str | os.PathLike[str]], player: str) -> list
             except ValueError as error:
                 raise ValueError(f"{path} game {number}: {error}") from None
             endings.append(Ending(result, how, game.names[1 - side], len(game.moves)))
+    return endings
+
+
+def record_endings(records: Iterable[dict], player: str) -> list[Ending]:
+    """`player`'s games among tournament records (games.jsonl lines: black, white, result
+    black_win / white_win / draw, termination, moves); games without the player are skipped.
+    ValueError naming the game for a result or termination not known."""
+    endings = []
+    for record in records:
+        missing = [key for key in ("black", "white", "result", "termination", "moves")
+                   if key not in record]
+        if missing:
+            raise ValueError(f"game {record.get('game')}: not a tournament record (no "
+                             f"{', '.join(missing)})")
+        if player not in (record["black"], record["white"]):
+            continue
+        side = "black" if record["black"] == player else "white"
+        opponent = record["white" if side == "black" else "black"]
+        if record["result"] == "draw":
+            result = DRAW
+        elif record["result"] in ("black_win", "white_win"):
+            result = WIN if record["result"] == f"{side}_win" else LOSS
+        else:
+            raise ValueError(f"game {record.get('game')}: no result ({record['result']!r})")
+        if record["termination"] not in TERMINATIONS:
+            raise ValueError(f"game {record.get('game')}: unknown termination "
+                             f"{record['termination']!r} (known: {', '.join(TERMINATIONS)})")
+        endings.append(Ending(result, TERMINATIONS[record["termination"]], opponent,
+                              len(record["moves"])))
     return endings
 
 
