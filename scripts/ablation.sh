@@ -11,6 +11,8 @@
 #   gamma1   + gamma 1 (no discount)
 #   pool     + an opponent pool (one game in 4; a member joins every 25 iterations; 8 kept)
 #   all      + all of the above but gamma
+#   fixes    + shaping, staggered starts and the W/D/L head: all but the pool and gamma (trained
+#            after the round robin of the others; placed by PHASES=gauntlet)
 #   az       configs/cpu_az.yaml (gumbel_az, staggered starts)
 #
 # Equal wall clock, any machine: a row trains a fixed number of iterations, not minutes, so its
@@ -25,13 +27,17 @@
 #
 # Usage: scripts/ablation.sh [OUT_DIR]          (default runs/ablation)
 #   ROWS="base pool"   the rows (default all nine)
-#   PHASES="speed train keep play"   (default all four; phase speed only for rows that need it)
+#   PHASES="speed train keep play"   (default these four; phase speed only for rows that need it;
+#            phase gauntlet places ROWS trained after the round robin, see below)
 #   ITERATIONS=498  SEED=0  GAMES=64 (per pairing)  BASELINE_REV=d23ddf9  SPEED_ITERATIONS=12
 #   SEARCH_ROWS="today az"   rows that also play searching (32 simulations, the search player's
 #                            defaults otherwise, as ROW_search32):
 #                            issue 25's PPO against gumbel_az with and without search at play
 #   KEEP=docs/ablation       where phase keep copies what the ablation needs to go on elsewhere
 # Two shells with disjoint ROWS and PHASES=train train side by side; then PHASES=play.
+# A row added after the round robin: ROWS=fixes PHASES="train keep gauntlet" plays it against
+# the rungs and GAUNTLET_OPPONENTS (default "today base shaping wdl all"), GAMES a pairing, and
+# rates every row again (OUT/ladder_elo.md).
 #
 # Across machines: OUT is scratch, and a session's machine may be gone the next day. Phase keep
 # (PHASES=keep, any time, also while rows train or play) copies speed.json, each row's config,
@@ -49,6 +55,7 @@ BASELINE_REV=${BASELINE_REV:-d23ddf9}
 ROWS=${ROWS:-"today base shaping stagger wdl gamma1 pool all az"}
 PHASES=${PHASES:-"speed train keep play"}
 SEARCH_ROWS=${SEARCH_ROWS-"today az"}
+GAUNTLET_OPPONENTS=${GAUNTLET_OPPONENTS:-"today base shaping wdl all"}
 KEEP=${KEEP:-docs/ablation}
 NO_FIXES="--set reward_shaping.material_weight=0 --set env.stagger_plies=0"
 POOL="--set pool.share=0.25 --set pool.add_every_iterations=25 --set pool.size=8"
@@ -63,6 +70,7 @@ row_settings() {
     gamma1)  echo "$NO_FIXES --set ppo.gamma=1.0" ;;
     pool)    echo "$NO_FIXES $POOL" ;;
     all)     echo "--set model.value_head=wdl $POOL" ;;
+    fixes)   echo "--set model.value_head=wdl" ;;
     az)      echo "" ;;
     *) echo "unknown row $1" >&2; exit 2 ;;
   esac
@@ -186,26 +194,26 @@ if [[ " $PHASES " == *" keep "* ]]; then
     rm -rf "${KEEP:?}/$row"; mv "$staging" "$KEEP/$row"  # never a half-copied row under its name
     echo "== kept $row at iteration $latest in $KEEP/$row ($(du -sh "$KEEP/$row" | cut -f1))"
   done
-  # The round robin so far (its config and games; a resume replays nothing else), also while it
-  # plays: a line cut short by the copy is replayed on resume.
-  if [ -f "$OUT/round_robin/tournament.yaml" ]; then
-    staging="$KEEP/.round_robin.partial"; rm -rf "$staging"; mkdir -p "$staging"
-    cp "$OUT/round_robin/tournament.yaml" "$OUT/round_robin/results.md" "$staging/"
-    gzip -c "$OUT/round_robin/games.jsonl" > "$staging/games.jsonl.gz"
-    rm -rf "$KEEP/round_robin"; mv "$staging" "$KEEP/round_robin"
-    echo "== kept the round robin ($(zcat "$KEEP/round_robin/games.jsonl.gz" | wc -l) games)"
-  fi
+  # The tournaments so far (their configs and games; a resume replays nothing else), also while
+  # they play: a line cut short by the copy is replayed on resume.
+  for dir in "$OUT/round_robin" "$OUT"/gauntlet_*; do
+    [ -f "$dir/tournament.yaml" ] || continue
+    name=$(basename "$dir"); staging="$KEEP/.$name.partial"
+    rm -rf "$staging"; mkdir -p "$staging"
+    cp "$dir/tournament.yaml" "$staging/"
+    [ ! -f "$dir/results.md" ] || cp "$dir/results.md" "$staging/"
+    gzip -c "$dir/games.jsonl" > "$staging/games.jsonl.gz"
+    rm -rf "${KEEP:?}/$name"; mv "$staging" "$KEEP/$name"
+    echo "== kept $name ($(zcat "$KEEP/$name/games.jsonl.gz" | wc -l) games)"
+  done
 fi
 
-if [[ " $PHASES " == *" play "* ]]; then
-  for row in $ROWS; do restore_row "$row"; done
-  searching=""  # the rows of SEARCH_ROWS that are in ROWS
-  for row in $SEARCH_ROWS; do [[ " $ROWS " != *" $row "* ]] || searching="$searching $row"; done
-  {
-    echo "| row | settings | iterations | env steps | wall clock (s, as measured) |"
-    echo "|---|---|---:|---:|---:|"
-    for row in $ROWS; do
-      python - "$OUT/$row" "$row" "$(row_settings "$row")" "$(row_iterations "$row")" <<'EOF'
+# The rows' table: iterations, env steps and wall clock of each row given.
+rows_table() {
+  echo "| row | settings | iterations | env steps | wall clock (s, as measured) |"
+  echo "|---|---|---:|---:|---:|"
+  for row in "$@"; do
+    python - "$OUT/$row" "$row" "$(row_settings "$row")" "$(row_iterations "$row")" <<'EOF'
 import sys
 from shogi_jax.run_directory import read_metrics
 run, row, settings, budget = sys.argv[1:]
@@ -215,51 +223,109 @@ if last["iteration"] < int(budget):
 print(f"| {row} | {settings or '(the config as shipped)'} | {last['iteration']} | "
       f"{int(last['env_steps']):,} | {last['perf/wall_seconds']:,.0f} |")
 EOF
-    done
-  } > "$OUT/rows.md"
-  cat "$OUT/rows.md"
-  # Rungs of configs/ladder.yaml around a 30-minute network (the 60-minute one is level with
-  # Skill -5): greedy 407, Skill -5 at depth 1 456, Skill -4 708 on the ladder (random = 0).
-  {
-    echo "pairing: round_robin"
-    echo "players:"
-    echo "  - {name: random, kind: random}"
-    echo "  - {name: greedy, kind: greedy}"
-    for skill in -5 -4; do
-      echo "  - {name: fairy_skill${skill}_d1, kind: usi, command: /usr/games/fairy-stockfish,"
-      echo "     options: [\"Threads=1\", \"Skill Level=$skill\"], depth: 1}"
-    done
-    for row in $ROWS; do
-      echo "  - {name: $row, kind: policy, run_dir: $OUT/$row, temperature: 0.0}"
-    done
-    for row in $searching; do
-      echo "  - {name: ${row}_search32, kind: search, run_dir: $OUT/$row, simulations: 32}"
-    done
-    echo "games_per_pairing: $GAMES"
-    echo "random_opening_plies: 4"
-    echo "max_plies: 320           # as on the ladder"
-    echo "impasse: true"
-    echo "anchor: random"
-    echo "seed: $SEED"
-    echo "concurrency: 0"
-    echo "output_dir: $OUT/round_robin"
-  } > "$OUT/round_robin.yaml"
-  if [ ! -e "$OUT/round_robin" ] && [ -f "$KEEP/round_robin/tournament.yaml" ]; then
-    mkdir -p "$OUT/round_robin"  # an earlier machine's round robin, continued here
-    cp "$KEEP/round_robin/tournament.yaml" "$OUT/round_robin/"
-    zcat "$KEEP/round_robin/games.jsonl.gz" > "$OUT/round_robin/games.jsonl"
-    echo "== round robin: restored from $KEEP/round_robin"
+  done
+}
+
+# A tournament's YAML: PAIRING (round_robin: all pairs; gauntlet: the first player against each
+# other), its output NAME under OUT, and the players: the PLACED rows first (a gauntlet's first
+# player), the rungs of configs/ladder.yaml around a 30-minute network (the 60-minute one is
+# level with Skill -5: greedy 407, Skill -5 at depth 1 456, Skill -4 708 on the ladder, random
+# 0), then the OTHER rows, then ROW_search32 for each row of SEARCHING.
+tournament_yaml() {
+  local pairing=$1 name=$2 placed=$3 others=$4 searching=$5 row skill
+  echo "pairing: $pairing"
+  echo "players:"
+  for row in $placed; do
+    echo "  - {name: $row, kind: policy, run_dir: $OUT/$row, temperature: 0.0}"
+  done
+  echo "  - {name: random, kind: random}"
+  echo "  - {name: greedy, kind: greedy}"
+  for skill in -5 -4; do
+    echo "  - {name: fairy_skill${skill}_d1, kind: usi, command: /usr/games/fairy-stockfish,"
+    echo "     options: [\"Threads=1\", \"Skill Level=$skill\"], depth: 1}"
+  done
+  for row in $others; do
+    echo "  - {name: $row, kind: policy, run_dir: $OUT/$row, temperature: 0.0}"
+  done
+  for row in $searching; do
+    echo "  - {name: ${row}_search32, kind: search, run_dir: $OUT/$row, simulations: 32}"
+  done
+  echo "games_per_pairing: $GAMES"
+  echo "random_opening_plies: 4"
+  echo "max_plies: 320           # as on the ladder"
+  echo "impasse: true"
+  echo "anchor: random"
+  echo "seed: $SEED"
+  echo "concurrency: 0"
+  echo "output_dir: $OUT/$name"
+}
+
+# Plays OUT/NAME.yaml into OUT/NAME; continues it where OUT/NAME (or, on a new machine, what
+# phase keep kept of it in KEEP/NAME) holds games already.
+play_tournament() {
+  local name=$1
+  if [ ! -e "$OUT/$name" ] && [ -f "$KEEP/$name/tournament.yaml" ]; then
+    mkdir -p "$OUT/$name"  # an earlier machine's tournament, continued here
+    cp "$KEEP/$name/tournament.yaml" "$OUT/$name/"
+    zcat "$KEEP/$name/games.jsonl.gz" > "$OUT/$name/games.jsonl"
+    echo "== $name: restored from $KEEP/$name"
   fi
-  if [ -e "$OUT/round_robin/tournament.yaml" ]; then
-    python -m shogi_jax.tournament --resume --output-dir "$OUT/round_robin" --quiet
+  if [ -e "$OUT/$name/tournament.yaml" ]; then
+    python -m shogi_jax.tournament --resume --output-dir "$OUT/$name" --quiet
   else
-    python -m shogi_jax.tournament --config "$OUT/round_robin.yaml" --quiet
+    python -m shogi_jax.tournament --config "$OUT/$name.yaml" --quiet
   fi
-  # shellcheck disable=SC2086  # the rows are separate arguments
-  python scripts/ladder_elo.py "$OUT/round_robin" docs/ladder_games/ladder_pass2_low.jsonl.gz \
-    --order random greedy fairy_skill-5_d1 fairy_skill-4_d1 \
-    --players $ROWS $(for row in $searching; do echo "${row}_search32"; done) \
+}
+
+# Every row played so far on the ladder's scale (OUT/ladder_elo.md), from the round robin's and
+# the gauntlets' games with the ladder's own between its rungs.
+ladder_elo() {
+  local sources=() dir
+  for dir in "$OUT/round_robin" "$OUT"/gauntlet_*; do
+    [ ! -f "$dir/games.jsonl" ] || sources+=("$dir")
+  done
+  local players
+  players=$(python - "${sources[@]}" <<'EOF'
+import json, sys
+from pathlib import Path
+names = {json.loads(line)[side] for source in sys.argv[1:]
+         for line in open(Path(source) / "games.jsonl") if line.strip()
+         for side in ("black", "white")}
+print(" ".join(sorted(names - {"random", "greedy", "fairy_skill-5_d1", "fairy_skill-4_d1"})))
+EOF
+)
+  # shellcheck disable=SC2086  # the players are separate arguments
+  python scripts/ladder_elo.py "${sources[@]}" docs/ladder_games/ladder_pass2_low.jsonl.gz \
+    --order random greedy fairy_skill-5_d1 fairy_skill-4_d1 --players $players \
     > "$OUT/ladder_elo.md"
-  echo "rows: $OUT/rows.md; round robin: $OUT/round_robin/results.md; on the ladder: " \
+}
+
+if [[ " $PHASES " == *" play "* ]]; then
+  for row in $ROWS; do restore_row "$row"; done
+  searching=""  # the rows of SEARCH_ROWS that are in ROWS
+  for row in $SEARCH_ROWS; do [[ " $ROWS " != *" $row "* ]] || searching="$searching $row"; done
+  # shellcheck disable=SC2086  # the rows are separate arguments
+  rows_table $ROWS > "$OUT/rows.md"
+  cat "$OUT/rows.md"
+  tournament_yaml round_robin round_robin "" "$ROWS" "$searching" > "$OUT/round_robin.yaml"
+  play_tournament round_robin
+  ladder_elo
+  echo "rows: $OUT/rows.md; round robin: $OUT/round_robin/results.md; on the ladder:" \
        "$OUT/ladder_elo.md"
+fi
+
+# Rows trained after the round robin (fixes) join it by a gauntlet each: against the rungs
+# (their place on the ladder) and the rows of GAUNTLET_OPPONENTS (head to head), GAMES a pairing.
+if [[ " $PHASES " == *" gauntlet "* ]]; then
+  for row in $ROWS $GAUNTLET_OPPONENTS; do restore_row "$row"; done
+  # shellcheck disable=SC2086  # the rows are separate arguments
+  rows_table $ROWS > "$OUT/rows_gauntlet.md"
+  cat "$OUT/rows_gauntlet.md"
+  for row in $ROWS; do
+    tournament_yaml gauntlet "gauntlet_$row" "$row" "$GAUNTLET_OPPONENTS" "" \
+      > "$OUT/gauntlet_$row.yaml"
+    play_tournament "gauntlet_$row"
+  done
+  ladder_elo
+  echo "gauntlets: $OUT/gauntlet_*/results.md; on the ladder: $OUT/ladder_elo.md"
 fi
