@@ -57,7 +57,7 @@ class EnginePlayer:
 
 Side = Union[Player, EnginePlayer]
 OPENING = -1  # the mover of a random opening ply
-OPENING_PLAYER = Player("random", "random")  # as tournaments name it: one compiled program
+OPENING_PLAYER = Player("random", "random")  # one compiled program with any random player
 
 
 @partial(jax.jit, static_argnames=("player",))

@@ -10,7 +10,7 @@ them for a batch. Every player picks only legal actions while the game is on.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import jax
@@ -60,9 +60,11 @@ def greedy_act(params, state: sj.State, key):
 
 @dataclass(frozen=True)
 class Player:
-    """What a player is (hashable, so compiled games are reused); its parameters travel apart."""
+    """What a player is (hashable, so compiled games are reused); its parameters travel apart.
+    The name is left out of equality: players that differ only by name (two networks of one
+    shape) play with one compiled program."""
 
-    name: str
+    name: str = field(compare=False)
     kind: str  # one of PLAYER_KINDS
     model: Optional[ModelConfig] = None  # policy and search players: the network's shape
     temperature: float = 0.0  # policy players: 0 plays the argmax

@@ -343,6 +343,7 @@ def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = Non
     per_pairing = config.games_per_pairing
     key = jax.random.PRNGKey(config.seed)
     stopped = False
+    compiled_for = None  # the players whose match programs are compiled
     for pairing, (i, j) in enumerate(pairings(config)):
         numbers = range(pairing * per_pairing + 1, (pairing + 1) * per_pairing + 1)
         if all(number in records for number in numbers):
@@ -351,6 +352,12 @@ def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = Non
             stopped = True
             break
         first, second = players[i], players[j]
+        if compiled_for not in (None, (first.player, second.player)):
+            # A match compiles a program per pair of players (names aside), and XLA's CPU code
+            # stays mapped until dropped: about 1,300 memory maps a program, so a 15-player round
+            # robin died after 70 pairings at Linux's 65,530 (LLVM: "Cannot allocate memory").
+            jax.clear_caches()
+        compiled_for = (first.player, second.player)
 
         def write_finished(indices, games, pairing=pairing, first=first, second=second):
             finished = {}
