@@ -8,11 +8,17 @@
 #      where it is installed, against Fairy-Stockfish at Skill Level 0 with 50 ms a move
 #      (byoyomi; ours has 1 s), FSF_GAMES (200) games; then how each player's wins, draws and
 #      losses came (scripts/usi_results.py: mate, resignation, declaration, repetition, ...);
-#   4. the Elo curve of the evaluations during training (PNG), and the HTML reports (python -m
+#   4. its place on the ladder of real engines (docs/ladder.md): a gauntlet against the rungs
+#      around it (random, greedy, Fairy-Stockfish at depth 1 with Skill Level -5, -4 and -3),
+#      LADDER_GAMES (100) each under the ladder's rules, rated with the ladder's own games
+#      (scripts/ladder_elo.py; where Fairy-Stockfish is installed); the raw policy (argmax),
+#      whatever USI_ARGS the USI games had;
+#   5. the Elo curve of the evaluations during training (PNG), and the HTML reports (python -m
 #      shogi_jax.report) of the run and of the tournament.
-# Usage: [SEED=0] [FSF_GAMES=200] [USI_ARGS="--simulations 32"] scripts/learning_bar.sh [RUN_DIR]
-#        [USI_GAMES]   (needs: pip install -e ".[test]"; Fairy-Stockfish: apt-get install
-#        fairy-stockfish). SEED is train.seed; USI_ARGS go to our USI engine (e.g. a search).
+# Usage: [SEED=0] [FSF_GAMES=200] [LADDER_GAMES=100] [USI_ARGS="--simulations 32"]
+#        scripts/learning_bar.sh [RUN_DIR] [USI_GAMES]
+#        (needs: pip install -e ".[test]"; Fairy-Stockfish: apt-get install fairy-stockfish).
+#        SEED is train.seed; USI_ARGS go to our USI engine (e.g. a search).
 # Fairy-Stockfish at 50 ms a move is weaker on a busy machine: run the bar alone.
 # To repeat exactly the same training on any machine, replace the time limit by the iteration
 # count the documented run reached: TRAIN_LIMIT="--set train.iterations=996" (docs/benchmarks.md).
@@ -29,6 +35,7 @@ TRAIN_LIMIT=${TRAIN_LIMIT:-"--set train.time_limit_minutes=60 --set train.iterat
 SEED=${SEED:-0}
 FSF=${FSF:-/usr/games/fairy-stockfish}
 FSF_GAMES=${FSF_GAMES:-200}
+LADDER_GAMES=${LADDER_GAMES:-100}
 USI_ARGS=${USI_ARGS:-}
 
 # shellcheck disable=SC2086  # TRAIN_LIMIT is a list of arguments
@@ -73,8 +80,36 @@ else
 fi
 python scripts/usi_results.py "$OUT"/usi_vs_*.csa --player trained | tee "$OUT/usi_results.md"
 
+if [ -x "$FSF" ]; then  # the rungs' names and settings are configs/ladder.yaml's
+  {
+    echo "pairing: gauntlet"
+    echo "players:"
+    echo "  - {name: trained, kind: policy, run_dir: $RUN, checkpoint: latest, temperature: 0.0}"
+    echo "  - {name: random, kind: random}"
+    echo "  - {name: greedy, kind: greedy}"
+    for skill in -5 -4 -3; do
+      echo "  - {name: fairy_skill${skill}_d1, kind: usi, command: $FSF,"
+      echo "     options: [\"Threads=1\", \"Skill Level=$skill\"], depth: 1}"
+    done
+    echo "games_per_pairing: $LADDER_GAMES"
+    echo "random_opening_plies: 4"
+    echo "max_plies: 320"
+    echo "impasse: true"
+    echo "anchor: random"
+    echo "seed: $SEED"
+    echo "output_dir: $OUT/ladder"
+  } > "$OUT/ladder.yaml"
+  rm -rf "$OUT/ladder"  # a rerun places the network trained now
+  python -m shogi_jax.tournament --config "$OUT/ladder.yaml" --quiet
+  python scripts/ladder_elo.py "$OUT/ladder" docs/ladder_games/ladder_pass2_low.jsonl.gz \
+    --order random greedy fairy_skill-5_d1 fairy_skill-4_d1 fairy_skill-3_d1 \
+    --players trained | tee "$OUT/ladder_elo.md"
+  python scripts/usi_results.py "$OUT/ladder" --player trained >> "$OUT/ladder_elo.md"
+fi
+
 python scripts/plot_elo.py "$RUN" --output "$OUT/elo.png" --x minutes
 python -m shogi_jax.report "$RUN" --output "$OUT/run_report.html"
 python -m shogi_jax.report "$OUT/tournament"
 echo "tournament: $OUT/tournament/results.md; USI: $OUT/usi_results.md; Elo curve: $OUT/elo.png"
+echo "on the ladder: $OUT/ladder_elo.md"
 echo "pages to look at: $OUT/run_report.html, $OUT/tournament/report.html"
