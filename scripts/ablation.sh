@@ -286,11 +286,9 @@ ladder_elo() {
   done
   local players
   players=$(python - "${sources[@]}" <<'EOF'
-import json, sys
-from pathlib import Path
-names = {json.loads(line)[side] for source in sys.argv[1:]
-         for line in open(Path(source) / "games.jsonl") if line.strip()
-         for side in ("black", "white")}
+import sys
+from shogi_jax.evaluation.tournament import read_games
+names = {game[side] for game in read_games(sys.argv[1:]) for side in ("black", "white")}
 print(" ".join(sorted(names - {"random", "greedy", "fairy_skill-5_d1", "fairy_skill-4_d1"})))
 EOF
 )

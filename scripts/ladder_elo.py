@@ -15,30 +15,13 @@ the same player.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from shogi_jax.evaluation.elo import CI95_Z, match_elo, performance_rating
-from shogi_jax.evaluation.tournament import GAMES_LOG, Standings, elo_of
-
-
-def read_games(sources) -> list[dict]:
-    """The games of tournament directories (their games.jsonl) or of games.jsonl files (.gz
-    too: docs/ladder_games keeps the measured ladders' games)."""
-    games = []
-    for source in sources:
-        path = Path(source) / GAMES_LOG if Path(source).is_dir() else Path(source)
-        if not path.is_file():
-            raise SystemExit(f"error: {path} does not exist (not a tournament directory?)")
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as lines:
-            games += [json.loads(line) for line in lines if line.strip()]
-    return games
+from shogi_jax.evaluation.tournament import Standings, elo_of, read_games
 
 
 def pair_games(games: list[dict], first: str, second: str) -> tuple[int, int, int]:
@@ -62,7 +45,10 @@ def main(argv=None) -> int:
     parser.add_argument("--players", nargs="+",
                         help="the players off the ladder to rate (default: every other player)")
     args = parser.parse_args(argv)
-    games = read_games(args.directories)
+    try:
+        games = read_games(args.directories)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
     names = sorted({game[side] for game in games for side in ("black", "white")})
     if args.order:
         unknown = [name for name in args.order if name not in names]

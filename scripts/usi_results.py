@@ -10,28 +10,19 @@ opponent, from a USI runner's CSA records or from our tournaments' games logs.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import sys
 from pathlib import Path
 
 from shogi_jax.evaluation.csa_results import player_endings, record_endings, summary_markdown
-from shogi_jax.evaluation.tournament import GAMES_LOG
+from shogi_jax.evaluation.tournament import read_games
 
 
 def endings_of(sources: list[str], player: str):
     """The player's endings from CSA files, tournament directories and games.jsonl[.gz] files."""
-    csa, endings = [], []
-    for source in sources:
-        path = Path(source) / GAMES_LOG if Path(source).is_dir() else Path(source)
-        if path.name.endswith((".jsonl", ".jsonl.gz")):
-            opener = gzip.open if path.suffix == ".gz" else open
-            with opener(path, "rt", encoding="utf-8") as lines:
-                endings += record_endings((json.loads(line) for line in lines if line.strip()),
-                                          player)
-        else:
-            csa.append(path)
-    return player_endings(csa, player) + endings
+    logs = [source for source in sources
+            if Path(source).is_dir() or source.endswith((".jsonl", ".jsonl.gz"))]
+    csa = [source for source in sources if source not in logs]
+    return player_endings(csa, player) + record_endings(read_games(logs), player)
 
 
 def main(argv=None) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import gzip
 import io
 import itertools
 import json
@@ -445,6 +446,21 @@ def game_records(games: MatchGames, first: str, second: str) -> list[dict]:
             "termination": END_NAMES[int(games.termination[g])],
             **({"note": games.notes[g]} if games.notes and games.notes[g] else {})})
     return records
+
+
+def read_games(sources) -> list[dict]:
+    """The game records of tournament directories (their GAMES_LOG) or of games.jsonl files
+    (.gz too: docs keeps measured games gzipped), in the order given. ValueError naming a source
+    that is neither."""
+    games = []
+    for source in sources:
+        path = Path(source) / GAMES_LOG if Path(source).is_dir() else Path(source)
+        if not path.is_file():
+            raise ValueError(f"{path} does not exist (not a tournament directory?)")
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as lines:
+            games += [json.loads(line) for line in lines if line.strip()]
+    return games
 
 
 # --- the output directory -----------------------------------------------------------------------
