@@ -300,3 +300,15 @@ def test_performance_rating_solves_the_expected_score():
     assert stderr == pytest.approx(match_elo(12, 5, 3).stderr)
     with pytest.raises(ValueError, match="no finite rating"):
         performance_rating([0.0, 100.0], [4, 2], [0, 0], [0, 0])
+
+
+def test_performance_rating_error_when_each_opponent_gives_one_result():
+    """All wins against a 0-rated opponent, all losses against a 400-rated one, 10 games each:
+    by symmetry the rating is 200 with expected scores e = 1 / (1 + 10**-0.5) and 1 - e, and the
+    sandwich error, worked by hand, is sqrt(20 (1 - e)^2) / (20 e (1 - e) / ELO_PER_NAT) = 51.1
+    Elo, not the 0 of each opponent's own (spreadless) mean."""
+    rating, stderr = performance_rating([0.0, 400.0], [10, 0], [0, 0], [0, 10])
+    e = 1 / (1 + 10 ** -0.5)
+    assert rating == pytest.approx(200.0)
+    assert stderr == pytest.approx(math.sqrt(20 * (1 - e) ** 2) / (20 * e * (1 - e) / ELO_PER_NAT))
+    assert stderr == pytest.approx(51.1, abs=0.1)

@@ -260,8 +260,13 @@ def performance_rating(opponent_elo, wins, draws, losses) -> tuple[float, float]
     """(Elo, its standard error) of a player from its W-D-L against opponents of known Elo
     (arrays over opponents), draws as half points: the rating whose expected score against them
     equals the score it made (the maximum-likelihood estimate of the logistic model). The error
-    is the sandwich estimate from the per-game score's spread; opponents' own errors are not in
-    it. Raises ValueError when it won or lost every point (no finite rating)."""
+    is the sandwich estimate: the spread of each game's points about the fitted expectation
+    against that opponent, over the slope of the expected total. Taken about the fit, not about
+    each opponent's own mean score, so a player that won every game against one opponent and
+    lost every game against another still has the error those results leave (about each
+    opponent's mean it would be 0). Against one opponent the two coincide: match_elo's error.
+    Opponents' own errors are not in it. Raises ValueError when it won or lost every point (no
+    finite rating)."""
     opponent_elo = np.asarray(opponent_elo, float)
     wins, draws, losses = (np.asarray(a, float) for a in (wins, draws, losses))
     games = wins + draws + losses
@@ -278,7 +283,6 @@ def performance_rating(opponent_elo, wins, draws, losses) -> tuple[float, float]
         below = (games * expected(middle)).sum() < points.sum()
         low, high = (middle, high) if below else (low, middle)
     rating = (low + high) / 2
-    score = np.where(games > 0, points / np.maximum(games, 1), 0.0)
-    spread = _score_spread(wins, draws, losses, score).sum()
+    spread = _score_spread(wins, draws, losses, expected(rating)).sum()
     slope = (games * expected(rating) * (1 - expected(rating))).sum() / ELO_PER_NAT
     return rating, math.sqrt(spread) / slope
