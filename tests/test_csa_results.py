@@ -72,6 +72,10 @@ def test_every_ending_from_the_players_side(records):
     assert [(row["opponent"], row["games"], row["wins"], row["draws"], row["losses"])
             for row in rows] == [("random", 2, 2, 0, 0), ("fsf", 5, 1, 2, 2)]
     assert rows[1]["score"] == pytest.approx((1 + 2 / 2) / 5)
+    # Gzipped (as docs keeps the runner's files), the same games.
+    zipped = records[1].with_name("vs_fsf.csa.gz")
+    zipped.write_bytes(gzip.compress(records[1].read_bytes()))
+    assert csa_results.player_endings([records[0], zipped], "net") == endings
     # The opponent's side of the same games mirrors them.
     assert [(e.result, e.how) for e in csa_results.player_endings(records[1:], "fsf")] == [
         ("win", "declaration"), ("draw", "repetition"), ("draw", "move limit"),

@@ -11,6 +11,7 @@ otherwise a resignation.
 from __future__ import annotations
 
 import collections
+import gzip
 import os
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -70,11 +71,15 @@ def ending_of(endgame: str, sfen: str, moves: Sequence[int]) -> str:
 
 def player_endings(paths: Iterable[str | os.PathLike[str]], player: str) -> list[Ending]:
     """Every game of `player` (its name in the records' N+ / N- lines) in the CSA files,
-    multi-game files included. ValueError naming the file when a game does not have the player,
-    or a result the parser cannot read."""
+    multi-game files included, gzipped ones (.csa.gz, as docs keeps them) too. ValueError naming
+    the file when a game does not have the player, or a result the parser cannot read."""
     endings = []
     for path in paths:
-        parsed = cshogi.CSA.Parser.parse_file(str(path))
+        if str(path).endswith(".gz"):
+            with gzip.open(path, "rt", encoding="utf-8") as text:
+                parsed = cshogi.CSA.Parser.parse_str(text.read())
+        else:
+            parsed = cshogi.CSA.Parser.parse_file(str(path))
         for number, game in enumerate(parsed, 1):
             if player not in game.names:
                 raise ValueError(f"{path} game {number}: {player!r} does not play in it "
