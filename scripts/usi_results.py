@@ -30,8 +30,8 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.splitlines()[3:]))
     parser.add_argument("records", nargs="+",
-                        help="CSA files (multi-game files too; .csa.gz), tournament directories or their "
-                             "games.jsonl[.gz]")
+                        help="CSA files (multi-game files too; .csa.gz), tournament "
+                             "directories or their games.jsonl[.gz]")
     parser.add_argument("--player", required=True, help="the player's name in the records")
     parser.add_argument("--all-opponents", action="store_true",
                         help="one row for all opponents together")
