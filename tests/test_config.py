@@ -58,6 +58,13 @@ def test_the_search_measurement_tournament_loads():
     kinds = {player.name: (player.kind, player.simulations) for player in config.players}
     assert kinds == {"policy": ("policy", None), "search32": ("search", 32),
                      "search128": ("search", 128)}
+    # The 128-simulation row alone, in batches: the same openings (seed, opening plies, rules).
+    batched = load_tournament_config(CONFIG_DIR / "search128_vs_policy.yaml")
+    assert [(p.name, p.simulations) for p in batched.players] == [("policy", None),
+                                                                  ("search128", 128)]
+    assert batched.games_at_once == 64
+    same = ("seed", "random_opening_plies", "max_plies", "impasse", "games_per_pairing")
+    assert [getattr(batched, k) for k in same] == [getattr(config, k) for k in same]
 
 
 def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():

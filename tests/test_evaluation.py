@@ -9,13 +9,16 @@ import cshogi
 import cshogi.CSA
 import cshogi.KIF
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import save_untrained_smoke_run
 
 import shogi_jax as sj
 from shogi_jax.cli import tournament as tournament_cli
-from shogi_jax.evaluation.match import DRAW, FIRST_WINS, SECOND_WINS, play_match, play_plies
+from shogi_jax.evaluation import tournament as tournament_module
+from shogi_jax.evaluation.match import (DRAW, FIRST_WINS, NOT_PLAYED, SECOND_WINS, play_match,
+                                        play_plies, start_states)
 from shogi_jax.evaluation.players import Player, capture_points, greedy_act
 from shogi_jax.rules.state import STARTPOS_SFEN
 from shogi_jax.shaping import PIECE_POINTS
@@ -67,6 +70,63 @@ def test_colours_alternate_and_pairs_share_their_opening(greedy_vs_random):
     outcomes = np.bincount(games.outcome, minlength=3)
     assert outcomes[FIRST_WINS] >= 24 and outcomes[SECOND_WINS] <= 2, outcomes
     assert outcomes.sum() == 32 and DRAW == 2
+
+
+def test_a_match_in_batches_plays_the_same_openings_and_skips_batches_played(greedy_vs_random):
+    """games_at_once: the fixture's 32 games in two batches of 16 start from the same openings
+    (a colour pair's random plies depend on the pair alone), colours alternate through the match
+    and every game is reported once under its match index; with the first batch in `skip` only
+    the second is played, and it is the same games (a batch's key depends on the batch alone)."""
+    settings = dict(games=32, key=jax.random.PRNGKey(3), max_plies=256, opening_plies=2,
+                    games_at_once=16)
+    reported = []
+    batched = play_match(GREEDY, None, RANDOM, None, **settings,
+                         on_finished=lambda indices, games: reported.extend(indices.tolist()))
+    assert sorted(reported) == list(range(32))
+    np.testing.assert_array_equal(batched.first_is_black, greedy_vs_random.first_is_black)
+    assert batched.start_sfens == greedy_vs_random.start_sfens
+    assert [m[:2] for m in batched.moves] == [m[:2] for m in greedy_vs_random.moves]
+    assert batched.moves != greedy_vs_random.moves  # the random player's later draws differ
+    for g, moves in enumerate(batched.moves):
+        _replay(batched.start_sfens[g], moves)
+    reported.clear()
+    second = play_match(GREEDY, None, RANDOM, None, **settings, skip=range(16),
+                        on_finished=lambda indices, games: reported.extend(indices.tolist()))
+    assert sorted(reported) == list(range(16, 32))
+    assert second.moves == batched.moves[16:]
+    np.testing.assert_array_equal(second.outcome, batched.outcome[16:])
+    with pytest.raises(ValueError, match="games_at_once must be even"):
+        play_match(GREEDY, None, RANDOM, None, games=4, key=jax.random.PRNGKey(0),
+                   games_at_once=3)
+
+
+def test_players_acting_only_where_they_move_play_the_same_games_as_acting_everywhere():
+    """The fast path (each player acts on the half of the games it moves in) against the simple
+    one (both act on every game, the mover's action kept): the same actions, pieces moved and
+    outcomes, ply for ply, from two openings with different sides to move, including pairs whose
+    games end at different plies (the running game then decides who moves)."""
+    other = "lnsgkgsnl/1r5b1/ppppppppp/9/9/2P6/PP1PPPPPP/1B5R1/LNSGKGSNL w - 2"
+    games, _ = start_states([STARTPOS_SFEN, other], 16, max_plies=200, impasse=True)
+    arguments = (GREEDY, RANDOM, None, None, games, jnp.arange(16) % 2 == 0,
+                 jax.random.PRNGKey(0), jax.random.PRNGKey(1))
+    settings = dict(plies=201, opening_plies=2, max_plies=200, impasse=True)
+    fast = play_plies(*arguments, **settings)
+    simple = play_plies(*arguments, **settings, by_mover=False)
+    np.testing.assert_array_equal(fast[1], simple[1])  # actions int32[plies, G]
+    played = fast[1] != NOT_PLAYED  # a game over has no piece moved
+    np.testing.assert_array_equal(np.where(played, fast[2], 0), np.where(played, simple[2], 0))
+    np.testing.assert_array_equal(fast[0].rewards, simple[0].rewards)
+    assert bool(fast[0].terminated.all())
+    plies_played = np.asarray((fast[1] != NOT_PLAYED).sum(0)).reshape(8, 2)
+    assert (plies_played[:, 0] != plies_played[:, 1]).any(), plies_played
+
+
+def test_a_batch_starts_from_its_colour_pairs_openings():
+    """Colour pair k starts from sfens[k % 2] wherever its batch begins: games 2..5 are pairs
+    1 and 2."""
+    other = "lnsgkgsnl/1r5b1/ppppppppp/9/9/2P6/PP1PPPPPP/1B5R1/LNSGKGSNL w - 2"
+    _, sfens = start_states([STARTPOS_SFEN, other], 4, max_plies=64, impasse=True, first_game=2)
+    assert sfens == [other, other, STARTPOS_SFEN, STARTPOS_SFEN]
 
 
 def test_greedy_captures_the_most_valuable_piece_against_cshogi():
@@ -353,3 +413,45 @@ def test_resume_refuses_another_config_and_changes_no_file(tournament, tmp_path,
     assert _files(out) == before
     stored = (out / "tournament.yaml").read_text()
     assert "step: 0" in stored and "checkpoint: latest" in stored
+
+
+def test_a_resumed_tournament_plays_only_the_batches_it_had_not_finished(tmp_path, monkeypatch,
+                                                                          capsys):
+    """games_at_once 4 of a pairing's 8: a tournament whose log holds the first batch (as a
+    stopped one leaves it) plays only the second batch on --resume, and ends with the same games
+    as the tournament played through."""
+    spec = tmp_path / "tournament.yaml"
+    spec.write_text(f"""
+players: [{{name: greedy, kind: greedy}}, {{name: random, kind: random}}]
+games_per_pairing: 8
+games_at_once: 4
+random_opening_plies: 2
+max_plies: 64
+output_dir: {tmp_path / "out"}
+""")
+    assert tournament_cli.main(["--config", str(spec), "--quiet"]) == 0
+    log = tmp_path / "out" / "games.jsonl"
+    played_through = {json.loads(line)["game"]: line for line in log.read_text().splitlines()}
+    assert sorted(played_through) == list(range(1, 9))
+    first_batch = [played_through[number] for number in range(1, 5)]
+    log.write_text("".join(line + "\n" for line in first_batch))
+    reported = []
+    real_play_match = tournament_module.play_match
+
+    def watched(*args, on_finished, **kwargs):
+        def finished(indices, games):
+            reported.extend(indices.tolist())
+            on_finished(indices, games)
+        return real_play_match(*args, on_finished=finished, **kwargs)
+
+    monkeypatch.setattr(tournament_module, "play_match", watched)
+    assert tournament_cli.main(["--resume", "--output-dir", str(tmp_path / "out"),
+                                "--quiet"]) == 0
+    assert sorted(reported) == [4, 5, 6, 7]
+    resumed = {json.loads(line)["game"]: line for line in log.read_text().splitlines()}
+    assert resumed == played_through
+    spec.write_text(spec.read_text().replace("games_at_once: 4", "games_at_once: 3"))
+    capsys.readouterr()
+    assert tournament_cli.main(["--config", str(spec), "--output-dir", str(tmp_path / "o")]) == 2
+    assert "games_at_once must be even and >= 0, got 3" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

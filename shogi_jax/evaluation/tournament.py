@@ -30,9 +30,9 @@ import numpy as np
 import shogi_jax as sj
 from shogi_jax import checkpoint
 from shogi_jax.config import (
-    NON_NEGATIVE, NONE_OR_NON_NEGATIVE, NONE_OR_POSITIVE, POSITIVE, POSITIVE_EVEN, ConfigError,
-    apply_overrides, check_settings, config_differences, config_to_dict, config_yaml, one_of,
-    read_mapping, section_from_mapping, setting,
+    NON_NEGATIVE, NON_NEGATIVE_EVEN, NONE_OR_NON_NEGATIVE, NONE_OR_POSITIVE, POSITIVE,
+    POSITIVE_EVEN, ConfigError, apply_overrides, check_settings, config_differences,
+    config_to_dict, config_yaml, one_of, read_mapping, section_from_mapping, setting,
 )
 from shogi_jax.evaluation.elo import EloFit, fit_elo, wilson_interval
 from shogi_jax.evaluation.engine_match import ENGINE_KIND, EnginePlayer, play_engine_match
@@ -142,6 +142,10 @@ class TournamentConfig:
     seed: int = setting(0, "openings and sampling")
     concurrency: int = setting(0, "games at once in a match with a usi engine (a process per "
                                   "game and engine); 0: the machine's cores", NON_NEGATIVE)
+    games_at_once: int = setting(0, "games at once in a match of on-device players (even; 0: "
+                                    "all of a pairing), the same openings: a search ran 2x faster "
+                                    "at 64 games than at 1,024 on 2 cores, and a stopped "
+                                    "tournament keeps the batches it finished", NON_NEGATIVE_EVEN)
     output_dir: str = setting("tournaments/default", "must not exist yet or be empty (unless "
                                                      "--resume)")
 
@@ -376,17 +380,17 @@ def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = Non
             games=per_pairing, key=jax.random.fold_in(key, pairing), max_plies=config.max_plies,
             impasse=config.impasse, opening_plies=config.random_opening_plies,
             opening_sfens=openings, on_finished=write_finished, should_stop=should_stop)
+        # Games already written are not played again: an engine's games one by one, the device's
+        # by whole batches (games_at_once).
+        written = {number - pairing * per_pairing - 1 for number in numbers if number in records}
         try:
             if any(isinstance(p.player, EnginePlayer) for p in (first, second)):
-                # Games already written are not played again: engines' time is dear.
-                written = {number - pairing * per_pairing - 1 for number in numbers
-                           if number in records}
                 play_engine_match(first.player, first.params, second.player, second.params,
                                   concurrency=config.concurrency or os.cpu_count() or 1,
                                   stderr_dir=log.engine_logs(), skip=written, **match_settings)
             else:
                 play_match(first.player, first.params, second.player, second.params,
-                           **match_settings)
+                           games_at_once=config.games_at_once, skip=written, **match_settings)
         except MatchStopped:
             stopped = True
             break
