@@ -55,10 +55,18 @@ def _opened_games(first, second, params, games: int):
     return state, first_is_black
 
 
-def measure(pairing: str, games: int, simulations: int, by_mover: bool, repeats: int) -> float:
-    """Game-plies per second of `pairing` at G games, one way of acting."""
+def measure(pairing: str, games: int, simulations: int, repeats: int) -> tuple[float, float]:
+    """Game-plies per second of `pairing` at G games: (by mover, everywhere), from the same
+    opened games."""
     first, second, params, plies = _players(pairing, simulations)
     state, first_is_black = _opened_games(first, second, params, games)
+    return tuple(_rate(pairing, first, second, params, plies, state, first_is_black, by_mover,
+                       repeats) for by_mover in (True, False))
+
+
+def _rate(pairing, first, second, params, plies, state, first_is_black, by_mover: bool,
+          repeats: int) -> float:
+    games = first_is_black.shape[0]
     arguments = (params, params, state, first_is_black, jax.random.PRNGKey(2),
                  jax.random.PRNGKey(3))
 
@@ -92,8 +100,7 @@ def main(argv=None) -> int:
         for games in (args.policy_games if pairing == "policy" else args.search_games):
             if games <= 0 or games % 2:
                 parser.error(f"games must be even and > 0, got {games}")
-            fast, simple = (measure(pairing, games, args.simulations, by_mover, args.repeats)
-                            for by_mover in (True, False))
+            fast, simple = measure(pairing, games, args.simulations, args.repeats)
             label = pairing if pairing == "policy" else f"search {args.simulations} sims"
             rows.append([label, str(games), f"{fast:,.0f}", f"{simple:,.0f}",
                          f"{fast / simple:.2f}x"])

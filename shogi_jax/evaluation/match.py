@@ -100,6 +100,7 @@ def _one_ply(first: Player, second: Player, first_params, second_params, games,
         decider = 2 * jnp.arange(pairs) + over.reshape(pairs, 2)[:, 0]  # int[G/2]
         first_at = jnp.where(first_moves[decider], decider, decider ^ 1)  # int[G/2]
         second_at = first_at ^ 1  # int[G/2]
+
         def games_at(at):  # State[G/2]
             return jax.tree_util.tree_map(lambda x: x[at], games)
 
@@ -107,15 +108,15 @@ def _one_ply(first: Player, second: Player, first_params, second_params, games,
             first_params, games_at(first_at), first_keys[first_at])
         second_half = jax.vmap(second.act, in_axes=(None, 0, 0))(
             second_params, games_at(second_at), second_keys[second_at])
-        by_first = jnp.zeros(num_games, jnp.int32).at[first_at].set(first_half)
-        by_second = jnp.zeros(num_games, jnp.int32).at[second_at].set(second_half)
+        by_players = (jnp.zeros(num_games, jnp.int32).at[first_at].set(first_half)
+                      .at[second_at].set(second_half))
     else:
         by_first = jax.vmap(first.act, in_axes=(None, 0, 0))(first_params, games, first_keys)
         by_second = jax.vmap(second.act, in_axes=(None, 0, 0))(second_params, games,
                                                                 second_keys)
+        by_players = jnp.where(first_moves, by_first, by_second)
     opening = jax.vmap(random_act, in_axes=(None, 0, 0))(None, games, opening_keys)
-    action = jnp.where(games.ply < opening_plies, opening,
-                       jnp.where(first_moves, by_first, by_second))
+    action = jnp.where(games.ply < opening_plies, opening, by_players)
     source = jax.vmap(from_square)(games.board, action)
     after = jax.vmap(partial(sj.step, max_plies=max_plies, impasse=impasse))(games, action)
     games = select_games(over, games, after)
@@ -206,13 +207,17 @@ def play_match(first: Player, first_params, second: Player, second_params, *, ga
             should_stop=should_stop, mesh=mesh))
     if not played:
         return MatchGames(np.zeros(0, bool), [], [], *(np.zeros(0, np.int32),) * 3)
-    if len(played) == 1:
-        return played[0]
-    return MatchGames(  # notes stay None: no adjudication on the device
-        np.concatenate([b.first_is_black for b in played]),
-        [sfen for b in played for sfen in b.start_sfens], [m for b in played for m in b.moves],
-        *(np.concatenate([getattr(b, name) for b in played])
-          for name in ("outcome", "winner_color", "termination")))
+    return _joined(played)
+
+
+def _joined(batches: Sequence[MatchGames]) -> MatchGames:
+    """The games of consecutive batches as one MatchGames, field by field."""
+    def join(parts):
+        if parts[0] is None:  # notes: no adjudication on the device
+            return None
+        return [x for part in parts for x in part] if isinstance(parts[0], list) \
+            else np.concatenate(parts)
+    return MatchGames(*(join(parts) for parts in zip(*batches)))
 
 
 def _play_batch(first: Player, first_params, second: Player, second_params, games: int,
