@@ -13,7 +13,10 @@
 #   all      + all of the above but gamma
 #   fixes    + shaping, staggered starts and the W/D/L head: all but the pool and gamma (trained
 #            after the round robin of the others; placed by PHASES=gauntlet)
-#   az       configs/cpu_az.yaml (gumbel_az, staggered starts)
+#   az       configs/cpu_az.yaml (gumbel_az, staggered starts; 4 simulations, 4 considered moves)
+#   az8      az with 8 simulations and 8 considered root moves a ply  } issue 25's sizing of
+#   az16     az with 16 simulations and 16 considered root moves      } cpu_az.yaml (placed by
+#                                                                       PHASES=gauntlet)
 #
 # Equal wall clock, any machine: a row trains a fixed number of iterations, not minutes, so its
 # network is the same on a slow, fast or busy machine (training is deterministic; an interrupted
@@ -72,13 +75,15 @@ row_settings() {
     all)     echo "--set model.value_head=wdl $POOL" ;;
     fixes)   echo "--set model.value_head=wdl" ;;
     az)      echo "" ;;
+    az8)     echo "--set gumbel_az.simulations=8 --set gumbel_az.max_considered_actions=8" ;;
+    az16)    echo "--set gumbel_az.simulations=16 --set gumbel_az.max_considered_actions=16" ;;
     *) echo "unknown row $1" >&2; exit 2 ;;
   esac
 }
-row_config() { if [ "$1" = az ]; then echo configs/cpu_az.yaml; else echo configs/cpu.yaml; fi; }
+row_config() { case "$1" in az*) echo configs/cpu_az.yaml ;; *) echo configs/cpu.yaml ;; esac; }
 # The rows whose iteration costs more or less than base's (the others differ from base only in
 # the targets they learn, the start plies or a 3-way value output).
-costs_differ() { case "$1" in pool|all|az) return 0 ;; *) return 1 ;; esac; }
+costs_differ() { case "$1" in pool|all|az*) return 0 ;; *) return 1 ;; esac; }
 speed_row() { if [ "$1" = all ]; then echo pool; else echo "$1"; fi; }  # all costs what pool costs
 
 # Trains ROW (new, or resumed from its latest checkpoint) to ITERS iterations in DIR.
@@ -128,9 +133,10 @@ speed = json.loads(path.read_text())
 if row not in speed or "base" not in speed:
     sys.exit(f"{path} has no speed of {row} and base: run ROWS='base {row}' PHASES=speed")
 base, this = speed["base"], speed[row]
-# Equal wall clock: ITERATIONS of base take ITERATIONS * base_steps / base_sps seconds.
-seconds = iterations * base["env_steps_per_iteration"] / base["env_steps_per_second"]
-print(round(seconds * this["env_steps_per_second"] / this["env_steps_per_iteration"]))
+# Equal wall clock: ITERATIONS of base take ITERATIONS * base_steps / base_sps seconds, and ROW
+# runs relative_to_base times base's env steps/s (both measured in one run on one machine).
+seconds_in_base_steps = iterations * base["env_steps_per_iteration"]
+print(round(seconds_in_base_steps * this["relative_to_base"] / this["env_steps_per_iteration"]))
 EOF
 }
 
@@ -151,6 +157,12 @@ from shogi_jax.run_directory import read_metrics
 out, rows = Path(sys.argv[1]), sys.argv[2:]
 path = out / "speed.json"
 speed = json.loads(path.read_text()) if path.is_file() else {}
+# Machines differ by 3x: a row's budget rests on its speed relative to base measured in the same
+# run. Rows measured in an earlier run keep their ratio to that run's base (written now, before
+# base is measured again, for entries from before the ratio was stored).
+for entry in speed.values() if "base" in speed else ():
+    entry.setdefault("relative_to_base",
+                     entry["env_steps_per_second"] / speed["base"]["env_steps_per_second"])
 for row in rows:
     metrics = read_metrics(out / "speed" / row)
     steady = metrics[2:]  # the first iterations pay for the checkpoint and cache warm-up
@@ -158,10 +170,14 @@ for row in rows:
         "env_steps_per_second": statistics.median(m["perf/env_steps_per_second"] for m in steady),
         "env_steps_per_iteration": metrics[0]["env_steps"] // metrics[0]["iteration"],
         "iterations_measured": len(steady)}
+for row in rows:
+    speed[row]["relative_to_base"] = (speed[row]["env_steps_per_second"]
+                                      / speed["base"]["env_steps_per_second"])
 path.write_text(json.dumps(speed, indent=1) + "\n")
-lines = ["| row | env steps / iteration | env steps/s (median) |", "|---|---:|---:|"]
-lines += [f"| {row} | {s['env_steps_per_iteration']:,} | {s['env_steps_per_second']:,.0f} |"
-          for row, s in speed.items()]
+lines = ["| row | env steps / iteration | env steps/s (median) | relative to base (same run) |",
+         "|---|---:|---:|---:|"]
+lines += [f"| {row} | {s['env_steps_per_iteration']:,} | {s['env_steps_per_second']:,.0f} | "
+          f"{s['relative_to_base']:.3f} |" for row, s in speed.items()]
 (out / "speed.md").write_text("\n".join(lines) + "\n")
 print("\n".join(lines))
 EOF
