@@ -74,7 +74,7 @@ def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():
     from shogi_jax.evaluation.tournament import load_tournament_config
 
     ladder = {p.name: p for p in load_tournament_config(CONFIG_DIR / "ladder.yaml").players}
-    for name in ("ladder_pretrained.yaml", "search_ladder.yaml"):
+    for name in ("ladder_pretrained.yaml", "search_ladder.yaml", "search128_ladder.yaml"):
         config = load_tournament_config(CONFIG_DIR / name)
         hub, *rungs = config.players
         assert config.pairing == "gauntlet" and hub.name not in ladder, name
@@ -85,9 +85,10 @@ def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():
             assert dataclasses.replace(rung, options=tuple(sorted(rung.options))) == \
                 dataclasses.replace(ladder[rung.name],
                                     options=tuple(sorted(ladder[rung.name].options))), rung.name
-    search = load_tournament_config(CONFIG_DIR / "search_ladder.yaml").players[0]
-    assert (search.kind, search.simulations, search.run_dir) == (
-        "search", 32, "shogi_jax/pretrained/cpu_60min")
+    for name, simulations in (("search_ladder.yaml", 32), ("search128_ladder.yaml", 128)):
+        search = load_tournament_config(CONFIG_DIR / name).players[0]
+        assert (search.kind, search.simulations, search.run_dir) == (
+            "search", simulations, "shogi_jax/pretrained/cpu_60min"), name
 
 
 def test_missing_keys_take_defaults():
