@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import cshogi
+import numpy as np
 import pytest
 from conftest import save_untrained_smoke_run
 from cshogi import CSA
@@ -408,6 +409,81 @@ def test_a_search_sizes_itself_to_the_go_limits():
     assert mover.search_budget({"movetime": 400}, 0) == int(100 * 0.4 * TIME_SHARE)
     assert mover.search_budget({"byoyomi": 100000}, 1) == 64
     assert mover.search_budget({"movetime": 1}, 0) == 1  # never nothing
+
+
+# Black's rook on 2i, White's king on 1a, Black's king on 5i, Black to move.
+ROOK_AND_KINGS = "8k/9/9/9/9/9/9/9/4K2R1 b - 1"
+QUIET_CYCLE = ["2i3i", "1a1b", "3i2i", "1b1a"]  # back where it began, no check
+# From the rook on 3i: a check, then round a cycle in which Black checks at every move; at its
+# end the rook is on 2i, Black to move, and 2i1i would bring the position after the first check
+# a fourth time: Black, who checked throughout, loses (the perpetual-check rule).
+CHECKING_CYCLES = ["3i1i"] + ["1a2a", "1i2i", "2a1a", "2i1i"] * 2 + ["1a2a", "1i2i", "2a1a"]
+
+
+def _preferring(state, *moves):
+    """A player's choice among a mask: the first of `moves` the mask allows."""
+    import shogi_jax as sj
+
+    actions = [sj.usi_to_action(state, move) for move in moves]
+    return lambda mask: next(action for action in actions if mask[action])
+
+
+def test_a_network_ahead_passes_over_a_repeated_position_and_never_checks_perpetually():
+    import shogi_jax as sj
+    from shogi_jax.usi_engine.mover import GamePosition, _step, avoiding_repetition
+
+    usi = lambda state, action: sj.action_to_usi(state, action)  # noqa: E731
+    state = GamePosition().set(ROOK_AND_KINGS, QUIET_CYCLE)
+    prefer = _preferring(state, "2i3i", "2i4i")
+    first = prefer(np.asarray(state.legal_action_mask))
+    assert int(_step(state, first).repetitions) == 1  # the premise: 2i3i comes back once
+    ahead, passed = avoiding_repetition(state, first, prefer, ahead=True)
+    assert (usi(state, ahead), [usi(state, a) for a in passed]) == ("2i4i", ["2i3i"])
+    behind, passed = avoiding_repetition(state, first, prefer, ahead=False)
+    assert (usi(state, behind), passed) == ("2i3i", [])  # a draw is welcome when behind
+    only, passed = avoiding_repetition(state, first, prefer, ahead=True, tries=1)
+    assert (usi(state, only), passed) == ("2i3i", [])  # nothing else tried: the first choice
+
+    # 2i1i after CHECKING_CYCLES loses by perpetual check (cshogi agrees): passed over even when
+    # behind.
+    rook_on_3i = ROOK_AND_KINGS.replace("4K2R1", "4K1R2")
+    state = GamePosition().set(rook_on_3i, CHECKING_CYCLES)
+    board = cshogi.Board(rook_on_3i)
+    for move in CHECKING_CYCLES + ["2i1i"]:
+        board.push_usi(move)
+    assert board.is_draw() == cshogi.REPETITION_WIN  # for White, to move: Black checked throughout
+    prefer = _preferring(state, "2i1i", "2i3i")
+    first = prefer(np.asarray(state.legal_action_mask))
+    assert int(_step(state, first).termination) == sj.PERPETUAL_CHECK
+    for ahead in (True, False):
+        action, passed = avoiding_repetition(state, first, prefer, ahead=ahead)
+        assert (usi(state, action), [usi(state, a) for a in passed]) == ("2i3i", ["2i1i"])
+
+
+def test_the_engine_tells_the_gui_which_repeating_moves_it_passed_over(monkeypatch):
+    import jax
+
+    import shogi_jax.usi_engine.mover as mover_module
+    from shogi_jax.config import ModelConfig
+    from shogi_jax.evaluation.players import Player
+
+    # A network that is ahead (value 0.5) and prefers 2i3i to 2i4i (the same actions at the start
+    # and after QUIET_CYCLE: the same board).
+    prefer = _preferring(mover_module.GamePosition().set(ROOK_AND_KINGS, []), "2i3i", "2i4i")
+
+    def move(player, params, state, key):
+        return (prefer(np.asarray(state.legal_action_mask)), 0.5), jax.random.split(key)[0]
+
+    monkeypatch.setattr(mover_module, "_move", move)
+    mover = mover_module.PlayerMover(Player("p", "policy", model=ModelConfig()))
+    mover.set_position(ROOK_AND_KINGS, QUIET_CYCLE)
+    remarks = []
+    assert mover.best_move(remarks.append, {}) == Answer("2i4i", 0.5)
+    assert remarks == ["passed over 2i3i: a position repeated while ahead, or a loss by "
+                       "perpetual check"]
+    mover.set_position(ROOK_AND_KINGS, [])  # nothing repeated yet: the first choice, no remark
+    assert mover.best_move(remarks.append, {}) == Answer("2i3i", 0.5)
+    assert len(remarks) == 1
 
 
 @pytest.mark.slow

@@ -81,6 +81,39 @@ def time_for_move(limits: dict[str, int], color: int) -> Optional[float]:
     return None
 
 
+# A network that is ahead does not settle for a draw: a move that brings back a position of this
+# game (the way to fourfold repetition, sennichite) is passed over for the player's next choice,
+# up to this many moves a turn. A move that loses by perpetual check is passed over even when
+# behind, where a draw by repetition is welcome.
+REPETITION_TRIES = 8
+
+
+def avoiding_repetition(state: sj.State, first: int, choose: Callable[[np.ndarray], int],
+                        ahead: bool, tries: int = REPETITION_TRIES) -> tuple[int, list[int]]:
+    """(the action to play, the actions passed over, in order): `first` is the player's choice
+    and `choose(mask)` its choice among the moves of mask (bool[2187]). A choice that repeats a
+    position while `ahead`, or loses by perpetual check, is taken out of the mask and the player
+    chooses again, `tries` choices at most. When every choice tried is passed over: the first
+    that does not lose by perpetual check, else `first`."""
+    mover = int(state.color)
+    mask = np.array(state.legal_action_mask, dtype=bool)
+    tried: list[tuple[int, bool]] = []  # (action, loses by perpetual check)
+    action = first
+    for _ in range(tries):
+        after = _step(state, action)
+        loses = (int(after.termination) == sj.PERPETUAL_CHECK
+                 and float(after.rewards[mover]) < 0)
+        if not loses and not (ahead and int(after.repetitions) > 0):
+            return action, [passed for passed, _ in tried]
+        tried.append((action, loses))
+        mask[action] = False
+        if not mask.any():
+            break
+        action = int(choose(mask))
+    action = next((passed for passed, loses in tried if not loses), first)
+    return action, [passed for passed, _ in tried if passed != action]
+
+
 def playable(state: sj.State) -> sj.State:
     """`state` with its real legal moves: a position our rules call over (fourfold repetition,
     move limit, a possible impasse declaration not made) may still be played on by a GUI."""
@@ -255,5 +288,18 @@ class PlayerMover(PositionMover):
             return Answer(sj.action_to_usi(state, action), value, depth, budget)
         (action, value), key = _move(self.player, self._params, state, self._key)
         self._key = np.asarray(key)
-        return Answer(sj.action_to_usi(state, int(action)),
-                      None if value is None else float(value))
+        action, value = int(action), None if value is None else float(value)
+        if self.player.kind == "policy":  # a network: its value says whether it is ahead
+            action, passed = avoiding_repetition(
+                state, action, lambda mask: self._choose_among(state, mask), ahead=value > 0)
+            if passed:
+                info(f"passed over {' '.join(sj.action_to_usi(state, a) for a in passed)}: "
+                     "a position repeated while ahead, or a loss by perpetual check")
+        return Answer(sj.action_to_usi(state, action), value)
+
+    def _choose_among(self, state: sj.State, mask: np.ndarray) -> int:
+        """The player's choice among the moves of `mask` (the key advanced as for a move)."""
+        (action, _), key = _move(self.player, self._params,
+                                 state._replace(legal_action_mask=mask), self._key)
+        self._key = np.asarray(key)
+        return int(action)
