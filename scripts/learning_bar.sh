@@ -60,25 +60,7 @@ output_dir: $OUT/tournament
 EOF
 python -m shogi_jax.tournament --config "$OUT/tournament.yaml" --quiet
 
-# shellcheck disable=SC2086  # USI_ARGS is a list of arguments
-python -m shogi_jax.usi --checkpoint "$RUN" $USI_ARGS --write-launcher "$OUT/trained.sh"
-python -m shogi_jax.usi --player random --write-launcher "$OUT/random.sh"
-python -m shogi_jax.usi --player greedy --write-launcher "$OUT/greedy.sh"
-rm -f "$OUT"/usi_vs_*.csa  # cshogi appends: a rerun must not count old games
-for opponent in random greedy; do
-  python -m cshogi.cli "$OUT/trained.sh" "$OUT/$opponent.sh" --games "$USI_GAMES" --keep-process \
-    --time 600000 --draw 512 --name1 trained --name2 "$opponent" \
-    --csa "$OUT/usi_vs_$opponent.csa" --multi-csa | tail -n 7 | tee "$OUT/usi_vs_$opponent.txt"
-done
-if [ -x "$FSF" ]; then
-  python -m cshogi.cli "$OUT/trained.sh" "$FSF" --options2 "Skill Level:0,Threads:1" \
-    --games "$FSF_GAMES" --keep-process --byoyomi 1000 50 --draw 512 --name1 trained \
-    --name2 fairy_skill0_50ms --csa "$OUT/usi_vs_fairy_skill0_50ms.csa" --multi-csa \
-    | tail -n 7 | tee "$OUT/usi_vs_fairy_skill0_50ms.txt"
-else
-  echo "no Fairy-Stockfish at $FSF (apt-get install fairy-stockfish): its games are left out" >&2
-fi
-python scripts/usi_results.py "$OUT"/usi_vs_*.csa --player trained | tee "$OUT/usi_results.md"
+USI_GAMES=$USI_GAMES FSF=$FSF FSF_GAMES=$FSF_GAMES USI_ARGS=$USI_ARGS scripts/usi_bar.sh "$RUN" "$OUT"
 
 if [ -x "$FSF" ]; then  # the rungs' names and settings are configs/ladder.yaml's
   {
