@@ -13,10 +13,11 @@
 #   all      + all of the above but gamma
 #   fixes    + shaping, staggered starts and the W/D/L head: all but the pool and gamma (trained
 #            after the round robin of the others; placed by PHASES=gauntlet)
-#   az       configs/cpu_az.yaml (gumbel_az, staggered starts; 4 simulations, 4 considered moves)
-#   az8      az with 8 simulations and 8 considered root moves a ply  } issue 25's sizing of
-#   az16     az with 16 simulations and 16 considered root moves      } cpu_az.yaml (placed by
-#                                                                       PHASES=gauntlet)
+#   az       configs/cpu_az.yaml (gumbel_az, staggered starts) with 4 simulations and 4
+#            considered root moves a ply, as it was first shipped
+#   az8      az with 8 simulations and 8 considered root moves  } issue 25's sizing of cpu_az.yaml
+#   az16     az with 16 simulations and 16 considered root moves} (placed by PHASES=gauntlet);
+#                                                                 az8 won: cpu_az.yaml since
 #
 # Equal wall clock, any machine: a row trains a fixed number of iterations, not minutes, so its
 # network is the same on a slow, fast or busy machine (training is deterministic; an interrupted
@@ -74,7 +75,7 @@ row_settings() {
     pool)    echo "$NO_FIXES $POOL" ;;
     all)     echo "--set model.value_head=wdl $POOL" ;;
     fixes)   echo "--set model.value_head=wdl" ;;
-    az)      echo "" ;;
+    az)      echo "--set gumbel_az.simulations=4 --set gumbel_az.max_considered_actions=4" ;;
     az8)     echo "--set gumbel_az.simulations=8 --set gumbel_az.max_considered_actions=8" ;;
     az16)    echo "--set gumbel_az.simulations=16 --set gumbel_az.max_considered_actions=16" ;;
     *) echo "unknown row $1" >&2; exit 2 ;;
