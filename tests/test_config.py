@@ -58,13 +58,16 @@ def test_the_search_measurement_tournament_loads():
     kinds = {player.name: (player.kind, player.simulations) for player in config.players}
     assert kinds == {"policy": ("policy", None), "search32": ("search", 32),
                      "search128": ("search", 128)}
-    # The 128-simulation row alone, in batches: the same openings (seed, opening plies, rules).
-    batched = load_tournament_config(CONFIG_DIR / "search128_vs_policy.yaml")
-    assert [(p.name, p.simulations) for p in batched.players] == [("policy", None),
-                                                                  ("search128", 128)]
-    assert batched.games_at_once == 64
-    same = ("seed", "random_opening_plies", "max_plies", "impasse", "games_per_pairing")
-    assert [getattr(batched, k) for k in same] == [getattr(config, k) for k in same]
+    # The rows played alone, in batches: the same openings (seed, opening plies, rules).
+    for name, searcher in (("search128_vs_policy.yaml", ("search128", 128, None)),
+                           ("search32_considered8_vs_policy.yaml", ("search32_c8", 32, 8))):
+        batched = load_tournament_config(CONFIG_DIR / name)
+        policy, search = batched.players
+        assert (policy.name, policy.kind, policy.temperature) == ("policy", "policy", 0.0), name
+        assert (search.name, search.simulations, search.max_considered_actions) == searcher, name
+        assert batched.games_at_once == 64, name
+        same = ("seed", "random_opening_plies", "max_plies", "impasse", "games_per_pairing")
+        assert [getattr(batched, k) for k in same] == [getattr(config, k) for k in same], name
 
 
 def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():
