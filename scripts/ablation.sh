@@ -159,11 +159,7 @@ out, rows = Path(sys.argv[1]), sys.argv[2:]
 path = out / "speed.json"
 speed = json.loads(path.read_text()) if path.is_file() else {}
 # Machines differ by 3x: a row's budget rests on its speed relative to base measured in the same
-# run. Rows measured in an earlier run keep their ratio to that run's base (written now, before
-# base is measured again, for entries from before the ratio was stored).
-for entry in speed.values() if "base" in speed else ():
-    entry.setdefault("relative_to_base",
-                     entry["env_steps_per_second"] / speed["base"]["env_steps_per_second"])
+# run; rows measured in an earlier run keep the ratio stored then.
 for row in rows:
     metrics = read_metrics(out / "speed" / row)
     steady = metrics[2:]  # the first iterations pay for the checkpoint and cache warm-up
