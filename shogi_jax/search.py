@@ -95,6 +95,17 @@ def winning_actions(state: sj.State, *, max_plies: int, impasse: bool):
     return wins & state.legal_action_mask & playing
 
 
+def mate_in_one_or(state: sj.State, action, *, max_plies: int = DEFAULT_MAX_PLIES,
+                   impasse: bool = True):
+    """int32[]: a move of ONE game that wins at once (`winning_actions`) where there is one,
+    else `action`. Whether a move mates does not depend on the move limit or on impasse
+    declarations (the rules judge checkmate before either), so players that do not know the
+    game's rules may keep the defaults."""
+    wins = winning_actions(state, max_plies=max_plies, impasse=impasse)
+    return jnp.where(jnp.any(wins), jnp.argmax(wins).astype(jnp.int32),
+                     jnp.asarray(action, jnp.int32))
+
+
 def root_output(model, params, states: sj.State) -> mctx.RootFnOutput:
     logits, value = _evaluate(model, params, states)
     return mctx.RootFnOutput(prior_logits=logits, value=value, embedding=states)
@@ -149,11 +160,9 @@ def search(model, settings: SearchSettings, params, states: sj.State, key,
                                      value_scale=settings.value_scale),
         loop_fn=jax.lax.fori_loop if budget is None else _loop_within(budget))
     if settings.mate_in_one:  # the move only; the tree and the improved policy stay the search's
-        wins = jax.vmap(functools.partial(winning_actions, max_plies=settings.max_plies,
-                                          impasse=settings.impasse))(states)  # bool[B, A]
-        output = output.replace(action=jnp.where(
-            jnp.any(wins, axis=-1), jnp.argmax(wins, axis=-1).astype(output.action.dtype),
-            output.action))
+        output = output.replace(action=jax.vmap(functools.partial(
+            mate_in_one_or, max_plies=settings.max_plies, impasse=settings.impasse))(
+                states, output.action).astype(output.action.dtype))
     return output
 
 

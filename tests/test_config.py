@@ -421,10 +421,10 @@ def test_tournament_search_players_need_a_run_and_take_search_settings_alone():
     with raises_naming("players[1].simulations", "> 0"):
         tournament_config_from_dict({"players": [other, dict(searcher, simulations=0)]})
     checking = tournament_config_from_dict({"players": [other, dict(searcher, mate_in_one=True)]})
-    assert checking.players[1].search_settings()["mate_in_one"] is True
-    with raises_naming("players[1]: mate_in_one only go with kind search"):
-        tournament_config_from_dict({"players": [other, {"name": "p", "kind": "policy",
-                                                         "run_dir": "runs/x",
-                                                         "mate_in_one": True}]})
+    assert checking.players[1].mate_in_one is True
+    policy = {"name": "p", "kind": "policy", "run_dir": "runs/x", "mate_in_one": True}
+    assert tournament_config_from_dict({"players": [other, policy]}).players[1].mate_in_one
+    with raises_naming("players[0]: mate_in_one only goes with kinds policy and search"):
+        tournament_config_from_dict({"players": [dict(other, mate_in_one=True), policy]})
     with raises_naming("players[1].mate_in_one", "expected"):
         tournament_config_from_dict({"players": [other, dict(searcher, mate_in_one="yes")]})

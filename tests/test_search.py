@@ -286,3 +286,30 @@ def test_mate_in_one_plays_the_mate_and_leaves_the_search_alone(network, run_sea
         list(MATES_IN_ONE.values())  # one simulation alone does not find them all
     np.testing.assert_array_equal(np.asarray(checked.action_weights),
                                   np.asarray(plain.action_weights))
+
+
+def test_a_policy_player_with_mate_in_one_mates_and_otherwise_plays_its_argmax(network,
+                                                                               positions):
+    """The raw network with `mate_in_one` (the USI engine's --mate-in-one without a search):
+    cshogi's only mating move where there is one, the network's own argmax everywhere else."""
+    from shogi_jax.evaluation.players import Player
+
+    _, params = network
+    states, batch = positions
+    model_config = checkpoint.load_policy(str(PRETRAINED_RUN), which="latest", step=None)[0].model
+    plays = {}
+    for checking in (False, True):
+        player = Player("p", "policy", model_config, mate_in_one=checking)
+        keys = jax.random.split(jax.random.PRNGKey(0), len(states))
+        plays[checking] = np.asarray(jax.jit(jax.vmap(player.act, in_axes=(None, 0, 0)))(
+            params, batch, keys))
+    for k, sfen in enumerate(POSITIONS):
+        move = sj.action_to_usi(states[k], int(plays[True][k]))
+        if sfen in MATES_IN_ONE:
+            assert move == MATES_IN_ONE[sfen], sfen
+        else:
+            assert plays[True][k] == plays[False][k], sfen
+    assert [sj.action_to_usi(states[k], int(plays[False][k])) for k in range(4)] != \
+        list(MATES_IN_ONE.values())  # the premise: the raw network misses some of them
+    with pytest.raises(ValueError, match="mate_in_one goes with policy players"):
+        Player("s", "search", model_config, search=SETTINGS, mate_in_one=True)

@@ -379,9 +379,9 @@ def test_options_that_would_be_ignored_are_refused(tmp_path):
     searching = _usi_cli("--player", "greedy", "--simulations", "8")
     assert searching.returncode == 2 and "has no network to search with" in searching.stderr
     assert _usi_cli("--pretrained", "--simulations", "0").returncode == 2
-    unsearched = _usi_cli("--pretrained", "--mate-in-one")
-    assert unsearched.returncode == 2 and "--mate-in-one goes with --simulations" in \
-        unsearched.stderr
+    unchecked = _usi_cli("--player", "random", "--mate-in-one")
+    assert unchecked.returncode == 2 and "--mate-in-one goes with --checkpoint or --pretrained" \
+        in unchecked.stderr
     for scale in ("0", "nan"):
         unweighted = _usi_cli("--pretrained", "--simulations", "8", "--value-scale", scale)
         assert unweighted.returncode == 2 and "--value-scale must be a number > 0" in \
@@ -552,6 +552,10 @@ def test_a_searching_launcher_keeps_every_search_setting(tmp_path):
     parsed = _launcher_arguments(launcher)
     assert (parsed.pretrained, parsed.simulations, parsed.considered, parsed.value_scale,
             parsed.mate_in_one) == (True, 8, 4, 0.5, True)
+    unsearched = _usi_cli("--pretrained", "--mate-in-one", "--write-launcher", str(launcher))
+    assert unsearched.returncode == 0, unsearched.stderr
+    parsed = _launcher_arguments(launcher)  # the raw network, checking for mates in one
+    assert (parsed.simulations, parsed.mate_in_one) == (None, True)
 
 
 def test_a_windows_launcher_written_inside_wsl_starts_the_engine_through_wsl_exe(tmp_path):

@@ -91,8 +91,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="with --simulations: weight of the searched values against the "
                              "network's prior (default %(default)s, mctx's)")
     parser.add_argument("--mate-in-one", action="store_true",
-                        help="with --simulations: play a move that mates at once whenever there "
-                             "is one, whatever the search prefers")
+                        help="a network (searching or not): play a move that mates at once "
+                             "whenever there is one, whatever the network or the search prefers "
+                             "(every legal move tried)")
     parser.add_argument("--write-launcher", metavar="PATH", type=Path,
                         help="write an executable that starts this engine with these options "
                              "(for GUI registration) and exit")
@@ -109,8 +110,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.simulations is not None and args.player:
         parser.error(f"--player {args.player} has no network to search with: --simulations goes "
                      "with --checkpoint or --pretrained")
-    if args.mate_in_one and args.simulations is None:
-        parser.error("--mate-in-one goes with --simulations (it is part of the search)")
+    if args.mate_in_one and args.player:
+        parser.error(f"--player {args.player} has no network: --mate-in-one goes with "
+                     "--checkpoint or --pretrained")
     if args.simulations is not None and args.simulations < 1 or args.considered < 1:
         parser.error("--simulations and --considered must be >= 1")
     if not args.value_scale > 0 or not math.isfinite(args.value_scale):
@@ -131,7 +133,8 @@ def build_mover(args) -> PlayerMover:
     name = f"shogi_jax {Path(args.checkpoint).resolve().name} it{iteration}"
     if args.simulations is None:
         name = "".join(c if c.isascii() and c.isprintable() else "_" for c in name)
-        return PlayerMover(Player(name, "policy", config.model), params)
+        return PlayerMover(Player(name, "policy", config.model, mate_in_one=args.mate_in_one),
+                           params)
     name = "".join(c if c.isascii() and c.isprintable() else "_"
                    for c in f"{name} gumbel{args.simulations}")
     settings = SearchSettings(simulations=args.simulations, max_considered_actions=args.considered,
@@ -163,7 +166,7 @@ def main(argv=None) -> int:
             forwarded += ["--simulations", str(args.simulations),
                           "--considered", str(args.considered),
                           "--value-scale", repr(args.value_scale)]
-            forwarded += ["--mate-in-one"] if args.mate_in_one else []
+        forwarded += ["--mate-in-one"] if args.mate_in_one else []
         try:
             write_launcher(args.write_launcher, forwarded)
         except LauncherError as error:

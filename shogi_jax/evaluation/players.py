@@ -5,7 +5,8 @@ them for a batch. Every player picks only legal actions while the game is on.
 - greedy: captures the most valuable piece (material points as in `shogi_jax.shaping`), ties
   and quiet positions broken uniformly at random; one ply, no look-ahead.
 - policy: a trained network, argmax of its masked logits (temperature 0) or a sample at
-  temperature T.
+  temperature T; with `mate_in_one`, a move that wins at once wherever there is one (the
+  search's check, `shogi_jax.search.mate_in_one_or`: a network's prior often passes over them).
 - search: a trained network searching with Gumbel MuZero over our rules (`shogi_jax.search`).
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from shogi_jax.config import ModelConfig
 from shogi_jax.model import make_model
 from shogi_jax.ppo import masked_log_softmax
 from shogi_jax.rules.board import NUM_SQUARES, OPP_OFFSET
-from shogi_jax.search import SearchSettings, search_act_and_value
+from shogi_jax.search import SearchSettings, mate_in_one_or, search_act_and_value
 from shogi_jax.shaping import PIECE_POINTS
 
 
@@ -69,6 +70,9 @@ class Player:
     model: Optional[ModelConfig] = None  # policy and search players: the network's shape
     temperature: float = 0.0  # policy players: 0 plays the argmax
     search: Optional[SearchSettings] = None  # search players: how they search
+    # Policy players: play a move that wins at once where there is one (search players have
+    # it in their SearchSettings: the search's move is overridden inside the search).
+    mate_in_one: bool = False
 
     def __post_init__(self):
         if self.kind not in PLAYER_KINDS:
@@ -82,6 +86,9 @@ class Player:
                              "and only with them")
         if self.temperature < 0:
             raise ValueError(f"player {self.name!r}: temperature must be >= 0")
+        if self.mate_in_one and self.kind != "policy":
+            raise ValueError(f"player {self.name!r}: mate_in_one goes with policy players (a "
+                             "search player's is in its search settings)")
 
     def act(self, params, state: sj.State, key):
         """int32[]: this player's action in one game."""
@@ -97,7 +104,9 @@ class Player:
             return greedy_act(params, state, key), None
         if self.kind == "search":
             return search_act_and_value(make_model(self.model), self.search, params, state, key)
-        return policy_act_and_value(make_model(self.model), self.temperature, params, state, key)
+        action, value = policy_act_and_value(make_model(self.model), self.temperature, params,
+                                             state, key)
+        return (mate_in_one_or(state, action) if self.mate_in_one else action), value
 
 
 def policy_act(model, temperature: float, params, state: sj.State, key):

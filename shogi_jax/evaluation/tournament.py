@@ -86,10 +86,10 @@ class PlayerConfig:
                                                  "the prior (default "
                                                  f"{SearchSettings.value_scale:g}, mctx's; 1 lets "
                                                  "the values override the prior)", NONE_OR_POSITIVE)
-    mate_in_one: Optional[bool] = setting(None, "search: true plays a move that wins at once "
-                                                "whenever there is one, whatever the search "
-                                                "prefers (every legal move tried; default "
-                                                "false)")
+    mate_in_one: Optional[bool] = setting(None, "policy and search: true plays a move that "
+                                                "wins at once whenever there is one, whatever "
+                                                "the network or the search prefers (every "
+                                                "legal move tried; default false)")
     command: Optional[str] = setting(None, "usi: the engine's command line (split as a shell "
                                            "would), e.g. /usr/games/fairy-stockfish")
     options: tuple[str, ...] = setting((), "usi: 'Name=value' USI options sent after the "
@@ -118,8 +118,7 @@ class PlayerConfig:
 
 
 _USI_ONLY = ("command", "options", "depth", "nodes", "movetime_ms", "byoyomi_ms")
-_SEARCH_ONLY = ("simulations", "max_considered_actions", "gumbel_scale", "value_scale",
-                "mate_in_one")
+_SEARCH_ONLY = ("simulations", "max_considered_actions", "gumbel_scale", "value_scale")
 
 
 @dataclass(frozen=True)
@@ -173,6 +172,9 @@ def tournament_config_from_dict(raw: Mapping[str, Any]) -> TournamentConfig:
         if player.kind != "search" and player.search_settings():
             raise ConfigError(f"{key}: {', '.join(player.search_settings())} only go with kind "
                               "search")
+        if player.kind not in NETWORK_KINDS and player.mate_in_one is not None:
+            raise ConfigError(f"{key}: mate_in_one only goes with kinds "
+                              f"{' and '.join(NETWORK_KINDS)}")
         if player.kind == ENGINE_KIND:
             _engine_player(player, key)  # its command, options and limit
     if config.anchor is None:
@@ -231,11 +233,13 @@ def load_player(spec: PlayerConfig, *, max_plies: int = sj.DEFAULT_MAX_PLIES,
         return LoadedPlayer(Player(spec.name, spec.kind), None, spec.kind, spec)
     run_config, params, step = checkpoint.load_policy(spec.run_dir, which=spec.checkpoint,
                                                       step=spec.step)
-    search = None
-    if spec.kind == "search":
-        search = SearchSettings(**spec.search_settings(), max_plies=max_plies, impasse=impasse)
+    search, mate_in_one = None, bool(spec.mate_in_one)
+    if spec.kind == "search":  # the search checks for mates itself
+        search = SearchSettings(**spec.search_settings(), mate_in_one=mate_in_one,
+                                max_plies=max_plies, impasse=impasse)
+        mate_in_one = False
     player = Player(spec.name, spec.kind, model=run_config.model, temperature=spec.temperature,
-                    search=search)
+                    search=search, mate_in_one=mate_in_one)
     return LoadedPlayer(player, params, f"{spec.run_dir} iteration {step}",
                         dataclasses.replace(spec, step=step))
 
