@@ -13,9 +13,11 @@
 #      LADDER_GAMES (100) each under the ladder's rules, rated with the ladder's own games
 #      (scripts/ladder_elo.py; where Fairy-Stockfish is installed); the raw policy (argmax),
 #      whatever USI_ARGS the USI games had;
+#   The USI games' engine plays the network's argmax, a move that mates at once where there is
+#   one (USI_ARGS="--mate-in-one", the default) and passes over repetitions while ahead.
 #   5. the Elo curve of the evaluations during training (PNG), and the HTML reports (python -m
 #      shogi_jax.report) of the run and of the tournament.
-# Usage: [SEED=0] [FSF_GAMES=200] [LADDER_GAMES=100] [USI_ARGS="--simulations 32"]
+# Usage: [SEED=0] [FSF_GAMES=200] [LADDER_GAMES=100] [USI_ARGS="--mate-in-one --simulations 32"]
 #        scripts/learning_bar.sh [RUN_DIR] [USI_GAMES]
 #        (needs: pip install -e ".[test]"; Fairy-Stockfish: apt-get install fairy-stockfish).
 #        SEED is train.seed; USI_ARGS go to our USI engine (e.g. a search).
@@ -36,7 +38,7 @@ SEED=${SEED:-0}
 FSF=${FSF:-/usr/games/fairy-stockfish}
 FSF_GAMES=${FSF_GAMES:-200}
 LADDER_GAMES=${LADDER_GAMES:-100}
-USI_ARGS=${USI_ARGS:-}
+USI_ARGS=${USI_ARGS:---mate-in-one}
 
 # shellcheck disable=SC2086  # TRAIN_LIMIT is a list of arguments
 python -m shogi_jax.train --config configs/cpu.yaml --run-dir "$RUN" --quiet \
