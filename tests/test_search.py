@@ -292,8 +292,6 @@ def test_a_policy_player_with_mate_in_one_mates_and_otherwise_plays_its_argmax(n
                                                                                positions):
     """The raw network with `mate_in_one` (the USI engine's --mate-in-one without a search):
     cshogi's only mating move where there is one, the network's own argmax everywhere else."""
-    from shogi_jax.evaluation.players import Player
-
     _, params = network
     states, batch = positions
     model_config = checkpoint.load_policy(str(PRETRAINED_RUN), which="latest", step=None)[0].model
@@ -313,3 +311,18 @@ def test_a_policy_player_with_mate_in_one_mates_and_otherwise_plays_its_argmax(n
         list(MATES_IN_ONE.values())  # the premise: the raw network misses some of them
     with pytest.raises(ValueError, match="mate_in_one goes with policy players"):
         Player("s", "search", model_config, search=SETTINGS, mate_in_one=True)
+
+
+def test_a_tournament_gives_mate_in_one_to_the_policy_player_and_to_the_search():
+    from shogi_jax.evaluation.tournament import PlayerConfig, load_player
+
+    run = str(PRETRAINED_RUN)
+    policy = load_player(PlayerConfig(name="p", kind="policy", run_dir=run, mate_in_one=True))
+    assert policy.player.mate_in_one and policy.player.search is None
+    searching = load_player(PlayerConfig(name="s", kind="search", run_dir=run, simulations=8,
+                                         mate_in_one=True), max_plies=320)
+    assert not searching.player.mate_in_one  # the search checks inside the search
+    assert searching.player.search == SearchSettings(simulations=8, mate_in_one=True,
+                                                     max_plies=320)
+    plain = load_player(PlayerConfig(name="q", kind="policy", run_dir=run))
+    assert not plain.player.mate_in_one
