@@ -167,3 +167,36 @@ def test_a_policy_checkpoint_as_an_external_engine():
         assert END_NAMES[games.termination[g]] in ("checkmate", "impasse_declaration",
                                                    "no_legal_moves"), games.notes[g]
     assert list(games.outcome) == [FIRST_WINS, FIRST_WINS]
+
+
+def test_the_device_moves_in_step_every_other_tick(monkeypatch):
+    """Games of both colours start so that the on-device side moves on the same ticks: one
+    batched device call serves all of them every other tick (a search is costly), and the games
+    are legal and complete. The engine plays the first legal move (fault 'none')."""
+    import shogi_jax.evaluation.engine_match as engine_match
+
+    device_calls, steps = [], []
+    act, step = engine_match._act_batch, engine_match._step_batch
+    greedy = Player("greedy", "greedy")
+
+    def counting_act(player, params, games, keys):
+        if player == greedy:
+            device_calls.append(len(steps))  # the tick it is called at
+        return act(player, params, games, keys)
+
+    def counting_step(*args, **kwargs):
+        steps.append(1)
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(engine_match, "_act_batch", counting_act)
+    monkeypatch.setattr(engine_match, "_step_batch", counting_step)
+    games = play_engine_match(fault_engine("none"), None, greedy, None, games=8,
+                              key=jax.random.PRNGKey(3), max_plies=16, opening_plies=2,
+                              concurrency=4)
+    assert [len(m) for m in games.moves] == [16] * 8  # every game to the move limit
+    for g in range(8):
+        replay(games.start_sfens[g], games.moves[g])
+    # Half of the 128 plies are greedy's, 4 games at once: 16 calls if all in step; 4 games out
+    # of step would call it on nearly every one of the ~34 ticks.
+    assert len({tick % 2 for tick in device_calls}) == 1, device_calls
+    assert len(device_calls) <= len(steps) // 2 + 1

@@ -73,6 +73,16 @@ def _step_batch(games, actions, moving, *, max_plies: int, impasse: bool):
     return select_games(moving, after, games)
 
 
+def _device_moves_on_even_ticks(tick: int, first_is_black: bool, device: int,
+                                start_color: int) -> bool:
+    """Whether a game started at `tick` has the on-device side (side `device`) to move on even
+    ticks. Every game advances one ply a tick, so games started this way have the device's
+    moves all on the same ticks: one batched call every other tick serves all of them, where
+    games out of step would call the device (a whole search of every slot) on every tick."""
+    device_color = 0 if (device == 0) == first_is_black else 1
+    return (tick + device_color + start_color) % 2 == 0
+
+
 def _one(batch, k):
     return jax.tree_util.tree_map(lambda x: x[k], batch)
 
@@ -135,10 +145,13 @@ def play_engine_match(first: Side, first_params, second: Side, second_params, *,
         with ThreadPoolExecutor(max_workers=2 * slots) as pool:  # engines start side by side
             list(pool.map(UsiClient.start, [c for side in clients for c in side if c]))
         for tick in range(games * (max_plies + 1)):  # far more than needed: games end by then
-            for k in range(slots):  # every free slot takes the next game
+            for k in range(slots):  # every free slot takes the next game ...
                 if running[k] is None and next_game < len(to_play):
                     index = to_play[next_game]
                     sfen = opening_sfens[(index // 2) % len(opening_sfens)]
+                    if device is not None and not _device_moves_on_even_ticks(
+                            tick, index % 2 == 0, device, int(starts[sfen].color)):
+                        continue  # ... or waits a tick, so the device moves in step (below)
                     running[k] = _start_game(index, sfen, starts[sfen], batch, k, clients)
                     next_game += 1
             _finish_games(running, batch, clients, finished, on_progress, on_finished)
