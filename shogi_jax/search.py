@@ -45,7 +45,7 @@ class SearchSettings:
     # Play a move that wins at once (mate in one, or a move that leaves the opponent none) when
     # there is one, whatever the search prefers, as dlshogi's root mate search does: the prior
     # often leaves the mating move out of the root actions the search considers. Every legal
-    # move is tried with the rules' step (2,187 steps a position; play only, not training).
+    # move is tried with the rules' step (`winning_actions`; play only, not training).
     mate_in_one: bool = False
     # The rules the search simulates: those of the games it plays (a move limit changes which
     # positions are draws).
@@ -73,26 +73,35 @@ def _evaluate(model, params, states: sj.State):
     return masked_log_softmax(logits, states.legal_action_mask), value
 
 
-# Actions tried at once by `winning_actions` (2187 = 9 x 243): a few hundred steps per game in
-# one vectorized step, not all 2,187 states of every game of the batch in memory together.
-_ACTIONS_AT_ONCE = 243
+# Legal actions stepped at once by the mate checks: a position has at most 593 legal moves and
+# usually 50 to 150, so one or two rounds of this many steps, not all 2,187 actions.
+_LEGAL_AT_ONCE = 128
+_LEGAL_SLOTS = -(-sj.NUM_ACTIONS // _LEGAL_AT_ONCE) * _LEGAL_AT_ONCE  # 2304: whole rounds
 
 
 def winning_actions(state: sj.State, *, max_plies: int, impasse: bool):
     """bool[2187]: the legal actions of ONE game after which the game is over and won by the side
     that played it: the opponent checkmated or left without a legal move (mates in one). A
-    declaration is not a move here: the rules declare for the side to move before it moves."""
+    declaration is not a move here: the rules declare for the side to move before it moves.
+    Only the legal actions are stepped, `_LEGAL_AT_ONCE` at a time, until all are tried."""
     step = functools.partial(sj.step, max_plies=max_plies, impasse=impasse)
     mover = state.color
+    legal = state.legal_action_mask & ~(state.terminated | state.truncated)
+    count = jnp.sum(legal, dtype=jnp.int32)
+    # int32[2304]: the legal actions in order, then padding (action 0, never counted as a win).
+    actions = jnp.nonzero(legal, size=_LEGAL_SLOTS, fill_value=0)[0].astype(jnp.int32)
 
-    def won(actions):  # int32[k] -> bool[k]
-        after = jax.vmap(step, in_axes=(None, 0))(state, actions)
-        return after.terminated & (after.rewards[:, mover] > 0)
+    def one_round(carry):
+        start, wins = carry
+        tried = jax.lax.dynamic_slice(actions, (start,), (_LEGAL_AT_ONCE,))
+        after = jax.vmap(step, in_axes=(None, 0))(state, tried)
+        real = start + jnp.arange(_LEGAL_AT_ONCE) < count
+        won = after.terminated & (after.rewards[:, mover] > 0) & real
+        return start + _LEGAL_AT_ONCE, wins.at[tried].add(won.astype(jnp.int32))
 
-    chunks = jnp.arange(sj.NUM_ACTIONS, dtype=jnp.int32).reshape(-1, _ACTIONS_AT_ONCE)
-    wins = jax.lax.map(won, chunks).reshape(sj.NUM_ACTIONS)
-    playing = ~(state.terminated | state.truncated)
-    return wins & state.legal_action_mask & playing
+    _, wins = jax.lax.while_loop(lambda carry: carry[0] < count, one_round,
+                                 (jnp.int32(0), jnp.zeros(sj.NUM_ACTIONS, jnp.int32)))
+    return (wins > 0) & legal
 
 
 def mate_in_one_or(state: sj.State, action, *, max_plies: int = DEFAULT_MAX_PLIES,
@@ -104,6 +113,50 @@ def mate_in_one_or(state: sj.State, action, *, max_plies: int = DEFAULT_MAX_PLIE
     wins = winning_actions(state, max_plies=max_plies, impasse=impasse)
     return jnp.where(jnp.any(wins), jnp.argmax(wins).astype(jnp.int32),
                      jnp.asarray(action, jnp.int32))
+
+
+def allows_mate_in_one(state: sj.State, action, *, max_plies: int = DEFAULT_MAX_PLIES,
+                       impasse: bool = True):
+    """bool[]: whether `action` in ONE game loses at once (a perpetual check, a position that
+    lets the opponent declare) or lets the opponent win with its next move (`winning_actions`
+    of the position after it)."""
+    after = sj.step(state, action, max_plies=max_plies, impasse=impasse)
+    lost = after.terminated & (after.rewards[state.color] < 0)
+    return lost | jnp.any(winning_actions(after, max_plies=max_plies, impasse=impasse))
+
+
+# The moves `avoiding_mate_in_one` tries after the player's own: the likeliest 32. Where the
+# shipped network's argmax allowed a mate in one that another move avoided (28 positions of its
+# games against Fairy-Stockfish), the likeliest safe move was its 2nd to 6th choice in 26, its 14th
+# and 32nd in the others; trying every legal move would cost a batch of games the worst game's
+# whole list (up to ~200 checks) wherever one of them is lost.
+AVOID_CANDIDATES = 32
+
+
+def avoiding_mate_in_one(state: sj.State, action, preference, *,
+                         max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True):
+    """int32[]: `action` of ONE game, unless it allows a mate in one (`allows_mate_in_one`):
+    then the first of the `AVOID_CANDIDATES` legal actions of highest `preference` (float32[2187],
+    e.g. the policy's logits) that does not. Where every one tried allows one (the game is
+    usually lost), `action` stands. Actions are tried one by one in that order, so a position
+    costs one check where `action` is safe (a step and `winning_actions`: one or two rounds of
+    `_LEGAL_AT_ONCE` steps)."""
+    action = jnp.asarray(action, jnp.int32)
+    chex.assert_shape(preference, (sj.NUM_ACTIONS,))
+    legal = state.legal_action_mask & ~(state.terminated | state.truncated)
+    _, likeliest = jax.lax.top_k(jnp.where(legal, preference, -jnp.inf), AVOID_CANDIDATES)
+    ranked = jnp.concatenate([action[None], likeliest.astype(jnp.int32)])  # int32[1 + 32]
+    tries = 1 + jnp.minimum(jnp.sum(legal, dtype=jnp.int32), AVOID_CANDIDATES)
+    check = functools.partial(allows_mate_in_one, state, max_plies=max_plies, impasse=impasse)
+
+    def next_try(carry):
+        k, found = carry
+        safe = legal[ranked[k]] & ~check(ranked[k])
+        return k + 1, jnp.where(safe, ranked[k], found)
+
+    _, found = jax.lax.while_loop(lambda carry: (carry[0] < tries) & (carry[1] < 0), next_try,
+                                  (jnp.int32(0), jnp.int32(-1)))
+    return jnp.where(found >= 0, found, action)
 
 
 def root_output(model, params, states: sj.State) -> mctx.RootFnOutput:

@@ -30,7 +30,9 @@ from shogi_jax.evaluation.match import (
 from shogi_jax.evaluation.players import Player
 from shogi_jax.model import make_model
 from shogi_jax.ppo import masked_log_softmax
-from shogi_jax.search import SearchSettings, search, tree_depth, winning_actions
+from shogi_jax.search import (
+    AVOID_CANDIDATES, SearchSettings, search, tree_depth, winning_actions,
+)
 
 MATES_IN_ONE = {  # SFEN: its only mating move
     "6k1p/9/4P1G2/9/6L2/9/9/9/K8 b - 1": "3c3b",
@@ -313,6 +315,56 @@ def test_a_policy_player_with_mate_in_one_mates_and_otherwise_plays_its_argmax(n
         Player("s", "search", model_config, search=SETTINGS, mate_in_one=True)
 
 
+# Positions of the shipped network's games against Fairy-Stockfish at depth 1 where its argmax
+# lets the engine mate at once: SFEN -> how many of its likeliest moves allow a mate in one before
+# the first that does not (None: every legal move allows one), as cshogi judges below.
+ALLOWS_MATE_IN_ONE = {
+    "ln1g3s1/1r1s5/1ppp2kp1/p3g1p2/7P1/2P1P1PR1/PP1PK1g2/5+l2+l/LNSG5 b BN3Pbsn2p 53": 1,
+    "ln1k2s1l/7g1/ppp+R1pnp1/6p1p/5P3/2P1P3P/PP1P2PP1/3S1R3/LN1GKGSNL w G2P2bs 34": 2,
+    "ln2k3l/1rG1g2s1/2pB3p1/pp3pp1p/2sp1n3/P8/1P1P2PPP/L1SGR3L/1N2KGSN1 w b4p 38": 3,
+    "lnsg4l/4gks2/pp2pp1pp/2r3p2/1N1p1n1P1/1P6P/P2+b1PPR1/1S4S2/L2KGG1NL b BP3p 31": 13,
+    "lnsgk4/6+P2/p1p+B+Lp2p/1r6s/1p2+B1p2/2P1P2R1/PP1PGPP1P/2S6/LN2KGSNL w GN2Pp 38": 31,
+    "ln3g1nl/1rgs1ks2/ppp1p1pp1/8p/P2pl2P1/1+bP2PPRP/3PK1g2/3gs4/8L b BNPsn2p 55": None,
+}
+
+
+def allows_mate_in_one_by_cshogi(board: cshogi.Board, move: str) -> bool:
+    """After `move`: the opponent may declare (27-point rule) or has a move that ends the game."""
+    board.push_usi(move)
+    try:
+        return not board.is_game_over() and (board.is_nyugyoku() or bool(mates_in_one(board)))
+    finally:
+        board.pop()
+
+
+def test_a_policy_player_avoiding_mate_in_one_plays_its_likeliest_safe_move(network):
+    """`avoid_mate_in_one` against cshogi: where the argmax allows a mate in one, the first of the
+    network's likeliest moves that does not (its 2nd to 32nd choice here); where every move
+    allows one, the argmax; where the argmax is safe (the mate-in-three positions: the
+    defender has no attack), the argmax."""
+    model, params = network
+    sfens = list(ALLOWS_MATE_IN_ONE) + list(MATES_IN_THREE)
+    states = [sj.from_sfen(sfen) for sfen in sfens]
+    batch = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
+    model_config = checkpoint.load_policy(str(PRETRAINED_RUN), which="latest", step=None)[0].model
+    player = Player("p", "policy", model_config, avoid_mate_in_one=True)
+    keys = jax.random.split(jax.random.PRNGKey(0), len(states))
+    played = np.asarray(jax.jit(jax.vmap(player.act, in_axes=(None, 0, 0)))(params, batch, keys))
+    logits, _ = model.apply(params, jax.vmap(sj.observe)(batch))
+    log_probs = np.asarray(masked_log_softmax(logits, batch.legal_action_mask))
+    for k, sfen in enumerate(sfens):
+        board, state = cshogi.Board(sfen), states[k]
+        ranked = [sj.action_to_usi(state, int(a)) for a in np.argsort(-log_probs[k], kind="stable")
+                  if state.legal_action_mask[a]][:AVOID_CANDIDATES]
+        allowing = [allows_mate_in_one_by_cshogi(board, move) for move in ranked]
+        first_safe = allowing.index(False) if False in allowing else None
+        assert first_safe == ALLOWS_MATE_IN_ONE.get(sfen, 0), sfen  # the premise, by cshogi
+        expected = ranked[0] if first_safe is None else ranked[first_safe]
+        assert sj.action_to_usi(state, int(played[k])) == expected, sfen
+    with pytest.raises(ValueError, match="avoid_mate_in_one goes with policy players"):
+        Player("s", "search", model_config, search=SETTINGS, avoid_mate_in_one=True)
+
+
 def test_a_tournament_gives_mate_in_one_to_the_policy_player_and_to_the_search():
     from shogi_jax.evaluation.tournament import PlayerConfig, load_player
 
@@ -325,4 +377,7 @@ def test_a_tournament_gives_mate_in_one_to_the_policy_player_and_to_the_search()
     assert searching.player.search == SearchSettings(simulations=8, mate_in_one=True,
                                                      max_plies=320)
     plain = load_player(PlayerConfig(name="q", kind="policy", run_dir=run))
-    assert not plain.player.mate_in_one
+    assert not plain.player.mate_in_one and not plain.player.avoid_mate_in_one
+    defending = load_player(PlayerConfig(name="d", kind="policy", run_dir=run,
+                                         avoid_mate_in_one=True))
+    assert defending.player.avoid_mate_in_one and not defending.player.mate_in_one

@@ -556,6 +556,22 @@ def test_a_searching_launcher_keeps_every_search_setting(tmp_path):
     assert unsearched.returncode == 0, unsearched.stderr
     parsed = _launcher_arguments(launcher)  # the raw network, checking for mates in one
     assert (parsed.simulations, parsed.mate_in_one) == (None, True)
+    defending = _usi_cli("--pretrained", "--avoid-mate-in-one", "--write-launcher", str(launcher))
+    assert defending.returncode == 0, defending.stderr
+    parsed = _launcher_arguments(launcher)
+    assert (parsed.simulations, parsed.mate_in_one, parsed.avoid_mate_in_one) == (None, False, True)
+
+
+@pytest.mark.parametrize("arguments", [("--player", "random"),
+                                       ("--pretrained", "--simulations", "8")])
+def test_avoid_mate_in_one_goes_with_a_network_without_a_search(arguments, tmp_path, capsys):
+    from shogi_jax.cli.usi import main
+
+    launcher = tmp_path / "engine.sh"
+    with pytest.raises(SystemExit) as refused:
+        main([*arguments, "--avoid-mate-in-one", "--write-launcher", str(launcher)])
+    assert refused.value.code == 2 and "--avoid-mate-in-one goes with" in capsys.readouterr().err
+    assert not launcher.exists()
 
 
 def test_a_windows_launcher_written_inside_wsl_starts_the_engine_through_wsl_exe(tmp_path):

@@ -94,6 +94,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="a network (searching or not): play a move that mates at once "
                              "whenever there is one, whatever the network or the search prefers "
                              "(every legal move tried)")
+    parser.add_argument("--avoid-mate-in-one", action="store_true",
+                        help="a network without a search: never play a move that lets the "
+                             "opponent mate at once where another move does not (the network's "
+                             "likeliest such move instead)")
     parser.add_argument("--write-launcher", metavar="PATH", type=Path,
                         help="write an executable that starts this engine with these options "
                              "(for GUI registration) and exit")
@@ -113,6 +117,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.mate_in_one and args.player:
         parser.error(f"--player {args.player} has no network: --mate-in-one goes with "
                      "--checkpoint or --pretrained")
+    if args.avoid_mate_in_one and (args.player or args.simulations is not None):
+        parser.error("--avoid-mate-in-one goes with a network without a search: --checkpoint or "
+                     "--pretrained, without --simulations")
     if args.simulations is not None and args.simulations < 1 or args.considered < 1:
         parser.error("--simulations and --considered must be >= 1")
     if not args.value_scale > 0 or not math.isfinite(args.value_scale):
@@ -133,8 +140,8 @@ def build_mover(args) -> PlayerMover:
     name = f"shogi_jax {Path(args.checkpoint).resolve().name} it{iteration}"
     if args.simulations is None:
         name = "".join(c if c.isascii() and c.isprintable() else "_" for c in name)
-        return PlayerMover(Player(name, "policy", config.model, mate_in_one=args.mate_in_one),
-                           params)
+        return PlayerMover(Player(name, "policy", config.model, mate_in_one=args.mate_in_one,
+                                  avoid_mate_in_one=args.avoid_mate_in_one), params)
     name = "".join(c if c.isascii() and c.isprintable() else "_"
                    for c in f"{name} gumbel{args.simulations}")
     settings = SearchSettings(simulations=args.simulations, max_considered_actions=args.considered,
@@ -167,6 +174,7 @@ def main(argv=None) -> int:
                           "--considered", str(args.considered),
                           "--value-scale", repr(args.value_scale)]
         forwarded += ["--mate-in-one"] if args.mate_in_one else []
+        forwarded += ["--avoid-mate-in-one"] if args.avoid_mate_in_one else []
         try:
             write_launcher(args.write_launcher, forwarded)
         except LauncherError as error:

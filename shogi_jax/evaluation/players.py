@@ -6,7 +6,9 @@ them for a batch. Every player picks only legal actions while the game is on.
   and quiet positions broken uniformly at random; one ply, no look-ahead.
 - policy: a trained network, argmax of its masked logits (temperature 0) or a sample at
   temperature T; with `mate_in_one`, a move that wins at once wherever there is one (the
-  search's check, `shogi_jax.search.mate_in_one_or`: a network's prior often passes over them).
+  search's check, `shogi_jax.search.mate_in_one_or`: a network's prior often passes over them);
+  with `avoid_mate_in_one`, never a move that lets the opponent mate at once where another move
+  does not (its likeliest such move instead, `shogi_jax.search.avoiding_mate_in_one`).
 - search: a trained network searching with Gumbel MuZero over our rules (`shogi_jax.search`).
 """
 from __future__ import annotations
@@ -23,7 +25,9 @@ from shogi_jax.config import ModelConfig
 from shogi_jax.model import make_model
 from shogi_jax.ppo import masked_log_softmax
 from shogi_jax.rules.board import NUM_SQUARES, OPP_OFFSET
-from shogi_jax.search import SearchSettings, mate_in_one_or, search_act_and_value
+from shogi_jax.search import (
+    SearchSettings, avoiding_mate_in_one, mate_in_one_or, search_act_and_value,
+)
 from shogi_jax.shaping import PIECE_POINTS
 
 
@@ -73,6 +77,9 @@ class Player:
     # Policy players: play a move that wins at once where there is one (search players have
     # it in their SearchSettings: the search's move is overridden inside the search).
     mate_in_one: bool = False
+    # Policy players: a move that allows a mate in one is replaced by the likeliest that does
+    # not (a two-ply check of the moves tried, in the network's order; play only).
+    avoid_mate_in_one: bool = False
 
     def __post_init__(self):
         if self.kind not in PLAYER_KINDS:
@@ -89,6 +96,8 @@ class Player:
         if self.mate_in_one and self.kind != "policy":
             raise ValueError(f"player {self.name!r}: mate_in_one goes with policy players (a "
                              "search player's is in its search settings)")
+        if self.avoid_mate_in_one and self.kind != "policy":
+            raise ValueError(f"player {self.name!r}: avoid_mate_in_one goes with policy players")
 
     def act(self, params, state: sj.State, key):
         """int32[]: this player's action in one game."""
@@ -104,8 +113,10 @@ class Player:
             return greedy_act(params, state, key), None
         if self.kind == "search":
             return search_act_and_value(make_model(self.model), self.search, params, state, key)
-        action, value = policy_act_and_value(make_model(self.model), self.temperature, params,
-                                             state, key)
+        log_probs, value = policy_log_probs_and_value(make_model(self.model), params, state)
+        action = policy_choice(self.temperature, log_probs, key)
+        if self.avoid_mate_in_one:
+            action = avoiding_mate_in_one(state, action, log_probs)
         return (mate_in_one_or(state, action) if self.mate_in_one else action), value
 
 
@@ -115,13 +126,21 @@ def policy_act(model, temperature: float, params, state: sj.State, key):
 
 
 def policy_act_and_value(model, temperature: float, params, state: sj.State, key):
-    """(int32[] action, float32[] value in [-1, 1] for the side to move) from one evaluation:
-    argmax of the masked logits at temperature 0, else a sample from softmax(logits / T) (`key`
-    is used only then)."""
+    """(int32[] action, float32[] value in [-1, 1] for the side to move) from one evaluation."""
+    log_probs, value = policy_log_probs_and_value(model, params, state)
+    return policy_choice(temperature, log_probs, key), value
+
+
+def policy_log_probs_and_value(model, params, state: sj.State):
+    """(float32[2187] the masked log-softmax of the network's logits, float32[] its value in
+    [-1, 1] for the side to move) of ONE game."""
     logits, value = model.apply(params, sj.observe(state)[None])  # [1, 2187], [1]
-    log_probs = masked_log_softmax(logits[0], state.legal_action_mask)
+    return masked_log_softmax(logits[0], state.legal_action_mask), value[0]
+
+
+def policy_choice(temperature: float, log_probs, key):
+    """int32[]: the argmax of `log_probs` at temperature 0, else a sample from
+    softmax(logits / T) (`key` is used only then)."""
     if temperature == 0:
-        action = jnp.argmax(log_probs)
-    else:
-        action = jax.random.categorical(key, log_probs / temperature)
-    return action.astype(jnp.int32), value[0]
+        return jnp.argmax(log_probs).astype(jnp.int32)
+    return jax.random.categorical(key, log_probs / temperature).astype(jnp.int32)
