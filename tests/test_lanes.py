@@ -54,3 +54,22 @@ def test_nested_vmap_and_unbatched_arguments(states):
     one = jax.jit(legal_moves)
     for i in range(8):
         np.testing.assert_array_equal(masks[i], one(states.board[i], shared_hand)[0])
+
+
+@pytest.mark.parametrize("form", ["cpu", "accelerator"])
+def test_a_vmap_of_a_vmap_merges_both_batch_axes_whatever_their_place(states, form):
+    """A batch of batches (the mate checks: each game's replies, in a batch of games) runs the
+    core once over both axes merged: the outer axis not in front, the inner vmap's hand shared
+    (unbatched) within each outer group, as per-game calls give."""
+    boards = states.board[:12].reshape(4, 3, 81)  # inner axis 0 (4 games), outer axis 1 (3)
+    hands = states.hand[20:23]  # [3, 2, 7]: one per outer group
+    nested = jax.vmap(jax.vmap(legal_moves, in_axes=(0, None)), in_axes=(1, 0))
+    with forced_program(form):
+        masks, checks = jax.jit(nested)(boards, hands)
+    assert masks.shape == (3, 4, sj.NUM_ACTIONS) and checks.shape == (3, 4)
+    one = jax.jit(legal_moves)
+    for group in range(3):
+        for game in range(4):
+            mask, check = one(boards[game, group], hands[group])
+            np.testing.assert_array_equal(masks[group, game], mask)
+            assert bool(checks[group, game]) == bool(check)
