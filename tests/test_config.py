@@ -77,7 +77,8 @@ def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():
     from shogi_jax.evaluation.tournament import load_tournament_config
 
     ladder = {p.name: p for p in load_tournament_config(CONFIG_DIR / "ladder.yaml").players}
-    for name in ("ladder_pretrained.yaml", "search_ladder.yaml", "search128_ladder.yaml"):
+    for name in ("ladder_pretrained.yaml", "search_ladder.yaml", "search128_ladder.yaml",
+                 "mate_defence_ladder.yaml"):
         config = load_tournament_config(CONFIG_DIR / name)
         hub, *rungs = config.players
         assert config.pairing == "gauntlet" and hub.name not in ladder, name
@@ -92,6 +93,9 @@ def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():
         search = load_tournament_config(CONFIG_DIR / name).players[0]
         assert (search.kind, search.simulations, search.run_dir) == (
             "search", simulations, "shogi_jax/pretrained/cpu_60min"), name
+    defending = load_tournament_config(CONFIG_DIR / "mate_defence_ladder.yaml").players[0]
+    assert (defending.kind, defending.mate_in_one, defending.avoid_mate_in_one,
+            defending.run_dir) == ("policy", True, True, "shogi_jax/pretrained/cpu_60min")
 
 
 def test_missing_keys_take_defaults():
