@@ -7,8 +7,9 @@ them for a batch. Every player picks only legal actions while the game is on.
 - policy: a trained network, argmax of its masked logits (temperature 0) or a sample at
   temperature T; with `mate_in_one`, a move that wins at once wherever there is one (the
   search's check, `shogi_jax.search.mate_in_one_or`: a network's prior often passes over them);
-  with `avoid_mate_in_one`, never a move that lets the opponent mate at once where another move
-  does not (its likeliest such move instead, `shogi_jax.search.avoiding_mate_in_one`).
+  with `avoid_mate_in_one`, never a move that lets the opponent mate at once where one of the
+  network's 32 likeliest moves does not (the likeliest such move instead,
+  `shogi_jax.search.avoiding_mate_in_one`).
 - search: a trained network searching with Gumbel MuZero over our rules (`shogi_jax.search`).
 """
 from __future__ import annotations
@@ -77,8 +78,9 @@ class Player:
     # Policy players: play a move that wins at once where there is one (search players have
     # it in their SearchSettings: the search's move is overridden inside the search).
     mate_in_one: bool = False
-    # Policy players: a move that allows a mate in one is replaced by the likeliest that does
-    # not (a two-ply check of the moves tried, in the network's order; play only).
+    # Policy players: a move that allows a mate in one is replaced by the likeliest of the
+    # network's 32 likeliest moves that does not (each tried with the rules, two plies deep, in
+    # the network's order; play only).
     avoid_mate_in_one: bool = False
 
     def __post_init__(self):
