@@ -128,8 +128,9 @@ def allows_mate_in_one(state: sj.State, action, *, max_plies: int = DEFAULT_MAX_
 # The moves `avoiding_mate_in_one` tries after the player's own: the likeliest 32. Where the
 # shipped network's argmax allowed a mate in one that another move avoided (28 positions of its
 # games against Fairy-Stockfish), the likeliest safe move was its 2nd to 6th choice in 26, its 14th
-# and 32nd in the others; trying every legal move would cost a batch of games the worst game's
-# whole list (up to ~200 checks) wherever one of them is lost.
+# and 32nd in the others. Trying every legal move scored no better against Fairy-Stockfish
+# (docs/benchmarks.md) and costs a batch of games the worst game's whole list (up to ~200 checks)
+# wherever one of them is lost.
 AVOID_CANDIDATES = 32
 
 

@@ -96,8 +96,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "(every legal move tried)")
     parser.add_argument("--avoid-mate-in-one", action="store_true",
                         help="a network without a search: never play a move that lets the "
-                             "opponent mate at once where another move does not (the network's "
-                             "likeliest such move instead)")
+                             "opponent mate at once where one of the network's 32 likeliest "
+                             "moves does not (the likeliest such move instead)")
     parser.add_argument("--write-launcher", metavar="PATH", type=Path,
                         help="write an executable that starts this engine with these options "
                              "(for GUI registration) and exit")

@@ -91,9 +91,10 @@ class PlayerConfig:
                                                 "the network or the search prefers (every "
                                                 "legal move tried; default false)")
     avoid_mate_in_one: Optional[bool] = setting(None, "policy: true never plays a move that "
-                                                      "lets the opponent mate at once where "
-                                                      "another does not (the network's likeliest "
-                                                      "such move instead; default false)")
+                                                      "lets the opponent mate at once where one "
+                                                      "of the network's 32 likeliest moves does "
+                                                      "not (the likeliest such move instead; "
+                                                      "default false)")
     command: Optional[str] = setting(None, "usi: the engine's command line (split as a shell "
                                            "would), e.g. /usr/games/fairy-stockfish")
     options: tuple[str, ...] = setting((), "usi: 'Name=value' USI options sent after the "
