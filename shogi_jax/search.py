@@ -47,6 +47,9 @@ class SearchSettings:
     # often leaves the mating move out of the root actions the search considers. Every legal
     # move is tried with the rules' step (`winning_actions`; play only, not training).
     mate_in_one: bool = False
+    # Never play a move that lets the opponent win at once where one of the 32 moves the search
+    # likes most (its improved policy) does not (`avoiding_mate_in_one`; play only).
+    avoid_mate_in_one: bool = False
     # The rules the search simulates: those of the games it plays (a move limit changes which
     # positions are draws).
     max_plies: int = DEFAULT_MAX_PLIES
@@ -213,11 +216,15 @@ def search(model, settings: SearchSettings, params, states: sj.State, key,
         qtransform=functools.partial(mctx.qtransform_completed_by_mix_value,
                                      value_scale=settings.value_scale),
         loop_fn=jax.lax.fori_loop if budget is None else _loop_within(budget))
-    if settings.mate_in_one:  # the move only; the tree and the improved policy stay the search's
-        output = output.replace(action=jax.vmap(functools.partial(
-            mate_in_one_or, max_plies=settings.max_plies, impasse=settings.impasse))(
-                states, output.action).astype(output.action.dtype))
-    return output
+    # The checks change the move only; the tree and the improved policy stay the search's.
+    rules = dict(max_plies=settings.max_plies, impasse=settings.impasse)
+    action = output.action.astype(jnp.int32)  # int32[B]
+    if settings.avoid_mate_in_one:
+        action = jax.vmap(functools.partial(avoiding_mate_in_one, **rules))(
+            states, action, output.action_weights)
+    if settings.mate_in_one:
+        action = jax.vmap(functools.partial(mate_in_one_or, **rules))(states, action)
+    return output.replace(action=action.astype(output.action.dtype))
 
 
 def search_one_game(model, settings: SearchSettings, params, state: sj.State, key,

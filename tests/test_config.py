@@ -434,5 +434,7 @@ def test_tournament_search_players_need_a_run_and_take_search_settings_alone():
         tournament_config_from_dict({"players": [other, dict(searcher, mate_in_one="yes")]})
     defending = dict(policy, avoid_mate_in_one=True)
     assert tournament_config_from_dict({"players": [other, defending]}).players[1].avoid_mate_in_one
-    with raises_naming("players[1]: avoid_mate_in_one only goes with kind policy"):
-        tournament_config_from_dict({"players": [other, dict(searcher, avoid_mate_in_one=True)]})
+    assert tournament_config_from_dict({"players": [other, dict(
+        searcher, avoid_mate_in_one=True)]}).players[1].avoid_mate_in_one
+    with raises_naming("players[0]: avoid_mate_in_one only goes with kinds policy and search"):
+        tournament_config_from_dict({"players": [dict(other, avoid_mate_in_one=True), policy]})

@@ -365,6 +365,38 @@ def test_a_policy_player_avoiding_mate_in_one_plays_its_likeliest_safe_move(netw
         Player("s", "search", model_config, search=SETTINGS, avoid_mate_in_one=True)
 
 
+@pytest.mark.slow
+def test_a_search_avoiding_mate_in_one_plays_its_first_safe_move(network, positions):
+    """`SearchSettings.avoid_mate_in_one` against cshogi: the plain search's move where it lets
+    no mate in one, else the first safe one of the 32 its improved policy likes most (the
+    argmax where none is); the tree and the improved policy stay the plain search's."""
+    model, params = network
+    sfens = list(ALLOWS_MATE_IN_ONE) + list(MATES_IN_THREE)
+    states = [sj.from_sfen(sfen) for sfen in sfens]
+    batch = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
+    key, budget = jax.random.PRNGKey(7), jnp.int32(8)
+    outputs = {}
+    for avoiding in (False, True):
+        settings = dataclasses.replace(SETTINGS, avoid_mate_in_one=avoiding)
+        outputs[avoiding] = jax.jit(lambda params, states, key, budget, settings=settings: search(
+            model, settings, params, states, key, budget))(params, batch, key, budget)
+    np.testing.assert_array_equal(np.asarray(outputs[True].action_weights),
+                                  np.asarray(outputs[False].action_weights))
+    weights = np.asarray(outputs[False].action_weights)
+    replaced = 0
+    for k, sfen in enumerate(sfens):
+        board, state = cshogi.Board(sfen), states[k]
+        plain = sj.action_to_usi(state, int(outputs[False].action[k]))
+        ranked = [plain] + [sj.action_to_usi(state, int(a))
+                            for a in np.argsort(-weights[k], kind="stable")
+                            if state.legal_action_mask[a]][:AVOID_CANDIDATES]
+        expected = next((move for move in ranked if not allows_mate_in_one_by_cshogi(board, move)),
+                        plain)
+        assert sj.action_to_usi(state, int(outputs[True].action[k])) == expected, sfen
+        replaced += expected != plain
+    assert replaced >= 2  # the premise: the plain search lets a mate in one in some of them
+
+
 def test_a_tournament_gives_mate_in_one_to_the_policy_player_and_to_the_search():
     from shogi_jax.evaluation.tournament import PlayerConfig, load_player
 
@@ -381,3 +413,8 @@ def test_a_tournament_gives_mate_in_one_to_the_policy_player_and_to_the_search()
     defending = load_player(PlayerConfig(name="d", kind="policy", run_dir=run,
                                          avoid_mate_in_one=True))
     assert defending.player.avoid_mate_in_one and not defending.player.mate_in_one
+    searching = load_player(PlayerConfig(name="e", kind="search", run_dir=run, simulations=8,
+                                         avoid_mate_in_one=True), max_plies=320)
+    assert not searching.player.avoid_mate_in_one
+    assert searching.player.search == SearchSettings(simulations=8, avoid_mate_in_one=True,
+                                                     max_plies=320)

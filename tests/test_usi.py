@@ -560,17 +560,21 @@ def test_a_searching_launcher_keeps_every_search_setting(tmp_path):
     assert defending.returncode == 0, defending.stderr
     parsed = _launcher_arguments(launcher)
     assert (parsed.simulations, parsed.mate_in_one, parsed.avoid_mate_in_one) == (None, False, True)
+    searching = _usi_cli("--pretrained", "--simulations", "8", "--avoid-mate-in-one",
+                         "--write-launcher", str(launcher))
+    assert searching.returncode == 0, searching.stderr
+    parsed = _launcher_arguments(launcher)
+    assert (parsed.simulations, parsed.avoid_mate_in_one) == (8, True)
 
 
-@pytest.mark.parametrize("arguments", [("--player", "random"),
-                                       ("--pretrained", "--simulations", "8")])
-def test_avoid_mate_in_one_goes_with_a_network_without_a_search(arguments, tmp_path, capsys):
+def test_avoid_mate_in_one_goes_with_a_network(tmp_path, capsys):
     from shogi_jax.cli.usi import main
 
     launcher = tmp_path / "engine.sh"
     with pytest.raises(SystemExit) as refused:
-        main([*arguments, "--avoid-mate-in-one", "--write-launcher", str(launcher)])
-    assert refused.value.code == 2 and "--avoid-mate-in-one goes with" in capsys.readouterr().err
+        main(["--player", "random", "--avoid-mate-in-one", "--write-launcher", str(launcher)])
+    assert refused.value.code == 2
+    assert "--player random has no network: --avoid-mate-in-one" in capsys.readouterr().err
     assert not launcher.exists()
 
 

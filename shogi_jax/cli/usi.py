@@ -95,9 +95,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "whenever there is one, whatever the network or the search prefers "
                              "(every legal move tried)")
     parser.add_argument("--avoid-mate-in-one", action="store_true",
-                        help="a network without a search: never play a move that lets the "
-                             "opponent mate at once where one of the network's 32 likeliest "
-                             "moves does not (the likeliest such move instead)")
+                        help="a network (searching or not): never play a move that lets the "
+                             "opponent mate at once where one of the 32 moves the network (or the "
+                             "search) likes most does not (the first such move instead)")
     parser.add_argument("--write-launcher", metavar="PATH", type=Path,
                         help="write an executable that starts this engine with these options "
                              "(for GUI registration) and exit")
@@ -117,9 +117,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.mate_in_one and args.player:
         parser.error(f"--player {args.player} has no network: --mate-in-one goes with "
                      "--checkpoint or --pretrained")
-    if args.avoid_mate_in_one and (args.player or args.simulations is not None):
-        parser.error("--avoid-mate-in-one goes with a network without a search: --checkpoint or "
-                     "--pretrained, without --simulations")
+    if args.avoid_mate_in_one and args.player:
+        parser.error(f"--player {args.player} has no network: --avoid-mate-in-one goes with "
+                     "--checkpoint or --pretrained")
     if args.simulations is not None and args.simulations < 1 or args.considered < 1:
         parser.error("--simulations and --considered must be >= 1")
     if not args.value_scale > 0 or not math.isfinite(args.value_scale):
@@ -146,7 +146,7 @@ def build_mover(args) -> PlayerMover:
                    for c in f"{name} gumbel{args.simulations}")
     settings = SearchSettings(simulations=args.simulations, max_considered_actions=args.considered,
                               value_scale=args.value_scale, mate_in_one=args.mate_in_one,
-                              max_plies=USI_MAX_PLIES)
+                              avoid_mate_in_one=args.avoid_mate_in_one, max_plies=USI_MAX_PLIES)
     return PlayerMover(Player(name, "search", config.model, search=settings), params)
 
 

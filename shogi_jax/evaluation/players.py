@@ -99,7 +99,8 @@ class Player:
             raise ValueError(f"player {self.name!r}: mate_in_one goes with policy players (a "
                              "search player's is in its search settings)")
         if self.avoid_mate_in_one and self.kind != "policy":
-            raise ValueError(f"player {self.name!r}: avoid_mate_in_one goes with policy players")
+            raise ValueError(f"player {self.name!r}: avoid_mate_in_one goes with policy players "
+                             "(a search player's is in its search settings)")
 
     def act(self, params, state: sj.State, key):
         """int32[]: this player's action in one game."""

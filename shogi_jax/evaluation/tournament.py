@@ -90,11 +90,11 @@ class PlayerConfig:
                                                 "wins at once whenever there is one, whatever "
                                                 "the network or the search prefers (every "
                                                 "legal move tried; default false)")
-    avoid_mate_in_one: Optional[bool] = setting(None, "policy: true never plays a move that "
-                                                      "lets the opponent mate at once where one "
-                                                      "of the network's 32 likeliest moves does "
-                                                      "not (the likeliest such move instead; "
-                                                      "default false)")
+    avoid_mate_in_one: Optional[bool] = setting(None, "policy and search: true never plays a "
+                                                      "move that lets the opponent mate at once "
+                                                      "where one of the 32 moves the network (or "
+                                                      "the search) likes most does not (the first "
+                                                      "such move instead; default false)")
     command: Optional[str] = setting(None, "usi: the engine's command line (split as a shell "
                                            "would), e.g. /usr/games/fairy-stockfish")
     options: tuple[str, ...] = setting((), "usi: 'Name=value' USI options sent after the "
@@ -180,8 +180,9 @@ def tournament_config_from_dict(raw: Mapping[str, Any]) -> TournamentConfig:
         if player.kind not in NETWORK_KINDS and player.mate_in_one is not None:
             raise ConfigError(f"{key}: mate_in_one only goes with kinds "
                               f"{' and '.join(NETWORK_KINDS)}")
-        if player.kind != "policy" and player.avoid_mate_in_one is not None:
-            raise ConfigError(f"{key}: avoid_mate_in_one only goes with kind policy")
+        if player.kind not in NETWORK_KINDS and player.avoid_mate_in_one is not None:
+            raise ConfigError(f"{key}: avoid_mate_in_one only goes with kinds "
+                              f"{' and '.join(NETWORK_KINDS)}")
         if player.kind == ENGINE_KIND:
             _engine_player(player, key)  # its command, options and limit
     if config.anchor is None:
@@ -241,13 +242,14 @@ def load_player(spec: PlayerConfig, *, max_plies: int = sj.DEFAULT_MAX_PLIES,
     run_config, params, step = checkpoint.load_policy(spec.run_dir, which=spec.checkpoint,
                                                       step=spec.step)
     search, mate_in_one = None, bool(spec.mate_in_one)
+    avoid_mate_in_one = bool(spec.avoid_mate_in_one)
     if spec.kind == "search":  # the search checks for mates itself
         search = SearchSettings(**spec.search_settings(), mate_in_one=mate_in_one,
-                                max_plies=max_plies, impasse=impasse)
-        mate_in_one = False
+                                avoid_mate_in_one=avoid_mate_in_one, max_plies=max_plies,
+                                impasse=impasse)
+        mate_in_one = avoid_mate_in_one = False
     player = Player(spec.name, spec.kind, model=run_config.model, temperature=spec.temperature,
-                    search=search, mate_in_one=mate_in_one,
-                    avoid_mate_in_one=bool(spec.avoid_mate_in_one))
+                    search=search, mate_in_one=mate_in_one, avoid_mate_in_one=avoid_mate_in_one)
     return LoadedPlayer(player, params, f"{spec.run_dir} iteration {step}",
                         dataclasses.replace(spec, step=step))
 
