@@ -82,6 +82,12 @@ _LEGAL_AT_ONCE = 128
 _LEGAL_SLOTS = -(-sj.NUM_ACTIONS // _LEGAL_AT_ONCE) * _LEGAL_AT_ONCE  # 2304: whole rounds
 
 
+def _legal_while_playing(state: sj.State):
+    """bool[2187]: the legal actions of ONE game, none once it is over (its mask is then all
+    True, for softmax safety)."""
+    return state.legal_action_mask & ~(state.terminated | state.truncated)
+
+
 def winning_actions(state: sj.State, *, max_plies: int, impasse: bool):
     """bool[2187]: the legal actions of ONE game after which the game is over and won by the side
     that played it: the opponent checkmated or left without a legal move (mates in one). A
@@ -89,7 +95,7 @@ def winning_actions(state: sj.State, *, max_plies: int, impasse: bool):
     Only the legal actions are stepped, `_LEGAL_AT_ONCE` at a time, until all are tried."""
     step = functools.partial(sj.step, max_plies=max_plies, impasse=impasse)
     mover = state.color
-    legal = state.legal_action_mask & ~(state.terminated | state.truncated)
+    legal = _legal_while_playing(state)
     count = jnp.sum(legal, dtype=jnp.int32)
     # int32[2304]: the legal actions in order, then padding (action 0, never counted as a win).
     actions = jnp.nonzero(legal, size=_LEGAL_SLOTS, fill_value=0)[0].astype(jnp.int32)
@@ -147,7 +153,7 @@ def avoiding_mate_in_one(state: sj.State, action, preference, *,
     `_LEGAL_AT_ONCE` steps)."""
     action = jnp.asarray(action, jnp.int32)
     chex.assert_shape(preference, (sj.NUM_ACTIONS,))
-    legal = state.legal_action_mask & ~(state.terminated | state.truncated)
+    legal = _legal_while_playing(state)
     _, likeliest = jax.lax.top_k(jnp.where(legal, preference, -jnp.inf), AVOID_CANDIDATES)
     ranked = jnp.concatenate([action[None], likeliest.astype(jnp.int32)])  # int32[1 + 32]
     tries = 1 + jnp.minimum(jnp.sum(legal, dtype=jnp.int32), AVOID_CANDIDATES)

@@ -123,17 +123,6 @@ class Player:
         return (mate_in_one_or(state, action) if self.mate_in_one else action), value
 
 
-def policy_act(model, temperature: float, params, state: sj.State, key):
-    """int32[]: the policy player's action (`policy_act_and_value` without the value)."""
-    return policy_act_and_value(model, temperature, params, state, key)[0]
-
-
-def policy_act_and_value(model, temperature: float, params, state: sj.State, key):
-    """(int32[] action, float32[] value in [-1, 1] for the side to move) from one evaluation."""
-    log_probs, value = policy_log_probs_and_value(model, params, state)
-    return policy_choice(temperature, log_probs, key), value
-
-
 def policy_log_probs_and_value(model, params, state: sj.State):
     """(float32[2187] the masked log-softmax of the network's logits, float32[] its value in
     [-1, 1] for the side to move) of ONE game."""
