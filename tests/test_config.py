@@ -78,7 +78,7 @@ def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():
 
     ladder = {p.name: p for p in load_tournament_config(CONFIG_DIR / "ladder.yaml").players}
     for name in ("ladder_pretrained.yaml", "search_ladder.yaml", "search128_ladder.yaml",
-                 "mate_defence_ladder.yaml"):
+                 "mate_defence_ladder.yaml", "bar_on_ladder.yaml"):
         config = load_tournament_config(CONFIG_DIR / name)
         hub, *rungs = config.players
         assert config.pairing == "gauntlet" and hub.name not in ladder, name
@@ -96,6 +96,12 @@ def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():
     defending = load_tournament_config(CONFIG_DIR / "mate_defence_ladder.yaml").players[0]
     assert (defending.kind, defending.mate_in_one, defending.avoid_mate_in_one,
             defending.run_dir) == ("policy", True, True, "shogi_jax/pretrained/cpu_60min")
+    # The bar placed on the ladder is the engine scripts/usi_bar.sh plays: Skill Level 0, 50 ms.
+    bar = load_tournament_config(CONFIG_DIR / "bar_on_ladder.yaml")
+    assert (bar.players[0].byoyomi_ms, sorted(bar.players[0].options), bar.concurrency) == (
+        50, ["Skill Level=0", "Threads=1"], 1)
+    usi_bar = (CONFIG_DIR.parent / "scripts" / "usi_bar.sh").read_text()
+    assert '--options2 "Skill Level:0,Threads:1"' in usi_bar and "--byoyomi 1000 50" in usi_bar
 
 
 def test_missing_keys_take_defaults():
