@@ -31,7 +31,7 @@ from bench_common import compile_timed, machine_info, machine_line, markdown_tab
 import shogi_jax as sj
 from shogi_jax import checkpoint
 from shogi_jax.evaluation.players import Player
-from shogi_jax.search import winning_actions
+from shogi_jax.tactics import Tactics, winning_actions
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "shogi_jax" / "pretrained" / "cpu_60min"
@@ -115,9 +115,11 @@ def main(argv=None) -> int:
 
     config, params, _ = checkpoint.load_policy(str(PRETRAINED), which="latest", step=None)
     players = {"raw network": Player("raw", "policy", config.model),
-               "mate_in_one": Player("m", "policy", config.model, mate_in_one=True),
-               "mate_in_one + avoid_mate_in_one": Player("a", "policy", config.model,
-                                                         mate_in_one=True, avoid_mate_in_one=True)}
+               "mate_in_one": Player("m", "policy", config.model,
+                                     tactics=Tactics(mate_in_one=True)),
+               "mate_in_one + avoid_mate_in_one": Player(
+                   "a", "policy", config.model,
+                   tactics=Tactics(mate_in_one=True, avoid_mate_in_one=True))}
     rows = []
     for batch in args.batches:
         groups = [stack(states[i:i + batch]) for i in range(0, len(states) - batch + 1, batch)]

@@ -30,9 +30,8 @@ from shogi_jax.evaluation.match import (
 from shogi_jax.evaluation.players import Player
 from shogi_jax.model import make_model
 from shogi_jax.ppo import masked_log_softmax
-from shogi_jax.search import (
-    AVOID_CANDIDATES, SearchSettings, search, tree_depth, winning_actions,
-)
+from shogi_jax.search import SearchSettings, search, search_one_game, tree_depth
+from shogi_jax.tactics import AVOID_CANDIDATES, Tactics, winning_actions
 
 MATES_IN_ONE = {  # SFEN: its only mating move
     "6k1p/9/4P1G2/9/6L2/9/9/9/K8 b - 1": "3c3b",
@@ -68,6 +67,12 @@ def forces_mate_in_two_more(board: cshogi.Board, move: str) -> bool:
         return board.is_check() and cshogi.DfPn(depth=3).search_andnode(board)
     finally:
         board.pop()
+
+
+@functools.lru_cache(maxsize=None)
+def pretrained_model_config():
+    """The shipped network's shape (what `network`'s parameters fit)."""
+    return checkpoint.load_policy(str(PRETRAINED_RUN), which="latest", step=None)[0].model
 
 
 @pytest.fixture(scope="module")
@@ -267,27 +272,38 @@ def test_winning_actions_are_the_mates_in_one_cshogi_finds(positions):
     assert wins[8:32].any(1).all() and not wins[32:].any() and several > 0
 
 
-@pytest.mark.slow
-def test_mate_in_one_plays_the_mate_and_leaves_the_search_alone(network, run_search, positions):
-    """With mate_in_one, one simulation is enough to mate in one; where there is no mate in one
-    the move, like the tree and the improved policy everywhere, is the plain search's."""
+def search_player_and_its_search(network, settings: SearchSettings, tactics: Tactics, batch,
+                                 keys):
+    """(the moves int32[B] of a search player with `tactics` in each game of `batch`, the plain
+    searches' outputs with the same keys, the batch axis second)."""
     model, params = network
+    player = Player("s", "search", pretrained_model_config(), search=settings, tactics=tactics)
+    played = jax.jit(jax.vmap(player.act, in_axes=(None, 0, 0)))(params, batch, keys)
+    outputs = jax.jit(jax.vmap(lambda state, key: search_one_game(model, settings, params, state,
+                                                                  key)))(batch, keys)
+    return np.asarray(played), outputs
+
+
+@pytest.mark.slow
+def test_a_search_player_with_mate_in_one_mates_and_otherwise_plays_the_search(network,
+                                                                              positions):
+    """With mate_in_one, one simulation is enough to mate in one; where there is no mate in one
+    the move is the plain search's (its tree and improved policy are the search's own: the
+    tactics are the player's, outside the search)."""
     states, batch = positions
-    settings = dataclasses.replace(SETTINGS, mate_in_one=True)
-    key, budget = jax.random.PRNGKey(5), jnp.int32(1)
-    checked = jax.jit(lambda params, states, key, budget: search(
-        model, settings, params, states, key, budget))(params, batch, key, budget)
-    plain = run_search(params, batch, key, 1)
+    keys = jax.random.split(jax.random.PRNGKey(5), len(states))
+    settings = dataclasses.replace(SETTINGS, simulations=1)
+    checked, plain = search_player_and_its_search(network, settings, Tactics(mate_in_one=True),
+                                                  batch, keys)
+    plain_moves = np.asarray(plain.action[:, 0])
     for k, sfen in enumerate(POSITIONS):
-        move = sj.action_to_usi(states[k], int(checked.action[k]))
+        move = sj.action_to_usi(states[k], int(checked[k]))
         if sfen in MATES_IN_ONE:
             assert move == MATES_IN_ONE[sfen], sfen
         else:
-            assert int(checked.action[k]) == int(plain.action[k]), sfen
-    assert [sj.action_to_usi(states[k], int(plain.action[k])) for k in range(4)] != \
+            assert int(checked[k]) == int(plain_moves[k]), sfen
+    assert [sj.action_to_usi(states[k], int(plain_moves[k])) for k in range(4)] != \
         list(MATES_IN_ONE.values())  # one simulation alone does not find them all
-    np.testing.assert_array_equal(np.asarray(checked.action_weights),
-                                  np.asarray(plain.action_weights))
 
 
 def test_a_policy_player_with_mate_in_one_mates_and_otherwise_plays_its_argmax(network,
@@ -296,10 +312,10 @@ def test_a_policy_player_with_mate_in_one_mates_and_otherwise_plays_its_argmax(n
     cshogi's only mating move where there is one, the network's own argmax everywhere else."""
     _, params = network
     states, batch = positions
-    model_config = checkpoint.load_policy(str(PRETRAINED_RUN), which="latest", step=None)[0].model
     plays = {}
     for checking in (False, True):
-        player = Player("p", "policy", model_config, mate_in_one=checking)
+        player = Player("p", "policy", pretrained_model_config(),
+                        tactics=Tactics(mate_in_one=checking))
         keys = jax.random.split(jax.random.PRNGKey(0), len(states))
         plays[checking] = np.asarray(jax.jit(jax.vmap(player.act, in_axes=(None, 0, 0)))(
             params, batch, keys))
@@ -311,8 +327,9 @@ def test_a_policy_player_with_mate_in_one_mates_and_otherwise_plays_its_argmax(n
             assert plays[True][k] == plays[False][k], sfen
     assert [sj.action_to_usi(states[k], int(plays[False][k])) for k in range(4)] != \
         list(MATES_IN_ONE.values())  # the premise: the raw network misses some of them
-    with pytest.raises(ValueError, match="mate_in_one goes with policy players"):
-        Player("s", "search", model_config, search=SETTINGS, mate_in_one=True)
+    for kind in ("random", "greedy"):
+        with pytest.raises(ValueError, match="tactics go with policy and search players"):
+            Player("b", kind, tactics=Tactics(mate_in_one=True))
 
 
 # Positions of the shipped network's games against Fairy-Stockfish at depth 1 where its argmax
@@ -346,8 +363,8 @@ def test_a_policy_player_avoiding_mate_in_one_plays_its_likeliest_safe_move(netw
     sfens = list(ALLOWS_MATE_IN_ONE) + list(MATES_IN_THREE)
     states = [sj.from_sfen(sfen) for sfen in sfens]
     batch = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
-    model_config = checkpoint.load_policy(str(PRETRAINED_RUN), which="latest", step=None)[0].model
-    player = Player("p", "policy", model_config, avoid_mate_in_one=True)
+    player = Player("p", "policy", pretrained_model_config(),
+                    tactics=Tactics(avoid_mate_in_one=True))
     keys = jax.random.split(jax.random.PRNGKey(0), len(states))
     played = np.asarray(jax.jit(jax.vmap(player.act, in_axes=(None, 0, 0)))(params, batch, keys))
     logits, _ = model.apply(params, jax.vmap(sj.observe)(batch))
@@ -361,60 +378,50 @@ def test_a_policy_player_avoiding_mate_in_one_plays_its_likeliest_safe_move(netw
         assert first_safe == ALLOWS_MATE_IN_ONE.get(sfen, 0), sfen  # the premise, by cshogi
         expected = ranked[0] if first_safe is None else ranked[first_safe]
         assert sj.action_to_usi(state, int(played[k])) == expected, sfen
-    with pytest.raises(ValueError, match="avoid_mate_in_one goes with policy players"):
-        Player("s", "search", model_config, search=SETTINGS, avoid_mate_in_one=True)
+    with pytest.raises(ValueError, match="tactics go with policy and search players"):
+        Player("b", "random", tactics=Tactics(avoid_mate_in_one=True))
 
 
 @pytest.mark.slow
-def test_a_search_avoiding_mate_in_one_plays_its_first_safe_move(network, positions):
-    """`SearchSettings.avoid_mate_in_one` against cshogi: the plain search's move where it lets
-    no mate in one, else the first safe one of the 32 its improved policy likes most (the
-    argmax where none is); the tree and the improved policy stay the plain search's."""
-    model, params = network
+def test_a_search_avoiding_mate_in_one_plays_its_first_safe_move(network):
+    """`avoid_mate_in_one` on a search player against cshogi: the plain search's move where it
+    lets no mate in one, else the first safe one of the 32 its improved policy likes most (the
+    search's move where none is)."""
     sfens = list(ALLOWS_MATE_IN_ONE) + list(MATES_IN_THREE)
     states = [sj.from_sfen(sfen) for sfen in sfens]
     batch = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
-    key, budget = jax.random.PRNGKey(7), jnp.int32(8)
-    outputs = {}
-    for avoiding in (False, True):
-        settings = dataclasses.replace(SETTINGS, avoid_mate_in_one=avoiding)
-        outputs[avoiding] = jax.jit(lambda params, states, key, budget, settings=settings: search(
-            model, settings, params, states, key, budget))(params, batch, key, budget)
-    np.testing.assert_array_equal(np.asarray(outputs[True].action_weights),
-                                  np.asarray(outputs[False].action_weights))
-    weights = np.asarray(outputs[False].action_weights)
+    keys = jax.random.split(jax.random.PRNGKey(7), len(states))
+    settings = dataclasses.replace(SETTINGS, simulations=8)
+    played, plain = search_player_and_its_search(
+        network, settings, Tactics(avoid_mate_in_one=True), batch, keys)
+    weights = np.asarray(plain.action_weights[:, 0])
     replaced = 0
     for k, sfen in enumerate(sfens):
         board, state = cshogi.Board(sfen), states[k]
-        plain = sj.action_to_usi(state, int(outputs[False].action[k]))
-        ranked = [plain] + [sj.action_to_usi(state, int(a))
-                            for a in np.argsort(-weights[k], kind="stable")
-                            if state.legal_action_mask[a]][:AVOID_CANDIDATES]
+        searched = sj.action_to_usi(state, int(plain.action[k, 0]))
+        ranked = [searched] + [sj.action_to_usi(state, int(a))
+                               for a in np.argsort(-weights[k], kind="stable")
+                               if state.legal_action_mask[a]][:AVOID_CANDIDATES]
         expected = next((move for move in ranked if not allows_mate_in_one_by_cshogi(board, move)),
-                        plain)
-        assert sj.action_to_usi(state, int(outputs[True].action[k])) == expected, sfen
-        replaced += expected != plain
+                        searched)
+        assert sj.action_to_usi(state, int(played[k])) == expected, sfen
+        replaced += expected != searched
     assert replaced >= 2  # the premise: the plain search lets a mate in one in some of them
 
 
-def test_a_tournament_gives_mate_in_one_to_the_policy_player_and_to_the_search():
+def test_a_tournament_gives_the_tactics_to_the_policy_player_and_to_the_search():
     from shogi_jax.evaluation.tournament import PlayerConfig, load_player
 
     run = str(PRETRAINED_RUN)
     policy = load_player(PlayerConfig(name="p", kind="policy", run_dir=run, mate_in_one=True))
-    assert policy.player.mate_in_one and policy.player.search is None
-    searching = load_player(PlayerConfig(name="s", kind="search", run_dir=run, simulations=8,
-                                         mate_in_one=True), max_plies=320)
-    assert not searching.player.mate_in_one  # the search checks inside the search
-    assert searching.player.search == SearchSettings(simulations=8, mate_in_one=True,
-                                                     max_plies=320)
+    assert policy.player.tactics == Tactics(mate_in_one=True) and policy.player.search is None
     plain = load_player(PlayerConfig(name="q", kind="policy", run_dir=run))
-    assert not plain.player.mate_in_one and not plain.player.avoid_mate_in_one
+    assert plain.player.tactics == Tactics() and not plain.player.tactics
     defending = load_player(PlayerConfig(name="d", kind="policy", run_dir=run,
                                          avoid_mate_in_one=True))
-    assert defending.player.avoid_mate_in_one and not defending.player.mate_in_one
-    searching = load_player(PlayerConfig(name="e", kind="search", run_dir=run, simulations=8,
-                                         avoid_mate_in_one=True), max_plies=320)
-    assert not searching.player.avoid_mate_in_one
-    assert searching.player.search == SearchSettings(simulations=8, avoid_mate_in_one=True,
-                                                     max_plies=320)
+    assert defending.player.tactics == Tactics(avoid_mate_in_one=True)
+    searching = load_player(PlayerConfig(name="s", kind="search", run_dir=run, simulations=8,
+                                         mate_in_one=True, avoid_mate_in_one=True),
+                            max_plies=320)
+    assert searching.player.tactics == Tactics(mate_in_one=True, avoid_mate_in_one=True)
+    assert searching.player.search == SearchSettings(simulations=8, max_plies=320)

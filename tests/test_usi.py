@@ -411,6 +411,44 @@ def test_a_search_sizes_itself_to_the_go_limits():
     assert mover.search_budget({"movetime": 1}, 0) == 1  # never nothing
 
 
+@pytest.mark.slow
+def test_a_searching_engine_plays_its_tactics_on_the_searched_move():
+    """The USI engine's search path (a search sized to `go nodes 1`) applies the player's
+    tactics: with mate_in_one every hand-made mate in one is played, where one simulation alone
+    misses some of them."""
+    from shogi_jax import checkpoint
+    from shogi_jax.cli.usi import PRETRAINED_RUN
+    from shogi_jax.evaluation.players import Player
+    from shogi_jax.search import SearchSettings
+    from shogi_jax.tactics import Tactics
+    from shogi_jax.usi_engine.mover import PlayerMover
+
+    mates = {"6k1p/9/4P1G2/9/6L2/9/9/9/K8 b - 1": "3c3b",
+             "3s2n2/3Sk1G2/9/9/5N3/9/9/9/8K b - 1": "4e5c+",
+             "ppk6/9/n1G1+P4/2l6/4N4/9/9/9/8K b - 1": "5c6b",
+             "9/7Sk/6g2/8G/9/9/9/9/K8 b - 1": "1d1c"}
+    for sfen, mate in mates.items():  # the premise, by cshogi: each has exactly one mate in one
+        board = cshogi.Board(sfen)
+        mating = []
+        for move in board.legal_moves:
+            board.push(move)
+            if board.is_game_over():
+                mating.append(cshogi.move_to_usi(move))
+            board.pop()
+        assert mating == [mate], sfen
+    config, params, _ = checkpoint.load_policy(str(PRETRAINED_RUN), which="latest", step=None)
+    played = {}
+    for tactics in (Tactics(), Tactics(mate_in_one=True)):
+        mover = PlayerMover(Player("s", "search", config.model, search=SearchSettings(
+            simulations=8, value_scale=1.0), tactics=tactics), params)
+        played[tactics] = []
+        for sfen in mates:
+            mover.set_position(sfen, [])
+            played[tactics].append(mover.best_move(lambda line: None, {"nodes": 1}).move)
+    assert played[Tactics(mate_in_one=True)] == list(mates.values())
+    assert played[Tactics()] != list(mates.values())  # one simulation alone misses some
+
+
 # Black's rook on 2i, White's king on 1a, Black's king on 5i, Black to move.
 ROOK_AND_KINGS = "8k/9/9/9/9/9/9/9/4K2R1 b - 1"
 QUIET_CYCLE = ["2i3i", "1a1b", "3i2i", "1b1a"]  # back where it began, no check

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from shogi_jax.evaluation.players import Player
 from shogi_jax.search import SearchSettings
+from shogi_jax.tactics import Tactics
 from shogi_jax.usi_engine.mover import USI_MAX_PLIES, PlayerMover, keep_compiled_programs
 from shogi_jax.usi_engine.protocol import serve
 
@@ -138,16 +139,16 @@ def build_mover(args) -> PlayerMover:
     config, params, iteration = checkpoint.load_policy(args.checkpoint, which=args.which,
                                                        step=args.step)
     name = f"shogi_jax {Path(args.checkpoint).resolve().name} it{iteration}"
+    tactics = Tactics(mate_in_one=args.mate_in_one, avoid_mate_in_one=args.avoid_mate_in_one)
     if args.simulations is None:
         name = "".join(c if c.isascii() and c.isprintable() else "_" for c in name)
-        return PlayerMover(Player(name, "policy", config.model, mate_in_one=args.mate_in_one,
-                                  avoid_mate_in_one=args.avoid_mate_in_one), params)
+        return PlayerMover(Player(name, "policy", config.model, tactics=tactics), params)
     name = "".join(c if c.isascii() and c.isprintable() else "_"
                    for c in f"{name} gumbel{args.simulations}")
     settings = SearchSettings(simulations=args.simulations, max_considered_actions=args.considered,
-                              value_scale=args.value_scale, mate_in_one=args.mate_in_one,
-                              avoid_mate_in_one=args.avoid_mate_in_one, max_plies=USI_MAX_PLIES)
-    return PlayerMover(Player(name, "search", config.model, search=settings), params)
+                              value_scale=args.value_scale, max_plies=USI_MAX_PLIES)
+    return PlayerMover(Player(name, "search", config.model, search=settings, tactics=tactics),
+                       params)
 
 
 def main(argv=None) -> int:

@@ -5,12 +5,12 @@ them for a batch. Every player picks only legal actions while the game is on.
 - greedy: captures the most valuable piece (material points as in `shogi_jax.shaping`), ties
   and quiet positions broken uniformly at random; one ply, no look-ahead.
 - policy: a trained network, argmax of its masked logits (temperature 0) or a sample at
-  temperature T; with `mate_in_one`, a move that wins at once wherever there is one (the
-  search's check, `shogi_jax.search.mate_in_one_or`: a network's prior often passes over them);
-  with `avoid_mate_in_one`, never a move that lets the opponent mate at once where one of the
-  network's 32 likeliest moves does not (the likeliest such move instead,
-  `shogi_jax.search.avoiding_mate_in_one`).
+  temperature T.
 - search: a trained network searching with Gumbel MuZero over our rules (`shogi_jax.search`).
+
+Both network players take the same play-time `Tactics` (`shogi_jax.tactics`): a mate in one where
+there is one, and never a move that lets the opponent mate at once where one of their 32 likeliest
+does not, ranked by the network's policy or by the search's improved policy.
 """
 from __future__ import annotations
 
@@ -26,10 +26,9 @@ from shogi_jax.config import ModelConfig
 from shogi_jax.model import make_model
 from shogi_jax.ppo import masked_log_softmax
 from shogi_jax.rules.board import NUM_SQUARES, OPP_OFFSET
-from shogi_jax.search import (
-    SearchSettings, avoiding_mate_in_one, mate_in_one_or, search_act_and_value,
-)
+from shogi_jax.search import SearchSettings, search_one_game
 from shogi_jax.shaping import PIECE_POINTS
+from shogi_jax.tactics import Tactics
 
 
 PLAYER_KINDS = ("random", "greedy", "policy", "search")
@@ -75,13 +74,8 @@ class Player:
     model: Optional[ModelConfig] = None  # policy and search players: the network's shape
     temperature: float = 0.0  # policy players: 0 plays the argmax
     search: Optional[SearchSettings] = None  # search players: how they search
-    # Policy players: play a move that wins at once where there is one (search players have
-    # it in their SearchSettings: the search's move is overridden inside the search).
-    mate_in_one: bool = False
-    # Policy players: a move that allows a mate in one is replaced by the likeliest of the
-    # network's 32 likeliest moves that does not (each tried with the rules, two plies deep, in
-    # the network's order; play only).
-    avoid_mate_in_one: bool = False
+    # Policy and search players: checks with the rules on top of the move (play only).
+    tactics: Tactics = Tactics()
 
     def __post_init__(self):
         if self.kind not in PLAYER_KINDS:
@@ -95,12 +89,9 @@ class Player:
                              "and only with them")
         if self.temperature < 0:
             raise ValueError(f"player {self.name!r}: temperature must be >= 0")
-        if self.mate_in_one and self.kind != "policy":
-            raise ValueError(f"player {self.name!r}: mate_in_one goes with policy players (a "
-                             "search player's is in its search settings)")
-        if self.avoid_mate_in_one and self.kind != "policy":
-            raise ValueError(f"player {self.name!r}: avoid_mate_in_one goes with policy players "
-                             "(a search player's is in its search settings)")
+        if self.tactics and self.kind not in NETWORK_KINDS:
+            raise ValueError(f"player {self.name!r}: tactics go with "
+                             f"{' and '.join(NETWORK_KINDS)} players (a network's move to check)")
 
     def act(self, params, state: sj.State, key):
         """int32[]: this player's action in one game."""
@@ -115,12 +106,23 @@ class Player:
         if self.kind == "greedy":
             return greedy_act(params, state, key), None
         if self.kind == "search":
-            return search_act_and_value(make_model(self.model), self.search, params, state, key)
-        log_probs, value = policy_log_probs_and_value(make_model(self.model), params, state)
-        action = policy_choice(self.temperature, log_probs, key)
-        if self.avoid_mate_in_one:
-            action = avoiding_mate_in_one(state, action, log_probs)
-        return (mate_in_one_or(state, action) if self.mate_in_one else action), value
+            output = search_one_game(make_model(self.model), self.search, params, state, key)
+            # The move, ranked alternatives (the improved policy) and the root's mean value.
+            action, preference = output.action[0], output.action_weights[0]
+            value = output.search_tree.summary().value[0]
+        else:
+            preference, value = policy_log_probs_and_value(make_model(self.model), params, state)
+            action = policy_choice(self.temperature, preference, key)
+        return self.checked(state, action, preference), value
+
+    def checked(self, state: sj.State, action, preference):
+        """int32[]: `action` of ONE game after this player's tactics (`preference`
+        float32[2187] ranks its alternatives), with the rules its search simulates."""
+        if not self.tactics:
+            return jnp.asarray(action, jnp.int32)
+        rules = {} if self.search is None else dict(max_plies=self.search.max_plies,
+                                                    impasse=self.search.impasse)
+        return self.tactics.apply(state, action, preference, **rules)
 
 
 def policy_log_probs_and_value(model, params, state: sj.State):

@@ -45,6 +45,7 @@ from shogi_jax.notation.csa import csa_from_record
 from shogi_jax.notation.kif import kif_from_record
 from shogi_jax.rules.state import STARTPOS_SFEN
 from shogi_jax.search import SearchSettings
+from shogi_jax.tactics import Tactics
 
 RESULT_OF_WINNER = {0: "black_win", 1: "white_win", -1: "draw"}
 CONFIG_FILE = "tournament.yaml"  # the config it began with, policy players pinned to a step
@@ -241,15 +242,12 @@ def load_player(spec: PlayerConfig, *, max_plies: int = sj.DEFAULT_MAX_PLIES,
         return LoadedPlayer(Player(spec.name, spec.kind), None, spec.kind, spec)
     run_config, params, step = checkpoint.load_policy(spec.run_dir, which=spec.checkpoint,
                                                       step=spec.step)
-    search, mate_in_one = None, bool(spec.mate_in_one)
-    avoid_mate_in_one = bool(spec.avoid_mate_in_one)
-    if spec.kind == "search":  # the search checks for mates itself
-        search = SearchSettings(**spec.search_settings(), mate_in_one=mate_in_one,
-                                avoid_mate_in_one=avoid_mate_in_one, max_plies=max_plies,
-                                impasse=impasse)
-        mate_in_one = avoid_mate_in_one = False
+    search = (SearchSettings(**spec.search_settings(), max_plies=max_plies, impasse=impasse)
+              if spec.kind == "search" else None)
+    tactics = Tactics(mate_in_one=bool(spec.mate_in_one),
+                      avoid_mate_in_one=bool(spec.avoid_mate_in_one))
     player = Player(spec.name, spec.kind, model=run_config.model, temperature=spec.temperature,
-                    search=search, mate_in_one=mate_in_one, avoid_mate_in_one=avoid_mate_in_one)
+                    search=search, tactics=tactics)
     return LoadedPlayer(player, params, f"{spec.run_dir} iteration {step}",
                         dataclasses.replace(spec, step=step))
 

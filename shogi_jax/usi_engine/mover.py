@@ -59,7 +59,8 @@ def _search_move(player: Player, params, state: sj.State, key, budget):
     output = search_one_game(make_model(player.model), player.search, params, state, move_key,
                              budget)
     tree = output.search_tree
-    return (output.action[0], tree.summary().value[0], tree.parents[0]), key
+    action = player.checked(state, output.action[0], output.action_weights[0])
+    return (action, tree.summary().value[0], tree.parents[0]), key
 
 
 # A search may spend this share of the time a `go` allows (the rest: the host's own work, the

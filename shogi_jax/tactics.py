@@ -1,0 +1,144 @@
+"""Play-time tactics: checks with the rules, two plies deep, on top of a network's or a search's
+move (play only: training never sees them). Both kinds of network player take them the same way
+(`Tactics` in `evaluation.players.Player`), each ranking its alternatives by its own preference:
+the network's policy, or the search's improved policy.
+
+- `mate_in_one`: play a move that wins at once where there is one (mate, or a move that leaves the
+  opponent none), whatever the network or the search prefers, as dlshogi's root mate search does:
+  a network's prior often passes over them, and leaves them out of the moves a search considers.
+- `avoid_mate_in_one`: never play a move that lets the opponent win at once where one of the
+  `AVOID_CANDIDATES` moves the player likes most does not.
+
+Whether a move mates does not depend on the move limit or on impasse declarations (the rules judge
+checkmate before either), so players that do not know the game's rules may keep the defaults.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import chex
+import jax
+import jax.numpy as jnp
+
+import shogi_jax as sj
+from shogi_jax.rules.state import DEFAULT_MAX_PLIES
+
+
+@dataclass(frozen=True)
+class Tactics:
+    """Which play-time checks a network player makes (hashable: part of the compiled program's
+    identity)."""
+
+    # A move that wins at once where there is one (`mate_in_one_or`: every legal move stepped).
+    mate_in_one: bool = False
+    # A move that lets the opponent win at once is replaced by the first of the player's
+    # `AVOID_CANDIDATES` likeliest that does not (`avoiding_mate_in_one`). Applied before
+    # mate_in_one: a mate of our own wins before the opponent's reply.
+    avoid_mate_in_one: bool = False
+
+    def __bool__(self) -> bool:
+        return self.mate_in_one or self.avoid_mate_in_one
+
+    def apply(self, state: sj.State, action, preference, *, max_plies: int = DEFAULT_MAX_PLIES,
+              impasse: bool = True):
+        """int32[]: the move of ONE game after these checks; `action` is the player's own,
+        `preference` float32[2187] ranks its alternatives (higher first)."""
+        action = jnp.asarray(action, jnp.int32)
+        if self.avoid_mate_in_one:
+            action = avoiding_mate_in_one(state, action, preference, max_plies=max_plies,
+                                          impasse=impasse)
+        if self.mate_in_one:
+            action = mate_in_one_or(state, action, max_plies=max_plies, impasse=impasse)
+        return action
+
+
+# Legal actions stepped at once by the mate checks: a position has at most 593 legal moves and
+# usually 50 to 150, so one or two rounds of this many steps, not all 2,187 actions.
+_LEGAL_AT_ONCE = 128
+_LEGAL_SLOTS = -(-sj.NUM_ACTIONS // _LEGAL_AT_ONCE) * _LEGAL_AT_ONCE  # 2304: whole rounds
+
+
+def _legal_while_playing(state: sj.State):
+    """bool[2187]: the legal actions of ONE game, none once it is over (its mask is then all
+    True, for softmax safety)."""
+    return state.legal_action_mask & ~(state.terminated | state.truncated)
+
+
+def winning_actions(state: sj.State, *, max_plies: int, impasse: bool):
+    """bool[2187]: the legal actions of ONE game after which the game is over and won by the side
+    that played it: the opponent checkmated or left without a legal move (mates in one). A
+    declaration is not a move here: the rules declare for the side to move before it moves.
+    Only the legal actions are stepped, `_LEGAL_AT_ONCE` at a time, until all are tried."""
+    step = functools.partial(sj.step, max_plies=max_plies, impasse=impasse)
+    mover = state.color
+    legal = _legal_while_playing(state)
+    count = jnp.sum(legal, dtype=jnp.int32)
+    # int32[2304]: the legal actions in order, then padding (action 0, never counted as a win).
+    actions = jnp.nonzero(legal, size=_LEGAL_SLOTS, fill_value=0)[0].astype(jnp.int32)
+
+    def one_round(carry):
+        start, wins = carry
+        tried = jax.lax.dynamic_slice(actions, (start,), (_LEGAL_AT_ONCE,))
+        after = jax.vmap(step, in_axes=(None, 0))(state, tried)
+        real = start + jnp.arange(_LEGAL_AT_ONCE) < count
+        won = after.terminated & (after.rewards[:, mover] > 0) & real
+        return start + _LEGAL_AT_ONCE, wins.at[tried].add(won.astype(jnp.int32))
+
+    _, wins = jax.lax.while_loop(lambda carry: carry[0] < count, one_round,
+                                 (jnp.int32(0), jnp.zeros(sj.NUM_ACTIONS, jnp.int32)))
+    return (wins > 0) & legal
+
+
+def mate_in_one_or(state: sj.State, action, *, max_plies: int = DEFAULT_MAX_PLIES,
+                   impasse: bool = True):
+    """int32[]: a move of ONE game that wins at once (`winning_actions`) where there is one,
+    else `action`."""
+    wins = winning_actions(state, max_plies=max_plies, impasse=impasse)
+    return jnp.where(jnp.any(wins), jnp.argmax(wins).astype(jnp.int32),
+                     jnp.asarray(action, jnp.int32))
+
+
+def allows_mate_in_one(state: sj.State, action, *, max_plies: int = DEFAULT_MAX_PLIES,
+                       impasse: bool = True):
+    """bool[]: whether `action` in ONE game loses at once (a perpetual check, a position that
+    lets the opponent declare) or lets the opponent win with its next move (`winning_actions`
+    of the position after it)."""
+    after = sj.step(state, action, max_plies=max_plies, impasse=impasse)
+    lost = after.terminated & (after.rewards[state.color] < 0)
+    return lost | jnp.any(winning_actions(after, max_plies=max_plies, impasse=impasse))
+
+
+# The moves `avoiding_mate_in_one` tries after the player's own: the likeliest 32. Where the
+# shipped network's argmax allowed a mate in one that another move avoided (28 positions of its
+# games against Fairy-Stockfish), the likeliest safe move was its 2nd to 6th choice in 26, its 14th
+# and 32nd in the others. Trying every legal move scored no better against Fairy-Stockfish
+# (docs/benchmarks.md) and costs a batch of games the worst game's whole list (up to ~200 checks)
+# wherever one of them is lost.
+AVOID_CANDIDATES = 32
+
+
+def avoiding_mate_in_one(state: sj.State, action, preference, *,
+                         max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True):
+    """int32[]: `action` of ONE game, unless it allows a mate in one (`allows_mate_in_one`):
+    then the first of the `AVOID_CANDIDATES` legal actions of highest `preference` (float32[2187],
+    e.g. the policy's logits) that does not. Where every one tried allows one (the game is
+    usually lost), `action` stands. Actions are tried one by one in that order, so a position
+    costs one check where `action` is safe (a step and `winning_actions`: one or two rounds of
+    `_LEGAL_AT_ONCE` steps)."""
+    action = jnp.asarray(action, jnp.int32)
+    chex.assert_shape(preference, (sj.NUM_ACTIONS,))
+    legal = _legal_while_playing(state)
+    _, likeliest = jax.lax.top_k(jnp.where(legal, preference, -jnp.inf), AVOID_CANDIDATES)
+    ranked = jnp.concatenate([action[None], likeliest.astype(jnp.int32)])  # int32[1 + 32]
+    tries = 1 + jnp.minimum(jnp.sum(legal, dtype=jnp.int32), AVOID_CANDIDATES)
+    check = functools.partial(allows_mate_in_one, state, max_plies=max_plies, impasse=impasse)
+
+    def next_try(carry):
+        k, found = carry
+        safe = legal[ranked[k]] & ~check(ranked[k])
+        return k + 1, jnp.where(safe, ranked[k], found)
+
+    _, found = jax.lax.while_loop(lambda carry: (carry[0] < tries) & (carry[1] < 0), next_try,
+                                  (jnp.int32(0), jnp.int32(-1)))
+    return jnp.where(found >= 0, found, action)
