@@ -15,6 +15,7 @@ import cshogi
 import numpy as np
 import pytest
 from conftest import save_untrained_smoke_run
+from test_search import MATES_IN_ONE
 from cshogi import CSA
 from cshogi.usi.Engine import Engine
 
@@ -423,19 +424,7 @@ def test_a_searching_engine_plays_its_tactics_on_the_searched_move():
     from shogi_jax.tactics import Tactics
     from shogi_jax.usi_engine.mover import PlayerMover
 
-    mates = {"6k1p/9/4P1G2/9/6L2/9/9/9/K8 b - 1": "3c3b",
-             "3s2n2/3Sk1G2/9/9/5N3/9/9/9/8K b - 1": "4e5c+",
-             "ppk6/9/n1G1+P4/2l6/4N4/9/9/9/8K b - 1": "5c6b",
-             "9/7Sk/6g2/8G/9/9/9/9/K8 b - 1": "1d1c"}
-    for sfen, mate in mates.items():  # the premise, by cshogi: each has exactly one mate in one
-        board = cshogi.Board(sfen)
-        mating = []
-        for move in board.legal_moves:
-            board.push(move)
-            if board.is_game_over():
-                mating.append(cshogi.move_to_usi(move))
-            board.pop()
-        assert mating == [mate], sfen
+    mates = MATES_IN_ONE  # each has exactly one mate in one (by cshogi: test_search)
     config, params, _ = checkpoint.load_policy(str(PRETRAINED_RUN), which="latest", step=None)
     played = {}
     for tactics in (Tactics(), Tactics(mate_in_one=True)):
