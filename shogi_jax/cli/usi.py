@@ -115,12 +115,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.simulations is not None and args.player:
         parser.error(f"--player {args.player} has no network to search with: --simulations goes "
                      "with --checkpoint or --pretrained")
-    if args.mate_in_one and args.player:
-        parser.error(f"--player {args.player} has no network: --mate-in-one goes with "
-                     "--checkpoint or --pretrained")
-    if args.avoid_mate_in_one and args.player:
-        parser.error(f"--player {args.player} has no network: --avoid-mate-in-one goes with "
-                     "--checkpoint or --pretrained")
+    for flag, given in (("--mate-in-one", args.mate_in_one),
+                        ("--avoid-mate-in-one", args.avoid_mate_in_one)):
+        if given and args.player:
+            parser.error(f"--player {args.player} has no network: {flag} goes with "
+                         "--checkpoint or --pretrained")
     if args.simulations is not None and args.simulations < 1 or args.considered < 1:
         parser.error("--simulations and --considered must be >= 1")
     if not args.value_scale > 0 or not math.isfinite(args.value_scale):

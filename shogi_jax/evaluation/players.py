@@ -106,14 +106,18 @@ class Player:
         if self.kind == "greedy":
             return greedy_act(params, state, key), None
         if self.kind == "search":
-            output = search_one_game(make_model(self.model), self.search, params, state, key)
-            # The move, ranked alternatives (the improved policy) and the root's mean value.
-            action, preference = output.action[0], output.action_weights[0]
-            value = output.search_tree.summary().value[0]
-        else:
-            preference, value = policy_log_probs_and_value(make_model(self.model), params, state)
-            action = policy_choice(self.temperature, preference, key)
-        return self.checked(state, action, preference), value
+            action, output = self.searched_move(params, state, key)
+            return action, output.search_tree.summary().value[0]  # the root's mean value
+        log_probs, value = policy_log_probs_and_value(make_model(self.model), params, state)
+        action = policy_choice(self.temperature, log_probs, key)
+        return self.checked(state, action, log_probs), value
+
+    def searched_move(self, params, state: sj.State, key, budget=None):
+        """(int32[] the move after the tactics, the search's mctx.PolicyOutput with a batch axis
+        of 1): a search player's move in ONE game, at most `budget` (int32[]) simulations when
+        given. The tactics rank alternatives by the improved policy."""
+        output = search_one_game(make_model(self.model), self.search, params, state, key, budget)
+        return self.checked(state, output.action[0], output.action_weights[0]), output
 
     def checked(self, state: sj.State, action, preference):
         """int32[]: `action` of ONE game after this player's tactics (`preference`

@@ -125,6 +125,7 @@ class PlayerConfig:
 
 _USI_ONLY = ("command", "options", "depth", "nodes", "movetime_ms", "byoyomi_ms")
 _SEARCH_ONLY = ("simulations", "max_considered_actions", "gumbel_scale", "value_scale")
+_TACTICS = tuple(field.name for field in dataclasses.fields(Tactics))  # network players' keys
 
 
 @dataclass(frozen=True)
@@ -178,12 +179,10 @@ def tournament_config_from_dict(raw: Mapping[str, Any]) -> TournamentConfig:
         if player.kind != "search" and player.search_settings():
             raise ConfigError(f"{key}: {', '.join(player.search_settings())} only go with kind "
                               "search")
-        if player.kind not in NETWORK_KINDS and player.mate_in_one is not None:
-            raise ConfigError(f"{key}: mate_in_one only goes with kinds "
-                              f"{' and '.join(NETWORK_KINDS)}")
-        if player.kind not in NETWORK_KINDS and player.avoid_mate_in_one is not None:
-            raise ConfigError(f"{key}: avoid_mate_in_one only goes with kinds "
-                              f"{' and '.join(NETWORK_KINDS)}")
+        for name in _TACTICS:
+            if player.kind not in NETWORK_KINDS and getattr(player, name) is not None:
+                raise ConfigError(f"{key}: {name} only goes with kinds "
+                                  f"{' and '.join(NETWORK_KINDS)}")
         if player.kind == ENGINE_KIND:
             _engine_player(player, key)  # its command, options and limit
     if config.anchor is None:
@@ -244,8 +243,7 @@ def load_player(spec: PlayerConfig, *, max_plies: int = sj.DEFAULT_MAX_PLIES,
                                                       step=spec.step)
     search = (SearchSettings(**spec.search_settings(), max_plies=max_plies, impasse=impasse)
               if spec.kind == "search" else None)
-    tactics = Tactics(mate_in_one=bool(spec.mate_in_one),
-                      avoid_mate_in_one=bool(spec.avoid_mate_in_one))
+    tactics = Tactics(**{name: bool(getattr(spec, name)) for name in _TACTICS})
     player = Player(spec.name, spec.kind, model=run_config.model, temperature=spec.temperature,
                     search=search, tactics=tactics)
     return LoadedPlayer(player, params, f"{spec.run_dir} iteration {step}",

@@ -16,10 +16,9 @@ import numpy as np
 
 import shogi_jax as sj
 from shogi_jax.evaluation.players import Player
-from shogi_jax.model import make_model
 from shogi_jax.rules.legal import legal_moves
 from shogi_jax.rules.state import STARTPOS_SFEN
-from shogi_jax.search import search_one_game, tree_depth
+from shogi_jax.search import tree_depth
 from shogi_jax.usi_engine.protocol import Answer, UsiError
 
 # The GUI or tournament runner ends games (its move limit, its clock); our own limit only bounds
@@ -56,10 +55,8 @@ def _search_move(player: Player, params, state: sj.State, key, budget):
     player's move in one game after at most `budget` (int32[]) simulations; one program for
     every budget up to the player's `simulations`."""
     key, move_key = jax.random.split(key)
-    output = search_one_game(make_model(player.model), player.search, params, state, move_key,
-                             budget)
+    action, output = player.searched_move(params, state, move_key, budget)
     tree = output.search_tree
-    action = player.checked(state, output.action[0], output.action_weights[0])
     return (action, tree.summary().value[0], tree.parents[0]), key
 
 
