@@ -169,10 +169,13 @@ def test_a_policy_checkpoint_as_an_external_engine():
     assert list(games.outcome) == [FIRST_WINS, FIRST_WINS]
 
 
-def test_the_device_moves_in_step_every_other_tick(monkeypatch):
+@pytest.mark.parametrize("in_step", [True, False])
+def test_the_device_moves_in_step_every_other_tick(monkeypatch, in_step):
     """Games of both colours start so that the on-device side moves on the same ticks: one
     batched device call serves all of them every other tick (a search is costly), and the games
-    are legal and complete. The engine plays the first legal move (fault 'none')."""
+    are legal and complete. The engine plays the first legal move (fault 'none'). Without
+    `device_in_step` (what scripts/bench_engine_match.py measures it against) the games are as
+    legal and complete, and the device is called on ticks of both parities."""
     import shogi_jax.evaluation.engine_match as engine_match
 
     device_calls, steps = [], []
@@ -192,10 +195,13 @@ def test_the_device_moves_in_step_every_other_tick(monkeypatch):
     monkeypatch.setattr(engine_match, "_step_batch", counting_step)
     games = play_engine_match(fault_engine("none"), None, greedy, None, games=8,
                               key=jax.random.PRNGKey(3), max_plies=16, opening_plies=2,
-                              concurrency=4)
+                              concurrency=4, device_in_step=in_step)
     assert [len(m) for m in games.moves] == [16] * 8  # every game to the move limit
     for g in range(8):
         replay(games.start_sfens[g], games.moves[g])
+    if not in_step:  # games of both colours started together: the device moves on every tick
+        assert {tick % 2 for tick in device_calls} == {0, 1}, device_calls
+        return
     # Half of the 128 plies are greedy's, 4 games at once: 16 calls if all in step; 4 games out
     # of step would call it on nearly every one of the ~34 ticks.
     assert len({tick % 2 for tick in device_calls}) == 1, device_calls

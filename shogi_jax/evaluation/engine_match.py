@@ -108,7 +108,8 @@ def play_engine_match(first: Side, first_params, second: Side, second_params, *,
                       on_finished: Optional[Callable[[np.ndarray, MatchGames], None]] = None,
                       should_stop: Optional[Callable[[], bool]] = None,
                       stderr_dir: Optional[Path] = None,
-                      skip: Collection[int] = ()) -> MatchGames:
+                      skip: Collection[int] = (),
+                      device_in_step: bool = True) -> MatchGames:
     """Plays `games` (even) games between `first` and `second` (an on-device Player with its
     params, or an EnginePlayer) and returns them, like `match.play_match`. `on_finished(indices,
     games)` gets each game as it ends; a true `should_stop()` (looked at every ply) raises
@@ -116,7 +117,10 @@ def play_engine_match(first: Side, first_params, second: Side, second_params, *,
     `stderr_dir/NAME.log` when given. Games whose index is in `skip` (already played, by a
     tournament being resumed) are not played: each game's opening depends only on its colour
     pair, so the others are the same games; the MatchGames returned holds the games played, in
-    index order."""
+    index order. `device_in_step` (the default) starts each game on a tick that puts the
+    on-device side's moves on the same ticks as every other game's (`_device_moves_on_even_ticks`);
+    False starts games as soon as a slot is free, which scripts/bench_engine_match.py measures
+    against it."""
     if games <= 0 or games % 2:
         raise ValueError(f"games must be even and > 0 (colours alternate), got {games}")
     if not any(isinstance(side, EnginePlayer) for side in (first, second)):
@@ -149,7 +153,7 @@ def play_engine_match(first: Side, first_params, second: Side, second_params, *,
                 if running[k] is None and next_game < len(to_play):
                     index = to_play[next_game]
                     sfen = opening_sfens[(index // 2) % len(opening_sfens)]
-                    if device is not None and not _device_moves_on_even_ticks(
+                    if device_in_step and device is not None and not _device_moves_on_even_ticks(
                             tick, index % 2 == 0, device, int(starts[sfen].color)):
                         continue  # ... or waits a tick, so the device moves in step (below)
                     running[k] = _start_game(index, sfen, starts[sfen], batch, k, clients)
