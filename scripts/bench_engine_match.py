@@ -5,9 +5,10 @@ started as soon as a slot is free (False, the simple way: the device is called o
 tick, but engines think while it does), in plies per second.
 
 The on-device side is the shipped 60-minute network (shogi_jax/pretrained/cpu_60min): its raw
-policy (argmax) and a Gumbel MuZero search of S simulations. The engine: our greedy USI engine
-(`python -m shogi_jax.usi --player greedy`, a Python process) and, where it is installed,
-Fairy-Stockfish at depth 1 with Skill Level -5 (the ladder's lowest rung). G games, C at once,
+policy (argmax) and a Gumbel MuZero search of S simulations, loaded as tournaments load them. The
+engine: our greedy USI engine (`python -m shogi_jax.usi --player greedy`, a Python process) and,
+where it is installed, Fairy-Stockfish at depth 1 with Skill Level -5 (configs/ladder.yaml's
+lowest rung, as rated there). G games, C at once,
 4 random opening plies, at most M plies. Seconds count from the first tick (engines started, a
 warm-up match compiled the device's programs) to the last game's end; `device calls` is how
 many batched calls the on-device side made.
@@ -18,6 +19,7 @@ many batched calls the on-device side made.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import time
@@ -27,26 +29,29 @@ import jax
 
 from bench_common import machine_info, machine_line, markdown_table
 
-from shogi_jax import checkpoint
 from shogi_jax.evaluation import engine_match
 from shogi_jax.evaluation.engine_match import EnginePlayer, play_engine_match
 from shogi_jax.evaluation.match import MatchStopped
 from shogi_jax.evaluation.players import Player
+from shogi_jax.evaluation.tournament import PlayerConfig, load_player, load_tournament_config
 from shogi_jax.evaluation.usi_client import MoveLimit
-from shogi_jax.search import SearchSettings
 
-PRETRAINED = Path(__file__).resolve().parents[1] / "shogi_jax" / "pretrained" / "cpu_60min"
+ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED = ROOT / "shogi_jax" / "pretrained" / "cpu_60min"
+LADDER = ROOT / "configs" / "ladder.yaml"
+FAIRY_RUNG = "fairy_skill-5_d1"
 FAIRY = "/usr/games/fairy-stockfish"
 OPENING_PLIES = 4
 WARM_UP_TICKS = 12  # past the opening plies: the device and the opening player have both acted
 
 
 def _device_player(kind: str, simulations: int, max_plies: int):
-    config, params, _ = checkpoint.load_policy(str(PRETRAINED), which="latest", step=None)
-    if kind == "policy":
-        return Player("policy", "policy", model=config.model), params
-    return Player(f"search{simulations}", "search", model=config.model, search=SearchSettings(
-        simulations=simulations, max_plies=max_plies)), params
+    """(Player, params): the shipped network as a tournament's `policy` or `search` player."""
+    spec = (PlayerConfig(name="policy", kind="policy", run_dir=str(PRETRAINED)) if kind == "policy"
+            else PlayerConfig(name=f"search{simulations}", kind="search", run_dir=str(PRETRAINED),
+                              simulations=simulations))
+    loaded = load_player(spec, max_plies=max_plies)
+    return loaded.player, loaded.params
 
 
 def _engine(name: str) -> EnginePlayer:
@@ -55,8 +60,8 @@ def _engine(name: str) -> EnginePlayer:
     if name == "greedy":
         return EnginePlayer("greedy_usi", (sys.executable, "-m", "shogi_jax.usi", "--player",
                                            "greedy"), MoveLimit(depth=1), startup_timeout=600)
-    return EnginePlayer("fairy_skill-5_d1", (FAIRY,), MoveLimit(depth=1),
-                        options=(("Threads", "1"), ("Skill Level", "-5")), startup_timeout=600)
+    rung = next(p for p in load_tournament_config(LADDER).players if p.name == FAIRY_RUNG)
+    return dataclasses.replace(load_player(rung).player, startup_timeout=600)
 
 
 class _CountingDevice:

@@ -23,6 +23,7 @@ def test_the_engine_match_benchmark_prints_both_ways_of_starting_games_and_their
         float(c.replace(",", "").rstrip("x")) for c in cells[4:])
     assert fast > 0 and simple > 0
     assert ratio == pytest.approx(fast / simple, rel=0.02)
-    # 4 games of 24 plies, 2 at once, half the plies the device's: 24 calls in step (and the
-    # warm-up's are not counted); started as free, games of both colours share every tick.
+    # 4 games of 24 plies, 2 at once, half the 20 plies after the opening the device's: about
+    # 20 calls in step (the warm-up's are not counted); started as free, games of both colours
+    # share every tick and the device is called on nearly each.
     assert calls_in_step < calls_as_free
