@@ -22,7 +22,9 @@ import jax
 import jax.numpy as jnp
 
 import shogi_jax as sj
+from shogi_jax.rules.board import NUM_PIECE_TYPES, NUM_SQUARES, OPP_OFFSET
 from shogi_jax.rules.state import DEFAULT_MAX_PLIES
+from shogi_jax.shaping import CAPTURE_POINTS, PIECE_POINTS, material_balance
 
 
 @dataclass(frozen=True)
@@ -36,15 +38,22 @@ class Tactics:
     # `AVOID_CANDIDATES` likeliest that does not (`avoiding_mate_in_one`). Applied before
     # mate_in_one: a mate of our own wins before the opponent's reply.
     avoid_mate_in_one: bool = False
+    # The first of the player's own move and its `LOOKAHEAD_CANDIDATES` likeliest that keeps
+    # about the most material over the opponent's reply and our recapture (`material_lookahead`).
+    # Applied first: the mate checks then override it where they must.
+    material_lookahead: bool = False
 
     def __bool__(self) -> bool:
-        return self.mate_in_one or self.avoid_mate_in_one
+        return self.mate_in_one or self.avoid_mate_in_one or self.material_lookahead
 
     def apply(self, state: sj.State, action, preference, *, max_plies: int = DEFAULT_MAX_PLIES,
               impasse: bool = True):
         """int32[]: the move of ONE game after these checks; `action` is the player's own,
         `preference` float32[2187] ranks its alternatives (higher first)."""
         action = jnp.asarray(action, jnp.int32)
+        if self.material_lookahead:
+            action = material_lookahead(state, action, preference, max_plies=max_plies,
+                                        impasse=impasse)
         if self.avoid_mate_in_one:
             action = avoiding_mate_in_one(state, action, preference, max_plies=max_plies,
                                           impasse=impasse)
@@ -57,6 +66,7 @@ class Tactics:
 # usually 50 to 150, so one or two rounds of this many steps, not all 2,187 actions.
 _LEGAL_AT_ONCE = 128
 _LEGAL_SLOTS = -(-sj.NUM_ACTIONS // _LEGAL_AT_ONCE) * _LEGAL_AT_ONCE  # 2304: whole rounds
+_BOARD_PLANES = 20  # action planes 0-19 move a piece on the board (20-26 drop one)
 
 
 def _legal_while_playing(state: sj.State):
@@ -142,3 +152,85 @@ def avoiding_mate_in_one(state: sj.State, action, preference, *,
     _, found = jax.lax.while_loop(lambda carry: (carry[0] < tries) & (carry[1] < 0), next_try,
                                   (jnp.int32(0), jnp.int32(-1)))
     return jnp.where(found >= 0, found, action)
+
+
+# `material_lookahead`: the moves tried (the player's own, then its likeliest) and how much
+# material it gives up for the player's preference. A point is shaping's (a pawn on the board is
+# 1; the material balance counts hands, so a pawn lost is -2: one off the board, one to the
+# opponent's hand). 2 lets the network sacrifice a pawn, not a lance or more.
+LOOKAHEAD_CANDIDATES = 16
+LOOKAHEAD_MARGIN = 2.0
+# A game won or lost within the two plies, in material points: beyond any material.
+_DECIDED = 1000.0
+
+
+def _recapture_gain(after_reply: sj.State, reply):
+    """float32[]: what the mover of `after_reply` (ONE game) gains in material balance by taking
+    back, at once, the piece that `reply` (the previous ply's action, in the previous mover's
+    frame) moved or dropped: its points on the board plus its unpromoted type's points in hand,
+    or 0 where no legal board move reaches that square."""
+    square = NUM_SQUARES - 1 - reply % NUM_SQUARES  # the reply's destination, in our frame
+    code = after_reply.board[square]
+    piece = jnp.clip(code - OPP_OFFSET, 0, NUM_PIECE_TYPES - 1)
+    reachable = jnp.any(after_reply.legal_action_mask.reshape(-1, NUM_SQUARES)[:_BOARD_PLANES,
+                                                                               square])
+    taken = reachable & (code >= OPP_OFFSET) & ~(after_reply.terminated | after_reply.truncated)
+    return jnp.where(taken, jnp.asarray(PIECE_POINTS)[piece] + jnp.asarray(CAPTURE_POINTS)[piece],
+                     0.0)
+
+
+def material_after_reply(state: sj.State, action, *, max_plies: int = DEFAULT_MAX_PLIES,
+                         impasse: bool = True):
+    """float32[]: the material balance of ONE game's mover after `action`, the opponent's reply
+    that leaves it least, and the mover's best recapture of the replying piece (a static exchange
+    two plies deep: each reply is met by a recapture on its square where one is legal, never
+    by a re-recapture). A game decided within those plies scores +-`_DECIDED` (a draw 0)."""
+    mover = state.color
+    step = functools.partial(sj.step, max_plies=max_plies, impasse=impasse)
+    after = step(state, action)
+
+    def decided(game: sj.State):  # float32[]: the result for `mover` where the game ended
+        return jnp.sign(game.rewards[mover]) * _DECIDED
+
+    replies = _legal_while_playing(after)
+    count = jnp.sum(replies, dtype=jnp.int32)
+    actions = jnp.nonzero(replies, size=_LEGAL_SLOTS, fill_value=0)[0].astype(jnp.int32)
+
+    def one_round(carry):
+        start, worst = carry
+        tried = jax.lax.dynamic_slice(actions, (start,), (_LEGAL_AT_ONCE,))
+        answered = jax.vmap(step, in_axes=(None, 0))(after, tried)
+        kept = (jax.vmap(material_balance)(answered)
+                + jax.vmap(_recapture_gain)(answered, tried))
+        score = jnp.where(answered.terminated, jax.vmap(decided)(answered), kept)
+        real = start + jnp.arange(_LEGAL_AT_ONCE) < count
+        return start + _LEGAL_AT_ONCE, jnp.minimum(worst, jnp.min(jnp.where(real, score,
+                                                                             jnp.inf)))
+
+    _, worst = jax.lax.while_loop(lambda carry: carry[0] < count, one_round,
+                                  (jnp.int32(0), jnp.float32(jnp.inf)))
+    # `after` ended the game (its score stands), or no reply was tried (a truncated game keeps
+    # the material it has: -balance from the opponent's side).
+    ended = jnp.where(after.terminated, decided(after), -material_balance(after))
+    return jnp.where(after.terminated | after.truncated | (count == 0), ended, worst)
+
+
+def material_lookahead(state: sj.State, action, preference, *,
+                       max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True):
+    """int32[]: of ONE game's `action` and its `LOOKAHEAD_CANDIDATES` legal actions of highest
+    `preference` (float32[2187]), the first (the player's own, then by preference) that keeps
+    within `LOOKAHEAD_MARGIN` points of the most material any of them keeps after the opponent's
+    reply and our recapture (`material_after_reply`). Every candidate is checked: a batch of
+    LOOKAHEAD_CANDIDATES x 128 steps a round of replies."""
+    action = jnp.asarray(action, jnp.int32)
+    chex.assert_shape(preference, (sj.NUM_ACTIONS,))
+    legal = _legal_while_playing(state)
+    likeliest_preference, likeliest = jax.lax.top_k(jnp.where(legal, preference, -jnp.inf),
+                                                    LOOKAHEAD_CANDIDATES)
+    ranked = jnp.concatenate([action[None], likeliest.astype(jnp.int32)])  # int32[1 + 16]
+    tried = jnp.concatenate([legal[action][None], likeliest_preference > -jnp.inf])
+    kept = jax.vmap(functools.partial(material_after_reply, state, max_plies=max_plies,
+                                      impasse=impasse))(ranked)
+    kept = jnp.where(tried, kept, -jnp.inf)
+    good_enough = tried & (kept >= jnp.max(kept) - LOOKAHEAD_MARGIN)
+    return jnp.where(jnp.any(good_enough), ranked[jnp.argmax(good_enough)], action)

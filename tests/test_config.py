@@ -444,3 +444,7 @@ def test_tournament_search_players_need_a_run_and_take_search_settings_alone():
         searcher, avoid_mate_in_one=True)]}).players[1].avoid_mate_in_one
     with raises_naming("players[0]: avoid_mate_in_one only goes with kinds policy and search"):
         tournament_config_from_dict({"players": [dict(other, avoid_mate_in_one=True), policy]})
+    looking = dict(policy, material_lookahead=True)
+    assert tournament_config_from_dict({"players": [other, looking]}).players[1].material_lookahead
+    with raises_naming("players[0]: material_lookahead only goes with kinds policy and search"):
+        tournament_config_from_dict({"players": [dict(other, material_lookahead=True), policy]})

@@ -424,4 +424,7 @@ def test_a_tournament_gives_the_tactics_to_the_policy_player_and_to_the_search()
                                          mate_in_one=True, avoid_mate_in_one=True),
                             max_plies=320)
     assert searching.player.tactics == Tactics(mate_in_one=True, avoid_mate_in_one=True)
+    looking = load_player(PlayerConfig(name="m", kind="policy", run_dir=run,
+                                       material_lookahead=True))
+    assert looking.player.tactics == Tactics(material_lookahead=True)
     assert searching.player.search == SearchSettings(simulations=8, max_plies=320)

@@ -592,16 +592,21 @@ def test_a_searching_launcher_keeps_every_search_setting(tmp_path):
     assert searching.returncode == 0, searching.stderr
     parsed = _launcher_arguments(launcher)
     assert (parsed.simulations, parsed.avoid_mate_in_one) == (8, True)
+    looking = _usi_cli("--pretrained", "--material-lookahead", "--write-launcher", str(launcher))
+    assert looking.returncode == 0, looking.stderr
+    parsed = _launcher_arguments(launcher)
+    assert (parsed.material_lookahead, parsed.avoid_mate_in_one) == (True, False)
 
 
-def test_avoid_mate_in_one_goes_with_a_network(tmp_path, capsys):
+@pytest.mark.parametrize("flag", ["--avoid-mate-in-one", "--material-lookahead"])
+def test_the_tactics_go_with_a_network(tmp_path, capsys, flag):
     from shogi_jax.cli.usi import main
 
     launcher = tmp_path / "engine.sh"
     with pytest.raises(SystemExit) as refused:
-        main(["--player", "random", "--avoid-mate-in-one", "--write-launcher", str(launcher)])
+        main(["--player", "random", flag, "--write-launcher", str(launcher)])
     assert refused.value.code == 2
-    assert "--player random has no network: --avoid-mate-in-one" in capsys.readouterr().err
+    assert f"--player random has no network: {flag}" in capsys.readouterr().err
     assert not launcher.exists()
 
 

@@ -99,6 +99,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="a network (searching or not): never play a move that lets the "
                              "opponent mate at once where one of the 32 moves the network (or the "
                              "search) likes most does not (the first such move instead)")
+    parser.add_argument("--material-lookahead", action="store_true",
+                        help="a network (searching or not): play the first of its move and the "
+                             "16 it likes most that keeps within 2 points of the most material "
+                             "after the opponent's reply and our recapture")
     parser.add_argument("--write-launcher", metavar="PATH", type=Path,
                         help="write an executable that starts this engine with these options "
                              "(for GUI registration) and exit")
@@ -116,7 +120,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--player {args.player} has no network to search with: --simulations goes "
                      "with --checkpoint or --pretrained")
     for flag, given in (("--mate-in-one", args.mate_in_one),
-                        ("--avoid-mate-in-one", args.avoid_mate_in_one)):
+                        ("--avoid-mate-in-one", args.avoid_mate_in_one),
+                        ("--material-lookahead", args.material_lookahead)):
         if given and args.player:
             parser.error(f"--player {args.player} has no network: {flag} goes with "
                          "--checkpoint or --pretrained")
@@ -138,7 +143,8 @@ def build_mover(args) -> PlayerMover:
     config, params, iteration = checkpoint.load_policy(args.checkpoint, which=args.which,
                                                        step=args.step)
     name = f"shogi_jax {Path(args.checkpoint).resolve().name} it{iteration}"
-    tactics = Tactics(mate_in_one=args.mate_in_one, avoid_mate_in_one=args.avoid_mate_in_one)
+    tactics = Tactics(mate_in_one=args.mate_in_one, avoid_mate_in_one=args.avoid_mate_in_one,
+                      material_lookahead=args.material_lookahead)
     if args.simulations is None:
         name = "".join(c if c.isascii() and c.isprintable() else "_" for c in name)
         return PlayerMover(Player(name, "policy", config.model, tactics=tactics), params)
@@ -175,6 +181,7 @@ def main(argv=None) -> int:
                           "--value-scale", repr(args.value_scale)]
         forwarded += ["--mate-in-one"] if args.mate_in_one else []
         forwarded += ["--avoid-mate-in-one"] if args.avoid_mate_in_one else []
+        forwarded += ["--material-lookahead"] if args.material_lookahead else []
         try:
             write_launcher(args.write_launcher, forwarded)
         except LauncherError as error:

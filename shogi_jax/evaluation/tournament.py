@@ -96,6 +96,12 @@ class PlayerConfig:
                                                       "where one of the 32 moves the network (or "
                                                       "the search) likes most does not (the first "
                                                       "such move instead; default false)")
+    material_lookahead: Optional[bool] = setting(None, "policy and search: true plays the "
+                                                       "first of its move and the 16 the "
+                                                       "network (or the search) likes most "
+                                                       "that keeps within 2 points of the most "
+                                                       "material after the opponent's reply "
+                                                       "and our recapture (default false)")
     command: Optional[str] = setting(None, "usi: the engine's command line (split as a shell "
                                            "would), e.g. /usr/games/fairy-stockfish")
     options: tuple[str, ...] = setting((), "usi: 'Name=value' USI options sent after the "
