@@ -42,9 +42,14 @@ class Tactics:
     # about the most material over the opponent's reply and our recapture (`material_lookahead`).
     # Applied first: the mate checks then override it where they must.
     material_lookahead: bool = False
+    # A move that lets the opponent mate within three plies by checks is replaced by the first
+    # of the player's `AVOID_THREE_CANDIDATES` likeliest that does not (`avoiding_mate_in_three`).
+    # Applied after the lookahead, before avoid_mate_in_one (its fallback over more moves).
+    avoid_mate_in_three: bool = False
 
     def __bool__(self) -> bool:
-        return self.mate_in_one or self.avoid_mate_in_one or self.material_lookahead
+        return (self.mate_in_one or self.avoid_mate_in_one or self.material_lookahead
+                or self.avoid_mate_in_three)
 
     def apply(self, state: sj.State, action, preference, *, max_plies: int = DEFAULT_MAX_PLIES,
               impasse: bool = True):
@@ -54,6 +59,9 @@ class Tactics:
         if self.material_lookahead:
             action = material_lookahead(state, action, preference, max_plies=max_plies,
                                         impasse=impasse)
+        if self.avoid_mate_in_three:
+            action = avoiding_mate_in_three(state, action, preference, max_plies=max_plies,
+                                            impasse=impasse)
         if self.avoid_mate_in_one:
             action = avoiding_mate_in_one(state, action, preference, max_plies=max_plies,
                                           impasse=impasse)
@@ -136,17 +144,24 @@ def avoiding_mate_in_one(state: sj.State, action, preference, *,
     usually lost), `action` stands. Actions are tried one by one in that order, so a position
     costs one check where `action` is safe (a step and `winning_actions`: one or two rounds of
     `_LEGAL_AT_ONCE` steps)."""
+    check = functools.partial(allows_mate_in_one, state, max_plies=max_plies, impasse=impasse)
+    return _first_safe(state, action, preference, check, AVOID_CANDIDATES)
+
+
+def _first_safe(state: sj.State, action, preference, unsafe, candidates: int):
+    """int32[]: `action` of ONE game unless `unsafe(action)`: then the first of the `candidates`
+    legal actions of highest `preference` that is not (tried one by one), or `action` where none
+    is."""
     action = jnp.asarray(action, jnp.int32)
     chex.assert_shape(preference, (sj.NUM_ACTIONS,))
     legal = _legal_while_playing(state)
-    _, likeliest = jax.lax.top_k(jnp.where(legal, preference, -jnp.inf), AVOID_CANDIDATES)
-    ranked = jnp.concatenate([action[None], likeliest.astype(jnp.int32)])  # int32[1 + 32]
-    tries = 1 + jnp.minimum(jnp.sum(legal, dtype=jnp.int32), AVOID_CANDIDATES)
-    check = functools.partial(allows_mate_in_one, state, max_plies=max_plies, impasse=impasse)
+    _, likeliest = jax.lax.top_k(jnp.where(legal, preference, -jnp.inf), candidates)
+    ranked = jnp.concatenate([action[None], likeliest.astype(jnp.int32)])  # int32[1 + candidates]
+    tries = 1 + jnp.minimum(jnp.sum(legal, dtype=jnp.int32), candidates)
 
     def next_try(carry):
         k, found = carry
-        safe = legal[ranked[k]] & ~check(ranked[k])
+        safe = legal[ranked[k]] & ~unsafe(ranked[k])
         return k + 1, jnp.where(safe, ranked[k], found)
 
     _, found = jax.lax.while_loop(lambda carry: (carry[0] < tries) & (carry[1] < 0), next_try,
@@ -234,3 +249,88 @@ def material_lookahead(state: sj.State, action, preference, *,
     kept = jnp.where(tried, kept, -jnp.inf)
     good_enough = tried & (kept >= jnp.max(kept) - LOOKAHEAD_MARGIN)
     return jnp.where(jnp.any(good_enough), ranked[jnp.argmax(good_enough)], action)
+
+
+# `avoid_mate_in_three`: the checks of a position tried for a mate in three (a position has
+# rarely more than 30; a drop beside the king is one for each piece type in hand).
+_CHECKS_AT_MOST = 48
+
+
+def checks_of(state: sj.State, *, max_plies: int, impasse: bool):
+    """(int32[_CHECKS_AT_MOST] the legal actions of ONE game that give check without ending
+    it, padded with -1; int32[] how many there are, possibly more than are kept)."""
+    step = functools.partial(sj.step, max_plies=max_plies, impasse=impasse)
+    legal = _legal_while_playing(state)
+    count = jnp.sum(legal, dtype=jnp.int32)
+    actions = jnp.nonzero(legal, size=_LEGAL_SLOTS, fill_value=0)[0].astype(jnp.int32)
+
+    def one_round(carry):
+        start, checking = carry
+        tried = jax.lax.dynamic_slice(actions, (start,), (_LEGAL_AT_ONCE,))
+        after = jax.vmap(step, in_axes=(None, 0))(state, tried)
+        real = start + jnp.arange(_LEGAL_AT_ONCE) < count
+        gives = after.in_check & ~(after.terminated | after.truncated) & real
+        return start + _LEGAL_AT_ONCE, checking.at[tried].max(gives)
+
+    _, checking = jax.lax.while_loop(lambda carry: carry[0] < count, one_round,
+                                     (jnp.int32(0), jnp.zeros(sj.NUM_ACTIONS, jnp.bool_)))
+    kept = jnp.nonzero(checking, size=_CHECKS_AT_MOST, fill_value=-1)[0].astype(jnp.int32)
+    return kept, jnp.sum(checking, dtype=jnp.int32)
+
+
+def mates_in_three(state: sj.State, *, max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True):
+    """bool[]: whether the mover of ONE game wins within three plies by checks: a move that wins
+    at once (`winning_actions`), or a check after which every legal reply leaves it one. Checks
+    and replies are tried one by one, each stopping at the first that settles it, so a position
+    where the first reply escapes costs one step and one `winning_actions` per check."""
+    step = functools.partial(sj.step, max_plies=max_plies, impasse=impasse)
+    wins = functools.partial(winning_actions, max_plies=max_plies, impasse=impasse)
+    checks, check_count = checks_of(state, max_plies=max_plies, impasse=impasse)
+    check_count = jnp.minimum(check_count, _CHECKS_AT_MOST)
+
+    def forced(check):  # bool[]: every reply to `check` leaves the checker a mate in one
+        after = step(state, check)
+        replies = _legal_while_playing(after)
+        reply_count = jnp.sum(replies, dtype=jnp.int32)
+        reply_actions = jnp.nonzero(replies, size=sj.NUM_ACTIONS, fill_value=0)[0]
+
+        def next_reply(carry):
+            k, _ = carry
+            answered = step(after, reply_actions[k].astype(jnp.int32))
+            lost = answered.terminated & (answered.rewards[state.color] > 0)
+            return k + 1, lost | jnp.any(wins(answered))
+
+        _, all_lose = jax.lax.while_loop(lambda c: (c[0] < reply_count) & c[1], next_reply,
+                                         (jnp.int32(0), jnp.bool_(True)))
+        return all_lose & (reply_count > 0)
+
+    def next_check(carry):
+        k, _ = carry
+        return k + 1, forced(checks[k])
+
+    _, found = jax.lax.while_loop(lambda c: (c[0] < check_count) & ~c[1], next_check,
+                                  (jnp.int32(0), jnp.bool_(False)))
+    return found | jnp.any(wins(state))
+
+
+# The moves `avoiding_mate_in_three` tries after the player's own: fewer than for a mate in one,
+# each check costing a step and a `winning_actions` per check of the opponent's.
+AVOID_THREE_CANDIDATES = 8
+
+
+def allows_mate_in_three(state: sj.State, action, *, max_plies: int = DEFAULT_MAX_PLIES,
+                         impasse: bool = True):
+    """bool[]: whether `action` in ONE game loses at once or lets the opponent win within three
+    plies by checks (`mates_in_three` of the position after it)."""
+    after = sj.step(state, action, max_plies=max_plies, impasse=impasse)
+    lost = after.terminated & (after.rewards[state.color] < 0)
+    return lost | mates_in_three(after, max_plies=max_plies, impasse=impasse)
+
+
+def avoiding_mate_in_three(state: sj.State, action, preference, *,
+                           max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True):
+    """int32[]: `action` of ONE game, unless it lets the opponent mate within three plies by
+    checks (`allows_mate_in_three`): then the first of the `AVOID_THREE_CANDIDATES` legal
+    actions of highest `preference` that does not; `action` where none of them does."""
+    check = functools.partial(allows_mate_in_three, state, max_plies=max_plies, impasse=impasse)
+    return _first_safe(state, action, preference, check, AVOID_THREE_CANDIDATES)

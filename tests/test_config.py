@@ -448,3 +448,5 @@ def test_tournament_search_players_need_a_run_and_take_search_settings_alone():
     assert tournament_config_from_dict({"players": [other, looking]}).players[1].material_lookahead
     with raises_naming("players[0]: material_lookahead only goes with kinds policy and search"):
         tournament_config_from_dict({"players": [dict(other, material_lookahead=True), policy]})
+    threes = dict(policy, avoid_mate_in_three=True)
+    assert tournament_config_from_dict({"players": [other, threes]}).players[1].avoid_mate_in_three

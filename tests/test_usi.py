@@ -596,9 +596,14 @@ def test_a_searching_launcher_keeps_every_search_setting(tmp_path):
     assert looking.returncode == 0, looking.stderr
     parsed = _launcher_arguments(launcher)
     assert (parsed.material_lookahead, parsed.avoid_mate_in_one) == (True, False)
+    threes = _usi_cli("--pretrained", "--avoid-mate-in-three", "--write-launcher", str(launcher))
+    assert threes.returncode == 0, threes.stderr
+    parsed = _launcher_arguments(launcher)
+    assert (parsed.avoid_mate_in_three, parsed.material_lookahead) == (True, False)
 
 
-@pytest.mark.parametrize("flag", ["--avoid-mate-in-one", "--material-lookahead"])
+@pytest.mark.parametrize("flag", ["--avoid-mate-in-one", "--material-lookahead",
+                                  "--avoid-mate-in-three"])
 def test_the_tactics_go_with_a_network(tmp_path, capsys, flag):
     from shogi_jax.cli.usi import main
 

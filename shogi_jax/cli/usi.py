@@ -103,6 +103,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="a network (searching or not): play the first of its move and the "
                              "16 it likes most that keeps within 2 points of the most material "
                              "after the opponent's reply and our recapture")
+    parser.add_argument("--avoid-mate-in-three", action="store_true",
+                        help="a network (searching or not): never play a move that lets the "
+                             "opponent mate within three plies by checks where one of the 8 "
+                             "moves it likes most does not")
     parser.add_argument("--write-launcher", metavar="PATH", type=Path,
                         help="write an executable that starts this engine with these options "
                              "(for GUI registration) and exit")
@@ -121,7 +125,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "with --checkpoint or --pretrained")
     for flag, given in (("--mate-in-one", args.mate_in_one),
                         ("--avoid-mate-in-one", args.avoid_mate_in_one),
-                        ("--material-lookahead", args.material_lookahead)):
+                        ("--material-lookahead", args.material_lookahead),
+                        ("--avoid-mate-in-three", args.avoid_mate_in_three)):
         if given and args.player:
             parser.error(f"--player {args.player} has no network: {flag} goes with "
                          "--checkpoint or --pretrained")
@@ -144,7 +149,8 @@ def build_mover(args) -> PlayerMover:
                                                        step=args.step)
     name = f"shogi_jax {Path(args.checkpoint).resolve().name} it{iteration}"
     tactics = Tactics(mate_in_one=args.mate_in_one, avoid_mate_in_one=args.avoid_mate_in_one,
-                      material_lookahead=args.material_lookahead)
+                      material_lookahead=args.material_lookahead,
+                      avoid_mate_in_three=args.avoid_mate_in_three)
     if args.simulations is None:
         name = "".join(c if c.isascii() and c.isprintable() else "_" for c in name)
         return PlayerMover(Player(name, "policy", config.model, tactics=tactics), params)
@@ -182,6 +188,7 @@ def main(argv=None) -> int:
         forwarded += ["--mate-in-one"] if args.mate_in_one else []
         forwarded += ["--avoid-mate-in-one"] if args.avoid_mate_in_one else []
         forwarded += ["--material-lookahead"] if args.material_lookahead else []
+        forwarded += ["--avoid-mate-in-three"] if args.avoid_mate_in_three else []
         try:
             write_launcher(args.write_launcher, forwarded)
         except LauncherError as error:

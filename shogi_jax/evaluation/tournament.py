@@ -102,6 +102,12 @@ class PlayerConfig:
                                                        "that keeps within 2 points of the most "
                                                        "material after the opponent's reply "
                                                        "and our recapture (default false)")
+    avoid_mate_in_three: Optional[bool] = setting(None, "policy and search: true never "
+                                                        "plays a move that lets the opponent "
+                                                        "mate within three plies by checks "
+                                                        "where one of the 8 moves the network "
+                                                        "(or the search) likes most does not "
+                                                        "(default false)")
     command: Optional[str] = setting(None, "usi: the engine's command line (split as a shell "
                                            "would), e.g. /usr/games/fairy-stockfish")
     options: tuple[str, ...] = setting((), "usi: 'Name=value' USI options sent after the "
