@@ -1,7 +1,7 @@
 """What the play-time mate checks cost: `winning_actions` (the mates in one of a position, every
 legal move stepped) against stepping all 2,187 actions (its former form), and a policy player's
-move with `mate_in_one` and `avoid_mate_in_one`, then also `material_lookahead`, against the raw
-network's, in ms a move.
+move with `mate_in_one` and `avoid_mate_in_one`, then also `material_lookahead`, then also
+`avoid_mate_in_three`, against the raw network's, in ms a move.
 
 Positions: every 5th position of the shipped network's games against random, greedy and
 Fairy-Stockfish (docs/ladder_games/cpu_60min_gauntlet.jsonl.gz), its own turns, first N. The two
@@ -124,7 +124,11 @@ def main(argv=None) -> int:
                "+ material_lookahead": Player(
                    "l", "policy", config.model,
                    tactics=Tactics(mate_in_one=True, avoid_mate_in_one=True,
-                                   material_lookahead=True))}
+                                   material_lookahead=True)),
+               "+ avoid_mate_in_three": Player(
+                   "t", "policy", config.model,
+                   tactics=Tactics(mate_in_one=True, avoid_mate_in_one=True,
+                                   material_lookahead=True, avoid_mate_in_three=True))}
     rows = []
     for batch in args.batches:
         groups = [stack(states[i:i + batch]) for i in range(0, len(states) - batch + 1, batch)]
