@@ -83,29 +83,43 @@ def _legal_while_playing(state: sj.State):
     return state.legal_action_mask & ~(state.terminated | state.truncated)
 
 
+def _fold_legal_moves(state: sj.State, fold, initial, *, max_plies: int, impasse: bool):
+    """(the fold's result, int32[] the number of legal actions): every legal action of ONE game
+    stepped, `_LEGAL_AT_ONCE` at a time, each round folded into a carry by
+    `fold(carry, tried int32[128], after State[128], real bool[128]) -> carry` (`real`: which of
+    `tried` are legal actions, not padding)."""
+    step = functools.partial(sj.step, max_plies=max_plies, impasse=impasse)
+    legal = _legal_while_playing(state)
+    count = jnp.sum(legal, dtype=jnp.int32)
+    # int32[2304]: the legal actions in order, then padding (action 0, marked not real).
+    actions = jnp.nonzero(legal, size=_LEGAL_SLOTS, fill_value=0)[0].astype(jnp.int32)
+
+    def one_round(carry):
+        start, folded = carry
+        tried = jax.lax.dynamic_slice(actions, (start,), (_LEGAL_AT_ONCE,))
+        after = jax.vmap(step, in_axes=(None, 0))(state, tried)
+        real = start + jnp.arange(_LEGAL_AT_ONCE) < count
+        return start + _LEGAL_AT_ONCE, fold(folded, tried, after, real)
+
+    _, folded = jax.lax.while_loop(lambda carry: carry[0] < count, one_round,
+                                   (jnp.int32(0), initial))
+    return folded, count
+
+
 def winning_actions(state: sj.State, *, max_plies: int, impasse: bool):
     """bool[2187]: the legal actions of ONE game after which the game is over and won by the side
     that played it: the opponent checkmated or left without a legal move (mates in one). A
     declaration is not a move here: the rules declare for the side to move before it moves.
-    Only the legal actions are stepped, `_LEGAL_AT_ONCE` at a time, until all are tried."""
-    step = functools.partial(sj.step, max_plies=max_plies, impasse=impasse)
+    Only the legal actions are stepped (`_fold_legal_moves`)."""
     mover = state.color
-    legal = _legal_while_playing(state)
-    count = jnp.sum(legal, dtype=jnp.int32)
-    # int32[2304]: the legal actions in order, then padding (action 0, never counted as a win).
-    actions = jnp.nonzero(legal, size=_LEGAL_SLOTS, fill_value=0)[0].astype(jnp.int32)
 
-    def one_round(carry):
-        start, wins = carry
-        tried = jax.lax.dynamic_slice(actions, (start,), (_LEGAL_AT_ONCE,))
-        after = jax.vmap(step, in_axes=(None, 0))(state, tried)
-        real = start + jnp.arange(_LEGAL_AT_ONCE) < count
+    def fold(wins, tried, after, real):
         won = after.terminated & (after.rewards[:, mover] > 0) & real
-        return start + _LEGAL_AT_ONCE, wins.at[tried].add(won.astype(jnp.int32))
+        return wins.at[tried].add(won.astype(jnp.int32))
 
-    _, wins = jax.lax.while_loop(lambda carry: carry[0] < count, one_round,
-                                 (jnp.int32(0), jnp.zeros(sj.NUM_ACTIONS, jnp.int32)))
-    return (wins > 0) & legal
+    wins, _ = _fold_legal_moves(state, fold, jnp.zeros(sj.NUM_ACTIONS, jnp.int32),
+                                max_plies=max_plies, impasse=impasse)
+    return (wins > 0) & _legal_while_playing(state)
 
 
 def mate_in_one_or(state: sj.State, action, *, max_plies: int = DEFAULT_MAX_PLIES,
@@ -207,23 +221,14 @@ def material_after_reply(state: sj.State, action, *, max_plies: int = DEFAULT_MA
     def decided(game: sj.State):  # float32[]: the result for `mover` where the game ended
         return jnp.sign(game.rewards[mover]) * _DECIDED
 
-    replies = _legal_while_playing(after)
-    count = jnp.sum(replies, dtype=jnp.int32)
-    actions = jnp.nonzero(replies, size=_LEGAL_SLOTS, fill_value=0)[0].astype(jnp.int32)
-
-    def one_round(carry):
-        start, worst = carry
-        tried = jax.lax.dynamic_slice(actions, (start,), (_LEGAL_AT_ONCE,))
-        answered = jax.vmap(step, in_axes=(None, 0))(after, tried)
+    def fold(worst, tried, answered, real):
         kept = (jax.vmap(material_balance)(answered)
                 + jax.vmap(_recapture_gain)(answered, tried))
         score = jnp.where(answered.terminated, jax.vmap(decided)(answered), kept)
-        real = start + jnp.arange(_LEGAL_AT_ONCE) < count
-        return start + _LEGAL_AT_ONCE, jnp.minimum(worst, jnp.min(jnp.where(real, score,
-                                                                             jnp.inf)))
+        return jnp.minimum(worst, jnp.min(jnp.where(real, score, jnp.inf)))
 
-    _, worst = jax.lax.while_loop(lambda carry: carry[0] < count, one_round,
-                                  (jnp.int32(0), jnp.float32(jnp.inf)))
+    worst, count = _fold_legal_moves(after, fold, jnp.float32(jnp.inf), max_plies=max_plies,
+                                     impasse=impasse)
     # `after` ended the game (its score stands), or no reply was tried (a truncated game keeps
     # the material it has: -balance from the opponent's side).
     ended = jnp.where(after.terminated, decided(after), -material_balance(after))
@@ -259,21 +264,12 @@ _CHECKS_AT_MOST = 48
 def checks_of(state: sj.State, *, max_plies: int, impasse: bool):
     """(int32[_CHECKS_AT_MOST] the legal actions of ONE game that give check without ending
     it, padded with -1; int32[] how many there are, possibly more than are kept)."""
-    step = functools.partial(sj.step, max_plies=max_plies, impasse=impasse)
-    legal = _legal_while_playing(state)
-    count = jnp.sum(legal, dtype=jnp.int32)
-    actions = jnp.nonzero(legal, size=_LEGAL_SLOTS, fill_value=0)[0].astype(jnp.int32)
-
-    def one_round(carry):
-        start, checking = carry
-        tried = jax.lax.dynamic_slice(actions, (start,), (_LEGAL_AT_ONCE,))
-        after = jax.vmap(step, in_axes=(None, 0))(state, tried)
-        real = start + jnp.arange(_LEGAL_AT_ONCE) < count
+    def fold(checking, tried, after, real):
         gives = after.in_check & ~(after.terminated | after.truncated) & real
-        return start + _LEGAL_AT_ONCE, checking.at[tried].max(gives)
+        return checking.at[tried].max(gives)
 
-    _, checking = jax.lax.while_loop(lambda carry: carry[0] < count, one_round,
-                                     (jnp.int32(0), jnp.zeros(sj.NUM_ACTIONS, jnp.bool_)))
+    checking, _ = _fold_legal_moves(state, fold, jnp.zeros(sj.NUM_ACTIONS, jnp.bool_),
+                                    max_plies=max_plies, impasse=impasse)
     kept = jnp.nonzero(checking, size=_CHECKS_AT_MOST, fill_value=-1)[0].astype(jnp.int32)
     return kept, jnp.sum(checking, dtype=jnp.int32)
 
