@@ -13,10 +13,12 @@
 #      LADDER_GAMES (100) each under the ladder's rules, rated with the ladder's own games
 #      (scripts/ladder_elo.py; where Fairy-Stockfish is installed); the raw policy (argmax),
 #      whatever USI_ARGS the USI games had;
-#   The USI games' engine plays the network's argmax, a move that mates at once where there is
-#   one, never a move that lets the opponent mate at once where one of its 32 likeliest does not
-#   (USI_ARGS="--mate-in-one --avoid-mate-in-one", the default: the play-time tactics) and
-#   passes over repetitions while ahead.
+#   The USI games' engine plays the first of the network's argmax and its 16 likeliest moves
+#   that keeps about the most material after the opponent's reply and our recapture, a move
+#   that mates at once where there is one, never a move that lets the opponent mate at once
+#   where one of its 32 likeliest does not (USI_ARGS="--mate-in-one --avoid-mate-in-one
+#   --material-lookahead", the default: the play-time tactics) and passes over repetitions
+#   while ahead.
 #   5. the Elo curve of the evaluations during training (PNG), and the HTML reports (python -m
 #      shogi_jax.report) of the run and of the tournament.
 # Usage: [SEED=0] [FSF_GAMES=200] [LADDER_GAMES=100] [USI_ARGS="--mate-in-one --simulations 32"]
@@ -40,7 +42,7 @@ SEED=${SEED:-0}
 FSF=${FSF:-/usr/games/fairy-stockfish}
 FSF_GAMES=${FSF_GAMES:-200}
 LADDER_GAMES=${LADDER_GAMES:-100}
-USI_ARGS=${USI_ARGS:---mate-in-one --avoid-mate-in-one}
+USI_ARGS=${USI_ARGS:---mate-in-one --avoid-mate-in-one --material-lookahead}
 
 # shellcheck disable=SC2086  # TRAIN_LIMIT is a list of arguments
 python -m shogi_jax.train --config configs/cpu.yaml --run-dir "$RUN" --quiet \
