@@ -9,6 +9,7 @@ GUIs start an engine as one executable without arguments: `--write-launcher PATH
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import shlex
@@ -52,6 +53,27 @@ def write_launcher(path: Path, engine_arguments: list[str]) -> None:
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
+# The play-time tactics (`Tactics`' fields, one flag each: mate_in_one -> --mate-in-one), in
+# the order the launcher forwards them.
+_TACTIC_HELP = {
+    "mate_in_one": "play a move that mates at once whenever there is one, whatever the network "
+                   "or the search prefers (every legal move tried)",
+    "avoid_mate_in_one": "never play a move that lets the opponent mate at once where one of "
+                         "the 32 moves the network (or the search) likes most does not (the "
+                         "first such move instead)",
+    "material_lookahead": "play the first of its move and the 16 it likes most that keeps "
+                          "within 2 points of the most material after the opponent's reply and "
+                          "our recapture",
+    "avoid_mate_in_three": "never play a move that lets the opponent mate within three plies "
+                           "by checks where one of the 8 moves it likes most does not",
+}
+assert set(_TACTIC_HELP) == {field.name for field in dataclasses.fields(Tactics)}
+
+
+def _tactic_flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m shogi_jax.usi",
@@ -91,22 +113,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         metavar="S",
                         help="with --simulations: weight of the searched values against the "
                              "network's prior (default %(default)s, mctx's)")
-    parser.add_argument("--mate-in-one", action="store_true",
-                        help="a network (searching or not): play a move that mates at once "
-                             "whenever there is one, whatever the network or the search prefers "
-                             "(every legal move tried)")
-    parser.add_argument("--avoid-mate-in-one", action="store_true",
-                        help="a network (searching or not): never play a move that lets the "
-                             "opponent mate at once where one of the 32 moves the network (or the "
-                             "search) likes most does not (the first such move instead)")
-    parser.add_argument("--material-lookahead", action="store_true",
-                        help="a network (searching or not): play the first of its move and the "
-                             "16 it likes most that keeps within 2 points of the most material "
-                             "after the opponent's reply and our recapture")
-    parser.add_argument("--avoid-mate-in-three", action="store_true",
-                        help="a network (searching or not): never play a move that lets the "
-                             "opponent mate within three plies by checks where one of the 8 "
-                             "moves it likes most does not")
+    for name, help_text in _TACTIC_HELP.items():
+        parser.add_argument(_tactic_flag(name), action="store_true",
+                            help=f"a network (searching or not): {help_text}")
     parser.add_argument("--write-launcher", metavar="PATH", type=Path,
                         help="write an executable that starts this engine with these options "
                              "(for GUI registration) and exit")
@@ -123,13 +132,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.simulations is not None and args.player:
         parser.error(f"--player {args.player} has no network to search with: --simulations goes "
                      "with --checkpoint or --pretrained")
-    for flag, given in (("--mate-in-one", args.mate_in_one),
-                        ("--avoid-mate-in-one", args.avoid_mate_in_one),
-                        ("--material-lookahead", args.material_lookahead),
-                        ("--avoid-mate-in-three", args.avoid_mate_in_three)):
-        if given and args.player:
-            parser.error(f"--player {args.player} has no network: {flag} goes with "
-                         "--checkpoint or --pretrained")
+    for name in _TACTIC_HELP:
+        if getattr(args, name) and args.player:
+            parser.error(f"--player {args.player} has no network: {_tactic_flag(name)} goes "
+                         "with --checkpoint or --pretrained")
     if args.simulations is not None and args.simulations < 1 or args.considered < 1:
         parser.error("--simulations and --considered must be >= 1")
     if not args.value_scale > 0 or not math.isfinite(args.value_scale):
@@ -148,9 +154,7 @@ def build_mover(args) -> PlayerMover:
     config, params, iteration = checkpoint.load_policy(args.checkpoint, which=args.which,
                                                        step=args.step)
     name = f"shogi_jax {Path(args.checkpoint).resolve().name} it{iteration}"
-    tactics = Tactics(mate_in_one=args.mate_in_one, avoid_mate_in_one=args.avoid_mate_in_one,
-                      material_lookahead=args.material_lookahead,
-                      avoid_mate_in_three=args.avoid_mate_in_three)
+    tactics = Tactics(**{name: getattr(args, name) for name in _TACTIC_HELP})
     if args.simulations is None:
         name = "".join(c if c.isascii() and c.isprintable() else "_" for c in name)
         return PlayerMover(Player(name, "policy", config.model, tactics=tactics), params)
@@ -185,10 +189,7 @@ def main(argv=None) -> int:
             forwarded += ["--simulations", str(args.simulations),
                           "--considered", str(args.considered),
                           "--value-scale", repr(args.value_scale)]
-        forwarded += ["--mate-in-one"] if args.mate_in_one else []
-        forwarded += ["--avoid-mate-in-one"] if args.avoid_mate_in_one else []
-        forwarded += ["--material-lookahead"] if args.material_lookahead else []
-        forwarded += ["--avoid-mate-in-three"] if args.avoid_mate_in_three else []
+        forwarded += [_tactic_flag(name) for name in _TACTIC_HELP if getattr(args, name)]
         try:
             write_launcher(args.write_launcher, forwarded)
         except LauncherError as error:
