@@ -17,7 +17,7 @@ import pytest
 
 import shogi_jax as sj
 from shogi_jax.tactics import (
-    LOOKAHEAD_CANDIDATES, LOOKAHEAD_MARGIN, Tactics, material_after_reply, material_lookahead,
+    LOOKAHEAD_CANDIDATES, LOOKAHEAD_MARGIN, Tactics, material_after_reply,
 )
 
 GAMES = Path(__file__).parent.parent / "docs/ladder_games/cpu_60min_gauntlet.jsonl.gz"
@@ -105,11 +105,32 @@ def kept_by_us():
     return jax.jit(jax.vmap(material_after_reply))
 
 
+LOOKAHEAD_BATCH = 12
+
+
+@pytest.fixture(scope="module")
+def looking_ahead():
+    """(states, actions, preferences with a batch axis) -> int32[batch]: a player's move after
+    `Tactics(material_lookahead=True)`. Each compile of the lookahead takes tens of seconds, so
+    every batch is padded to one shape (LOOKAHEAD_BATCH, copies of its first game) and the tests
+    below share one compiled program."""
+    compiled = jax.jit(jax.vmap(Tactics(material_lookahead=True).apply))
+
+    def played(states, actions, preferences):
+        size = actions.shape[0]
+        assert size <= LOOKAHEAD_BATCH
+        pad = lambda x: jnp.concatenate([x, jnp.repeat(x[:1], LOOKAHEAD_BATCH - size, axis=0)])
+        padded = jax.tree_util.tree_map(pad, (states, actions, preferences))
+        return np.asarray(compiled(*padded))[:size]
+
+    return played
+
+
 def stacked(states):
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
 
 
-def test_a_hanging_rook_is_seen_and_kept_out_of_play(kept_by_us):
+def test_a_hanging_rook_is_seen_and_kept_out_of_play(kept_by_us, looking_ahead):
     """Hand-worked: Black's rook to 2c is taken by White's silver on 3b with nothing to take back
     (Black +5, a silver up, becomes -15: no rook, and White holds it in hand); to 2d nothing can
     take it (+5 stays). With the network preferring 2c, the lookahead plays 2d."""
@@ -120,10 +141,8 @@ def test_a_hanging_rook_is_seen_and_kept_out_of_play(kept_by_us):
     np.testing.assert_array_equal(np.asarray(kept), [-15.0, 5.0])
     assert [kept_by_cshogi(cshogi.Board(sfen), m) for m in ("2h2c", "2h2d")] == [-15.0, 5.0]
     preference = jnp.full(sj.NUM_ACTIONS, -5.0).at[hanging].set(2.0).at[safe].set(1.0)
-    played = jax.jit(material_lookahead)(state, hanging, preference)
-    assert sj.action_to_usi(state, int(played)) == "2h2d"
-    both = Tactics(material_lookahead=True, mate_in_one=True)
-    assert sj.action_to_usi(state, int(jax.jit(both.apply)(state, hanging, preference))) == "2h2d"
+    played = looking_ahead(stacked([state]), jnp.array([hanging]), preference[None])
+    assert sj.action_to_usi(state, int(played[0])) == "2h2d"
 
 
 def test_the_material_kept_is_what_cshogi_finds_on_real_positions(kept_by_us):
@@ -142,7 +161,7 @@ def test_the_material_kept_is_what_cshogi_finds_on_real_positions(kept_by_us):
     assert len(set(expected)) > 10  # the premise: the positions differ in what they keep
 
 
-def test_the_lookahead_plays_the_likeliest_move_within_the_margin(kept_by_us):
+def test_the_lookahead_plays_the_likeliest_move_within_the_margin(looking_ahead):
     """On real positions with a random preference: the first of (the player's move, then the
     LOOKAHEAD_CANDIDATES likeliest legal moves) whose cshogi-computed material is within
     LOOKAHEAD_MARGIN of the best of them."""
@@ -152,7 +171,7 @@ def test_the_lookahead_plays_the_likeliest_move_within_the_margin(kept_by_us):
     batch = stacked(states)
     preference = jnp.asarray(rng.normal(size=(len(states), sj.NUM_ACTIONS)), jnp.float32)
     own = jnp.array([sj.usi_to_action(s, moves[0]) for s, (_, moves) in zip(states, positions)])
-    played = np.asarray(jax.jit(jax.vmap(material_lookahead))(batch, own, preference))
+    played = looking_ahead(batch, own, preference)
     changed = 0
     for k, (sfen, moves) in enumerate(positions):
         legal = np.asarray(states[k].legal_action_mask)
