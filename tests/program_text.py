@@ -43,3 +43,18 @@ def collectives(compiled_hlo: str) -> collections.Counter:
     async pairs (-start/-done) count once."""
     kinds = re.findall(r"\b(" + "|".join(COLLECTIVES) + r")(?:-start)?\(", compiled_hlo)
     return collections.Counter(kinds)
+
+
+
+SELECT = re.compile(r"stablehlo\.select (%[\w#]+), (%[\w#]+), (%[\w#]+) : .*, tensor<([\dx]+)x")
+
+
+def selects_of_shape(stablehlo: str, leading: tuple[int, ...]) -> int:
+    """How many selects between two different values give an array whose leading dimensions are
+    `leading` (a select of a value with itself is that value: XLA folds it before anything runs).
+    A vmapped `while_loop` with a per-element condition masks its whole carry that way on every
+    step."""
+    dims = "x".join(str(n) for n in leading)
+    return sum(1 for match in SELECT.finditer(stablehlo)
+               if match.group(2) != match.group(3)
+               and (match.group(4) + "x").startswith(dims + "x"))

@@ -9,6 +9,7 @@ check. One compiled search serves every test (8 positions a call).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import gzip
@@ -23,6 +24,7 @@ import pytest
 
 import shogi_jax as sj
 from shogi_jax import checkpoint
+from shogi_jax import search as search_module
 from shogi_jax.cli.usi import PRETRAINED_RUN
 from shogi_jax.evaluation.match import (
     PLIES_PER_CHUNK, MatchStopped, play_match, plies_per_chunk,
@@ -32,6 +34,8 @@ from shogi_jax.model import make_model
 from shogi_jax.ppo import masked_log_softmax
 from shogi_jax.search import SearchSettings, search, search_one_game, tree_depth
 from shogi_jax.tactics import AVOID_CANDIDATES, Tactics, winning_actions
+
+from program_text import exported_text, selects_of_shape
 
 MATES_IN_ONE = {  # SFEN: its only mating move
     "6k1p/9/4P1G2/9/6L2/9/9/9/K8 b - 1": "3c3b",
@@ -156,6 +160,45 @@ def test_visit_counts_are_deterministic_for_a_seed(network, run_search, position
     assert not (weights * ~np.asarray(batch.legal_action_mask)).any()
     depths = [tree_depth(np.asarray(first.search_tree.parents[k])) for k in range(len(POSITIONS))]
     assert all(1 <= depth <= SETTINGS.simulations for depth in depths)
+
+
+def test_the_batched_backup_gives_mctx_s_own_tree_bit_for_bit(network, run_search, positions,
+                                                              monkeypatch):
+    """`search` backs up with `batched_backward` (linear in the simulations at any batch size,
+    where mctx's vmapped loop copies the tree on every step): the same search with mctx's own
+    backup gives the same tree in every field, and the same move and improved policy."""
+    model, params = network
+    _, batch = positions
+    ours = run_search(params, batch, jax.random.PRNGKey(3))
+    monkeypatch.setattr(search_module, "_mctx_with_batched_backward", contextlib.nullcontext)
+    mctx_own = jax.jit(lambda params, states, key: search(model, SETTINGS, params, states, key))(
+        params, batch, jax.random.PRNGKey(3))
+    leaves = jax.tree_util.tree_leaves_with_path
+    for (path, got), (_, expected) in zip(leaves(ours), leaves(mctx_own), strict=True):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected),
+                                      err_msg=jax.tree_util.keystr(path))
+    depths = [tree_depth(np.asarray(ours.search_tree.parents[k])) for k in range(len(POSITIONS))]
+    assert len(set(depths)) > 1  # the premise: the games' backups climb different distances
+
+
+def test_the_accelerator_s_search_masks_no_whole_tree_on_a_backup_step(network, positions,
+                                                                       monkeypatch):
+    """The search exported for CUDA: no select over a tree-sized array ([games, simulations + 1,
+    ...]) is left after canonicalization, where mctx's own vmapped backup has some on every step
+    of every backup (the tree's value and visit arrays, the embeddings)."""
+    model, params = network
+    _, batch = positions
+    tree_rows = (len(POSITIONS), SETTINGS.simulations + 1)
+
+    def selects():
+        text = exported_text(lambda params, states, key: search(model, SETTINGS, params, states,
+                                                                key).action,
+                             params, batch, jax.random.PRNGKey(0), platform="cuda")
+        return selects_of_shape(text, tree_rows)
+
+    assert selects() == 0
+    monkeypatch.setattr(search_module, "_mctx_with_batched_backward", contextlib.nullcontext)
+    assert selects() > 0  # the premise: mctx's own backup masks the tree
 
 
 def test_a_budget_stops_the_search_early_in_the_same_program(network, run_search, positions):
