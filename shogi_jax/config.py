@@ -46,6 +46,7 @@ NON_NEGATIVE_EVEN: _Check = (lambda v: v >= 0 and v % 2 == 0, "even and >= 0")
 NONE_OR_POSITIVE: _Check = (lambda v: v is None or v > 0, "None or > 0")
 NONE_OR_NON_NEGATIVE: _Check = (lambda v: v is None or v >= 0, "None or >= 0")
 UNIT_INTERVAL: _Check = (lambda v: 0 <= v <= 1, "in [0, 1]")
+NONE_OR_UNIT_INTERVAL: _Check = (lambda v: v is None or 0 <= v <= 1, "None or in [0, 1]")
 
 
 def one_of(choices: Sequence[str]) -> _Check:

@@ -27,6 +27,7 @@ from mctx._src import search as mctx_search
 import shogi_jax as sj
 from shogi_jax.ppo import masked_log_softmax
 from shogi_jax.rules.state import DEFAULT_MAX_PLIES
+from shogi_jax.shaping import material_balance
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ class SearchSettings:
     # positions are draws).
     max_plies: int = DEFAULT_MAX_PLIES
     impasse: bool = True
+    # The share of a position's value that comes from material instead of the value head:
+    # (1 - w) x value + w x tanh(material balance / MATERIAL_VALUE_POINTS), for the side to move.
+    # 0 (the default) is the network alone, as in training; the CPU networks' values miss the
+    # pieces they hang (docs/benchmarks.md, "A search that sees material").
+    material_weight: float = 0.0
 
     def __post_init__(self):
         if self.simulations < 1:
@@ -62,18 +68,29 @@ class SearchSettings:
             raise ValueError(f"value_scale must be > 0, got {self.value_scale}")
         if not self.gumbel_scale >= 0:
             raise ValueError(f"gumbel_scale must be >= 0, got {self.gumbel_scale}")
+        if not 0 <= self.material_weight <= 1:
+            raise ValueError(f"material_weight must be in [0, 1], got {self.material_weight}")
 
 
-def _evaluate(model, params, states: sj.State):
-    """(prior float32[B, A], value float32[B]) of the network for the side to move: the prior is
-    the masked log-softmax, illegal actions at the float32 floor (probability exactly 0, also
-    inside the tree, where mctx masks nothing)."""
+# Material points (shaping.PIECE_POINTS: pawn 1, rook 10) at which the material value reaches
+# tanh(1) = 0.76: a rook up is most of a won game against the engines these networks meet.
+MATERIAL_VALUE_POINTS = 10.0
+
+
+def _evaluate(model, settings: SearchSettings, params, states: sj.State):
+    """(prior float32[B, A], value float32[B]) for the side to move: the prior is the network's
+    masked log-softmax, illegal actions at the float32 floor (probability exactly 0, also inside
+    the tree, where mctx masks nothing); the value the network's, blended with the material
+    balance by `settings.material_weight`."""
     logits, value = model.apply(params, jax.vmap(sj.observe)(states))
+    if settings.material_weight:
+        material = jnp.tanh(jax.vmap(material_balance)(states) / MATERIAL_VALUE_POINTS)
+        value = (1.0 - settings.material_weight) * value + settings.material_weight * material
     return masked_log_softmax(logits, states.legal_action_mask), value
 
 
-def root_output(model, params, states: sj.State) -> mctx.RootFnOutput:
-    logits, value = _evaluate(model, params, states)
+def root_output(model, settings: SearchSettings, params, states: sj.State) -> mctx.RootFnOutput:
+    logits, value = _evaluate(model, settings, params, states)
     return mctx.RootFnOutput(prior_logits=logits, value=value, embedding=states)
 
 
@@ -85,7 +102,7 @@ def recurrent_fn(model, settings: SearchSettings):
         del key  # the rules are deterministic
         mover = states.color  # int32[B]
         after = jax.vmap(step)(states, action)
-        logits, value = _evaluate(model, params, after)
+        logits, value = _evaluate(model, settings, params, after)
         over = after.terminated | after.truncated  # bool[B]
         # The result for the side that just moved (non-zero only on the ply that ends the game).
         reward = jnp.take_along_axis(after.rewards, mover[:, None], axis=1)[:, 0]
@@ -183,7 +200,7 @@ def search(model, settings: SearchSettings, params, states: sj.State, key,
     chex.assert_rank(states.legal_action_mask, 2)  # [B, A]
     with _mctx_with_batched_backward():
         return mctx.gumbel_muzero_policy(
-            params=params, rng_key=key, root=root_output(model, params, states),
+            params=params, rng_key=key, root=root_output(model, settings, params, states),
             recurrent_fn=recurrent_fn(model, settings), num_simulations=settings.simulations,
             invalid_actions=~states.legal_action_mask,
             max_num_considered_actions=settings.max_considered_actions,

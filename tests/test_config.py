@@ -430,6 +430,15 @@ def test_tournament_search_players_need_a_run_and_take_search_settings_alone():
                                                          "simulations": 8}]})
     with raises_naming("players[1].simulations", "> 0"):
         tournament_config_from_dict({"players": [other, dict(searcher, simulations=0)]})
+    weighing = tournament_config_from_dict({"players": [other, dict(searcher,
+                                                                    material_weight=0.5)]})
+    assert weighing.players[1].search_settings()["material_weight"] == 0.5
+    with raises_naming("players[1].material_weight", "in [0, 1]", "1.5"):
+        tournament_config_from_dict({"players": [other, dict(searcher, material_weight=1.5)]})
+    with raises_naming("players[1]: material_weight only go with kind search"):
+        tournament_config_from_dict({"players": [other, {"name": "p", "kind": "policy",
+                                                         "run_dir": "runs/x",
+                                                         "material_weight": 0.5}]})
     checking = tournament_config_from_dict({"players": [other, dict(searcher, mate_in_one=True)]})
     assert checking.players[1].mate_in_one is True
     policy = {"name": "p", "kind": "policy", "run_dir": "runs/x", "mate_in_one": True}

@@ -32,10 +32,13 @@ from shogi_jax.evaluation.match import (
 from shogi_jax.evaluation.players import Player
 from shogi_jax.model import make_model
 from shogi_jax.ppo import masked_log_softmax
-from shogi_jax.search import SearchSettings, search, search_one_game, tree_depth
+from shogi_jax.search import (
+    MATERIAL_VALUE_POINTS, SearchSettings, root_output, search, search_one_game, tree_depth,
+)
 from shogi_jax.tactics import AVOID_CANDIDATES, Tactics, winning_actions
 
 from program_text import exported_text, selects_of_shape
+from test_material_lookahead import balance
 
 MATES_IN_ONE = {  # SFEN: its only mating move
     "6k1p/9/4P1G2/9/6L2/9/9/9/K8 b - 1": "3c3b",
@@ -104,10 +107,34 @@ def positions():
 
 @pytest.mark.parametrize("field, value", [
     ("simulations", 0), ("max_considered_actions", 0), ("value_scale", 0.0),
-    ("value_scale", float("nan")), ("gumbel_scale", -1.0), ("gumbel_scale", float("nan"))])
+    ("value_scale", float("nan")), ("gumbel_scale", -1.0), ("gumbel_scale", float("nan")),
+    ("material_weight", -0.1), ("material_weight", 1.5), ("material_weight", float("nan"))])
 def test_settings_out_of_range_are_refused_by_name(field, value):
     with pytest.raises(ValueError, match=f"{field} must be"):
         dataclasses.replace(SETTINGS, **{field: value})
+
+
+def test_material_weight_blends_the_value_with_the_material_cshogi_counts(network):
+    """The root's value with `material_weight` w is (1 - w) x the network's + w x tanh(material /
+    MATERIAL_VALUE_POINTS), the material counted by walking cshogi's board and hands for the side
+    to move (test_material_lookahead's `balance`), on 24 positions of real games; the prior is
+    the network's either way."""
+    model, params = network
+    sfens = real_positions(with_mate=0, without=24)
+    balances = np.array([balance(cshogi.Board(s), cshogi.Board(s).turn) for s in sfens],
+                        np.float32)
+    assert len(set(balances.tolist())) > 5  # the premise: the positions differ in material
+    states = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *[sj.from_sfen(s) for s in sfens])
+    weight = 0.3
+    root = jax.jit(lambda settings_weight: root_output(
+        model, dataclasses.replace(SETTINGS, material_weight=settings_weight), params, states),
+        static_argnums=0)
+    alone, blended = root(0.0), root(weight)
+    np.testing.assert_allclose(
+        np.asarray(blended.value),
+        (1 - weight) * np.asarray(alone.value)
+        + weight * np.tanh(balances / MATERIAL_VALUE_POINTS), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(blended.prior_logits), np.asarray(alone.prior_logits))
 
 
 def test_the_positions_are_what_cshogi_says():

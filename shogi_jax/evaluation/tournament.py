@@ -30,8 +30,8 @@ import numpy as np
 import shogi_jax as sj
 from shogi_jax import checkpoint
 from shogi_jax.config import (
-    NON_NEGATIVE, NON_NEGATIVE_EVEN, NONE_OR_NON_NEGATIVE, NONE_OR_POSITIVE, POSITIVE,
-    POSITIVE_EVEN, ConfigError, apply_overrides, check_settings, config_differences,
+    NON_NEGATIVE, NON_NEGATIVE_EVEN, NONE_OR_NON_NEGATIVE, NONE_OR_POSITIVE, NONE_OR_UNIT_INTERVAL,
+    POSITIVE, POSITIVE_EVEN, ConfigError, apply_overrides, check_settings, config_differences,
     config_to_dict, config_yaml, one_of, read_mapping, section_from_mapping, setting,
 )
 from shogi_jax.evaluation.elo import EloFit, fit_elo, wilson_interval
@@ -87,6 +87,10 @@ class PlayerConfig:
                                                  "the prior (default "
                                                  f"{SearchSettings.value_scale:g}, mctx's; 1 lets "
                                                  "the values override the prior)", NONE_OR_POSITIVE)
+    material_weight: Optional[float] = setting(
+        None, "search: the share of a position's value from its material balance instead of "
+              f"the value head, 0 to 1 (default {SearchSettings.material_weight:g})",
+        NONE_OR_UNIT_INTERVAL)
     mate_in_one: Optional[bool] = setting(None, "policy and search: true plays a move that "
                                                 "wins at once whenever there is one, whatever "
                                                 "the network or the search prefers (every "
@@ -136,7 +140,8 @@ class PlayerConfig:
 
 
 _USI_ONLY = ("command", "options", "depth", "nodes", "movetime_ms", "byoyomi_ms")
-_SEARCH_ONLY = ("simulations", "max_considered_actions", "gumbel_scale", "value_scale")
+_SEARCH_ONLY = ("simulations", "max_considered_actions", "gumbel_scale", "value_scale",
+                "material_weight")
 _TACTICS = tuple(field.name for field in dataclasses.fields(Tactics))  # network players' keys
 
 
