@@ -9,8 +9,13 @@ observation planes: the speed does not depend on the weights). pgx's recurrent f
 AlphaZero example's (reward of the player who moved, discount -1, 0 at the end). Simulations per
 second = B x simulations / the median time of a search, compilation apart.
 
+`mctx_backup` (opt-in) is shogi_jax's search with mctx's own vmapped backup instead of
+`shogi_jax.search.batched_backward`: what the batched backup buys.
+
     python scripts/bench_search.py                        # B = 1, 64, 1024; 32 simulations
     python scripts/bench_search.py --batches 1 64 --simulations 128 --engines shogi_jax
+    python scripts/bench_search.py --batches 1 16 64 --simulations 256 \
+        --engines shogi_jax mctx_backup pgx
 """
 from __future__ import annotations
 
@@ -33,7 +38,8 @@ from shogi_jax.ppo import masked_log_softmax
 from shogi_jax.search import SearchSettings, search
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "shogi_jax" / "pretrained" / "cpu_60min"
-ENGINES = ("shogi_jax", "pgx")
+ENGINES = ("shogi_jax", "mctx_backup", "pgx")
+DEFAULT_ENGINES = ("shogi_jax", "pgx")
 OPENING_PLIES = 8
 
 
@@ -47,14 +53,20 @@ def _random_positions(step, first, batch: int, key):
     return states
 
 
-def shogi_jax_search(batch: int, simulations: int, key):
+def shogi_jax_search(batch: int, simulations: int, key, mctx_backup: bool = False):
     """(jitted search of a batch, its arguments): ours, the shipped network."""
     config, params, _ = checkpoint.load_policy(str(PRETRAINED), which="latest", step=None)
     model = make_model(config.model)
     settings = SearchSettings(simulations=simulations)
     states = _random_positions(sj.step, sj.init(), batch, key)
-    run = jax.jit(lambda params, states, key: search(model, settings, params, states, key).action)
+    run = jax.jit(lambda params, states, key: search(model, settings, params, states, key,
+                                                    mctx_backup=mctx_backup).action)
     return run, (params, states, key)
+
+
+def mctx_backup_search(batch: int, simulations: int, key):
+    """`shogi_jax_search` backing up with mctx's own vmapped loop."""
+    return shogi_jax_search(batch, simulations, key, mctx_backup=True)
 
 
 def pgx_search(batch: int, simulations: int, key):
@@ -99,14 +111,14 @@ def pgx_search(batch: int, simulations: int, key):
     return jax.jit(run), (params, states, key)
 
 
-BUILDERS = {"shogi_jax": shogi_jax_search, "pgx": pgx_search}
+BUILDERS = {"shogi_jax": shogi_jax_search, "mctx_backup": mctx_backup_search, "pgx": pgx_search}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 64, 1024])
     parser.add_argument("--simulations", type=int, default=32)
-    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(DEFAULT_ENGINES))
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     print(machine_line(machine_info()), flush=True)
@@ -121,13 +133,12 @@ def main(argv=None) -> int:
             print(f"{engine:>9} B={batch:<5} {rates[engine]:>10,.0f} simulations/s "
                   f"({seconds * 1000:.0f} ms a search, compiled in {compile_seconds:.0f} s)",
                   flush=True)
-        ratio = (f"{rates['shogi_jax'] / rates['pgx']:.1f}x" if len(rates) == len(ENGINES)
-                 else "—")
-        rows.append([str(batch)] + [f"{rates[e]:,.0f}" if e in rates else "—" for e in ENGINES]
-                    + [ratio])
+        ratio = (f"{rates['shogi_jax'] / rates['pgx']:.1f}x"
+                 if {"shogi_jax", "pgx"} <= rates.keys() else "—")
+        rows.append([str(batch)] + [f"{rates[e]:,.0f}" for e in args.engines] + [ratio])
     print()
     print("\n".join(markdown_table(
-        ["B", "shogi_jax simulations/s", "pgx simulations/s", "shogi_jax / pgx"], rows)))
+        ["B"] + [f"{e} simulations/s" for e in args.engines] + ["shogi_jax / pgx"], rows)))
     return 0
 
 

@@ -192,13 +192,15 @@ def _loop_within(budget):
 
 
 def search(model, settings: SearchSettings, params, states: sj.State, key,
-           budget=None) -> mctx.PolicyOutput:
+           budget=None, *, mctx_backup: bool = False) -> mctx.PolicyOutput:
     """Gumbel MuZero over a batch of B games (every field of `states` with the batch axis
     first), `settings.simulations` simulations, or `budget` (int32[], at most that) when given.
     The output's `action` int32[B] is the move to play, `action_weights` float32[B, A] the
-    improved policy (the training target of Gumbel AlphaZero), `search_tree` the tree."""
+    improved policy (the training target of Gumbel AlphaZero), `search_tree` the tree.
+    `mctx_backup` backs up with mctx's own vmapped loop instead of `batched_backward`: the
+    reference the tests check it against, quadratic in the simulations."""
     chex.assert_rank(states.legal_action_mask, 2)  # [B, A]
-    with _mctx_with_batched_backward():
+    with contextlib.nullcontext() if mctx_backup else _mctx_with_batched_backward():
         return mctx.gumbel_muzero_policy(
             params=params, rng_key=key, root=root_output(model, settings, params, states),
             recurrent_fn=recurrent_fn(model, settings), num_simulations=settings.simulations,

@@ -9,7 +9,6 @@ check. One compiled search serves every test (8 positions a call).
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import gzip
@@ -24,7 +23,6 @@ import pytest
 
 import shogi_jax as sj
 from shogi_jax import checkpoint
-from shogi_jax import search as search_module
 from shogi_jax.cli.usi import PRETRAINED_RUN
 from shogi_jax.evaluation.match import (
     PLIES_PER_CHUNK, MatchStopped, play_match, plies_per_chunk,
@@ -189,17 +187,16 @@ def test_visit_counts_are_deterministic_for_a_seed(network, run_search, position
     assert all(1 <= depth <= SETTINGS.simulations for depth in depths)
 
 
-def test_the_batched_backup_gives_mctx_s_own_tree_bit_for_bit(network, run_search, positions,
-                                                              monkeypatch):
+def test_the_batched_backup_gives_mctx_s_own_tree_bit_for_bit(network, run_search, positions):
     """`search` backs up with `batched_backward` (linear in the simulations at any batch size,
     where mctx's vmapped loop copies the tree on every step): the same search with mctx's own
     backup gives the same tree in every field, and the same move and improved policy."""
     model, params = network
     _, batch = positions
     ours = run_search(params, batch, jax.random.PRNGKey(3))
-    monkeypatch.setattr(search_module, "_mctx_with_batched_backward", contextlib.nullcontext)
-    mctx_own = jax.jit(lambda params, states, key: search(model, SETTINGS, params, states, key))(
-        params, batch, jax.random.PRNGKey(3))
+    mctx_own = jax.jit(lambda params, states, key: search(
+        model, SETTINGS, params, states, key, mctx_backup=True))(params, batch,
+                                                                  jax.random.PRNGKey(3))
     leaves = jax.tree_util.tree_leaves_with_path
     for (path, got), (_, expected) in zip(leaves(ours), leaves(mctx_own), strict=True):
         np.testing.assert_array_equal(np.asarray(got), np.asarray(expected),
@@ -208,8 +205,7 @@ def test_the_batched_backup_gives_mctx_s_own_tree_bit_for_bit(network, run_searc
     assert len(set(depths)) > 1  # the premise: the games' backups climb different distances
 
 
-def test_the_accelerator_s_search_masks_no_whole_tree_on_a_backup_step(network, positions,
-                                                                       monkeypatch):
+def test_the_accelerator_s_search_masks_no_whole_tree_on_a_backup_step(network, positions):
     """The search exported for CUDA: no select over a tree-sized array ([games, simulations + 1,
     ...]) is left after canonicalization, where mctx's own vmapped backup has some on every step
     of every backup (the tree's value and visit arrays, the embeddings)."""
@@ -217,15 +213,14 @@ def test_the_accelerator_s_search_masks_no_whole_tree_on_a_backup_step(network, 
     _, batch = positions
     tree_rows = (len(POSITIONS), SETTINGS.simulations + 1)
 
-    def selects():
-        text = exported_text(lambda params, states, key: search(model, SETTINGS, params, states,
-                                                                key).action,
-                             params, batch, jax.random.PRNGKey(0), platform="cuda")
+    def selects(mctx_backup: bool):
+        text = exported_text(lambda params, states, key: search(
+            model, SETTINGS, params, states, key, mctx_backup=mctx_backup).action,
+            params, batch, jax.random.PRNGKey(0), platform="cuda")
         return selects_of_shape(text, tree_rows)
 
-    assert selects() == 0
-    monkeypatch.setattr(search_module, "_mctx_with_batched_backward", contextlib.nullcontext)
-    assert selects() > 0  # the premise: mctx's own backup masks the tree
+    assert selects(mctx_backup=False) == 0
+    assert selects(mctx_backup=True) > 0  # the premise: mctx's own backup masks the tree
 
 
 def test_a_budget_stops_the_search_early_in_the_same_program(network, run_search, positions):
