@@ -45,7 +45,6 @@ def collectives(compiled_hlo: str) -> collections.Counter:
     return collections.Counter(kinds)
 
 
-
 SELECT = re.compile(r"stablehlo\.select (%[\w#]+), (%[\w#]+), (%[\w#]+) : .*, tensor<([\dx]+)x")
 
 
