@@ -4,10 +4,6 @@ attacker mates), on hand-made mates and on positions of real games.
 """
 from __future__ import annotations
 
-import gzip
-import json
-from pathlib import Path
-
 import cshogi
 import jax
 import jax.numpy as jnp
@@ -17,9 +13,8 @@ import pytest
 import shogi_jax as sj
 from shogi_jax.tactics import AVOID_THREE_CANDIDATES, Tactics, avoiding_mate_in_three, mates_in_three
 
+from real_games import found_and_other, gauntlet_positions
 from test_search import MATES_IN_ONE, MATES_IN_THREE
-
-GAMES = Path(__file__).parent.parent / "docs/ladder_games/cpu_60min_gauntlet.jsonl.gz"
 
 
 def dfpn_mates(board: cshogi.Board) -> bool:
@@ -30,21 +25,7 @@ def dfpn_mates(board: cshogi.Board) -> bool:
 def real_positions(mated: int, other: int) -> list[str]:
     """SFENs of the shipped network's gauntlet games: the first `mated` where df-pn finds a mate
     within three plies and every 9th other position up to `other`."""
-    found, rest = [], []
-    with gzip.open(GAMES, "rt") as lines:
-        for line in lines:
-            game = json.loads(line)
-            board = cshogi.Board(game["start_sfen"])
-            for ply, move in enumerate(game["moves"]):
-                if dfpn_mates(board):
-                    if len(found) < mated:
-                        found.append(board.sfen())
-                elif ply % 9 == 4 and len(rest) < other:
-                    rest.append(board.sfen())
-                board.push_usi(move)
-            if len(found) == mated and len(rest) == other:
-                return found + rest
-    raise AssertionError("not enough positions in the gauntlet games")
+    return found_and_other(dfpn_mates, mated, other, every=9, offset=4)
 
 
 def stacked(sfens):
@@ -76,14 +57,9 @@ def test_avoiding_mate_in_three_plays_the_first_safe_likely_move():
     random preference, the first of (that move, the AVOID_THREE_CANDIDATES likeliest legal
     moves) that cshogi says lets no such mate, or the move played where none does."""
     positions = []
-    with gzip.open(GAMES, "rt") as lines:
-        for line in lines:
-            game = json.loads(line)
-            board = cshogi.Board(game["start_sfen"])
-            for move in game["moves"]:
-                if len(positions) < 8 and allows_by_cshogi(board, move):
-                    positions.append((board.sfen(), move))
-                board.push_usi(move)
+    for board, _, move in gauntlet_positions():
+        if allows_by_cshogi(board, move):
+            positions.append((board.sfen(), move))
             if len(positions) == 8:
                 break
     states = [sj.from_sfen(sfen) for sfen, _ in positions]

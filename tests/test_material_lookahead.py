@@ -4,10 +4,7 @@ by walking cshogi's legal moves, on positions of real games; and the move it the
 """
 from __future__ import annotations
 
-import gzip
-import json
 import math
-from pathlib import Path
 
 import cshogi
 import jax
@@ -20,7 +17,8 @@ from shogi_jax.tactics import (
     LOOKAHEAD_CANDIDATES, LOOKAHEAD_MARGIN, Tactics, material_after_reply,
 )
 
-GAMES = Path(__file__).parent.parent / "docs/ladder_games/cpu_60min_gauntlet.jsonl.gz"
+from real_games import gauntlet_positions
+
 DECIDED = 1000.0
 # cshogi's piece types (1 P .. 14 +R, white + 16) and hand order (P L N S G B R) to points:
 # the board's own (promoted pieces at their promoted worth) and in hand the unpromoted worth.
@@ -84,18 +82,13 @@ def game_positions(count: int) -> list[tuple[str, list[str]]]:
     first games, each with the move played there and up to 5 other legal moves."""
     found = []
     rng = np.random.default_rng(0)
-    with gzip.open(GAMES, "rt") as lines:
-        for line in lines:
-            game = json.loads(line)
-            board = cshogi.Board(game["start_sfen"])
-            for ply, move in enumerate(game["moves"]):
-                if ply % 5 == 2:
-                    legal = sorted(cshogi.move_to_usi(m) for m in board.legal_moves)
-                    others = [str(m) for m in rng.permutation(legal)[:6] if m != move][:5]
-                    found.append((board.sfen(), [move] + others))
-                    if len(found) == count:
-                        return found
-                board.push_usi(move)
+    for board, ply, move in gauntlet_positions():
+        if ply % 5 == 2:
+            legal = sorted(cshogi.move_to_usi(m) for m in board.legal_moves)
+            others = [str(m) for m in rng.permutation(legal)[:6] if m != move][:5]
+            found.append((board.sfen(), [move] + others))
+            if len(found) == count:
+                return found
     raise AssertionError("not enough positions in the gauntlet games")
 
 

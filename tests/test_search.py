@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import gzip
-import json
-from pathlib import Path
 
 import cshogi
 import jax
@@ -36,6 +33,7 @@ from shogi_jax.search import (
 from shogi_jax.tactics import AVOID_CANDIDATES, Tactics, winning_actions
 
 from program_text import exported_text, selects_of_shape
+from real_games import found_and_other
 from test_material_lookahead import balance
 
 MATES_IN_ONE = {  # SFEN: its only mating move
@@ -294,28 +292,11 @@ def test_a_search_player_plays_matches(network):
     assert len(chunks) == 1
 
 
-GAUNTLET_GAMES = Path(__file__).parent.parent / "docs/ladder_games/cpu_60min_gauntlet.jsonl.gz"
-
-
 def real_positions(with_mate: int, without: int) -> list[str]:
-    """SFENs from the shipped network's gauntlet games (docs/ladder_games): the first `with_mate`
-    positions where cshogi finds a mate in one (the network played another move in thousands of
-    them) and every 7th other position up to `without`, from the start of the file."""
-    mated, other = [], []
-    with gzip.open(GAUNTLET_GAMES, "rt") as lines:
-        for line in lines:
-            game = json.loads(line)
-            board = cshogi.Board(game["start_sfen"])
-            for ply, move in enumerate(game["moves"]):
-                if mates_in_one(board):
-                    if len(mated) < with_mate:
-                        mated.append(board.sfen())
-                elif ply % 7 == 3 and len(other) < without:
-                    other.append(board.sfen())
-                board.push_usi(move)
-            if len(mated) == with_mate and len(other) == without:
-                return mated + other
-    raise AssertionError("not enough positions in the gauntlet games")
+    """SFENs from the shipped network's gauntlet games: the first `with_mate` positions where
+    cshogi finds a mate in one (the network played another move in thousands of them) and every
+    7th other position up to `without`, from the start of the file."""
+    return found_and_other(mates_in_one, with_mate, without, every=7, offset=3)
 
 
 @pytest.mark.slow
