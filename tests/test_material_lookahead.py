@@ -17,28 +17,10 @@ from shogi_jax.tactics import (
     LOOKAHEAD_CANDIDATES, LOOKAHEAD_MARGIN, Tactics, material_after_reply,
 )
 
+from cshogi_material import BOARD_POINTS, UNPROMOTED_POINTS, balance
 from real_games import gauntlet_positions
 
 DECIDED = 1000.0
-# cshogi's piece types (1 P .. 14 +R, white + 16) and hand order (P L N S G B R) to points:
-# the board's own (promoted pieces at their promoted worth) and in hand the unpromoted worth.
-BOARD_POINTS = {1: 1, 2: 3, 3: 4, 4: 5, 5: 8, 6: 10, 7: 6, 8: 0,
-                9: 6, 10: 6, 11: 6, 12: 6, 13: 10, 14: 12}
-UNPROMOTED_POINTS = {t: BOARD_POINTS[t] for t in range(1, 9)} | {
-    9: 1, 10: 3, 11: 4, 12: 5, 13: 8, 14: 10}
-HAND_POINTS = (1, 3, 4, 5, 6, 8, 10)
-
-
-def balance(board: cshogi.Board, color: int) -> float:
-    """`color`'s material minus the opponent's, board and hands."""
-    total = 0.0
-    for square in range(81):
-        piece = board.piece(square)
-        if piece:
-            total += BOARD_POINTS[piece % 16] * (1 if (piece >= 16) == (color == 1) else -1)
-    for side, hand in enumerate(board.pieces_in_hand):
-        total += sum(n * p for n, p in zip(hand, HAND_POINTS)) * (1 if side == color else -1)
-    return total
 
 
 def decided(board: cshogi.Board, color: int):

@@ -32,9 +32,9 @@ from shogi_jax.search import (
 )
 from shogi_jax.tactics import AVOID_CANDIDATES, Tactics, winning_actions
 
+from cshogi_material import balance
 from program_text import exported_text, selects_of_shape
 from real_games import found_and_other
-from test_material_lookahead import balance
 
 MATES_IN_ONE = {  # SFEN: its only mating move
     "6k1p/9/4P1G2/9/6L2/9/9/9/K8 b - 1": "3c3b",
@@ -113,12 +113,12 @@ def test_settings_out_of_range_are_refused_by_name(field, value):
 def test_material_weight_blends_the_value_with_the_material_cshogi_counts(network):
     """The root's value with `material_weight` w is (1 - w) x the network's + w x tanh(material /
     MATERIAL_VALUE_POINTS), the material counted by walking cshogi's board and hands for the side
-    to move (test_material_lookahead's `balance`), on 24 positions of real games; the prior is
+    to move (tests/cshogi_material.py), on 24 positions of real games; the prior is
     the network's either way."""
     model, params = network
     sfens = real_positions(with_mate=0, without=24)
-    balances = np.array([balance(cshogi.Board(s), cshogi.Board(s).turn) for s in sfens],
-                        np.float32)
+    boards = [cshogi.Board(sfen) for sfen in sfens]
+    balances = np.array([balance(board, board.turn) for board in boards], np.float32)
     assert len(set(balances.tolist())) > 5  # the premise: the positions differ in material
     states = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *[sj.from_sfen(s) for s in sfens])
     weight = 0.3

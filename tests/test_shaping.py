@@ -8,6 +8,8 @@ import pytest
 import shogi_jax as sj
 from shogi_jax.shaping import material_balance, material_weight, potential_difference
 
+from cshogi_material import UNPROMOTED_POINTS, balance
+
 
 def test_start_position_is_balanced():
     assert float(material_balance(sj.init())) == 0.0
@@ -78,25 +80,10 @@ def test_capturing_a_promoted_piece_by_captures_only_scores_its_base_piece():
 
 # --- inside a rollout -------------------------------------------------------------------------
 
-# Captures-only points by cshogi piece type (promoted pieces as their base), written out apart
-# from shaping.py's table: P L N S B R G K, then +P +L +N +S +B +R.
-CSHOGI_POINTS = {1: 1, 2: 3, 3: 4, 4: 5, 5: 8, 6: 10, 7: 6, 8: 0,
-                 9: 1, 10: 3, 11: 4, 12: 5, 13: 8, 14: 10}
-CSHOGI_HAND_POINTS = (1, 3, 4, 5, 6, 8, 10)  # cshogi's hand order: P L N S G B R
-
-
-def cshogi_balance(board) -> int:
-    """The side to move's material minus the other side's, counted on a cshogi board."""
-    import cshogi
-
-    totals = [0, 0]
-    for piece in board.pieces:
-        if piece:
-            totals[piece >= 16] += CSHOGI_POINTS[piece & 15]
-    for side, hand in enumerate(board.pieces_in_hand):
-        totals[side] += sum(n * p for n, p in zip(hand, CSHOGI_HAND_POINTS))
-    mover = 0 if board.turn == cshogi.BLACK else 1
-    return totals[mover] - totals[1 - mover]
+def cshogi_balance(board) -> float:
+    """The side to move's material minus the other side's, captures-only (promoted pieces as
+    their base), counted on a cshogi board."""
+    return balance(board, board.turn, points=UNPROMOTED_POINTS)
 
 
 def test_shaping_in_a_rollout_matches_cshogi_and_leaves_the_value_targets_alone():
