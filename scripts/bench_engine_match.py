@@ -26,15 +26,14 @@ import time
 from pathlib import Path
 
 import jax
-
 from bench_common import machine_info, machine_line, markdown_table
 
-from shogi_jax.evaluation import engine_match
-from shogi_jax.evaluation.engine_match import EnginePlayer, play_engine_match
-from shogi_jax.evaluation.match import MatchStopped
-from shogi_jax.evaluation.players import Player
-from shogi_jax.evaluation.tournament import PlayerConfig, load_player, load_tournament_config
-from shogi_jax.evaluation.usi_client import MoveLimit
+from shogi_jax.arena import engine_match
+from shogi_jax.arena.engine_match import EnginePlayer, play_engine_match
+from shogi_jax.arena.match import MatchStopped
+from shogi_jax.arena.tournament import PlayerConfig, load_player, load_tournament_config
+from shogi_jax.arena.usi_client import MoveLimit
+from shogi_jax.play.players import Player
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "shogi_jax" / "pretrained" / "cpu_60min"

@@ -63,10 +63,18 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from bench_common import (
+    compile_timed,
+    human_bytes,
+    machine_info,
+    machine_line,
+    markdown_table,
+    mib,
+    peak_rss_bytes,
+    timed,
+)
 
 import shogi_jax as sj
-from bench_common import (compile_timed, human_bytes, machine_info, machine_line,
-                          markdown_table, mib, peak_rss_bytes, timed)
 from shogi_jax.rules.state import select_games
 
 ENGINES = ("shogi_jax", "pgx")

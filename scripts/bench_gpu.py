@@ -39,14 +39,20 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence, TextIO
 
-import jax
-
 import bench_env  # the env cells are bench_env's measurement: the same loop, picker and timing
-from bench_common import (compile_timed, machine_info, machine_line, markdown_table,
-                          median_iteration_seconds, mib)
-from shogi_jax import iteration as it
-from shogi_jax.config import load_config
+import jax
+from bench_common import (
+    compile_timed,
+    machine_info,
+    machine_line,
+    markdown_table,
+    median_iteration_seconds,
+    mib,
+)
+
 from shogi_jax.rules.platform import forced_program
+from shogi_jax.train import iteration as it
+from shogi_jax.train.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BATCH_SIZES = (1024, 4096, 16384, 65536)

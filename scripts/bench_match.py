@@ -21,14 +21,13 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-
 from bench_common import compile_timed, machine_info, machine_line, markdown_table, median_seconds
 
-from shogi_jax import checkpoint
-from shogi_jax.evaluation.match import PLIES_PER_CHUNK, play_plies, start_states
-from shogi_jax.evaluation.players import Player
+from shogi_jax.arena.match import PLIES_PER_CHUNK, play_plies, start_states
+from shogi_jax.play.network import load_network
+from shogi_jax.play.players import Player
+from shogi_jax.play.search import SearchSettings
 from shogi_jax.rules.state import STARTPOS_SFEN
-from shogi_jax.search import SearchSettings
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "shogi_jax" / "pretrained" / "cpu_60min"
 OPENING_PLIES = 4
@@ -36,11 +35,11 @@ MAX_PLIES = 320
 
 
 def _players(pairing: str, simulations: int):
-    config, params, _ = checkpoint.load_policy(str(PRETRAINED), which="latest", step=None)
-    policy = Player("policy", "policy", model=config.model)
+    model, params, _ = load_network(str(PRETRAINED))
+    policy = Player("policy", "policy", model=model)
     if pairing == "policy":
         return policy, policy, params, PLIES_PER_CHUNK
-    search = Player("search", "search", model=config.model, search=SearchSettings(
+    search = Player("search", "search", model=model, search=SearchSettings(
         simulations=simulations, max_plies=MAX_PLIES))
     return search, policy, params, 1
 

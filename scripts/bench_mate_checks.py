@@ -26,13 +26,12 @@ import cshogi
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 from bench_common import compile_timed, machine_info, machine_line, markdown_table
 
 import shogi_jax as sj
-from shogi_jax import checkpoint
-from shogi_jax.evaluation.players import Player
-from shogi_jax.tactics import Tactics, winning_actions
+from shogi_jax.play.network import load_network
+from shogi_jax.play.players import Player
+from shogi_jax.play.tactics import Tactics, winning_actions
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "shogi_jax" / "pretrained" / "cpu_60min"
@@ -114,19 +113,19 @@ def main(argv=None) -> int:
           f"{legal_only / former:.2f} of the former's time ({former / legal_only:.1f}x)",
           flush=True)
 
-    config, params, _ = checkpoint.load_policy(str(PRETRAINED), which="latest", step=None)
-    players = {"raw network": Player("raw", "policy", config.model),
-               "mate_in_one": Player("m", "policy", config.model,
+    model, params, _ = load_network(str(PRETRAINED))
+    players = {"raw network": Player("raw", "policy", model),
+               "mate_in_one": Player("m", "policy", model,
                                      tactics=Tactics(mate_in_one=True)),
                "mate_in_one + avoid_mate_in_one": Player(
-                   "a", "policy", config.model,
+                   "a", "policy", model,
                    tactics=Tactics(mate_in_one=True, avoid_mate_in_one=True)),
                "+ material_lookahead": Player(
-                   "l", "policy", config.model,
+                   "l", "policy", model,
                    tactics=Tactics(mate_in_one=True, avoid_mate_in_one=True,
                                    material_lookahead=True)),
                "+ avoid_mate_in_three": Player(
-                   "t", "policy", config.model,
+                   "t", "policy", model,
                    tactics=Tactics(mate_in_one=True, avoid_mate_in_one=True,
                                    material_lookahead=True, avoid_mate_in_three=True))}
     rows = []

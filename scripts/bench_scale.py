@@ -1,7 +1,7 @@
 """Scaling: training env steps/s of one config's jitted iteration on 1, 2, 4, 8 devices.
 
 The same global batch (env.num_games games x env.rollout_length plies) is split over the first N
-devices of a `data` mesh (shogi_jax.parallel); parameters are replicated and XLA adds the gradient
+devices of a `data` mesh (shogi_jax.host.parallel); parameters are replicated and XLA adds the gradient
 all-reduce. The reference is the same program on 1 device, measured in the same run; the ratio
 is speed-up over 1 device (ideal: N).
 
@@ -28,11 +28,11 @@ from pathlib import Path  # noqa: E402
 import jax  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench_common import (  # noqa: E402
-    compile_timed, machine_info, machine_line, median_iteration_seconds)
-from shogi_jax import iteration as it  # noqa: E402
+from bench_common import compile_timed, machine_info, machine_line, median_iteration_seconds  # noqa: E402
+
 from shogi_jax import parallel  # noqa: E402
-from shogi_jax.config import load_config  # noqa: E402
+from shogi_jax.train import iteration as it  # noqa: E402
+from shogi_jax.train.config import load_config  # noqa: E402
 
 
 def measure(config, devices: int, repeats: int) -> tuple[float, float]:

@@ -10,7 +10,7 @@ AlphaZero example's (reward of the player who moved, discount -1, 0 at the end).
 second = B x simulations / the median time of a search, compilation apart.
 
 `mctx_backup` (opt-in) is shogi_jax's search with mctx's own vmapped backup instead of
-`shogi_jax.search.batched_backward`: what the batched backup buys.
+`shogi_jax.play.search.batched_backward`: what the batched backup buys.
 
     python scripts/bench_search.py                        # B = 1, 64, 1024; 32 simulations
     python scripts/bench_search.py --batches 1 64 --simulations 128 --engines shogi_jax
@@ -27,15 +27,14 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import mctx
-
 from bench_common import compile_timed, machine_info, machine_line, markdown_table, median_seconds
 
 import shogi_jax as sj
-from shogi_jax import checkpoint
-from shogi_jax.model import make_model
-from shogi_jax.evaluation.players import uniform_choice
-from shogi_jax.ppo import masked_log_softmax
-from shogi_jax.search import SearchSettings, search
+from shogi_jax.play.model import make_model
+from shogi_jax.play.network import load_network
+from shogi_jax.play.players import uniform_choice
+from shogi_jax.play.policy import masked_log_softmax
+from shogi_jax.play.search import SearchSettings, search
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "shogi_jax" / "pretrained" / "cpu_60min"
 ENGINES = ("shogi_jax", "mctx_backup", "pgx")
@@ -55,8 +54,8 @@ def _random_positions(step, first, batch: int, key):
 
 def shogi_jax_search(batch: int, simulations: int, key, mctx_backup: bool = False):
     """(jitted search of a batch, its arguments): ours, the shipped network."""
-    config, params, _ = checkpoint.load_policy(str(PRETRAINED), which="latest", step=None)
-    model = make_model(config.model)
+    model, params, _ = load_network(str(PRETRAINED))
+    model = make_model(model)
     settings = SearchSettings(simulations=simulations)
     states = _random_positions(sj.step, sj.init(), batch, key)
     run = jax.jit(lambda params, states, key: search(model, settings, params, states, key,
@@ -70,8 +69,8 @@ def pgx_search(batch: int, simulations: int, key):
     import pgx
 
     settings = SearchSettings(simulations=simulations)  # ours: the same search settings
-    config, _, _ = checkpoint.load_policy(str(PRETRAINED), which="latest", step=None)
-    model = make_model(config.model)
+    model, _, _ = load_network(str(PRETRAINED))
+    model = make_model(model)
     env = pgx.make("shogi")
     first = env.init(key)
     params = model.init(key, first.observation[None])

@@ -19,14 +19,20 @@ import sys
 
 import jax
 import jax.numpy as jnp
+from bench_common import (
+    compile_timed,
+    machine_info,
+    machine_line,
+    markdown_table,
+    median_iteration_seconds,
+    median_seconds,
+)
+from bench_env import pick_actions  # the same cheap picker as the env benchmark
 
 import shogi_jax as sj
-from bench_common import (compile_timed, machine_info, machine_line, markdown_table,
-                          median_iteration_seconds, median_seconds)
-from bench_env import pick_actions  # the same cheap picker as the env benchmark
-from shogi_jax import iteration as it
-from shogi_jax import ppo
-from shogi_jax.config import load_config
+from shogi_jax.train import iteration as it
+from shogi_jax.train import ppo
+from shogi_jax.train.config import load_config
 
 TARGET_RATIO = 0.85
 TARGET_COMPILE_S = 60.0

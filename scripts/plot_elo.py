@@ -13,8 +13,16 @@ from pathlib import Path
 
 from shogi_jax.reports import ReportError
 from shogi_jax.reports.metrics import (
-    ELO, ELO_CI95_HIGH, ELO_CI95_LOW, GREEDY_ELO, MINUTES, evaluation_records as evaluations,
-    timed_records, win_rate_key,
+    ELO,
+    ELO_CI95_HIGH,
+    ELO_CI95_LOW,
+    GREEDY_ELO,
+    MINUTES,
+    timed_records,
+    win_rate_key,
+)
+from shogi_jax.reports.metrics import (
+    evaluation_records as evaluations,
 )
 
 

@@ -13,8 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from shogi_jax.evaluation.csa_results import player_endings, record_endings, summary_markdown
-from shogi_jax.evaluation.tournament import read_games
+from shogi_jax.arena.csa_results import player_endings, record_endings, summary_markdown
+from shogi_jax.arena.tournament import read_games
 
 
 def endings_of(sources: list[str], player: str):

@@ -10,8 +10,17 @@ from shogi_jax.notation.usi import action_to_usi, usi_to_action
 from shogi_jax.rules.board import NUM_ACTIONS
 from shogi_jax.rules.observe import NUM_OBSERVATION_PLANES, observe
 from shogi_jax.rules.state import (
-    CHECKMATE, DEFAULT_MAX_PLIES, ILLEGAL_ACTION, IMPASSE_DECLARATION, MOVE_LIMIT, NO_LEGAL_MOVES,
-    NOT_TERMINATED, PERPETUAL_CHECK, REPETITION_DRAW, TERMINATION_NAMES, State,
+    CHECKMATE,
+    DEFAULT_MAX_PLIES,
+    ILLEGAL_ACTION,
+    IMPASSE_DECLARATION,
+    MOVE_LIMIT,
+    NO_LEGAL_MOVES,
+    NOT_TERMINATED,
+    PERPETUAL_CHECK,
+    REPETITION_DRAW,
+    TERMINATION_NAMES,
+    State,
 )
 from shogi_jax.rules.step import init, step
 

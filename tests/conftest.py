@@ -84,9 +84,9 @@ def legal_usi_set(state) -> set[str]:
 def save_untrained_smoke_run(run_dir):
     """A real training run directory (config + one Orbax checkpoint) of the untrained smoke
     network, for policy players and the USI engine."""
-    from shogi_jax import checkpoint
-    from shogi_jax import iteration as it
-    from shogi_jax.config import load_config, save_config
+    from shogi_jax.train import checkpoint
+    from shogi_jax.train import iteration as it
+    from shogi_jax.train.config import load_config, save_config
 
     config = load_config("configs/smoke.yaml", [f"train.run_dir={run_dir}"])
     save_config(config, run_dir / "config.yaml")

@@ -1,4 +1,4 @@
-"""Material counted on a cshogi board, written out apart from shogi_jax.shaping's tables: the
+"""Material counted on a cshogi board, written out apart from shogi_jax.rules.material's tables: the
 reference the shaping, the search's material values and the material lookahead are checked
 against."""
 from __future__ import annotations

@@ -19,13 +19,14 @@ import numpy as np
 from program_text import collectives
 
 import shogi_jax as sj
-from shogi_jax import iteration as it
-from shogi_jax import parallel
-from shogi_jax.config import ConfigError, load_config
-from shogi_jax.evaluation.match import PLIES_PER_CHUNK, play_match, play_plies, start_states
-from shogi_jax.evaluation.players import Player
+from shogi_jax.arena.match import PLIES_PER_CHUNK, play_match, play_plies, start_states
+from shogi_jax.host import parallel
+from shogi_jax.host.settings import ConfigError
+from shogi_jax.play.players import Player
+from shogi_jax.play.search import SearchSettings
 from shogi_jax.rules.state import STARTPOS_SFEN
-from shogi_jax.search import SearchSettings
+from shogi_jax.train import iteration as it
+from shogi_jax.train.config import load_config
 
 SMOKE = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
 ITERATIONS = 3

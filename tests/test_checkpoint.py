@@ -9,12 +9,12 @@ import jax
 import numpy as np
 import pytest
 
-from shogi_jax import checkpoint
-from shogi_jax import iteration as it
-from shogi_jax import run_directory
 from shogi_jax.cli import train as train_cli
-from shogi_jax.config import load_config, save_config
-from shogi_jax.run_directory import read_metrics
+from shogi_jax.play.network import BEST_METRIC, CHECKPOINT_DIR, NEW_BEST_METRIC, load_network
+from shogi_jax.train import checkpoint, run_directory
+from shogi_jax.train import iteration as it
+from shogi_jax.train.config import load_config, save_config
+from shogi_jax.train.run_directory import read_metrics
 
 SMOKE = "configs/smoke.yaml"
 COMMON = ["--config", SMOKE, "--quiet", "--set", "checkpoint.every_iterations=1",
@@ -66,7 +66,7 @@ def test_resume_is_bit_exact(runs):
 
 def test_a_damaged_latest_checkpoint_is_skipped(runs, tmp_path, capsys):
     damaged = _copy_of_straight(runs, tmp_path / "damaged")
-    latest = damaged / checkpoint.CHECKPOINT_DIR / "4"
+    latest = damaged / CHECKPOINT_DIR / "4"
     for path in (latest / "state").rglob("*"):
         if path.is_file():
             path.write_bytes(b"garbage")
@@ -92,8 +92,8 @@ def test_another_network_shape_is_named_and_the_run_is_left_untouched(runs, tmp_
                 "--set", "train.iterations=5") == 2
     assert "model.channels: checkpoint 8, config 16" in capsys.readouterr().err
     assert _files(other) == before  # a refused resume changes no file
-    config, params, _ = checkpoint.load_policy(other)
-    assert config.model.channels == 8
+    model, params, _ = load_network(other)
+    assert model.channels == 8
 
 
 def test_players_use_the_config_stored_with_the_checkpoint(runs, tmp_path):
@@ -102,8 +102,8 @@ def test_players_use_the_config_stored_with_the_checkpoint(runs, tmp_path):
     other = _copy_of_straight(runs, tmp_path / "edited")
     edited = load_config(other / run_directory.CONFIG_FILE, ["model.channels=16"])
     save_config(edited, other / run_directory.CONFIG_FILE)
-    config, params, iteration = checkpoint.load_policy(other)
-    assert config.model.channels == 8 and iteration == 4
+    model, params, iteration = load_network(other)
+    assert model.channels == 8 and iteration == 4
     kernel = jax.tree_util.tree_leaves(params)[0]
     assert 8 in kernel.shape and 16 not in kernel.shape
 
@@ -159,7 +159,7 @@ def test_kill_9_during_a_save_never_leaves_a_checkpoint_taken_for_good(tmp_path)
     import time
 
     run_dir = tmp_path / "killed"
-    directory = run_dir / checkpoint.CHECKPOINT_DIR
+    directory = run_dir / CHECKPOINT_DIR
     command = [sys.executable, "-m", "shogi_jax.train", *COMMON, "--run-dir", str(run_dir),
                "--set", "train.iterations=100000"]
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
@@ -207,7 +207,7 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(runs, tmp_pa
     assert "the loss is not finite at iteration 5" in capsys.readouterr().err
     assert int(_final_state(diverging).iteration) == 4
     assert [r["iteration"] for r in read_metrics(diverging)] == [1, 2, 3, 4]
-    kept = sorted(int(p.name) for p in (diverging / checkpoint.CHECKPOINT_DIR).iterdir()
+    kept = sorted(int(p.name) for p in (diverging / CHECKPOINT_DIR).iterdir()
                   if p.name.isdigit())
     assert kept[-1] == 4
 
@@ -226,7 +226,7 @@ def test_the_best_evaluated_checkpoint_outlives_the_latest_n(tmp_path):
     state = jax.device_get(it.init_train_state(config, it.make_trainer(config)))
     manager = checkpoint.open_manager(tmp_path, config)
     for step, elo in ((1, 5.0), (2, 40.0), (3, None), (4, -3.0), (5, None)):
-        evaluation = None if elo is None else {checkpoint.BEST_METRIC: elo, "eval/other": 1.0}
+        evaluation = None if elo is None else {BEST_METRIC: elo, "eval/other": 1.0}
         checkpoint.save(manager, state._replace(iteration=np.int32(step)), config,
                         evaluation=evaluation)
         manager.wait_until_finished()
@@ -236,7 +236,7 @@ def test_the_best_evaluated_checkpoint_outlives_the_latest_n(tmp_path):
     assert elo == 40.0
     assert jax.tree_util.tree_structure(params) == jax.tree_util.tree_structure(state.params)
     manager.close()
-    _, _, step = checkpoint.load_policy(tmp_path, which="best")
+    _, _, step = load_network(tmp_path, which="best")
     assert step == 2
 
 
@@ -248,18 +248,18 @@ def test_of_equal_elos_the_first_stays_the_best(tmp_path):
     manager = checkpoint.open_manager(tmp_path, config)
     for step, new_best in ((1, 1.0), (2, 0.0), (3, 0.0)):  # all draws: Elo 0 each time
         checkpoint.save(manager, state._replace(iteration=np.int32(step)), config, evaluation={
-            checkpoint.BEST_METRIC: 0.0, checkpoint.NEW_BEST_METRIC: new_best})
+            BEST_METRIC: 0.0, NEW_BEST_METRIC: new_best})
         manager.wait_until_finished()
     assert sorted(manager.all_steps()) == [1, 3]
     assert manager.best_step() == 1
     assert checkpoint.restore_best(manager, state)[0] == 0.0
     manager.close()
-    assert checkpoint.load_policy(tmp_path, which="best")[2] == 1
+    assert load_network(tmp_path, which="best").iteration == 1
 
 
 def test_no_readable_checkpoint_is_a_clear_error(runs, tmp_path, capsys):
     damaged = _copy_of_straight(runs, tmp_path / "all_damaged")
-    for path in (damaged / checkpoint.CHECKPOINT_DIR).rglob("*"):
+    for path in (damaged / CHECKPOINT_DIR).rglob("*"):
         if path.is_file() and "state" in path.parts:
             path.write_bytes(b"garbage")
     assert _run(damaged, "--resume", "--set", "train.iterations=5") == 2

@@ -7,11 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from shogi_jax.config import (
-    Config, ConfigError, ModelConfig, PPOConfig, apply_overrides, config_from_dict,
-    config_hash_of_network, config_to_dict, load_config, save_config, validate,
+from shogi_jax.host.settings import ConfigError, apply_overrides, config_to_dict
+from shogi_jax.play.model import ModelConfig
+from shogi_jax.train.config import (
+    Config,
+    PPOConfig,
+    config_from_dict,
+    config_hash_of_network,
+    load_config,
+    save_config,
+    validate,
 )
-from shogi_jax.iteration import make_trainer
+from shogi_jax.train.iteration import make_trainer
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 SHIPPED = ["cpu.yaml", "cpu_az.yaml", "smoke.yaml", "gpu.yaml", "gpu_8x.yaml", "tpu_pod.yaml"]
@@ -52,7 +59,7 @@ def test_shipped_configs_hold_the_documented_numbers():
 
 
 def test_the_search_measurement_tournament_loads():
-    from shogi_jax.evaluation.tournament import load_tournament_config
+    from shogi_jax.arena.tournament import load_tournament_config
 
     config = load_tournament_config(CONFIG_DIR / "search_vs_policy.yaml")
     kinds = {player.name: (player.kind, player.simulations) for player in config.players}
@@ -74,7 +81,7 @@ def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():
     """A gauntlet that places a player on the ladder (docs/ladder.md) must play each rung under
     the ladder's own name with the ladder's own settings, or the ladder's Elo does not apply."""
 
-    from shogi_jax.evaluation.tournament import load_tournament_config
+    from shogi_jax.arena.tournament import load_tournament_config
 
     ladder = {p.name: p for p in load_tournament_config(CONFIG_DIR / "ladder.yaml").players}
     for name in ("ladder_pretrained.yaml", "search_ladder.yaml", "search128_ladder.yaml",
@@ -371,7 +378,7 @@ def test_help_lists_every_config_key_with_its_meaning(capsys):
     import dataclasses as dc
 
     from shogi_jax.cli import train as train_cli
-    from shogi_jax.config import Config
+    from shogi_jax.train.config import Config
 
     with pytest.raises(SystemExit):
         train_cli.parse_args(["--help"])
@@ -392,7 +399,7 @@ def test_help_lists_every_config_key_with_its_meaning(capsys):
 
 
 def test_tournament_anchor_must_be_a_player_and_defaults_to_random_or_the_first():
-    from shogi_jax.evaluation.tournament import tournament_config_from_dict
+    from shogi_jax.arena.tournament import tournament_config_from_dict
 
     players = [{"name": "a", "kind": "greedy"}, {"name": "random", "kind": "random"}]
     assert tournament_config_from_dict({"players": players}).anchor == "random"
@@ -415,7 +422,7 @@ def test_overrides_reach_list_items_by_index():
 
 
 def test_tournament_search_players_need_a_run_and_take_search_settings_alone():
-    from shogi_jax.evaluation.tournament import tournament_config_from_dict
+    from shogi_jax.arena.tournament import tournament_config_from_dict
 
     other = {"name": "r", "kind": "random"}
     searcher = {"name": "s", "kind": "search", "run_dir": "runs/x", "simulations": 64,

@@ -14,7 +14,7 @@ import cshogi
 import cshogi.CSA
 import pytest
 
-from shogi_jax.evaluation import csa_results
+from shogi_jax.arena import csa_results
 from shogi_jax.rules.state import STARTPOS_SFEN
 
 MATE_IN_ONE = "6k1p/9/4P1G2/9/6L2/9/9/9/K8 b - 1"  # Black mates with 3c3b, only that move

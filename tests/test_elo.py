@@ -1,4 +1,4 @@
-"""Elo fit (`shogi_jax.evaluation.elo`): closed forms, an independent scipy fit of the same model,
+"""Elo fit (`shogi_jax.arena.elo`): closed forms, an independent scipy fit of the same model,
 CI coverage by simulation, anchoring and input errors."""
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 import scipy.differentiate
 import scipy.optimize
 
-from shogi_jax.evaluation.elo import (ELO_PER_NAT, fit_elo, match_elo, performance_rating,
-                                        wilson_interval)
+from shogi_jax.arena.elo import ELO_PER_NAT, fit_elo, match_elo, performance_rating, wilson_interval
 
 
 def two_player(won: int, drawn: int, lost: int) -> tuple[np.ndarray, np.ndarray]:
@@ -231,7 +230,7 @@ def test_separation_three_players_names_only_the_diverging_one():
     (10, 10, 0.7225, 1.0),
 ])
 def test_wilson_interval_against_hand_computed_values(wins, games, low, high):
-    from shogi_jax.evaluation.elo import wilson_interval
+    from shogi_jax.arena.elo import wilson_interval
 
     got = wilson_interval(wins, games)
     assert got == pytest.approx((low, high), abs=1e-4)
@@ -241,7 +240,7 @@ def test_wilson_interval_against_hand_computed_values(wins, games, low, high):
 def test_wilson_interval_matches_scipy(wins, games):
     from scipy.stats import binomtest
 
-    from shogi_jax.evaluation.elo import wilson_interval
+    from shogi_jax.arena.elo import wilson_interval
 
     reference = binomtest(wins, games).proportion_ci(confidence_level=0.95, method="wilson")
     # scipy uses the exact normal quantile 1.95996...; ours 1.96.
@@ -250,7 +249,7 @@ def test_wilson_interval_matches_scipy(wins, games):
 
 
 def test_results_never_print_minus_zero_elo():
-    from shogi_jax.evaluation.tournament import elo_text
+    from shogi_jax.arena.tournament import elo_text
 
     assert [elo_text(x) for x in (-0.4, 0.4, -0.6, 1234.5, -17.2)] == [
         "0", "0", "-1", "1234", "-17"]

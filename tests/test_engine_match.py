@@ -12,10 +12,10 @@ import jax
 import numpy as np
 import pytest
 
-from shogi_jax.evaluation.engine_match import EnginePlayer, play_engine_match
-from shogi_jax.evaluation.match import END_NAMES, FIRST_WINS, SECOND_WINS
-from shogi_jax.evaluation.players import Player
-from shogi_jax.evaluation.usi_client import EngineFailure, MoveLimit, UsiClient
+from shogi_jax.arena.engine_match import EnginePlayer, play_engine_match
+from shogi_jax.arena.match import END_NAMES, FIRST_WINS, SECOND_WINS
+from shogi_jax.arena.usi_client import EngineFailure, MoveLimit, UsiClient
+from shogi_jax.play.players import Player
 from shogi_jax.rules.state import STARTPOS_SFEN
 
 FAULT_ENGINE = (sys.executable, str(Path(__file__).parent / "engines" / "fault_engine.py"))
@@ -176,7 +176,7 @@ def test_the_device_moves_in_step_every_other_tick(monkeypatch, in_step):
     are legal and complete. The engine plays the first legal move (fault 'none'). Without
     `device_in_step` (what scripts/bench_engine_match.py measures it against) the games are as
     legal and complete, and the device is called on ticks of both parities."""
-    import shogi_jax.evaluation.engine_match as engine_match
+    import shogi_jax.arena.engine_match as engine_match
 
     device_calls, steps = [], []
     act, step = engine_match._act_batch, engine_match._step_batch

@@ -98,7 +98,7 @@ def test_a_tournament_refuses_a_bad_engine_before_writing(tmp_path, capsys):
 
 
 def test_the_shipped_ladder_is_valid_and_plays_neighbours():
-    from shogi_jax.evaluation.tournament import load_tournament_config, pairings
+    from shogi_jax.arena.tournament import load_tournament_config, pairings
 
     config = load_tournament_config("configs/ladder.yaml")
     names = [player.name for player in config.players]

@@ -15,13 +15,20 @@ import pytest
 from conftest import save_untrained_smoke_run
 
 import shogi_jax as sj
+from shogi_jax.arena import tournament as tournament_module
+from shogi_jax.arena.match import (
+    DRAW,
+    FIRST_WINS,
+    NOT_PLAYED,
+    SECOND_WINS,
+    play_match,
+    play_plies,
+    start_states,
+)
 from shogi_jax.cli import tournament as tournament_cli
-from shogi_jax.evaluation import tournament as tournament_module
-from shogi_jax.evaluation.match import (DRAW, FIRST_WINS, NOT_PLAYED, SECOND_WINS, play_match,
-                                        play_plies, start_states)
-from shogi_jax.evaluation.players import Player, capture_points, greedy_act
+from shogi_jax.play.players import Player, capture_points, greedy_act
+from shogi_jax.rules.material import PIECE_POINTS
 from shogi_jax.rules.state import STARTPOS_SFEN
-from shogi_jax.shaping import PIECE_POINTS
 
 RANDOM, GREEDY = Player("random", "random"), Player("greedy", "greedy")
 # cshogi piece type (1..14: P L N S B R G K +P +L +N +S +B +R) -> our points
@@ -170,8 +177,8 @@ def test_capture_points_by_hand():
 def test_a_policy_players_action_and_value_come_from_one_evaluation():
     """act_and_value (the USI engine's move and score) plays what act (tournaments) plays and
     returns the value head's output for that position."""
-    from shogi_jax.config import load_config
-    from shogi_jax.model import make_model
+    from shogi_jax.play.model import make_model
+    from shogi_jax.train.config import load_config
 
     model_config = load_config("configs/smoke.yaml").model
     model = make_model(model_config)

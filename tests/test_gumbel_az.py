@@ -16,9 +16,10 @@ import pytest
 from test_search import mates_in_one
 
 import shogi_jax as sj
-from shogi_jax import gumbel_az
-from shogi_jax import iteration as it
-from shogi_jax.config import ConfigError, load_config
+from shogi_jax.host.settings import ConfigError
+from shogi_jax.train import gumbel_az
+from shogi_jax.train import iteration as it
+from shogi_jax.train.config import load_config
 
 SMOKE = "configs/smoke.yaml"
 # Black mates by 5c5b (the lance on 5e guards b); White by the same, turned round. Both past the

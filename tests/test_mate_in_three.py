@@ -1,4 +1,4 @@
-"""`mates_in_three` and `avoid_mate_in_three` (shogi_jax.tactics) against cshogi's df-pn mate
+"""`mates_in_three` and `avoid_mate_in_three` (shogi_jax.play.tactics) against cshogi's df-pn mate
 search limited to three plies (`cshogi.DfPn(depth=3)`: the attacker checks, every reply, the
 attacker mates), on hand-made mates and on positions of real games.
 """
@@ -9,12 +9,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-import shogi_jax as sj
-from shogi_jax.tactics import AVOID_THREE_CANDIDATES, Tactics, avoiding_mate_in_three, mates_in_three
-
 from real_games import found_and_other, gauntlet_positions
 from test_search import MATES_IN_ONE, MATES_IN_THREE
+
+import shogi_jax as sj
+from shogi_jax.play.tactics import (
+    AVOID_THREE_CANDIDATES,
+    Tactics,
+    avoiding_mate_in_three,
+    mates_in_three,
+)
 
 
 def dfpn_mates(board: cshogi.Board) -> bool:

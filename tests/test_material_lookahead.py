@@ -1,4 +1,4 @@
-"""`material_lookahead` (shogi_jax.tactics) against cshogi: the material a move keeps after the
+"""`material_lookahead` (shogi_jax.play.tactics) against cshogi: the material a move keeps after the
 opponent's reply that leaves least and our recapture of the replying piece, computed here again
 by walking cshogi's legal moves, on positions of real games; and the move it then plays.
 """
@@ -11,14 +11,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-import shogi_jax as sj
-from shogi_jax.tactics import (
-    LOOKAHEAD_CANDIDATES, LOOKAHEAD_MARGIN, Tactics, material_after_reply,
-)
-
 from cshogi_material import BOARD_POINTS, UNPROMOTED_POINTS, balance
 from real_games import gauntlet_positions
+
+import shogi_jax as sj
+from shogi_jax.play.tactics import (
+    LOOKAHEAD_CANDIDATES,
+    LOOKAHEAD_MARGIN,
+    Tactics,
+    material_after_reply,
+)
 
 DECIDED = 1000.0
 

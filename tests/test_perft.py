@@ -4,9 +4,9 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
+from conftest import stack_states
 
 import shogi_jax as sj
-from conftest import stack_states
 
 cshogi = pytest.importorskip("cshogi")
 

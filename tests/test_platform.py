@@ -15,14 +15,14 @@ import pytest
 from program_text import exported_text, loops_and_conditionals
 
 import shogi_jax as sj
-from shogi_jax import iteration as it
-from shogi_jax import parallel
-from shogi_jax.config import load_config
-from shogi_jax.evaluation.match import play_plies, start_states
-from shogi_jax.evaluation.periodic import GREEDY, NETWORK, RANDOM, SwitchPlayer
-from shogi_jax.evaluation.players import Player
-from shogi_jax.model import make_model
+from shogi_jax.arena.match import play_plies, start_states
+from shogi_jax.host import parallel
+from shogi_jax.play.model import make_model
+from shogi_jax.play.players import Player
 from shogi_jax.rules import platform
+from shogi_jax.train import iteration as it
+from shogi_jax.train.config import load_config
+from shogi_jax.train.periodic import GREEDY, NETWORK, RANDOM, SwitchPlayer
 
 BIG_BATCH = 65536
 

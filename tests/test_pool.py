@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 import shogi_jax as sj
-from shogi_jax import iteration as it
-from shogi_jax import pool, ppo
-from shogi_jax.config import ConfigError, load_config
+from shogi_jax.host.settings import ConfigError
+from shogi_jax.play.policy import sample_actions
+from shogi_jax.train import iteration as it
+from shogi_jax.train import pool
+from shogi_jax.train.config import load_config
 
 SMOKE = "configs/smoke.yaml"
 
@@ -108,9 +110,9 @@ def test_the_pool_games_of_a_rollout():
         learner_key, member_key = jax.random.split(jax.random.split(key, 8)[t])
         mask = transitions.legal_action_mask[t]
         learner_logits, _ = trainer.model.apply(params, transitions.observation[t])
-        learner_moves, _ = ppo.sample_actions(learner_key, learner_logits, mask)
+        learner_moves, _ = sample_actions(learner_key, learner_logits, mask)
         member_logits, _ = trainer.model.apply(member, transitions.observation[t, ::2])
-        member_moves, _ = ppo.sample_actions(member_key, member_logits, mask[::2])
+        member_moves, _ = sample_actions(member_key, member_logits, mask[::2])
         member_turn = color[::2] != np.arange(4) % 2
         expected_trains[t, ::2] = ~member_turn
         expected = np.asarray(learner_moves).copy()
@@ -127,9 +129,9 @@ def test_the_pool_games_of_a_rollout():
 
 @pytest.mark.slow
 def test_a_run_with_a_pool_resumes_bit_exact(tmp_path):
-    from shogi_jax import checkpoint, run_directory
     from shogi_jax.cli import train as train_cli
-    from shogi_jax.run_directory import read_metrics
+    from shogi_jax.train import checkpoint, run_directory
+    from shogi_jax.train.run_directory import read_metrics
 
     common = ["--config", SMOKE, "--quiet", "--set", "checkpoint.every_iterations=1",
               "--set", "env.max_plies=6", "--set", "pool.share=0.5", "--set", "pool.size=2",

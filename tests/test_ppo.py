@@ -10,9 +10,16 @@ import optax
 import pytest
 
 from shogi_jax import NUM_ACTIONS
-from shogi_jax.ppo import (
-    PPOBatch, applied_learning_rate, approx_kl, compute_gae, entropy, learning_rate_schedule,
-    make_optimizer, masked_log_softmax, ppo_loss, sample_actions, wdl_returns,
+from shogi_jax.play.policy import entropy, masked_log_softmax, sample_actions
+from shogi_jax.train.ppo import (
+    PPOBatch,
+    applied_learning_rate,
+    approx_kl,
+    compute_gae,
+    learning_rate_schedule,
+    make_optimizer,
+    ppo_loss,
+    wdl_returns,
 )
 
 LOWEST = np.finfo(np.float32).min
@@ -545,7 +552,7 @@ def test_sample_actions_full_action_space_never_illegal():
 
 
 def test_minibatches_deal_every_ply_of_every_game_once():
-    from shogi_jax.iteration import minibatch_plies
+    from shogi_jax.train.iteration import minibatch_plies
 
     length, num_games, minibatches = 8, 5, 4
     plies = np.asarray(minibatch_plies(jax.random.PRNGKey(3), length, num_games, minibatches))
@@ -564,8 +571,8 @@ def test_target_kl_skips_the_update_that_trips_it_and_the_schedule_still_ends():
     target and is skipped with all that follow. The logged skips are [0, 1, 1, 1]; w is one
     Adam step from w0; Adam's step count stays 1 while the schedule's count reaches 4, its
     end."""
-    from shogi_jax.config import config_from_dict
-    from shogi_jax.iteration import Trainer, minibatch_updates
+    from shogi_jax.train.config import config_from_dict
+    from shogi_jax.train.iteration import Trainer, minibatch_updates
 
     config = config_from_dict({"env": {"num_games": 2, "rollout_length": 4},
                                "ppo": {"epochs": 1, "minibatches": 4}})
@@ -603,8 +610,7 @@ def test_target_kl_skips_the_update_that_trips_it_and_the_schedule_still_ends():
 
 def test_shapes_that_do_not_fit_are_refused_at_trace_time():
     """chex assertions at the boundaries: GAE's [T, B] inputs, the loss's minibatch, the model."""
-    from shogi_jax.config import ModelConfig
-    from shogi_jax.model import make_model
+    from shogi_jax.play.model import ModelConfig, make_model
 
     reward, value, next_value, terminated, truncated = hand_built_trajectory()
     with pytest.raises(AssertionError, match="shape"):  # one value too few

@@ -13,11 +13,11 @@ import pytest
 from test_engine_match import material, replay
 
 import shogi_jax as sj
-from shogi_jax.engines.gnushogi import editor_lines, turned
-from shogi_jax.evaluation.engine_match import EnginePlayer, play_engine_match
-from shogi_jax.evaluation.match import END_NAMES, SECOND_WINS
-from shogi_jax.evaluation.players import Player
-from shogi_jax.evaluation.usi_client import MoveLimit
+from shogi_jax.arena.engine_match import EnginePlayer, play_engine_match
+from shogi_jax.arena.match import END_NAMES, SECOND_WINS
+from shogi_jax.arena.usi_client import MoveLimit
+from shogi_jax.play.players import Player
+from shogi_jax.usi.gnushogi import editor_lines, turned
 
 GNUSHOGI = shutil.which("gnushogi") or shutil.which("/usr/games/gnushogi")
 FAIRY_STOCKFISH = shutil.which("fairy-stockfish") or shutil.which("/usr/games/fairy-stockfish")

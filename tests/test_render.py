@@ -12,11 +12,11 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 import pytest
+from conftest import stack_states
 
 import shogi_jax as sj
-from conftest import stack_states
 from shogi_jax.notation.sfen import sfen_position
-from shogi_jax.render import CELL, PROMOTED_COLOR, game_of, position_svg, save_svg
+from shogi_jax.reports.render import CELL, PROMOTED_COLOR, game_of, position_svg, save_svg
 from shogi_jax.rules.state import STARTPOS_SFEN, empty_state
 
 cshogi = pytest.importorskip("cshogi")

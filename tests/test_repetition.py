@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import stack_states, unstack_state
 
 import shogi_jax as sj
-from conftest import stack_states, unstack_state
 
 cshogi = pytest.importorskip("cshogi")
 

@@ -25,9 +25,10 @@ import pytest
 
 from shogi_jax.cli import report as report_cli
 from shogi_jax.cli import tournament as tournament_cli
+from shogi_jax.play.network import load_network
 from shogi_jax.reports import charts, html, metrics, replay
-from shogi_jax.render import position_svg
-from shogi_jax.run_directory import EVAL_GAMES_DIR, METRICS_FILE
+from shogi_jax.reports.render import position_svg
+from shogi_jax.train.run_directory import EVAL_GAMES_DIR, METRICS_FILE
 
 VOID_ELEMENTS = {"meta", "br", "hr", "img", "input", "link", "wbr", "col", "area", "base",
                  "source"}
@@ -366,14 +367,14 @@ def player_outputs(run_dir: Path, step: int, sfens: list[str]) -> list[tuple[str
     """(move, value) of the run's policy player at `step` on each position, as a match asks it
     (`Player.act_and_value` on one game): the reference for the report's batched analysis."""
     import jax
+
     import shogi_jax as sj
-    from shogi_jax.checkpoint import load_policy
-    from shogi_jax.evaluation.players import Player
     from shogi_jax.notation.usi import move_to_usi
+    from shogi_jax.play.players import Player
     from shogi_jax.rules.step import from_square
 
-    config, params, _ = load_policy(run_dir, step=step)
-    act = jax.jit(Player("net", "policy", config.model).act_and_value)
+    model, params, _ = load_network(run_dir, step=step)
+    act = jax.jit(Player("net", "policy", model).act_and_value)
     outputs = []
     for sfen in sfens:
         state = sj.from_sfen(sfen)

@@ -8,10 +8,17 @@ import json
 import pytest
 import yaml
 
-from shogi_jax.config import ConfigError, load_config
-from shogi_jax.run_directory import (
-    CONFIG_FILE, CONFIG_HISTORY, METRICS_FILE, TENSORBOARD_DIR, RunDirectory, check_resumable,
-    create_run_dir, read_metrics,
+from shogi_jax.host.settings import ConfigError
+from shogi_jax.train.config import load_config
+from shogi_jax.train.run_directory import (
+    CONFIG_FILE,
+    CONFIG_HISTORY,
+    METRICS_FILE,
+    TENSORBOARD_DIR,
+    RunDirectory,
+    check_resumable,
+    create_run_dir,
+    read_metrics,
 )
 
 SMOKE = "configs/smoke.yaml"

@@ -16,9 +16,9 @@ import jax
 import numpy as np
 import pytest
 
-from shogi_jax import checkpoint
 from shogi_jax.cli import train as train_cli
-from shogi_jax.run_directory import read_metrics
+from shogi_jax.play.network import load_network
+from shogi_jax.train.run_directory import read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = str(ROOT / "configs" / "smoke.yaml")
@@ -179,9 +179,9 @@ def test_checkpoints_move_between_eight_devices_and_one(runs):
     _assert_same_training(read_metrics(runs / "one_then_eight"), reference)
     # An 8-device checkpoint as a player here (the USI engine's and tournaments' loader).
     shutil.copytree(runs / "one_then_eight", runs / "eight_only")
-    _, params, iteration = checkpoint.load_policy(runs / "eight_only")
+    _, params, iteration = load_network(runs / "eight_only")
     assert iteration == 4
-    _, reference_params, _ = checkpoint.load_policy(runs / "one_straight")
+    _, reference_params, _ = load_network(runs / "one_straight")
     for got, want in zip(jax.tree_util.tree_leaves(params),
                          jax.tree_util.tree_leaves(reference_params)):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-6)
@@ -228,7 +228,7 @@ def test_importing_the_entry_points_leaves_the_backend_for_jax_distributed():
     # jax.distributed.initialize must come before anything starts the XLA backend; a module
     # constant made with jnp would start it at import.
     code = ("import shogi_jax.train, shogi_jax.usi, shogi_jax.tournament\n"
-            "from shogi_jax.config import load_config\n"
+            "from shogi_jax.train.config import load_config\n"
             f"load_config({SMOKE!r})\n"
             "from jax._src import xla_bridge\n"
             "print(xla_bridge.backends_are_initialized())")

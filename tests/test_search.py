@@ -1,4 +1,4 @@
-"""The Gumbel MuZero search player (shogi_jax.search) against cshogi: mates it finds that the raw
+"""The Gumbel MuZero search player (shogi_jax.play.search) against cshogi: mates it finds that the raw
 policy misses, legal play with an untrained network, determinism for a seed.
 
 The positions are hand-made (a few pieces around the defending king, the attacker's king far
@@ -17,24 +17,31 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-import shogi_jax as sj
-from shogi_jax import checkpoint
-from shogi_jax.cli.usi import PRETRAINED_RUN
-from shogi_jax.evaluation.match import (
-    PLIES_PER_CHUNK, MatchStopped, play_match, plies_per_chunk,
-)
-from shogi_jax.evaluation.players import Player
-from shogi_jax.model import make_model
-from shogi_jax.ppo import masked_log_softmax
-from shogi_jax.search import (
-    MATERIAL_VALUE_POINTS, SearchSettings, root_output, search, search_one_game, tree_depth,
-)
-from shogi_jax.tactics import AVOID_CANDIDATES, Tactics, winning_actions
-
 from cshogi_material import balance
 from program_text import exported_text, selects_of_shape
 from real_games import found_and_other
+
+import shogi_jax as sj
+from shogi_jax.arena.match import (
+    PLIES_PER_CHUNK,
+    MatchStopped,
+    play_match,
+    plies_per_chunk,
+)
+from shogi_jax.cli.usi import PRETRAINED_RUN
+from shogi_jax.play.model import make_model
+from shogi_jax.play.network import load_network
+from shogi_jax.play.players import Player
+from shogi_jax.play.policy import masked_log_softmax
+from shogi_jax.play.search import (
+    MATERIAL_VALUE_POINTS,
+    SearchSettings,
+    root_output,
+    search,
+    search_one_game,
+    tree_depth,
+)
+from shogi_jax.play.tactics import AVOID_CANDIDATES, Tactics, winning_actions
 
 MATES_IN_ONE = {  # SFEN: its only mating move
     "6k1p/9/4P1G2/9/6L2/9/9/9/K8 b - 1": "3c3b",
@@ -75,13 +82,13 @@ def forces_mate_in_two_more(board: cshogi.Board, move: str) -> bool:
 @functools.lru_cache(maxsize=None)
 def pretrained_model_config():
     """The shipped network's shape (what `network`'s parameters fit)."""
-    return checkpoint.load_policy(str(PRETRAINED_RUN), which="latest", step=None)[0].model
+    return load_network(PRETRAINED_RUN).model
 
 
 @pytest.fixture(scope="module")
 def network():
-    config, params, _ = checkpoint.load_policy(str(PRETRAINED_RUN), which="latest", step=None)
-    return make_model(config.model), params
+    model, params, _ = load_network(str(PRETRAINED_RUN))
+    return make_model(model), params
 
 
 @pytest.fixture(scope="module")
@@ -269,8 +276,8 @@ def test_a_search_player_plays_matches(network):
     """The `search` player kind in a batched match against random (a Player like the others):
     legal games under cshogi's replay. Its matches run one ply a chunk, so a stop request waits
     one searched ply, not sixteen."""
-    config, _, _ = checkpoint.load_policy(str(PRETRAINED_RUN), which="latest", step=None)
-    searcher = Player("search", "search", model=config.model,
+    model, _, _ = load_network(str(PRETRAINED_RUN))
+    searcher = Player("search", "search", model=model,
                       search=SearchSettings(simulations=8, max_considered_actions=8,
                                             max_plies=60))
     games = play_match(searcher, network[1], Player("random", "random"), None, games=4,
@@ -456,7 +463,7 @@ def test_a_search_avoiding_mate_in_one_plays_its_first_safe_move(network):
 
 
 def test_a_tournament_gives_the_tactics_to_the_policy_player_and_to_the_search():
-    from shogi_jax.evaluation.tournament import PlayerConfig, load_player
+    from shogi_jax.arena.tournament import PlayerConfig, load_player
 
     run = str(PRETRAINED_RUN)
     policy = load_player(PlayerConfig(name="p", kind="policy", run_dir=run, mate_in_one=True))

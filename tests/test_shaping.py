@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import pytest
+from cshogi_material import UNPROMOTED_POINTS, balance
 
 import shogi_jax as sj
-from shogi_jax.shaping import material_balance, material_weight, potential_difference
-
-from cshogi_material import UNPROMOTED_POINTS, balance
+from shogi_jax.rules.material import material_balance
+from shogi_jax.train.shaping import material_weight, potential_difference
 
 
 def test_start_position_is_balanced():
@@ -97,10 +97,10 @@ def test_shaping_in_a_rollout_matches_cshogi_and_leaves_the_value_targets_alone(
     import jax
     import numpy as np
 
-    from shogi_jax import iteration as it
-    from shogi_jax import ppo
-    from shogi_jax.config import load_config
     from shogi_jax.notation.usi import parse_usi
+    from shogi_jax.train import iteration as it
+    from shogi_jax.train import ppo
+    from shogi_jax.train.config import load_config
 
     weight, gamma, plies, mate_sfen = 0.5, 0.9, 12, "4k4/9/4G4/9/4L4/9/9/9/K8 b - 11"
     config = load_config("configs/smoke.yaml", [

@@ -10,12 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from shogi_jax import iteration as it
-from shogi_jax import run_directory
 from shogi_jax.cli import train as train_cli
-from shogi_jax.config import load_config
-from shogi_jax.run_directory import read_metrics
-from shogi_jax.model import make_model
+from shogi_jax.play.model import make_model
+from shogi_jax.train import iteration as it
+from shogi_jax.train import run_directory
+from shogi_jax.train.config import load_config
+from shogi_jax.train.run_directory import read_metrics
 
 SMOKE = "configs/smoke.yaml"
 # Games end within the run (the move limit is short), so the counters have something to count.
@@ -144,9 +144,10 @@ def test_a_mate_in_the_rollout_rewards_the_mover_and_signs_every_ply_of_its_game
     (GAE's value targets) are +1 on the winner's plies and -1 on the loser's, back to the game's
     start, whatever the untrained values were."""
     import cshogi
+    from test_gumbel_az import BLACK_MATES, WHITE_MATES
+
     import shogi_jax as sj
     from shogi_jax.notation.usi import parse_usi
-    from test_gumbel_az import BLACK_MATES, WHITE_MATES
 
     per_side, plies = 64, 4
     config = load_config(SMOKE, [f"env.num_games={2 * per_side}", f"env.rollout_length={plies}",
@@ -199,6 +200,7 @@ def test_staggered_starts_spread_the_games_over_legal_positions():
     cshogi accepts with the same legal moves as ours; the same seed gives the same games; at 0
     every game is the start position."""
     import cshogi
+
     import shogi_jax as sj
 
     config = load_config(SMOKE, ["env.num_games=16", "env.stagger_plies=40"])
@@ -240,7 +242,7 @@ def test_an_update_with_a_wdl_head_fits_win_draw_loss_targets(algorithm):
     against numpy in test_ppo and test_gumbel_az): PPO, one iteration of 6-ply games, logs the
     predicted draw probability; gumbel_az, its updates on a hand-made rollout whose games end
     in a win and in draws. A finite cross-entropy, and the W/D/L layer moves."""
-    from shogi_jax import gumbel_az
+    from shogi_jax.train import gumbel_az
 
     overrides = SHORT_GAMES + ["model.value_head=wdl", "ppo.minibatches=1"]
     config = load_config(SMOKE, overrides + ([] if algorithm == "ppo" else

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from shogi_jax import checkpoint
-from shogi_jax import run_directory
-from shogi_jax.config import load_config
-from shogi_jax.evaluation.periodic import TrainingEvaluator
-from shogi_jax.run_directory import read_metrics
-from shogi_jax.train import _evaluate
+from shogi_jax.play.network import BEST_METRIC
+from shogi_jax.train import checkpoint, run_directory
+from shogi_jax.train.config import load_config
+from shogi_jax.train.loop import _evaluate
+from shogi_jax.train.periodic import TrainingEvaluator
+from shogi_jax.train.run_directory import read_metrics
+
 
 def test_evaluation_metrics_reach_jsonl_and_tensorboard(evaluated_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -65,7 +66,7 @@ def test_evaluated_checkpoints_carry_their_elo_and_the_best_is_marked(evaluated_
     steps = manager.all_steps()
     assert set(steps) <= {1, 2, 3} and 3 in steps
     for step in steps:
-        assert manager.metrics(step)[checkpoint.BEST_METRIC] == pytest.approx(
+        assert manager.metrics(step)[BEST_METRIC] == pytest.approx(
             records[step]["eval/elo"])
     best = manager.best_step()
     assert records[best]["eval/elo"] == max(r["eval/elo"] for r in records.values())
@@ -113,7 +114,7 @@ def test_evaluation_can_play_the_network_through_its_search():
     every move legal under cshogi, the metrics as with the raw policy."""
     import cshogi
 
-    from shogi_jax import iteration as it
+    from shogi_jax.train import iteration as it
 
     config = load_config("configs/smoke.yaml", ["evaluation.simulations=4", "evaluation.games=2",
                                                 "evaluation.max_plies=16"])

@@ -13,7 +13,12 @@ from shogi_jax.rules import legal
 from shogi_jax.rules.attacks import king_safety, sides_of, swap_sides
 from shogi_jax.rules.bitboards import FILE_MASK, is_empty, ray_fill, shift, unpack
 from shogi_jax.rules.board import (
-    DIRECTIONS, KING, NUM_DIRECTIONS, NUM_LINE_DIRECTIONS, NUM_PIECE_TYPES, OPP_OFFSET,
+    DIRECTIONS,
+    KING,
+    NUM_DIRECTIONS,
+    NUM_LINE_DIRECTIONS,
+    NUM_PIECE_TYPES,
+    OPP_OFFSET,
     OWN_OFFSET,
 )
 

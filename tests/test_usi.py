@@ -15,13 +15,14 @@ import cshogi
 import numpy as np
 import pytest
 from conftest import save_untrained_smoke_run
-from test_search import MATES_IN_ONE
 from cshogi import CSA
 from cshogi.usi.Engine import Engine
+from test_search import MATES_IN_ONE
 
-import shogi_jax.usi_engine.protocol as protocol
-from shogi_jax.evaluation import csa_results
-from shogi_jax.usi_engine.protocol import Answer, UsiError, centipawns, serve
+import shogi_jax.usi.protocol as protocol
+from shogi_jax.arena import csa_results
+from shogi_jax.play.network import load_network
+from shogi_jax.usi.protocol import Answer, UsiError, centipawns, serve
 
 CHECKMATED = "8k/7G1/7G1/9/9/9/9/9/K8 w - 1"  # White to move, mated by the two golds
 CAN_DECLARE = "RRBBGG1K1/GGSS5/9/9/9/9/9/9/4k4 b 2P 1"  # Black: 10 pieces in the zone, 28 points
@@ -390,16 +391,16 @@ def test_options_that_would_be_ignored_are_refused(tmp_path):
 
 
 def test_a_search_sizes_itself_to_the_go_limits():
-    from shogi_jax.evaluation.players import Player
-    from shogi_jax.search import SearchSettings
-    from shogi_jax.usi_engine.mover import MOVES_LEFT, TIME_SHARE, PlayerMover, time_for_move
+    from shogi_jax.play.players import Player
+    from shogi_jax.play.search import SearchSettings
+    from shogi_jax.usi.mover import MOVES_LEFT, TIME_SHARE, PlayerMover, time_for_move
 
     assert time_for_move({"movetime": 500}, 0) == 0.5
     assert time_for_move({"btime": 60000, "wtime": 0, "byoyomi": 2000}, 1) == 2.0
     assert time_for_move({"btime": 30000, "wtime": 9000, "winc": 1000}, 1) == \
         pytest.approx(9 / MOVES_LEFT + 1)
     assert time_for_move({"depth": 3}, 0) is None
-    from shogi_jax.config import ModelConfig
+    from shogi_jax.play.model import ModelConfig
 
     mover = PlayerMover(Player("s", "search", model=ModelConfig(),
                                search=SearchSettings(simulations=64)))
@@ -417,18 +418,17 @@ def test_a_searching_engine_plays_its_tactics_on_the_searched_move():
     """The USI engine's search path (a search sized to `go nodes 1`) applies the player's
     tactics: with mate_in_one every hand-made mate in one is played, where one simulation alone
     misses some of them."""
-    from shogi_jax import checkpoint
     from shogi_jax.cli.usi import PRETRAINED_RUN
-    from shogi_jax.evaluation.players import Player
-    from shogi_jax.search import SearchSettings
-    from shogi_jax.tactics import Tactics
-    from shogi_jax.usi_engine.mover import PlayerMover
+    from shogi_jax.play.players import Player
+    from shogi_jax.play.search import SearchSettings
+    from shogi_jax.play.tactics import Tactics
+    from shogi_jax.usi.mover import PlayerMover
 
     mates = MATES_IN_ONE  # each has exactly one mate in one (by cshogi: test_search)
-    config, params, _ = checkpoint.load_policy(str(PRETRAINED_RUN), which="latest", step=None)
+    model, params, _ = load_network(str(PRETRAINED_RUN))
     played = {}
     for tactics in (Tactics(), Tactics(mate_in_one=True)):
-        mover = PlayerMover(Player("s", "search", config.model, search=SearchSettings(
+        mover = PlayerMover(Player("s", "search", model, search=SearchSettings(
             simulations=8, value_scale=1.0), tactics=tactics), params)
         played[tactics] = []
         for sfen in mates:
@@ -457,7 +457,7 @@ def _preferring(state, *moves):
 
 def test_a_network_ahead_passes_over_a_repeated_position_and_never_checks_perpetually():
     import shogi_jax as sj
-    from shogi_jax.usi_engine.mover import GamePosition, _step, avoiding_repetition
+    from shogi_jax.usi.mover import GamePosition, _step, avoiding_repetition
 
     usi = lambda state, action: sj.action_to_usi(state, action)  # noqa: E731
     state = GamePosition().set(ROOK_AND_KINGS, QUIET_CYCLE)
@@ -490,9 +490,9 @@ def test_a_network_ahead_passes_over_a_repeated_position_and_never_checks_perpet
 def test_the_engine_tells_the_gui_which_repeating_moves_it_passed_over(monkeypatch):
     import jax
 
-    import shogi_jax.usi_engine.mover as mover_module
-    from shogi_jax.config import ModelConfig
-    from shogi_jax.evaluation.players import Player
+    import shogi_jax.usi.mover as mover_module
+    from shogi_jax.play.model import ModelConfig
+    from shogi_jax.play.players import Player
 
     # A network that is ahead (value 0.5) and prefers 2i3i to 2i4i (the same actions at the start
     # and after QUIET_CYCLE: the same board).

@@ -5,9 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import stack_states
 
 import shogi_jax as sj
-from conftest import stack_states
 
 pgx = pytest.importorskip("pgx")
 

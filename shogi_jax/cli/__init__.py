@@ -1,6 +1,6 @@
 """The command lines: argument parsing, exit codes and messages for a person; the work is done
-by the library modules they call (`shogi_jax.train`, `shogi_jax.evaluation.tournament`, the USI
-engine in `shogi_jax.usi_engine`).
+by the library modules they call (`shogi_jax.train`, `shogi_jax.arena.tournament`, the USI
+engine in `shogi_jax.usi`).
 
 `python -m shogi_jax.train|tournament|usi` run them: `shogi_jax/train.py` is the training loop
 itself, `shogi_jax/tournament.py` and `shogi_jax/usi.py` are entry shims kept because those names

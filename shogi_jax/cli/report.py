@@ -20,12 +20,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from shogi_jax.evaluation.tournament import GAMES_LOG
-from shogi_jax.files import write_text_atomically
+from shogi_jax.arena.tournament import GAMES_LOG
+from shogi_jax.host.files import write_text_atomically
 from shogi_jax.reports import ReportError
 from shogi_jax.reports.run import run_report
 from shogi_jax.reports.tournament import RESULTS_FILE, tournament_report
-from shogi_jax.run_directory import CONFIG_FILE, METRICS_FILE
+from shogi_jax.train.run_directory import CONFIG_FILE, METRICS_FILE
 
 REPORT_FILE = "report.html"
 # What marks each kind of directory, and how its page is made.

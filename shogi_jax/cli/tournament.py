@@ -16,14 +16,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from shogi_jax import checkpoint
-from shogi_jax.cli import report as report_cli
-from shogi_jax.config import ConfigError, config_reference
-from shogi_jax.evaluation.tournament import (
-    PlayerConfig, TournamentConfig, games_total, load_tournament_config, run_tournament,
+from shogi_jax.arena.tournament import (
+    PlayerConfig,
+    TournamentConfig,
+    games_total,
+    load_tournament_config,
+    run_tournament,
 )
-from shogi_jax.interrupt import StopRequest
-from shogi_jax.progress import progress_bar
+from shogi_jax.cli import report as report_cli
+from shogi_jax.host.progress import progress_bar
+from shogi_jax.host.settings import ConfigError, settings_reference
+from shogi_jax.host.signals import StopRequest
+from shogi_jax.play.network import CheckpointError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -33,9 +37,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         epilog="Example:\n  python -m shogi_jax.tournament --config configs/tournament.yaml "
                "--set games_per_pairing=20 --output-dir tournaments/t1\n\n"
                "Tournament config keys (key = default  # meaning [constraint]):\n"
-               + "\n".join("  " + line for line in config_reference(TournamentConfig))
+               + "\n".join("  " + line for line in settings_reference(TournamentConfig))
                + "\n\nEach entry of players:\n"
-               + "\n".join("  " + line for line in config_reference(PlayerConfig)))
+               + "\n".join("  " + line for line in settings_reference(PlayerConfig)))
     parser.add_argument("--config", help="tournament YAML (see configs/tournament.yaml); "
                                          "optional with --resume")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -69,7 +73,7 @@ def main(argv=None) -> int:
                                     progress=bar.update, should_stop=lambda: bool(stop.requested))
         finally:
             bar.close()
-    except (ConfigError, checkpoint.CheckpointError) as error:
+    except (ConfigError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     finally:

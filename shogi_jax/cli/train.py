@@ -11,11 +11,13 @@ import sys
 
 import numpy as np
 
-from shogi_jax import checkpoint, parallel
-from shogi_jax import iteration as it
-from shogi_jax.config import ConfigError, config_reference, load_config
-from shogi_jax.run_directory import check_resumable, create_run_dir
-from shogi_jax.train import NonFiniteLoss, train
+from shogi_jax.host import parallel
+from shogi_jax.host.settings import ConfigError
+from shogi_jax.play.network import CheckpointError
+from shogi_jax.train import iteration as it
+from shogi_jax.train.config import config_reference, load_config
+from shogi_jax.train.loop import NonFiniteLoss, train
+from shogi_jax.train.run_directory import check_resumable, create_run_dir
 
 _EPILOG = """\
 Run directory: config.yaml (the resolved config the run began with), config_history.yaml (every
@@ -87,7 +89,7 @@ def main(argv=None) -> int:
         return 2
     try:
         state = train(config, resume=args.resume, quiet=args.quiet)
-    except (checkpoint.CheckpointError, ConfigError) as error:
+    except (CheckpointError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except NonFiniteLoss as error:

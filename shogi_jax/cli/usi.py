@@ -17,11 +17,12 @@ import stat
 import sys
 from pathlib import Path
 
-from shogi_jax.evaluation.players import Player
-from shogi_jax.search import SearchSettings
-from shogi_jax.tactics import Tactics
-from shogi_jax.usi_engine.mover import USI_MAX_PLIES, PlayerMover, keep_compiled_programs
-from shogi_jax.usi_engine.protocol import serve
+from shogi_jax.play.network import CheckpointError, load_network
+from shogi_jax.play.players import Player
+from shogi_jax.play.search import SearchSettings
+from shogi_jax.play.tactics import Tactics
+from shogi_jax.usi.mover import USI_MAX_PLIES, PlayerMover, keep_compiled_programs
+from shogi_jax.usi.protocol import serve
 
 # The network shipped with the package: a training run directory holding its final checkpoint.
 PRETRAINED_RUN = Path(__file__).resolve().parents[1] / "pretrained" / "cpu_60min"
@@ -149,20 +150,18 @@ def parse_args(argv=None) -> argparse.Namespace:
 def build_mover(args) -> PlayerMover:
     if args.player:
         return PlayerMover(Player(f"shogi_jax {args.player}", args.player))
-    from shogi_jax import checkpoint
-
-    config, params, iteration = checkpoint.load_policy(args.checkpoint, which=args.which,
+    model, params, iteration = load_network(args.checkpoint, which=args.which,
                                                        step=args.step)
     name = f"shogi_jax {Path(args.checkpoint).resolve().name} it{iteration}"
     tactics = Tactics(**{name: getattr(args, name) for name in _TACTIC_HELP})
     if args.simulations is None:
         name = "".join(c if c.isascii() and c.isprintable() else "_" for c in name)
-        return PlayerMover(Player(name, "policy", config.model, tactics=tactics), params)
+        return PlayerMover(Player(name, "policy", model, tactics=tactics), params)
     name = "".join(c if c.isascii() and c.isprintable() else "_"
                    for c in f"{name} gumbel{args.simulations}")
     settings = SearchSettings(simulations=args.simulations, max_considered_actions=args.considered,
                               value_scale=args.value_scale, max_plies=USI_MAX_PLIES)
-    return PlayerMover(Player(name, "search", config.model, search=settings, tactics=tactics),
+    return PlayerMover(Player(name, "search", model, search=settings, tactics=tactics),
                        params)
 
 
@@ -170,10 +169,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.write_launcher:
         if args.checkpoint:  # a GUI would only see an engine that dies at once
-            from shogi_jax.checkpoint import CheckpointError, load_policy
-
             try:
-                load_policy(args.checkpoint, which=args.which, step=args.step)
+                load_network(args.checkpoint, which=args.which, step=args.step)
             except CheckpointError as error:
                 print(f"error: no launcher written: {error}", file=sys.stderr)
                 return 2
@@ -198,8 +195,6 @@ def main(argv=None) -> int:
         print(f"wrote {args.write_launcher}: register it in the GUI as the engine")
         return 0
     keep_compiled_programs()
-    from shogi_jax.checkpoint import CheckpointError
-
     try:
         mover = build_mover(args)
     except CheckpointError as error:

@@ -1,2 +1,2 @@
-"""USI adapters for engines that speak another protocol (GNU Shogi), so they join tournaments
-as `usi` players."""
+"""Kept for the command `python -m shogi_jax.engines.gnushogi` (tournament configs name it); the
+adapter is `shogi_jax.usi.gnushogi`."""

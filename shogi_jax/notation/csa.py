@@ -8,7 +8,13 @@ where the locale's encoding is another.
 from __future__ import annotations
 
 from shogi_jax.notation.record_board import (
-    BLACK, WHITE, GameRecord, Position, RecordMove, game_record, is_standard_start,
+    BLACK,
+    WHITE,
+    GameRecord,
+    Position,
+    RecordMove,
+    game_record,
+    is_standard_start,
 )
 from shogi_jax.notation.sfen import hand_pieces
 from shogi_jax.rules.board import PIECE_NAMES

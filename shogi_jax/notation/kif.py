@@ -8,7 +8,13 @@ name alone: `.kifu` UTF-8, `.kif` Shift_JIS (cp932).
 from __future__ import annotations
 
 from shogi_jax.notation.record_board import (
-    BLACK, WHITE, GameRecord, Position, RecordMove, game_record, is_standard_start,
+    BLACK,
+    WHITE,
+    GameRecord,
+    Position,
+    RecordMove,
+    game_record,
+    is_standard_start,
 )
 from shogi_jax.notation.sfen import hand_pieces
 from shogi_jax.rules.board import PIECE_NAMES

@@ -23,11 +23,25 @@ import numpy as np
 from shogi_jax.notation.sfen import absolute_position, sfen_position
 from shogi_jax.notation.usi import parse_usi, usi_to_action
 from shogi_jax.rules.board import (
-    DROP_PLANE_OFFSET, EMPTY, HAND_LETTERS, NUM_ACTIONS, NUM_RANKS, NUM_SQUARES, OPP_OFFSET,
-    OWN_OFFSET, PIECE_NAMES, PROMOTION_PLANE_OFFSET, flip_square,
+    DROP_PLANE_OFFSET,
+    EMPTY,
+    HAND_LETTERS,
+    NUM_ACTIONS,
+    NUM_RANKS,
+    NUM_SQUARES,
+    OPP_OFFSET,
+    OWN_OFFSET,
+    PIECE_NAMES,
+    PROMOTION_PLANE_OFFSET,
+    flip_square,
 )
 from shogi_jax.rules.state import (
-    COLOR_NAMES, START_BOARD, TERMINATION_NAMES, State, empty_state, select_games,
+    COLOR_NAMES,
+    START_BOARD,
+    TERMINATION_NAMES,
+    State,
+    empty_state,
+    select_games,
 )
 from shogi_jax.rules.step import begin_turn, from_square, step
 

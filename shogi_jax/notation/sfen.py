@@ -9,11 +9,27 @@ import numpy as np
 
 from shogi_jax.notation.usi import RANK_LETTERS, mover_in_check
 from shogi_jax.rules.board import (
-    DEAD_RANKS, HAND_LETTERS, HAND_TYPE, KING, MAX_HAND, NUM_PIECE_TYPES, NUM_RANKS, NUM_SQUARES,
-    OPP_OFFSET, OWN_OFFSET, PAWN, PIECE_NAMES, flip_board_np,
+    DEAD_RANKS,
+    HAND_LETTERS,
+    HAND_TYPE,
+    KING,
+    MAX_HAND,
+    NUM_PIECE_TYPES,
+    NUM_RANKS,
+    NUM_SQUARES,
+    OPP_OFFSET,
+    OWN_OFFSET,
+    PAWN,
+    PIECE_NAMES,
+    flip_board_np,
 )
 from shogi_jax.rules.state import (
-    COLOR_NAMES, DEFAULT_MAX_PLIES, TERMINATION_NAMES, State, empty_state,
+    COLOR_NAMES,
+    DEFAULT_MAX_PLIES,
+    TERMINATION_NAMES,
+    State,
+    empty_state,
+    set_text_view,
 )
 from shogi_jax.rules.step import begin_turn
 
@@ -237,3 +253,22 @@ def _side_hand(hands, side: int) -> str:
     return " ".join(f"{letter}{n if n > 1 else ''}" for letter, n in hand_pieces(hands, side)) \
         or "-"
 
+
+
+def state_text(state: State) -> str:
+    """What `print(state)` shows: the SFEN and a text board; for a batch, its size and game 0's
+    board."""
+    shape = getattr(state.board, "shape", ())
+    if isinstance(state.board, jax.core.Tracer) or len(shape) < 1:
+        return f"State(board={state.board!r})"  # traced: no values to show
+    batch = shape[:-1]
+    if not batch:
+        return f"State: sfen {to_sfen(state)}\n{board_diagram(state)}"
+    first = (0,) * len(batch)
+    return (f"State: a batch of {int(np.prod(batch))} games (batch shape {batch}); game "
+            f"{first if len(first) > 1 else 0} below, any other by to_sfen(state, index=k) "
+            f"or board_diagram(state, index=k)\nsfen {to_sfen(state, index=first)}\n"
+            f"{board_diagram(state, index=first)}")
+
+
+set_text_view(state_text)

@@ -8,9 +8,25 @@ import numpy as np
 from shogi_jax.rules import tables
 from shogi_jax.rules.attacks import king_safety, sides_of
 from shogi_jax.rules.board import (
-    DEAD_RANKS, DIRECTIONS, DROP_PLANE_OFFSET, EMPTY, HAND_LETTERS, NUM_ACTIONS, NUM_DIRECTIONS,
-    NUM_RANKS, NUM_SQUARES, OPP_OFFSET, OWN_OFFSET, PAWN, PIECE_NAMES, PROMOTES_TO,
-    PROMOTION_PLANE_OFFSET, SLIDE_DIRECTIONS, STEP_DIRECTIONS, ZONE_RANKS, flip_square,
+    DEAD_RANKS,
+    DIRECTIONS,
+    DROP_PLANE_OFFSET,
+    EMPTY,
+    HAND_LETTERS,
+    NUM_ACTIONS,
+    NUM_DIRECTIONS,
+    NUM_RANKS,
+    NUM_SQUARES,
+    OPP_OFFSET,
+    OWN_OFFSET,
+    PAWN,
+    PIECE_NAMES,
+    PROMOTES_TO,
+    PROMOTION_PLANE_OFFSET,
+    SLIDE_DIRECTIONS,
+    STEP_DIRECTIONS,
+    ZONE_RANKS,
+    flip_square,
 )
 from shogi_jax.rules.state import COLOR_NAMES
 

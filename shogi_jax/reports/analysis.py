@@ -17,40 +17,23 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import shogi_jax as sj
-from shogi_jax.checkpoint import CheckpointError, load_policy
-from shogi_jax.config import ModelConfig
-from shogi_jax.model import make_model
 from shogi_jax.notation.sfen import position_state, sfen_position
 from shogi_jax.notation.usi import move_to_usi
-from shogi_jax.ppo import masked_log_softmax
+from shogi_jax.play.model import ModelConfig, make_model
+from shogi_jax.play.network import CheckpointError, Network, load_network
+from shogi_jax.play.policy import masked_log_softmax
 from shogi_jax.rules.step import from_square
 
 TOP_MOVES = 3  # moves shown per position
 BATCH = 64  # positions per forward pass: one compiled shape, padded at the end
 DECIMALS = 4  # of the values and probabilities embedded in the page
-
-
-class Network(NamedTuple):
-    """A network a player played with: its shape and parameters."""
-
-    model: ModelConfig
-    params: object
-
-
-def load_network(run_dir: str, step: int) -> tuple[Optional[Network], str]:
-    """(the network of checkpoint `step` of `run_dir`, "") or (None, why it cannot be loaded)."""
-    try:
-        config, params, _ = load_policy(run_dir, step=step)
-    except (CheckpointError, OSError, ValueError) as error:
-        return None, str(error)
-    return Network(config.model, params), ""
 
 
 @functools.partial(jax.jit, static_argnames=("model_config",))
@@ -120,11 +103,11 @@ def load_analysts(players: Mapping[str, tuple[str, int]]) -> Analysts:
     """The networks of players {name: (run_dir, checkpoint step)}."""
     analysts = Analysts({}, {}, {})
     for name, (run_dir, step) in players.items():
-        network, why = load_network(run_dir, step)
-        if network is None:
-            analysts.missing[name] = why
+        try:
+            analysts.networks[name] = load_network(run_dir, step=step)
+        except (CheckpointError, OSError, ValueError) as error:
+            analysts.missing[name] = str(error)
         else:
-            analysts.networks[name] = network
             analysts.sources[name] = f"{run_dir} iteration {step}"
     return analysts
 

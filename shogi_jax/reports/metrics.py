@@ -10,15 +10,15 @@ import math
 import os
 from pathlib import Path
 
-from shogi_jax.checkpoint import BEST_METRIC, NEW_BEST_METRIC
+from shogi_jax.play.network import BEST_METRIC, NEW_BEST_METRIC
 from shogi_jax.reports import ReportError
 from shogi_jax.rules.state import NOT_TERMINATED, TERMINATION_NAMES
-from shogi_jax.run_directory import METRICS_FILE, read_metrics
+from shogi_jax.train.run_directory import METRICS_FILE, read_metrics
 
 MINUTES = "minutes"  # added to every record by `timed_records`
 ENV_STEPS = "env_steps"
 WALL_SECONDS = "perf/wall_seconds"
-# The evaluation (shogi_jax.evaluation.periodic): Elo with random = 0, its 95% interval, and
+# The evaluation (shogi_jax.train.periodic): Elo with random = 0, its 95% interval, and
 # greedy's Elo from the same fit (a reference line).
 ELO = BEST_METRIC
 ELO_CI95_LOW = "eval/elo_ci95_low"
@@ -27,13 +27,13 @@ GREEDY_ELO = "eval/greedy_elo"
 BASELINES = ("random", "greedy")  # the fixed opponents every evaluation plays
 BEST_ELO = "eval/best_elo"
 NEW_BEST = NEW_BEST_METRIC  # 1.0 on the evaluations whose parameters became the best so far
-# Training (shogi_jax.ppo): the loss terms, the policy's entropy and the approximate KL between
+# Training (shogi_jax.train.ppo): the loss terms, the policy's entropy and the approximate KL between
 # the policy before and after an update.
 LOSSES = ("loss/policy", "loss/value")
 ENTROPY = "loss/entropy"
 APPROX_KL = "ppo/approx_kl"
 # How the training games of an iteration ended: games/<reason>, a count per rules reason, out of
-# games/finished (shogi_jax.iteration writes them).
+# games/finished (shogi_jax.train.iteration writes them).
 GAMES_FINISHED = "games/finished"
 GAME_END_REASONS = tuple(name for code, name in enumerate(TERMINATION_NAMES)
                          if code != NOT_TERMINATED)

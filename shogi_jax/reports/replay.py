@@ -24,7 +24,7 @@ The data of one game (JSON, under its id in the page's "games"):
     links          {"kif": ..., "csa": ...}: relative links to the game's files, when there are
 
 The page's JSON: {"format": FORMAT, "board": the drawing's geometry, colours and names (taken
-from `shogi_jax.render`), "games": {id: game}}.
+from `shogi_jax.reports.render`), "games": {id: game}}.
 """
 from __future__ import annotations
 
@@ -38,15 +38,20 @@ from typing import NamedTuple, Optional
 import jax
 import numpy as np
 
-from shogi_jax import render
 from shogi_jax.notation.kif import DIAGRAM_NAMES, KANJI_NUMBERS, SIDE_NAMES
 from shogi_jax.notation.record_board import BLACK, GameRecord, Position, RecordMove
 from shogi_jax.notation.sfen import HAND_ORDER, parse_sfen, to_sfen
 from shogi_jax.notation.usi import RANK_LETTERS
-from shogi_jax.reports import ReportError
+from shogi_jax.reports import ReportError, render
 from shogi_jax.reports.html import Markup, element, join, json_script
 from shogi_jax.rules.board import (
-    EMPTY, HAND_LETTERS, NUM_RANKS, OPP_OFFSET, OWN_OFFSET, PIECE_NAMES, flip_board_np,
+    EMPTY,
+    HAND_LETTERS,
+    NUM_RANKS,
+    OPP_OFFSET,
+    OWN_OFFSET,
+    PIECE_NAMES,
+    flip_board_np,
 )
 from shogi_jax.rules.state import COLOR_NAMES, empty_state
 
@@ -266,7 +271,7 @@ def viewer_html(game_id: str, game: Mapping, title: str, *, open_: bool = False)
 
 
 def board_style() -> dict:
-    """What the script draws a board with: `shogi_jax.render`'s geometry, colours and the
+    """What the script draws a board with: `shogi_jax.reports.render`'s geometry, colours and the
     names it writes, so both pictures look alike and carry the same data-* attributes."""
     return {
         "size": BOARD_PIXELS, "width": render.WIDTH, "height": render.HEIGHT,
@@ -312,7 +317,7 @@ details.game.active { border-color: #1565c0; }
 """
 
 # The viewer: ShogiViewer's pure functions (parseSfen, moveSquares, boardSvg) draw a position
-# from its SFEN as shogi_jax.render does, from the style the page embeds; start() takes over
+# from its SFEN as shogi_jax.reports.render does, from the style the page embeds; start() takes over
 # every viewer on the page. Plain ES2017, no library, nothing fetched.
 VIEWER_JS = r"""
 "use strict";

@@ -1,4 +1,4 @@
-"""The page of a training run directory (`shogi_jax.run_directory`): the evaluation curve (Elo
+"""The page of a training run directory (`shogi_jax.train.run_directory`): the evaluation curve (Elo
 with its 95% band, win rates against random and greedy) over minutes and env steps, the losses,
 entropy and KL, how the training games ended, the latest evaluation's games replayable, and the
 config.
@@ -13,20 +13,36 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from shogi_jax.evaluation.periodic import BEST, CURRENT
-from shogi_jax.evaluation.tournament import elo_text, kif_text
+from shogi_jax.arena.tournament import elo_text, kif_text
 from shogi_jax.notation import record_board
 from shogi_jax.notation.kif import SIDE_NAMES
 from shogi_jax.reports import ReportError, analysis, read_text, relative_link, replay
 from shogi_jax.reports.charts import Series, line_chart
 from shogi_jax.reports.html import Markup, details, element, join, page, section, table
 from shogi_jax.reports.metrics import (
-    APPROX_KL, BASELINES, BEST_ELO, ELO, ELO_CI95_HIGH, ELO_CI95_LOW, ENTROPY, ENV_STEPS,
-    GAME_END_REASONS, GAMES_FINISHED, GREEDY_ELO, LOSSES, MINUTES, NEW_BEST, evaluation_records,
-    game_end_key, number, timed_records, win_rate_key,
+    APPROX_KL,
+    BASELINES,
+    BEST_ELO,
+    ELO,
+    ELO_CI95_HIGH,
+    ELO_CI95_LOW,
+    ENTROPY,
+    ENV_STEPS,
+    GAME_END_REASONS,
+    GAMES_FINISHED,
+    GREEDY_ELO,
+    LOSSES,
+    MINUTES,
+    NEW_BEST,
+    evaluation_records,
+    game_end_key,
+    number,
+    timed_records,
+    win_rate_key,
 )
 from shogi_jax.rules.state import STARTPOS_SFEN
-from shogi_jax.run_directory import CONFIG_FILE, EVAL_GAMES_DIR
+from shogi_jax.train.periodic import BEST, CURRENT
+from shogi_jax.train.run_directory import CONFIG_FILE, EVAL_GAMES_DIR
 
 EVALUATION_DIR = re.compile(r"iteration_([0-9]+)")  # EVAL_GAMES_DIR's subdirectories
 STANDARD_START = "手合割：平手"  # KIF's header line for the standard start (evaluations use it)

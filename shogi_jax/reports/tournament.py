@@ -1,4 +1,4 @@
-"""The page of a tournament directory (`shogi_jax.evaluation.tournament`): the Elo table with
+"""The page of a tournament directory (`shogi_jax.arena.tournament`): the Elo table with
 95% intervals and the crosstable as results.json gives them, the pairs' W/D/L, and the games of
 games.jsonl: up to MAX_EMBEDDED_GAMES replayable (the first game of every pairing, then the
 second, ...), every game listed with links to its KIF and CSA files.
@@ -9,11 +9,17 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from shogi_jax.config import ConfigError
-from shogi_jax.evaluation.players import NETWORK_KINDS
-from shogi_jax.evaluation.tournament import (
-    CONFIG_FILE, GAMES_DIR, GAMES_LOG, elo_text, kif_text, load_tournament_config, replayed,
+from shogi_jax.arena.tournament import (
+    CONFIG_FILE,
+    GAMES_DIR,
+    GAMES_LOG,
+    elo_text,
+    kif_text,
+    load_tournament_config,
+    replayed,
 )
+from shogi_jax.host.settings import ConfigError
+from shogi_jax.play.players import NETWORK_KINDS
 from shogi_jax.reports import ReportError, analysis, read_text, relative_link, replay
 from shogi_jax.reports.html import Markup, details, element, join, page, section, table
 

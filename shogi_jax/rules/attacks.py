@@ -10,7 +10,13 @@ import numpy as np
 from shogi_jax.rules import tables
 from shogi_jax.rules.bitboards import count, is_empty, materialize, pack, ray_fill, rotate, shift
 from shogi_jax.rules.board import (
-    DIRECTION_LINE, DIRECTIONS, EMPTY, KING, NUM_DIRECTIONS, NUM_LINE_DIRECTIONS, OPP_OFFSET,
+    DIRECTION_LINE,
+    DIRECTIONS,
+    EMPTY,
+    KING,
+    NUM_DIRECTIONS,
+    NUM_LINE_DIRECTIONS,
+    OPP_OFFSET,
     OWN_OFFSET,
 )
 

@@ -5,7 +5,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from shogi_jax.rules.board import (
-    BISHOP, DRAGON, EMPTY, HORSE, KING, OPP_OFFSET, OWN_OFFSET, ROOK, ZONE_RANKS,
+    BISHOP,
+    DRAGON,
+    EMPTY,
+    HORSE,
+    KING,
+    OPP_OFFSET,
+    OWN_OFFSET,
+    ROOK,
+    ZONE_RANKS,
 )
 
 MIN_PIECES_IN_ZONE = 10

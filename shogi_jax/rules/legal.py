@@ -12,14 +12,35 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from shogi_jax.rules.attacks import (
-    KingSafety, Sides, king_safety, opponent_attacks_by_direction, sides_of,
+    KingSafety,
+    Sides,
+    king_safety,
+    opponent_attacks_by_direction,
+    sides_of,
 )
 from shogi_jax.rules.bitboards import (
-    FILE_MASK, is_empty, materialize, pack, ranks_mask, ray_fill, shift, unpack,
+    FILE_MASK,
+    is_empty,
+    materialize,
+    pack,
+    ranks_mask,
+    ray_fill,
+    shift,
+    unpack,
 )
 from shogi_jax.rules.board import (
-    DIRECTION_LINE, DIRECTIONS, KNIGHT, LANCE, LINE_NONE, NUM_DIRECTIONS, NUM_HAND_TYPES,
-    NUM_LINE_DIRECTIONS, OWN_OFFSET, PAWN, ROOK, ZONE_RANKS,
+    DIRECTION_LINE,
+    DIRECTIONS,
+    KNIGHT,
+    LANCE,
+    LINE_NONE,
+    NUM_DIRECTIONS,
+    NUM_HAND_TYPES,
+    NUM_LINE_DIRECTIONS,
+    OWN_OFFSET,
+    PAWN,
+    ROOK,
+    ZONE_RANKS,
 )
 from shogi_jax.rules.lanes import lane_function
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from shogi_jax.rules.attacks import (
-    opponent_attacks_by_direction, own_attacks_by_direction, sides_of,
+    opponent_attacks_by_direction,
+    own_attacks_by_direction,
+    sides_of,
 )
 from shogi_jax.rules.bitboards import unpack
 from shogi_jax.rules.board import NUM_PIECE_TYPES, OPP_OFFSET, OWN_OFFSET

@@ -21,6 +21,7 @@ import os
 from typing import Callable, ContextManager
 
 import jax
+
 # JAX's own flags: read from the environment, and part of the trace cache key (no public API
 # defines one; jax is pinned below 0.11).
 from jax._src import config as jax_config

@@ -1,6 +1,7 @@
 """The game state of one Shogi game (vmap it for a batch) and the start position."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -8,8 +9,22 @@ import jax.numpy as jnp
 import numpy as np
 
 from shogi_jax.rules.board import (
-    BISHOP, EMPTY, GOLD, KING, KNIGHT, LANCE, NUM_ACTIONS, NUM_FILES, NUM_HAND_TYPES, NUM_RANKS,
-    NUM_SQUARES, OWN_OFFSET, PAWN, ROOK, SILVER, flip_board_np,
+    BISHOP,
+    EMPTY,
+    GOLD,
+    KING,
+    KNIGHT,
+    LANCE,
+    NUM_ACTIONS,
+    NUM_FILES,
+    NUM_HAND_TYPES,
+    NUM_RANKS,
+    NUM_SQUARES,
+    OWN_OFFSET,
+    PAWN,
+    ROOK,
+    SILVER,
+    flip_board_np,
 )
 
 # Positions remembered for repetition: the last HISTORY_LENGTH plies (a ring buffer).
@@ -48,22 +63,20 @@ class State(NamedTuple):
     check_history: jnp.ndarray  # bool[HISTORY_LENGTH] whether that position had the mover in check
 
     def __repr__(self) -> str:
-        """A text board (`print(state)`); for a batch, its size and game 0's board."""
-        import jax
+        """A text board where the notation layer has set one (`print(state)`), else the fields."""
+        if _text_view is not None:
+            return _text_view(self)
+        return "State(" + ", ".join(f"{name}={value!r}" for name, value in self._asdict().items()) + ")"
 
-        from shogi_jax.notation.sfen import board_diagram, to_sfen
 
-        shape = getattr(self.board, "shape", ())
-        if isinstance(self.board, jax.core.Tracer) or len(shape) < 1:
-            return f"State(board={self.board!r})"  # traced: no values to show
-        batch = shape[:-1]
-        if not batch:
-            return f"State: sfen {to_sfen(self)}\n{board_diagram(self)}"
-        first = (0,) * len(batch)
-        return (f"State: a batch of {int(np.prod(batch))} games (batch shape {batch}); game "
-                f"{first if len(first) > 1 else 0} below, any other by to_sfen(state, index=k) "
-                f"or board_diagram(state, index=k)\nsfen {to_sfen(self, index=first)}\n"
-                f"{board_diagram(self, index=first)}")
+# How `print(state)` shows a position: the notation layer, which knows SFEN and board diagrams,
+# sets it when imported (`shogi_jax.notation.sfen`), so the rules need not import it.
+_text_view: Callable[[State], str] | None = None
+
+
+def set_text_view(view: Callable[[State], str]) -> None:
+    global _text_view
+    _text_view = view
 
 
 def empty_state() -> State:

@@ -8,14 +8,29 @@ import jax.numpy as jnp
 from shogi_jax.rules import tables
 from shogi_jax.rules.attacks import flip_planes
 from shogi_jax.rules.board import (
-    DROP_PLANE_OFFSET, EMPTY, NUM_DIRECTIONS, NUM_SQUARES, OWN_OFFSET, PROMOTION_PLANE_OFFSET,
+    DROP_PLANE_OFFSET,
+    EMPTY,
+    NUM_DIRECTIONS,
+    NUM_SQUARES,
+    OWN_OFFSET,
+    PROMOTION_PLANE_OFFSET,
 )
 from shogi_jax.rules.impasse import can_declare
 from shogi_jax.rules.legal import legal_moves
 from shogi_jax.rules.repetition import position_hash, record_and_judge
 from shogi_jax.rules.state import (
-    CHECKMATE, DEFAULT_MAX_PLIES, IMPASSE_DECLARATION, MOVE_LIMIT, ILLEGAL_ACTION, NO_LEGAL_MOVES,
-    NOT_TERMINATED, PERPETUAL_CHECK, REPETITION_DRAW, START_BOARD, State, empty_state,
+    CHECKMATE,
+    DEFAULT_MAX_PLIES,
+    ILLEGAL_ACTION,
+    IMPASSE_DECLARATION,
+    MOVE_LIMIT,
+    NO_LEGAL_MOVES,
+    NOT_TERMINATED,
+    PERPETUAL_CHECK,
+    REPETITION_DRAW,
+    START_BOARD,
+    State,
+    empty_state,
 )
 
 

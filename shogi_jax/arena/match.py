@@ -23,9 +23,9 @@ import numpy as np
 from jax.sharding import Mesh
 
 import shogi_jax as sj
-from shogi_jax import parallel
-from shogi_jax.evaluation.players import Player, random_act
+from shogi_jax.host import parallel
 from shogi_jax.notation.usi import move_to_usi
+from shogi_jax.play.players import Player, random_act
 from shogi_jax.rules.state import STARTPOS_SFEN, select_games
 from shogi_jax.rules.step import from_square
 

@@ -1,6 +1,6 @@
 """The training host loop: `train(config)` compiles the iteration once, then calls it and writes
 what it returns (metrics, evaluation games, checkpoints). Everything else happens on the device
-inside one jitted call (see `shogi_jax.iteration`). `python -m shogi_jax.train` is its command
+inside one jitted call (see `shogi_jax.train.iteration`). `python -m shogi_jax.train` is its command
 line (`shogi_jax.cli.train`).
 """
 from __future__ import annotations
@@ -11,13 +11,15 @@ import time
 import jax
 import numpy as np
 
-from shogi_jax import checkpoint, parallel
-from shogi_jax import iteration as it
-from shogi_jax.config import Config, ConfigError
-from shogi_jax.evaluation.periodic import TrainingEvaluator
-from shogi_jax.interrupt import StopRequest
-from shogi_jax.progress import progress_bar
-from shogi_jax.run_directory import RunDirectory
+from shogi_jax.host import parallel
+from shogi_jax.host.progress import progress_bar
+from shogi_jax.host.settings import ConfigError
+from shogi_jax.host.signals import StopRequest
+from shogi_jax.train import checkpoint
+from shogi_jax.train import iteration as it
+from shogi_jax.train.config import Config
+from shogi_jax.train.periodic import TrainingEvaluator
+from shogi_jax.train.run_directory import RunDirectory
 
 
 class NonFiniteLoss(RuntimeError):
@@ -138,9 +140,3 @@ def _evaluate(evaluator: TrainingEvaluator, params, iteration: int, *,
             print(f"\nwarning: evaluation at iteration {iteration} failed "
                   f"({type(error).__name__}: {error}); training goes on", file=sys.stderr)
         return None
-
-
-if __name__ == "__main__":
-    from shogi_jax.cli.train import main
-
-    sys.exit(main())

@@ -2,13 +2,13 @@
 them for a batch. Every player picks only legal actions while the game is on.
 
 - random: uniform over the legal actions.
-- greedy: captures the most valuable piece (material points as in `shogi_jax.shaping`), ties
+- greedy: captures the most valuable piece (material points as in `shogi_jax.rules.material`), ties
   and quiet positions broken uniformly at random; one ply, no look-ahead.
 - policy: a trained network, argmax of its masked logits (temperature 0) or a sample at
   temperature T.
-- search: a trained network searching with Gumbel MuZero over our rules (`shogi_jax.search`).
+- search: a trained network searching with Gumbel MuZero over our rules (`shogi_jax.play.search`).
 
-Both network players take the same play-time `Tactics` (`shogi_jax.tactics`): a mate in one where
+Both network players take the same play-time `Tactics` (`shogi_jax.play.tactics`): a mate in one where
 there is one, and never a move that lets the opponent mate at once where one of their 32 likeliest
 does not, ranked by the network's policy or by the search's improved policy.
 """
@@ -19,22 +19,17 @@ from typing import Optional
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 import shogi_jax as sj
-from shogi_jax.config import ModelConfig
-from shogi_jax.model import make_model
-from shogi_jax.ppo import masked_log_softmax
-from shogi_jax.rules.board import NUM_SQUARES, OPP_OFFSET
-from shogi_jax.search import SearchSettings, search_one_game
-from shogi_jax.shaping import PIECE_POINTS
-from shogi_jax.tactics import Tactics
-
+from shogi_jax.play.model import ModelConfig, make_model
+from shogi_jax.play.policy import masked_log_softmax
+from shogi_jax.play.search import SearchSettings, search_one_game
+from shogi_jax.play.tactics import Tactics
+from shogi_jax.rules.board import NUM_SQUARES
+from shogi_jax.rules.material import CAPTURED_POINTS_BY_CODE
 
 PLAYER_KINDS = ("random", "greedy", "policy", "search")
 NETWORK_KINDS = ("policy", "search")  # the players that need a network (parameters)
-# float32[30]: the points of capturing what a board code holds (0 for empty and own pieces).
-_CAPTURE_POINTS = np.concatenate([np.zeros(OPP_OFFSET, np.float32), PIECE_POINTS])
 
 
 def uniform_choice(key, candidates):
@@ -54,7 +49,7 @@ def random_act(params, state: sj.State, key):
 def capture_points(state: sj.State):
     """float32[2187]: the material each action captures (drops land on empty squares: 0)."""
     destination = jnp.tile(jnp.arange(NUM_SQUARES), sj.NUM_ACTIONS // NUM_SQUARES)
-    return jnp.asarray(_CAPTURE_POINTS)[state.board[destination]]
+    return jnp.asarray(CAPTURED_POINTS_BY_CODE)[state.board[destination]]
 
 
 def greedy_act(params, state: sj.State, key):

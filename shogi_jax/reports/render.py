@@ -26,13 +26,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from shogi_jax.files import write_text_atomically
+from shogi_jax.host.files import write_text_atomically
 from shogi_jax.notation.kif import DIAGRAM_NAMES, KANJI_NUMBERS, SIDE_NAMES
 from shogi_jax.notation.record_board import BLACK, WHITE, Position
-from shogi_jax.notation.sfen import one_game, hand_pieces, parse_sfen, to_sfen
+from shogi_jax.notation.sfen import hand_pieces, one_game, parse_sfen, to_sfen
 from shogi_jax.notation.usi import parse_usi, square_text
 from shogi_jax.rules.board import (
-    HAND_LETTERS, NUM_FILES, NUM_HAND_TYPES, NUM_RANKS, NUM_SQUARES, flip_square,
+    HAND_LETTERS,
+    NUM_FILES,
+    NUM_HAND_TYPES,
+    NUM_RANKS,
+    NUM_SQUARES,
+    flip_square,
 )
 from shogi_jax.rules.state import COLOR_NAMES, State
 

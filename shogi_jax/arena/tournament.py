@@ -28,24 +28,38 @@ import jax
 import numpy as np
 
 import shogi_jax as sj
-from shogi_jax import checkpoint
-from shogi_jax.config import (
-    NON_NEGATIVE, NON_NEGATIVE_EVEN, NONE_OR_NON_NEGATIVE, NONE_OR_POSITIVE, NONE_OR_UNIT_INTERVAL,
-    POSITIVE, POSITIVE_EVEN, ConfigError, apply_overrides, check_settings, config_differences,
-    config_to_dict, config_yaml, one_of, read_mapping, section_from_mapping, setting,
+from shogi_jax.arena.elo import EloFit, fit_elo, wilson_interval
+from shogi_jax.arena.engine_match import ENGINE_KIND, EnginePlayer, play_engine_match
+from shogi_jax.arena.match import END_NAMES, MatchGames, MatchStopped, play_match
+from shogi_jax.arena.usi_client import EngineFailure, MoveLimit
+from shogi_jax.host.files import write_text_atomically
+from shogi_jax.host.settings import (
+    NON_NEGATIVE,
+    NON_NEGATIVE_EVEN,
+    NONE_OR_NON_NEGATIVE,
+    NONE_OR_POSITIVE,
+    NONE_OR_UNIT_INTERVAL,
+    POSITIVE,
+    POSITIVE_EVEN,
+    ConfigError,
+    apply_overrides,
+    check_settings,
+    config_differences,
+    config_to_dict,
+    config_yaml,
+    one_of,
+    read_mapping,
+    section_from_mapping,
+    setting,
 )
-from shogi_jax.evaluation.elo import EloFit, fit_elo, wilson_interval
-from shogi_jax.evaluation.engine_match import ENGINE_KIND, EnginePlayer, play_engine_match
-from shogi_jax.evaluation.match import END_NAMES, MatchGames, MatchStopped, play_match
-from shogi_jax.files import write_text_atomically
-from shogi_jax.evaluation.players import NETWORK_KINDS, PLAYER_KINDS, Player
-from shogi_jax.evaluation.usi_client import EngineFailure, MoveLimit
 from shogi_jax.notation import record_board
 from shogi_jax.notation.csa import csa_from_record
 from shogi_jax.notation.kif import kif_from_record
+from shogi_jax.play.network import load_network
+from shogi_jax.play.players import NETWORK_KINDS, PLAYER_KINDS, Player
+from shogi_jax.play.search import SearchSettings
+from shogi_jax.play.tactics import Tactics
 from shogi_jax.rules.state import STARTPOS_SFEN
-from shogi_jax.search import SearchSettings
-from shogi_jax.tactics import Tactics
 
 RESULT_OF_WINNER = {0: "black_win", 1: "white_win", -1: "draw"}
 CONFIG_FILE = "tournament.yaml"  # the config it began with, policy players pinned to a step
@@ -256,12 +270,12 @@ def load_player(spec: PlayerConfig, *, max_plies: int = sj.DEFAULT_MAX_PLIES,
         return LoadedPlayer(engine, None, spec.command, spec)
     if spec.kind not in NETWORK_KINDS:
         return LoadedPlayer(Player(spec.name, spec.kind), None, spec.kind, spec)
-    run_config, params, step = checkpoint.load_policy(spec.run_dir, which=spec.checkpoint,
+    model, params, step = load_network(spec.run_dir, which=spec.checkpoint,
                                                       step=spec.step)
     search = (SearchSettings(**spec.search_settings(), max_plies=max_plies, impasse=impasse)
               if spec.kind == "search" else None)
     tactics = Tactics(**{name: bool(getattr(spec, name)) for name in _TACTICS})
-    player = Player(spec.name, spec.kind, model=run_config.model, temperature=spec.temperature,
+    player = Player(spec.name, spec.kind, model=model, temperature=spec.temperature,
                     search=search, tactics=tactics)
     return LoadedPlayer(player, params, f"{spec.run_dir} iteration {step}",
                         dataclasses.replace(spec, step=step))

@@ -32,7 +32,7 @@ ENDINGS = {
     "%TIME_UP": "time up",  # the loser's clock
 }
 MATE = "mate"
-# Our tournaments' terminations (shogi_jax.evaluation.match.END_NAMES) in the words of ENDINGS.
+# Our tournaments' terminations (shogi_jax.arena.match.END_NAMES) in the words of ENDINGS.
 TERMINATIONS = {
     "checkmate": MATE,
     "no_legal_moves": "no legal move",  # the loser's (not a check): a loss in Shogi too

@@ -8,8 +8,6 @@ error that names the difference.
 """
 from __future__ import annotations
 
-import logging
-import math
 import os
 import sys
 from pathlib import Path
@@ -17,41 +15,17 @@ from pathlib import Path
 import jax
 import orbax.checkpoint as ocp
 
-from shogi_jax.config import (
-    Config, config_differences, config_from_dict, config_hash_of_network, config_to_dict,
+from shogi_jax.host.settings import config_differences, config_to_dict
+from shogi_jax.play.network import (
+    BEST_METRIC,
+    CHECKPOINT_DIR,
+    ITEM_NAMES,
+    CheckpointError,
+    best_rank,
+    first_readable,
+    stored_meta,
 )
-
-CHECKPOINT_DIR = "checkpoints"
-
-
-class CheckpointError(RuntimeError):
-    """No usable checkpoint, or one that does not fit this config."""
-
-
-# The evaluation metrics that rank checkpoints (written by periodic evaluation during training):
-# the Elo, and 1.0 where that Elo made the parameters the best so far.
-BEST_METRIC = "eval/elo"
-NEW_BEST_METRIC = "eval/new_best"
-
-
-def _best_metric(metrics) -> float:
-    """A checkpoint's rank for "best": its Elo where its evaluation made a new best, else -inf.
-    The evaluator keeps the first of equal Elos (a new best must be higher), while Orbax's
-    `best_step` takes the latest of equal ranks; ranking only the new bests (whose Elos rise
-    strictly) makes the two agree, so a resumed run plays the best opponent it played before and
-    the report analyses that one. Metrics without the flag (written by hand) rank by Elo."""
-    if metrics.get(NEW_BEST_METRIC, 1.0) != 1.0:
-        return -math.inf
-    return float(metrics[BEST_METRIC])
-
-
-# Orbax warnings that are noise here: most saves carry no evaluation (it runs every few saves),
-# and players, reports and the USI engine open checkpoints read-only on purpose (Orbax warns
-# three times for each one, naming the settings read-only implies).
-_ORBAX_NOISE = ("did not provide metrics", "CheckpointManagerOptions.read_only=True",
-                "Given directory is read only")
-logging.getLogger("absl").addFilter(
-    lambda record: not any(words in record.getMessage() for words in _ORBAX_NOISE))
+from shogi_jax.train.config import Config, config_hash_of_network
 
 
 def open_manager(run_dir: str | os.PathLike[str], config: Config) -> ocp.CheckpointManager:
@@ -59,13 +33,13 @@ def open_manager(run_dir: str | os.PathLike[str], config: Config) -> ocp.Checkpo
     best one by BEST_METRIC (`manager.best_step()`)."""
     policy = ocp.checkpoint_managers.AnyPreservationPolicy([
         ocp.checkpoint_managers.LatestN(config.checkpoint.keep_latest),
-        ocp.checkpoint_managers.BestN(get_metric_fn=_best_metric, n=1,
+        ocp.checkpoint_managers.BestN(get_metric_fn=best_rank, n=1,
                                       keep_checkpoints_without_metrics=False)])
     options = ocp.CheckpointManagerOptions(
-        preservation_policy=policy, best_fn=_best_metric, best_mode="max",
+        preservation_policy=policy, best_fn=best_rank, best_mode="max",
         keep_checkpoints_without_metrics=False, enable_async_checkpointing=True)
     return ocp.CheckpointManager(Path(run_dir).resolve() / CHECKPOINT_DIR, options=options,
-                                 item_names=("state", "meta"))
+                                 item_names=ITEM_NAMES)
 
 
 def save(manager: ocp.CheckpointManager, state, config: Config, *,
@@ -109,26 +83,12 @@ def restore_latest(manager: ocp.CheckpointManager, like, config: Config):
     steps = sorted(manager.all_steps(), reverse=True)
     if not steps:
         raise CheckpointError(f"no checkpoint in {manager.directory}")
+
     def restore(step):
-        meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
-        _check_compatible(meta["meta"], config, step, state_shapes(like))
+        _check_compatible(stored_meta(manager, step), config, step, state_shapes(like))
         return _restore_state(manager, step, like)
 
-    return _first_readable(manager, steps, restore)
-
-
-def _first_readable(manager: ocp.CheckpointManager, steps: list[int], restore):
-    """restore(step) for the first of `steps` that can be read: a damaged checkpoint is
-    reported and the next one tried. A CheckpointError (one that does not fit) is raised."""
-    for step in steps:
-        try:
-            return restore(step)
-        except CheckpointError:
-            raise
-        except Exception as error:  # a damaged checkpoint: say so and fall back to the one before
-            print(f"warning: checkpoint {step} in {manager.directory} is unreadable "
-                  f"({type(error).__name__}: {error}); trying the one before", file=sys.stderr)
-    raise CheckpointError(f"no readable checkpoint in {manager.directory} (tried {steps})")
+    return first_readable(manager, steps, restore)
 
 
 def _check_compatible(meta: dict, config: Config, step: int, shapes: dict[str, str]) -> None:
@@ -150,62 +110,6 @@ def _check_compatible(meta: dict, config: Config, step: int, shapes: dict[str, s
                             if key != "dtype" and saved.get(key) != value)
     raise CheckpointError(f"checkpoint {step} was written for another network shape "
                           f"({differences or 'network hash differs'})")
-
-
-def load_policy(run_dir: str | os.PathLike[str], *, which: str = "latest",
-                step: int | None = None):
-    """(config, network params, iteration) of a training run's checkpoint, for players and the
-    USI engine: `step`, else the latest good one or the best by evaluation (`which="best"`).
-
-    The config is the one stored WITH that checkpoint (what its network was trained with), never
-    the run directory's config.yaml, which a later session may have changed.
-    """
-    directory = Path(run_dir) / CHECKPOINT_DIR
-    if not directory.is_dir():
-        raise CheckpointError(f"'{run_dir}' is not a training run directory (no checkpoints)")
-    manager = ocp.CheckpointManager(directory.resolve(), options=ocp.CheckpointManagerOptions(
-        read_only=True, best_fn=_best_metric, best_mode="max"), item_names=("state", "meta"))
-    try:
-        if step is None and which == "latest":
-            candidates = sorted(manager.all_steps(), reverse=True)
-            if not candidates:
-                raise CheckpointError(f"no checkpoint in '{run_dir}'")
-        else:
-            if step is None:
-                step = manager.best_step()
-                if step is None:
-                    raise CheckpointError(f"no evaluated checkpoint in '{run_dir}' to call best")
-            if step not in manager.all_steps():
-                raise CheckpointError(f"no checkpoint {step} in '{run_dir}' "
-                                      f"(there are {sorted(manager.all_steps())})")
-            candidates = [step]
-
-        def restore(step):
-            config = stored_config(manager, step)
-            state = _restore_state(manager, step, _on_one_device(config))
-            return config, state.params, int(state.iteration)
-
-        return _first_readable(manager, candidates, restore)
-    finally:
-        manager.close()
-
-
-def stored_config(manager: ocp.CheckpointManager, step: int) -> Config:
-    """The config saved with checkpoint `step`."""
-    meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-    return config_from_dict(meta["config"])
-
-
-def _on_one_device(config: Config):
-    """An abstract TrainState of `config`, placed on this process's first device, whatever
-    devices wrote the checkpoint (a pod's checkpoint on a laptop: the sharding in the
-    checkpoint's metadata names devices this machine may lack)."""
-    from shogi_jax import iteration as it  # the trainer imports this module
-
-    here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    return jax.tree_util.tree_map(
-        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=here),
-        jax.eval_shape(lambda: it.init_train_state(config, it.make_trainer(config))))
 
 
 def restore_best(manager: ocp.CheckpointManager, like) -> tuple[float, object] | None:

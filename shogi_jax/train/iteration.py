@@ -19,12 +19,15 @@ import optax
 from jax.sharding import Mesh
 
 import shogi_jax as sj
-from shogi_jax import gumbel_az, parallel, pool, ppo, shaping, wdl
-from shogi_jax.pool import Pool
-from shogi_jax.config import Config, ConfigError
-from shogi_jax.model import make_model
+from shogi_jax.host import parallel
+from shogi_jax.host.settings import ConfigError
+from shogi_jax.play import policy, wdl
+from shogi_jax.play.model import make_model
+from shogi_jax.play.search import SearchSettings, search_one_game
 from shogi_jax.rules.state import State, select_games
-from shogi_jax.search import SearchSettings, search_one_game
+from shogi_jax.train import gumbel_az, pool, ppo, shaping
+from shogi_jax.train.config import Config
+from shogi_jax.train.pool import Pool
 
 NUM_REASONS = len(sj.TERMINATION_NAMES)
 RESULT_NAMES = ("black_wins", "white_wins", "draws")
@@ -99,7 +102,7 @@ def staggered_games(config: Config, games: State, key) -> State:
 
     def ply(games, t_and_key):
         t, ply_key = t_and_key
-        action, _ = ppo.sample_actions(ply_key, uniform, games.legal_action_mask)
+        action, _ = policy.sample_actions(ply_key, uniform, games.legal_action_mask)
         after = step(games, action)
         after = select_games(after.terminated | after.truncated, start, after)
         return select_games(t < plies, after, games), None
@@ -229,19 +232,19 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
         games, observation, logits, value, tally, pool_tally = carry
         trains = None
         if pool_games is None:
-            action, log_prob = ppo.sample_actions(step_key, logits, games.legal_action_mask)
+            action, log_prob = policy.sample_actions(step_key, logits, games.legal_action_mask)
         else:
             learner_key, opponent_key = jax.random.split(step_key)
-            action, _ = ppo.sample_actions(learner_key, logits, games.legal_action_mask)
+            action, _ = policy.sample_actions(learner_key, logits, games.legal_action_mask)
             pool_mask = pool_games.take(games.legal_action_mask)
             opponent_logits, _ = model.apply(opponent_params, pool_games.take(observation))
-            opponent_action, _ = ppo.sample_actions(opponent_key, opponent_logits, pool_mask)
+            opponent_action, _ = policy.sample_actions(opponent_key, opponent_logits, pool_mask)
             learner_colors = pool_games.learner_colors(pool_mask.shape[0])
             opponent_moves = pool_games.take(games.color) != learner_colors
             action = pool_games.put(action, jnp.where(opponent_moves, opponent_action,
                                                       pool_games.take(action)))
             log_prob = jnp.take_along_axis(
-                ppo.masked_log_softmax(logits, games.legal_action_mask), action[:, None],
+                policy.masked_log_softmax(logits, games.legal_action_mask), action[:, None],
                 axis=-1)[:, 0]
             trains = pool_games.put(jnp.ones(action.shape, bool), ~opponent_moves)
         after = step(games, action)
@@ -342,7 +345,7 @@ def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh 
         chosen, weights, root_value = search_games(params, games,
                                                    jax.random.split(search_key, num_games))
         legal = games.legal_action_mask
-        sampled, _ = ppo.sample_actions(sample_key, jnp.log(jnp.maximum(weights, 1e-30)), legal)
+        sampled, _ = policy.sample_actions(sample_key, jnp.log(jnp.maximum(weights, 1e-30)), legal)
         action = jnp.where(games.ply < config.gumbel_az.sampled_plies, sampled, chosen)
         after = step(games, action)
         reward = jnp.take_along_axis(after.rewards, games.color[:, None], axis=1)[:, 0]

@@ -1,5 +1,5 @@
 """A training run's directory, and every file the trainer writes there besides the checkpoints
-(those are `shogi_jax.checkpoint`'s, under checkpoints/):
+(those are `shogi_jax.train.checkpoint`'s, under checkpoints/):
 
     config.yaml              the resolved config the run began with
     config_history.yaml      every session's config, appended once a resume is accepted
@@ -22,10 +22,11 @@ from pathlib import Path
 
 from tensorboardX import SummaryWriter
 
-from shogi_jax.checkpoint import CHECKPOINT_DIR
-from shogi_jax.config import Config, ConfigError, config_yaml, save_config
-from shogi_jax.evaluation.periodic import CURRENT
-from shogi_jax.evaluation.tournament import game_records, kif_text, replayed
+from shogi_jax.arena.tournament import game_records, kif_text, replayed
+from shogi_jax.host.settings import ConfigError, config_yaml
+from shogi_jax.play.network import CHECKPOINT_DIR
+from shogi_jax.train.config import Config, save_config
+from shogi_jax.train.periodic import CURRENT
 
 CONFIG_FILE = "config.yaml"
 CONFIG_HISTORY = "config_history.yaml"

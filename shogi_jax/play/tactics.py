@@ -23,8 +23,8 @@ import jax.numpy as jnp
 
 import shogi_jax as sj
 from shogi_jax.rules.board import NUM_PIECE_TYPES, NUM_SQUARES, OPP_OFFSET
+from shogi_jax.rules.material import PIECE_POINTS, UNPROMOTED_POINTS, material_balance
 from shogi_jax.rules.state import DEFAULT_MAX_PLIES
-from shogi_jax.shaping import CAPTURE_POINTS, PIECE_POINTS, material_balance
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def _first_safe(state: sj.State, action, preference, unsafe, candidates: int):
 
 
 # `material_lookahead`: the moves tried (the player's own, then its likeliest) and how much
-# material it gives up for the player's preference. A point is shaping's (a pawn on the board is
+# material it gives up for the player's preference. A point is rules.material's (a pawn on the board is
 # 1; the material balance counts hands, so a pawn lost is -2: one off the board, one to the
 # opponent's hand). 2 lets the network sacrifice a pawn, not a lance or more.
 LOOKAHEAD_CANDIDATES = 16
@@ -204,7 +204,7 @@ def _recapture_gain(after_reply: sj.State, reply):
     reachable = jnp.any(after_reply.legal_action_mask.reshape(-1, NUM_SQUARES)[:_BOARD_PLANES,
                                                                                square])
     taken = reachable & (code >= OPP_OFFSET) & ~(after_reply.terminated | after_reply.truncated)
-    return jnp.where(taken, jnp.asarray(PIECE_POINTS)[piece] + jnp.asarray(CAPTURE_POINTS)[piece],
+    return jnp.where(taken, jnp.asarray(PIECE_POINTS)[piece] + jnp.asarray(UNPROMOTED_POINTS)[piece],
                      0.0)
 
 

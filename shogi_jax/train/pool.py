@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from shogi_jax.config import POOL_SAMPLING
+from shogi_jax.train.config import POOL_SAMPLING
 
 
 class Pool(NamedTuple):

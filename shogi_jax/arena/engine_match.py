@@ -22,13 +22,19 @@ import jax
 import numpy as np
 
 import shogi_jax as sj
-from shogi_jax.evaluation.match import (
-    DISCONNECTION, DRAW, FIRST_WINS, MatchGames, MatchStopped, RESIGNATION, SECOND_WINS, TIME_UP,
+from shogi_jax.arena.match import (
+    DISCONNECTION,
+    DRAW,
+    FIRST_WINS,
+    RESIGNATION,
+    SECOND_WINS,
+    TIME_UP,
+    MatchGames,
+    MatchStopped,
 )
-from shogi_jax.evaluation.players import Player
-from shogi_jax.evaluation.usi_client import EngineFailure, MoveLimit, UsiClient
+from shogi_jax.arena.usi_client import EngineFailure, MoveLimit, UsiClient
+from shogi_jax.play.players import Player
 from shogi_jax.rules.state import ILLEGAL_ACTION, STARTPOS_SFEN, select_games
-
 
 ENGINE_KIND = "usi"  # the tournament player kind of an external engine
 

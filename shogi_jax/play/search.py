@@ -9,7 +9,7 @@ search does not look past it (`discount` 0). Every other edge is between the two
 
 `search` works on a batch of games (the batch axis first). `search_one_game` is one game, for
 the players' `act(params, state, key)` convention (vmapped by matches); both compile to the same
-batched program. The play-time checks of a search player's move (`shogi_jax.tactics`) are the
+batched program. The play-time checks of a search player's move (`shogi_jax.play.tactics`) are the
 player's, outside the search: training never sees them.
 """
 from __future__ import annotations
@@ -25,9 +25,9 @@ import mctx
 from mctx._src import search as mctx_search
 
 import shogi_jax as sj
-from shogi_jax.ppo import masked_log_softmax
+from shogi_jax.play.policy import masked_log_softmax
+from shogi_jax.rules.material import material_balance
 from shogi_jax.rules.state import DEFAULT_MAX_PLIES
-from shogi_jax.shaping import material_balance
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class SearchSettings:
             raise ValueError(f"material_weight must be in [0, 1], got {self.material_weight}")
 
 
-# Material points (shaping.PIECE_POINTS: pawn 1, rook 10) at which the material value reaches
+# Material points (rules.material.PIECE_POINTS: pawn 1, rook 10) at which the material value reaches
 # tanh(1) = 0.76: a rook up is most of a won game against the engines these networks meet.
 MATERIAL_VALUE_POINTS = 10.0
 

@@ -20,17 +20,16 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 from jax.sharding import Mesh
 
-from shogi_jax import parallel
-from shogi_jax.checkpoint import BEST_METRIC, NEW_BEST_METRIC
-from shogi_jax.config import Config
-from shogi_jax.evaluation.match import DRAW, FIRST_WINS, SECOND_WINS, MatchGames, play_match
-from shogi_jax.evaluation.players import Player, greedy_act, random_act
-from shogi_jax.evaluation.tournament import Standings, elo_of
+from shogi_jax.arena.match import DRAW, FIRST_WINS, SECOND_WINS, MatchGames, play_match
+from shogi_jax.arena.tournament import Standings, elo_of
+from shogi_jax.host import parallel
+from shogi_jax.play.network import BEST_METRIC, NEW_BEST_METRIC
+from shogi_jax.play.players import Player, greedy_act, random_act
+from shogi_jax.play.search import SearchSettings
 from shogi_jax.rules.platform import by_platform
-from shogi_jax.search import SearchSettings
+from shogi_jax.train.config import Config
 
 RANDOM, GREEDY, NETWORK = 0, 1, 2
 # The evaluated parameters and the best so far, as the games name them.

@@ -15,11 +15,11 @@ import jax
 import numpy as np
 
 import shogi_jax as sj
-from shogi_jax.evaluation.players import Player
+from shogi_jax.play.players import Player
+from shogi_jax.play.search import tree_depth
 from shogi_jax.rules.legal import legal_moves
 from shogi_jax.rules.state import STARTPOS_SFEN
-from shogi_jax.search import tree_depth
-from shogi_jax.usi_engine.protocol import Answer, UsiError
+from shogi_jax.usi.protocol import Answer, UsiError
 
 # The GUI or tournament runner ends games (its move limit, its clock); our own limit only bounds
 # the ply counter.

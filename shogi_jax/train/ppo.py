@@ -16,8 +16,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from shogi_jax import wdl
-from shogi_jax.config import LR_SCHEDULES
+from shogi_jax.play import wdl
+from shogi_jax.play.policy import entropy, masked_log_softmax
+from shogi_jax.train.config import LR_SCHEDULES
 
 
 class Transition(NamedTuple):
@@ -124,24 +125,6 @@ def wdl_returns(reward, next_wdl, terminated, truncated, *, gamma, gae_lambda):
                               (outcome, next_wdl, jnp.asarray(terminated), same_game),
                               reverse=True)
     return targets
-
-
-def masked_log_softmax(logits, legal_action_mask):
-    """float32[..., A] log-probabilities over the legal actions; illegal entries are exactly
-    `finfo(float32).min` (finite, so no inf - inf = NaN downstream and no NaN gradients).
-
-    logits: float[..., A] of any float dtype (computed in float32); legal_action_mask: bool[..., A].
-    """
-    lowest = jnp.finfo(jnp.float32).min
-    masked = jnp.where(legal_action_mask, jnp.asarray(logits, jnp.float32), lowest)
-    # Re-masking pins illegal entries to `lowest` even when legal logits are huge.
-    return jnp.where(legal_action_mask, jax.nn.log_softmax(masked, axis=-1), lowest)
-
-
-def entropy(log_probs, legal_action_mask):
-    """float32[...]: -sum p log p over the legal actions of float32[..., A] log-probabilities."""
-    terms = jnp.where(legal_action_mask, jnp.exp(log_probs) * log_probs, 0.0)
-    return -jnp.sum(terms, axis=-1)
 
 
 def approx_kl(log_ratio, trains=None):
@@ -280,15 +263,3 @@ def applied_learning_rate(opt_state):
     """float32[]: the learning rate of the latest update made with this state (schedule(0) before
     any), read from the state of an optimizer built by `make_optimizer`."""
     return opt_state.hyperparams["learning_rate"]
-
-
-def sample_actions(key, logits, legal_action_mask):
-    """Masked categorical sampling: never an illegal action while a row has a legal one.
-
-    logits: float[..., A]; legal_action_mask: bool[..., A].
-    Returns (action int32[...], log_prob float32[...]) with log_prob = log pi(action).
-    """
-    log_probs = masked_log_softmax(logits, legal_action_mask)
-    action = jax.random.categorical(key, log_probs, axis=-1).astype(jnp.int32)
-    log_prob = jnp.take_along_axis(log_probs, action[..., None], axis=-1)[..., 0]
-    return action, log_prob

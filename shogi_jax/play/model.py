@@ -11,16 +11,34 @@ throughout).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import chex
 import flax.linen as nn
 import jax.numpy as jnp
 
-from shogi_jax import wdl
-from shogi_jax.config import ModelConfig
+from shogi_jax.host.settings import POSITIVE, one_of, setting
+from shogi_jax.play import wdl
 from shogi_jax.rules.board import NUM_ACTION_PLANES, NUM_ACTIONS
+
+COMPUTE_DTYPES = ("float32", "bfloat16")
+VALUE_HEADS = ("scalar", "wdl")
 
 _VALUE_PLANES = 2  # 1x1 conv channels feeding the value head's dense layers
 _SE_REDUCTION = 4  # squeeze-excitation bottleneck: channels // 4
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    blocks: int = setting(2, "residual blocks", POSITIVE)
+    channels: int = setting(32, "channels per conv layer", POSITIVE)
+    squeeze_excitation: bool = setting(False, "squeeze-excitation in each residual block")
+    value_hidden: int = setting(64, "hidden units of the value head", POSITIVE)
+    value_head: str = setting("scalar", "scalar: a tanh value, squared error; wdl: win/draw/loss "
+                                        "logits (value = P(win) - P(loss)), cross-entropy",
+                              one_of(VALUE_HEADS))
+    dtype: str = setting("float32", "compute dtype (params always float32)",
+                         one_of(COMPUTE_DTYPES))
 
 
 class SqueezeExcitation(nn.Module):

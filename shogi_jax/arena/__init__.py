@@ -1,0 +1,1 @@
+"""Games between players: matches on the device, external USI engines, tournaments, Elo."""

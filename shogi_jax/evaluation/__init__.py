@@ -1,1 +1,0 @@
-"""Evaluation: players, tournaments, Elo."""

@@ -1,0 +1,2 @@
+"""Host utilities under every other layer: files written atomically, progress bars, stop signals,
+devices and meshes, and the settings machinery that typed configs are built with."""

@@ -1,0 +1,148 @@
+"""A trained network loaded from a run directory's checkpoint: its shape (`ModelConfig`, from the
+config stored with the checkpoint) and its parameters, read alone from the saved train state.
+
+The checkpoint format is shared with the trainer (`shogi_jax.train.checkpoint` writes it): Orbax
+steps under `checkpoints/`, each with the train state (`state`) and a JSON `meta` holding the
+config it was written with. "best" is the checkpoint whose evaluation last set a new best.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+import shogi_jax as sj
+from shogi_jax.host.settings import ConfigError, section_from_mapping
+from shogi_jax.play.model import ModelConfig, make_model
+
+CHECKPOINT_DIR = "checkpoints"
+ITEM_NAMES = ("state", "meta")  # the train state, and {"config", "network_hash", "state_shapes"}
+# The evaluation metrics that rank checkpoints (written by the evaluation during training): the
+# Elo, and 1.0 where that Elo made the parameters the best so far.
+BEST_METRIC = "eval/elo"
+NEW_BEST_METRIC = "eval/new_best"
+WHICH = ("latest", "best")
+
+# Orbax warnings that are noise here: most saves carry no evaluation (it runs every few saves),
+# and players, reports and the USI engine open checkpoints read-only on purpose (Orbax warns
+# three times for each one, naming the settings read-only implies).
+_ORBAX_NOISE = ("did not provide metrics", "CheckpointManagerOptions.read_only=True",
+                "Given directory is read only")
+logging.getLogger("absl").addFilter(
+    lambda record: not any(words in record.getMessage() for words in _ORBAX_NOISE))
+
+
+class CheckpointError(RuntimeError):
+    """No usable checkpoint, or one that does not fit this config."""
+
+
+class Network(NamedTuple):
+    """A trained network: its shape, its parameters (flax variables) and the iteration that
+    wrote them."""
+
+    model: ModelConfig
+    params: Any
+    iteration: int
+
+
+def best_rank(metrics) -> float:
+    """A checkpoint's rank for "best": its Elo where its evaluation made a new best, else -inf.
+    The evaluator keeps the first of equal Elos (a new best must be higher), while Orbax's
+    `best_step` takes the latest of equal ranks; ranking only the new bests (whose Elos rise
+    strictly) makes the two agree, so a resumed run plays the best opponent it played before and
+    the report analyses that one. Metrics without the flag (written by hand) rank by Elo."""
+    if metrics.get(NEW_BEST_METRIC, 1.0) != 1.0:
+        return -math.inf
+    return float(metrics[BEST_METRIC])
+
+
+def first_readable(manager: ocp.CheckpointManager, steps: list[int], restore: Callable[[int], Any]):
+    """restore(step) for the first of `steps` that can be read: a damaged checkpoint is
+    reported and the next one tried. A CheckpointError (one that does not fit) is raised."""
+    for step in steps:
+        try:
+            return restore(step)
+        except CheckpointError:
+            raise
+        except Exception as error:  # a damaged checkpoint: say so and fall back to the one before
+            print(f"warning: checkpoint {step} in {manager.directory} is unreadable "
+                  f"({type(error).__name__}: {error}); trying the one before", file=sys.stderr)
+    raise CheckpointError(f"no readable checkpoint in {manager.directory} (tried {steps})")
+
+
+def stored_meta(manager: ocp.CheckpointManager, step: int) -> dict:
+    """The JSON saved beside checkpoint `step`: its config (a plain mapping), network hash and
+    state shapes."""
+    return manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+
+
+def model_of(meta: dict) -> ModelConfig:
+    """The network shape of a checkpoint's stored config."""
+    try:
+        return section_from_mapping(ModelConfig, meta["config"].get("model", {}), "model")
+    except (ConfigError, KeyError, AttributeError) as error:
+        raise CheckpointError(f"the stored config names no usable network: {error}") from None
+
+
+def abstract_params(model: ModelConfig):
+    """The shapes of `model`'s parameters, placed on this process's first device, whatever
+    devices wrote the checkpoint (a pod's checkpoint on a laptop: the sharding in the
+    checkpoint's metadata names devices this machine may lack)."""
+    here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    shapes = jax.eval_shape(lambda: make_model(model).init(jax.random.key(0),
+                                                           sj.observe(sj.init())[None]))
+    return jax.tree_util.tree_map(
+        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=here), shapes)
+
+
+def _restore_network(manager: ocp.CheckpointManager, step: int) -> Network:
+    model = model_of(stored_meta(manager, step))
+    target = {"params": abstract_params(model),
+              "iteration": jax.ShapeDtypeStruct((), np.int32, sharding=jax.sharding
+                                                .SingleDeviceSharding(jax.local_devices()[0]))}
+    restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
+        item=target, restore_args=ocp.checkpoint_utils.construct_restore_args(target),
+        partial_restore=True)))["state"]
+    return Network(model, restored["params"], int(restored["iteration"]))
+
+
+def open_read_only(run_dir: str | os.PathLike[str]) -> ocp.CheckpointManager:
+    directory = Path(run_dir) / CHECKPOINT_DIR
+    if not directory.is_dir():
+        raise CheckpointError(f"'{run_dir}' is not a training run directory (no checkpoints)")
+    return ocp.CheckpointManager(directory.resolve(), options=ocp.CheckpointManagerOptions(
+        read_only=True, best_fn=best_rank, best_mode="max"), item_names=ITEM_NAMES)
+
+
+def load_network(run_dir: str | os.PathLike[str], *, which: str = "latest",
+                 step: int | None = None) -> Network:
+    """The network of a training run's checkpoint: `step`, else the latest readable one, or the
+    best by evaluation (`which="best"`). Its shape is the config stored WITH that checkpoint,
+    never the run directory's config.yaml, which a later session may have changed."""
+    if which not in WHICH:
+        raise CheckpointError(f"which = {which!r}: expected one of {', '.join(WHICH)}")
+    manager = open_read_only(run_dir)
+    try:
+        if step is None and which == "latest":
+            candidates = sorted(manager.all_steps(), reverse=True)
+            if not candidates:
+                raise CheckpointError(f"no checkpoint in '{run_dir}'")
+        else:
+            if step is None:
+                step = manager.best_step()
+                if step is None:
+                    raise CheckpointError(f"no evaluated checkpoint in '{run_dir}' to call best")
+            if step not in manager.all_steps():
+                raise CheckpointError(f"no checkpoint {step} in '{run_dir}' "
+                                      f"(there are {sorted(manager.all_steps())})")
+            candidates = [step]
+        return first_readable(manager, candidates, lambda s: _restore_network(manager, s))
+    finally:
+        manager.close()
