@@ -101,12 +101,13 @@ def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():
     defending = load_tournament_config(defence).players[0]
     assert (defending.kind, defending.mate_in_one, defending.avoid_mate_in_one,
             defending.run_dir) == ("policy", True, True, "shogi_jax/pretrained/cpu_60min")
-    # The bar placed on the ladder is the engine scripts/usi_bar.sh plays: Skill Level 0, 50 ms.
+    # The bar placed on the ladder is the engine usi_bar.py plays: Skill Level 0, 50 ms.
     bar = load_tournament_config(EXPERIMENTS_DIR / "learning_bar" / "bar_on_ladder.yaml")
     assert (bar.players[0].byoyomi_ms, sorted(bar.players[0].options), bar.concurrency) == (
         50, ["Skill Level=0", "Threads=1"], 1)
-    usi_bar = (CONFIG_DIR.parent / "scripts" / "usi_bar.sh").read_text()
-    assert '--options2 "Skill Level:0,Threads:1"' in usi_bar and "--byoyomi 1000 50" in usi_bar
+    usi_bar = (EXPERIMENTS_DIR / "learning_bar" / "usi_bar.py").read_text()
+    assert 'FSF_OPTIONS = "Skill Level:0,Threads:1"' in usi_bar
+    assert 'FSF_BYOYOMI = ["--byoyomi", "1000", "50"]' in usi_bar
 
 
 def test_missing_keys_take_defaults():
