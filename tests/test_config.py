@@ -21,6 +21,7 @@ from shogi_jax.train.config import (
 from shogi_jax.train.iteration import make_trainer
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+EXPERIMENTS_DIR = CONFIG_DIR.parent / "experiments"
 SHIPPED = ["cpu.yaml", "cpu_az.yaml", "smoke.yaml", "gpu.yaml", "gpu_8x.yaml", "tpu_pod.yaml"]
 
 
@@ -61,14 +62,14 @@ def test_shipped_configs_hold_the_documented_numbers():
 def test_the_search_measurement_tournament_loads():
     from shogi_jax.arena.tournament import load_tournament_config
 
-    config = load_tournament_config(CONFIG_DIR / "search_vs_policy.yaml")
+    config = load_tournament_config(EXPERIMENTS_DIR / "search" / "search_vs_policy.yaml")
     kinds = {player.name: (player.kind, player.simulations) for player in config.players}
     assert kinds == {"policy": ("policy", None), "search32": ("search", 32),
                      "search128": ("search", 128)}
     # The rows played alone, in batches: the same openings (seed, opening plies, rules).
     for name, searcher in (("search128_vs_policy.yaml", ("search128", 128, None)),
                            ("search32_considered8_vs_policy.yaml", ("search32_c8", 32, 8))):
-        batched = load_tournament_config(CONFIG_DIR / name)
+        batched = load_tournament_config(EXPERIMENTS_DIR / "search" / name)
         policy, search = batched.players
         assert (policy.name, policy.kind, policy.temperature) == ("policy", "policy", 0.0), name
         assert (search.name, search.simulations, search.max_considered_actions) == searcher, name
@@ -84,9 +85,11 @@ def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():
     from shogi_jax.arena.tournament import load_tournament_config
 
     ladder = {p.name: p for p in load_tournament_config(CONFIG_DIR / "ladder.yaml").players}
-    for name in ("ladder_pretrained.yaml", "search_ladder.yaml", "search128_ladder.yaml",
-                 "mate_defence_ladder.yaml", "bar_on_ladder.yaml"):
-        config = load_tournament_config(CONFIG_DIR / name)
+    for name in ("ladder_pretrained.yaml", "search/search_ladder.yaml",
+                 "search/search128_ladder.yaml", "mate_defence/mate_defence_ladder.yaml",
+                 "learning_bar/bar_on_ladder.yaml"):
+        directory = CONFIG_DIR if name == "ladder_pretrained.yaml" else EXPERIMENTS_DIR
+        config = load_tournament_config(directory / name)
         hub, *rungs = config.players
         assert config.pairing == "gauntlet" and hub.name not in ladder, name
         assert config.max_plies == 320 and config.random_opening_plies == 4, name  # as rated
@@ -96,19 +99,22 @@ def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():
             assert dataclasses.replace(rung, options=tuple(sorted(rung.options))) == \
                 dataclasses.replace(ladder[rung.name],
                                     options=tuple(sorted(ladder[rung.name].options))), rung.name
+    search_dir = EXPERIMENTS_DIR / "search"
     for name, simulations in (("search_ladder.yaml", 32), ("search128_ladder.yaml", 128)):
-        search = load_tournament_config(CONFIG_DIR / name).players[0]
+        search = load_tournament_config(search_dir / name).players[0]
         assert (search.kind, search.simulations, search.run_dir) == (
             "search", simulations, "shogi_jax/pretrained/cpu_60min"), name
-    defending = load_tournament_config(CONFIG_DIR / "mate_defence_ladder.yaml").players[0]
+    defence = EXPERIMENTS_DIR / "mate_defence" / "mate_defence_ladder.yaml"
+    defending = load_tournament_config(defence).players[0]
     assert (defending.kind, defending.mate_in_one, defending.avoid_mate_in_one,
             defending.run_dir) == ("policy", True, True, "shogi_jax/pretrained/cpu_60min")
-    # The bar placed on the ladder is the engine scripts/usi_bar.sh plays: Skill Level 0, 50 ms.
-    bar = load_tournament_config(CONFIG_DIR / "bar_on_ladder.yaml")
+    # The bar placed on the ladder is the engine usi_bar.py plays: Skill Level 0, 50 ms.
+    bar = load_tournament_config(EXPERIMENTS_DIR / "learning_bar" / "bar_on_ladder.yaml")
     assert (bar.players[0].byoyomi_ms, sorted(bar.players[0].options), bar.concurrency) == (
         50, ["Skill Level=0", "Threads=1"], 1)
-    usi_bar = (CONFIG_DIR.parent / "scripts" / "usi_bar.sh").read_text()
-    assert '--options2 "Skill Level:0,Threads:1"' in usi_bar and "--byoyomi 1000 50" in usi_bar
+    usi_bar = (EXPERIMENTS_DIR / "learning_bar" / "usi_bar.py").read_text()
+    assert 'FSF_OPTIONS = "Skill Level:0,Threads:1"' in usi_bar
+    assert 'FSF_BYOYOMI = ["--byoyomi", "1000", "50"]' in usi_bar
 
 
 def test_missing_keys_take_defaults():

@@ -1,0 +1,101 @@
+"""The experiment drivers (experiments/*/run.py): --help works, bad input is named, and
+--dry-run prints the project's command lines, naming configs and files that exist. Nothing is
+trained or played."""
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXPERIMENTS = REPO / "experiments"
+DRIVERS = {
+    "ablation": ["experiments/ablation/run.py", "OUT"],
+    "ablation_gauntlet": ["experiments/ablation/run.py", "OUT", "--rows", "fixes",
+                          "--phases", "train", "keep", "gauntlet"],
+    "learning_bar": ["experiments/learning_bar/run.py", "OUT/run", "--fsf", sys.executable],
+    "usi_bar": ["experiments/learning_bar/usi_bar.py", "shogi_jax/pretrained/cpu_60min", "OUT"],
+    "shogiarena": ["experiments/shogiarena/run.py", "OUT", "--opponent", "greedy"],
+}
+# The entry points a driver may use: the project's command lines, never its modules.
+ENTRY_POINTS = {"shogi_jax.train", "shogi_jax.tournament", "shogi_jax.usi", "shogi_jax.report",
+                "cshogi.cli"}
+
+
+def run_driver(argv, tmp_path, *extra):
+    argv = [a.replace("OUT", str(tmp_path / "out")) for a in argv]
+    return subprocess.run([sys.executable, *argv, *extra], check=False, cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+
+
+def commands(stdout: str) -> list[list[str]]:
+    """The command lines a dry run printed (`$ ...`), each cut at its first pipe or
+    redirection, after any `cd DIR &&` and VAR=value prefix."""
+    found = []
+    for line in stdout.splitlines():
+        if not line.startswith("$ "):
+            continue
+        words = shlex.split(line[2:])
+        if "&&" in words:
+            words = words[words.index("&&") + 1:]
+        words = [w for w in words if "=" not in w or w.startswith("-")]
+        for stop in ("|", ">", ">>", "2>&1"):
+            if stop in words:
+                words = words[:words.index(stop)]
+        found.append(words)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(DRIVERS))
+def test_a_dry_run_prints_commands_whose_files_exist(name, tmp_path):
+    done = run_driver(DRIVERS[name], tmp_path, "--dry-run")
+    assert done.returncode == 0, done.stderr
+    printed = commands(done.stdout)
+    assert printed, done.stdout
+    for words in printed:
+        if words[0] == "git":
+            continue
+        if "-m" in words[:2]:
+            assert words[words.index("-m") + 1] in ENTRY_POINTS, words
+        named = [w for w in words[1:] if w.endswith((".yaml", ".py", ".jsonl.gz"))
+                 and not w.startswith(str(tmp_path))]
+        for word in named:
+            assert (REPO / word).is_file(), f"{name}: {word} does not exist ({words})"
+    assert not (tmp_path / "out").exists(), "a dry run wrote something"
+
+
+def test_the_dry_runs_name_the_configs_they_train_and_rate_with(tmp_path):
+    ablation = run_driver(DRIVERS["ablation"], tmp_path, "--dry-run").stdout
+    for used in ("configs/cpu.yaml", "configs/cpu_az.yaml", "scripts/ladder_elo.py",
+                 "docs/ladder_games/ladder_pass2_low.jsonl.gz"):
+        assert used in ablation, used
+    # The rows' budgets come from the kept speed.json: equal wall clock at their speed.
+    assert "== pool from iteration 0 to 444" in ablation
+    assert "== az from iteration 0 to 517" in ablation
+    bar = run_driver(DRIVERS["learning_bar"], tmp_path, "--dry-run").stdout
+    assert "configs/cpu.yaml" in bar and "experiments/learning_bar/usi_bar.py" in bar
+    usi = run_driver(DRIVERS["usi_bar"], tmp_path, "--dry-run", "--fsf",
+                     sys.executable).stdout
+    assert "--options2 'Skill Level:0,Threads:1'" in usi and "--byoyomi 1000 50" in usi
+
+
+@pytest.mark.parametrize("name", sorted(DRIVERS))
+def test_help(name, tmp_path):
+    done = run_driver([DRIVERS[name][0]], tmp_path, "--help")
+    assert done.returncode == 0 and "--dry-run" in done.stdout, done.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["experiments/ablation/run.py", "--rows", "bogus"], "--rows: unknown 'bogus'"),
+    (["experiments/ablation/run.py", "--phases", "fly"], "--phases: unknown 'fly'"),
+    (["experiments/ablation/run.py", "--iterations", "0"], "--iterations must be at least 1"),
+    (["experiments/learning_bar/run.py", "--train-limit=train.iterations=2"], "--train-limit"),
+    (["experiments/learning_bar/usi_bar.py", "no/such/run", "OUT"], "no/such/run"),
+    (["experiments/shogiarena/run.py", "OUT", "--games", "3"], "--games must be even"),
+])
+def test_bad_input_is_named(argv, message, tmp_path):
+    done = run_driver(argv, tmp_path)
+    assert done.returncode != 0 and message in done.stderr, done.stderr
