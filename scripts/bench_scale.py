@@ -1,9 +1,9 @@
 """Scaling: training env steps/s of one config's jitted iteration on 1, 2, 4, 8 devices.
 
 The same global batch (env.num_games games x env.rollout_length plies) is split over the first N
-devices of a `data` mesh (shogi_jax.host.parallel); parameters are replicated and XLA adds the gradient
-all-reduce. The reference is the same program on 1 device, measured in the same run; the ratio
-is speed-up over 1 device (ideal: N).
+devices of a `data` mesh (shogi_jax.host.parallel); parameters are replicated and XLA adds the
+gradient all-reduce. The reference is the same program on 1 device, measured in the same run;
+the ratio is speed-up over 1 device (ideal: N).
 
 On a CPU-only machine the script asks XLA for 8 fake CPU devices
 (--xla_force_host_platform_device_count=8): they share the machine's cores, so this checks the

@@ -70,9 +70,10 @@ def package_imports(root: Path = PACKAGE_ROOT) -> list[Import]:
     imports = []
     for module, path in modules.items():
         tree = ast.parse(path.read_text(), str(path))
-        nested_lines = {child.lineno for node in ast.walk(tree)
-                        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                        for child in ast.walk(node) if isinstance(child, (ast.Import, ast.ImportFrom))}
+        scopes = [node for node in ast.walk(tree)
+                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        nested_lines = {child.lineno for node in scopes for child in ast.walk(node)
+                        if isinstance(child, (ast.Import, ast.ImportFrom))}
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 for target in _targets(node, module, path, modules):
@@ -84,7 +85,8 @@ def package_imports(root: Path = PACKAGE_ROOT) -> list[Import]:
 
 def upward_imports(imports: list[Import]) -> list[Import]:
     """Imports from a module to a later layer than its own."""
-    return [i for i in imports if LAYERS.index(layer_of(i.target)) > LAYERS.index(layer_of(i.source))]
+    rank = {layer: k for k, layer in enumerate(LAYERS)}
+    return [i for i in imports if rank[layer_of(i.target)] > rank[layer_of(i.source)]]
 
 
 def import_cycles(imports: list[Import]) -> list[list[str]]:
@@ -123,7 +125,8 @@ def import_cycles(imports: list[Import]) -> list[list[str]]:
 
 
 def line_counts(root: Path = PACKAGE_ROOT) -> dict[str, int]:
-    return {module: len(path.read_text().splitlines()) for module, path in module_names(root).items()}
+    return {module: len(path.read_text().splitlines())
+            for module, path in module_names(root).items()}
 
 
 if __name__ == "__main__":

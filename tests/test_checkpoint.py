@@ -172,7 +172,8 @@ def test_kill_9_during_a_save_never_leaves_a_checkpoint_taken_for_good(tmp_path)
             for entry in entries:
                 # A save in progress (after a complete one): files already written under a
                 # temporary name.
-                if "tmp" in entry.name and any(e.name.isdigit() for e in entries) and any(p.is_file() for p in Path(entry.path).rglob("*")):
+                if ("tmp" in entry.name and any(e.name.isdigit() for e in entries)
+                        and any(p.is_file() for p in Path(entry.path).rglob("*"))):
                     partial = entry.name
                     break
             else:

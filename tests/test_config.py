@@ -27,7 +27,8 @@ SHIPPED = ["cpu.yaml", "cpu_az.yaml", "smoke.yaml", "gpu.yaml", "gpu_8x.yaml", "
 
 def raises_naming(*fragments: str):
     """pytest.raises(ConfigError) whose message must contain every fragment literally."""
-    return pytest.raises(ConfigError, match="(?s)" + "".join(f"(?=.*{re.escape(f)})" for f in fragments))
+    every = "".join(f"(?=.*{re.escape(f)})" for f in fragments)
+    return pytest.raises(ConfigError, match="(?s)" + every)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -44,7 +45,8 @@ def test_shipped_configs_hold_the_documented_numbers():
     gpu = load_config(CONFIG_DIR / "gpu.yaml")
     assert gpu.ppo.learning_rate == pytest.approx(1e-4)
     assert isinstance(gpu.ppo.learning_rate, float)
-    assert (gpu.model.dtype, gpu.ppo.lr_schedule, gpu.ppo.warmup_iterations) == ("bfloat16", "cosine", 10)
+    assert (gpu.model.dtype, gpu.ppo.lr_schedule, gpu.ppo.warmup_iterations) == (
+        "bfloat16", "cosine", 10)
     tpu = load_config(CONFIG_DIR / "tpu_pod.yaml")
     assert (tpu.env.num_games, tpu.ppo.minibatches, tpu.train.iterations) == (16384, 64, 5000)
     assert tpu.distributed.initialize and tpu.distributed.coordinator_address is None
@@ -231,7 +233,8 @@ def test_impossible_value_is_named(dotted, bad_value):
 
 def test_range_edges_are_accepted():
     config = config_from_dict({
-        "ppo": {"gamma": 1.0, "gae_lambda": 0.0, "value_coef": 0, "entropy_coef": 0, "warmup_iterations": 0},
+        "ppo": {"gamma": 1.0, "gae_lambda": 0.0, "value_coef": 0, "entropy_coef": 0,
+                "warmup_iterations": 0},
         "reward_shaping": {"material_weight": 0.0, "anneal_env_steps": 0},
     })
     assert config.ppo.gamma == 1.0
@@ -288,7 +291,8 @@ def test_a_wdl_head_refuses_value_clipping():
 def test_iterations_must_split_into_dispatches():
     with raises_naming("train.iterations", "train.iterations_per_dispatch", "10", "3"):
         config_from_dict({"train": {"iterations": 10, "iterations_per_dispatch": 3}})
-    assert config_from_dict({"train": {"iterations": 10, "iterations_per_dispatch": 5}}).train.iterations == 10
+    five = config_from_dict({"train": {"iterations": 10, "iterations_per_dispatch": 5}})
+    assert five.train.iterations == 10
 
 
 def test_overrides_parse_values_as_yaml():
@@ -398,7 +402,7 @@ def test_help_lists_every_config_key_with_its_meaning(capsys):
             keys.append(top.name)
     assert "algorithm" in keys and "gumbel_az.simulations" in keys
     for key in keys:
-        line = next(l for l in text.splitlines() if l.strip().startswith(f"{key} = "))
+        line = next(row for row in text.splitlines() if row.strip().startswith(f"{key} = "))
         assert "  # " in line, line  # every key documented
     for flag in ("--resume", "--run-dir", "--set", "SIGTERM", "kill -9", "exit code"):
         assert flag in text

@@ -273,7 +273,8 @@ def test_match_elo_against_hand_computed_cutechess_margin():
 
 def test_match_elo_even_match_is_zero_and_narrows_with_games():
     assert match_elo(30, 40, 30).elo == 0.0
-    assert match_elo(300, 400, 300).stderr == pytest.approx(match_elo(30, 40, 30).stderr / 10 ** 0.5)
+    tenfold = match_elo(300, 400, 300)
+    assert tenfold.stderr == pytest.approx(match_elo(30, 40, 30).stderr / 10 ** 0.5)
 
 
 def test_match_elo_shut_out_has_only_a_lower_bound():

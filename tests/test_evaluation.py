@@ -361,8 +361,9 @@ def test_sigint_writes_the_games_so_far_and_resume_ends_with_the_same_table(tour
 
     out = tournament / "stopped"
     process = subprocess.Popen(
-        [sys.executable, "-m", "shogi_jax.tournament", "--config", str(tournament / "tournament.yaml"),
-         "--output-dir", str(out), "--quiet"], stderr=subprocess.PIPE, text=True)
+        [sys.executable, "-m", "shogi_jax.tournament",
+         "--config", str(tournament / "tournament.yaml"), "--output-dir", str(out), "--quiet"],
+        stderr=subprocess.PIPE, text=True)
     log = out / "games.jsonl"
     deadline = time.time() + 300
     while not (log.exists() and log.read_text().count("\n") >= 1):

@@ -150,7 +150,7 @@ def test_the_lookahead_plays_the_likeliest_move_within_the_margin(looking_ahead)
     own = jnp.array([sj.usi_to_action(s, moves[0]) for s, (_, moves) in zip(states, positions)])
     played = looking_ahead(batch, own, preference)
     changed = 0
-    for k, (sfen, moves) in enumerate(positions):
+    for k, (sfen, _) in enumerate(positions):
         legal = np.asarray(states[k].legal_action_mask)
         order = [a for a in np.argsort(-np.asarray(preference[k]), kind="stable") if legal[a]]
         ranked = [int(own[k])] + order[:LOOKAHEAD_CANDIDATES]

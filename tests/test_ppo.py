@@ -440,7 +440,8 @@ def test_ppo_loss_gradient_finite_with_many_masked_actions():
         assert np.all(g == 0)
 
     bf16_grad = jax.grad(loss_fn)(jnp.asarray(logits, jnp.bfloat16), *args[1:])
-    assert bf16_grad.dtype == jnp.bfloat16 and np.all(np.isfinite(np.asarray(bf16_grad, np.float32)))
+    assert bf16_grad.dtype == jnp.bfloat16
+    assert np.all(np.isfinite(np.asarray(bf16_grad, np.float32)))
 
 
 def test_ppo_loss_clip_fraction_and_policy_loss_by_hand():

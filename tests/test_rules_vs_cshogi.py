@@ -76,7 +76,8 @@ def test_legal_moves_check_and_outcome_match_cshogi(positions):
             if not (bool(state.terminated) and int(state.termination) == reason):
                 mismatches.append((sfen, "outcome", int(state.termination)))
             loser = int(state.color)
-            if np.asarray(state.rewards).tolist() != [(-1.0 if c == loser else 1.0) for c in (0, 1)]:
+            expected = [(-1.0 if c == loser else 1.0) for c in (0, 1)]
+            if np.asarray(state.rewards).tolist() != expected:
                 mismatches.append((sfen, "rewards", np.asarray(state.rewards).tolist()))
             continue
         ours = legal_usi_set(state)

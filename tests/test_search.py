@@ -1,5 +1,5 @@
-"""The Gumbel MuZero search player (shogi_jax.play.search) against cshogi: mates it finds that the raw
-policy misses, legal play with an untrained network, determinism for a seed.
+"""The Gumbel MuZero search player (shogi_jax.play.search) against cshogi: mates it finds that the
+raw policy misses, legal play with an untrained network, determinism for a seed.
 
 The positions are hand-made (a few pieces around the defending king, the attacker's king far
 away), each checked here by cshogi: exactly one mating move (mate in one), or exactly one checking

@@ -28,7 +28,8 @@ def test_a_capture_earns_twice_the_piece_for_the_mover():
     # Black's hand (5): +10 for Black.
     before = sj.from_sfen("4k4/4s4/9/9/4R4/9/9/9/4K4 b - 1")
     after = sj.step(before, sj.usi_to_action(before, "5e5b"))
-    assert float(potential_difference(before, after, jnp.float32(0.5), 1.0)) == pytest.approx(0.5 * 10)
+    shaped = potential_difference(before, after, jnp.float32(0.5), 1.0)
+    assert float(shaped) == pytest.approx(0.5 * 10)
     quiet = sj.step(before, sj.usi_to_action(before, "5e4e"))
     assert float(potential_difference(before, quiet, jnp.float32(0.5), 1.0)) == 0.0
 

@@ -347,7 +347,8 @@ def test_a_match_run_by_cshogis_tournament_runner_is_legal_throughout(launchers)
          "--name1", "net", "--name2", "greedy", "--csa", str(records), "--multi-csa"],
         capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert "反則" not in done.stdout and "切れ負け" not in done.stdout, done.stdout  # no illegal move, no time loss
+    # No illegal move, no loss on time.
+    assert "反則" not in done.stdout and "切れ負け" not in done.stdout, done.stdout
     assert done.stdout.count(" start.") == 2, done.stdout
     games = CSA.Parser.parse_file(str(records))
     assert len(games) == 2

@@ -25,7 +25,7 @@ for game in sorted({re.sub(r"-(black|white)\.log$", "", f) for f in transcripts}
     for side in ("black", "white"):
         with open(f"{game}-{side}.log", encoding="utf-8") as transcript:
             lines = transcript.read().splitlines()
-        names[side] = next(l for l in lines if l.startswith("# engine:")).split(": ", 1)[1]
+        names[side] = next(row for row in lines if row.startswith("# engine:")).split(": ", 1)[1]
         is_ours = names[side].startswith("shogi_jax")
         position = None
         for line in lines:

@@ -4,7 +4,8 @@ Colours alternate (game g: the first player is Black when g is even), and each c
 (games 2k, 2k+1) starts from the same opening: the same SFEN and the same random first plies,
 so neither player gets the easier side of an opening. The plies run in compiled chunks (a
 lax.scan; one ply each when a player searches), with the host only looking between chunks for
-the progress bar, a stop request, and to stop once every game is over. A finished game is frozen, so its final state keeps the outcome.
+the progress bar, a stop request, and to stop once every game is over. A finished game is
+frozen, so its final state keeps the outcome.
 
 A match may be played in batches of games (`games_at_once`): each game's opening depends only on
 its colour pair and each game's colour only on its index, so a batch plays the same openings, and

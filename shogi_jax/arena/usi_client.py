@@ -192,7 +192,8 @@ class UsiClient:
     def request_move(self, start_sfen: str, moves: Sequence[str], limit: MoveLimit) -> None:
         """Sends the position and `go`; the answer is collected by `read_move`, so several
         engines can think at once."""
-        position = "position startpos" if start_sfen == "startpos" else f"position sfen {start_sfen}"
+        position = ("position startpos" if start_sfen == "startpos"
+                    else f"position sfen {start_sfen}")
         self.send(position + (" moves " + " ".join(moves) if moves else ""))
         self.send(limit.go_command())
 

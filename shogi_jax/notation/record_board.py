@@ -309,8 +309,8 @@ def _records(games: list[FinishedGame], *, name_games: bool) -> list[GameRecord]
 
 
 def _replay(positions, games_moves: list[list[_ParsedMove]]):
-    """Replays up to BATCH_SIZES[-1] games (their start positions as `sfen_position` gives them, their
-    read moves). Returns per game (_PlyFacts of its plies as numpy [P], its State where it
+    """Replays up to BATCH_SIZES[-1] games (their start positions as `sfen_position` gives them,
+    their read moves). Returns per game (_PlyFacts of its plies as numpy [P], its State where it
     stopped: after its last move, or before the first move it could not play)."""
     count = len(positions)
     size = next(size for size in BATCH_SIZES if size >= count)

@@ -52,7 +52,8 @@ class SqueezeExcitation(nn.Module):
         pooled = jnp.mean(x, axis=(1, 2))
         hidden = nn.relu(nn.Dense(max(self.channels // _SE_REDUCTION, 1), dtype=self.dtype,
                                   param_dtype=jnp.float32)(pooled))
-        gates = nn.sigmoid(nn.Dense(self.channels, dtype=self.dtype, param_dtype=jnp.float32)(hidden))
+        gates = nn.sigmoid(nn.Dense(self.channels, dtype=self.dtype,
+                                    param_dtype=jnp.float32)(hidden))
         return x * gates[:, None, None, :]
 
 
@@ -91,7 +92,8 @@ class ActorCritic(nn.Module):
     @nn.compact
     def __call__(self, observation, with_wdl: bool = False):
         if with_wdl and self.value_head != "wdl":
-            raise ValueError(f"with_wdl needs a wdl value head, this network's is {self.value_head!r}")
+            raise ValueError("with_wdl needs a wdl value head, this network's is "
+                             f"{self.value_head!r}")
         chex.assert_rank(observation, 4)  # [B, 9, 9, C]
         chex.assert_shape(observation, (None, 9, 9, None))
         x = observation.astype(self.dtype)

@@ -8,9 +8,9 @@ them for a batch. Every player picks only legal actions while the game is on.
   temperature T.
 - search: a trained network searching with Gumbel MuZero over our rules (`shogi_jax.play.search`).
 
-Both network players take the same play-time `Tactics` (`shogi_jax.play.tactics`): a mate in one where
-there is one, and never a move that lets the opponent mate at once where one of their 32 likeliest
-does not, ranked by the network's policy or by the search's improved policy.
+Both network players take the same play-time `Tactics` (`shogi_jax.play.tactics`): a mate in one
+where there is one, and never a move that lets the opponent mate at once where one of their 32
+likeliest does not, ranked by the network's policy or by the search's improved policy.
 """
 from __future__ import annotations
 

@@ -184,8 +184,8 @@ def _first_safe(state: sj.State, action, preference, unsafe, candidates: int):
 
 
 # `material_lookahead`: the moves tried (the player's own, then its likeliest) and how much
-# material it gives up for the player's preference. A point is rules.material's (a pawn on the board is
-# 1; the material balance counts hands, so a pawn lost is -2: one off the board, one to the
+# material it gives up for the player's preference. A point is rules.material's (a pawn on the
+# board is 1; the material balance counts hands, so a pawn lost is -2: one off the board, one to the
 # opponent's hand). 2 lets the network sacrifice a pawn, not a lance or more.
 LOOKAHEAD_CANDIDATES = 16
 LOOKAHEAD_MARGIN = 2.0
@@ -204,8 +204,8 @@ def _recapture_gain(after_reply: sj.State, reply):
     reachable = jnp.any(after_reply.legal_action_mask.reshape(-1, NUM_SQUARES)[:_BOARD_PLANES,
                                                                                square])
     taken = reachable & (code >= OPP_OFFSET) & ~(after_reply.terminated | after_reply.truncated)
-    return jnp.where(taken, jnp.asarray(PIECE_POINTS)[piece] + jnp.asarray(UNPROMOTED_POINTS)[piece],
-                     0.0)
+    gain = jnp.asarray(PIECE_POINTS)[piece] + jnp.asarray(UNPROMOTED_POINTS)[piece]
+    return jnp.where(taken, gain, 0.0)
 
 
 def material_after_reply(state: sj.State, action, *, max_plies: int = DEFAULT_MAX_PLIES,

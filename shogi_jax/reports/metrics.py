@@ -27,8 +27,8 @@ GREEDY_ELO = "eval/greedy_elo"
 BASELINES = ("random", "greedy")  # the fixed opponents every evaluation plays
 BEST_ELO = "eval/best_elo"
 NEW_BEST = NEW_BEST_METRIC  # 1.0 on the evaluations whose parameters became the best so far
-# Training (shogi_jax.train.ppo): the loss terms, the policy's entropy and the approximate KL between
-# the policy before and after an update.
+# Training (shogi_jax.train.ppo): the loss terms, the policy's entropy and the approximate KL
+# between the policy before and after an update.
 LOSSES = ("loss/policy", "loss/value")
 ENTROPY = "loss/entropy"
 APPROX_KL = "ppo/approx_kl"

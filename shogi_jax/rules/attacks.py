@@ -1,5 +1,5 @@
-"""Attack sets, checkers and pins in the mover's frame, over bitboards (uint32[9, L] sets of L games;
-see `shogi_jax.rules.bitboards`)."""
+"""Attack sets, checkers and pins in the mover's frame, over bitboards (uint32[9, L] sets of L
+games; see `shogi_jax.rules.bitboards`)."""
 from __future__ import annotations
 
 from typing import NamedTuple

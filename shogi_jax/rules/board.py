@@ -67,7 +67,8 @@ STEP_DIRECTIONS = {
 # Directions in which each piece type slides any distance. Disjoint from its step directions.
 SLIDE_DIRECTIONS = {
     t: () for t in range(NUM_PIECE_TYPES)
-} | {LANCE: (0,), BISHOP: (1, 2, 6, 7), ROOK: (0, 3, 4, 5), HORSE: (1, 2, 6, 7), DRAGON: (0, 3, 4, 5)}
+} | {LANCE: (0,), BISHOP: (1, 2, 6, 7), ROOK: (0, 3, 4, 5), HORSE: (1, 2, 6, 7),
+     DRAGON: (0, 3, 4, 5)}
 
 PROMOTES_TO = {PAWN: PRO_PAWN, LANCE: PRO_LANCE, KNIGHT: PRO_KNIGHT, SILVER: PRO_SILVER,
                BISHOP: HORSE, ROOK: DRAGON}

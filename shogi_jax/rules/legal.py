@@ -177,7 +177,8 @@ def _pawn_drop_mates(sides: Sides, pawn_drops):
 
 
 def legal_moves_lanes(board81, hand):
-    """The legal action masks of L movers. board81: int32[81, L] mover's frame; hand: int32[2, 7, L].
+    """The legal action masks of L movers. board81: int32[81, L] mover's frame; hand:
+    int32[2, 7, L].
 
     Returns (legal_action_mask: bool[2187, L], in_check: bool[L]).
     """

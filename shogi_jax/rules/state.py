@@ -66,7 +66,8 @@ class State(NamedTuple):
         """A text board where the notation layer has set one (`print(state)`), else the fields."""
         if _text_view is not None:
             return _text_view(self)
-        return "State(" + ", ".join(f"{name}={value!r}" for name, value in self._asdict().items()) + ")"
+        fields = ", ".join(f"{name}={value!r}" for name, value in self._asdict().items())
+        return f"State({fields})"
 
 
 # How `print(state)` shows a position: the notation layer, which knows SFEN and board diagrams,

@@ -1,6 +1,7 @@
 """The pure functions of Gumbel AlphaZero (Danihelka et al., 2022) for self-play by one network.
 
-A Gumbel MuZero search (`shogi_jax.play.search`) chooses every self-play move. The network then learns
+A Gumbel MuZero search (`shogi_jax.play.search`) chooses every self-play move. The network
+then learns
   - its policy from the search's improved policy (softmax of the prior logits plus the completed
     Q-values, mctx's `action_weights`): cross-entropy over the legal actions;
   - its value from the game's outcome for the side to move: squared error.
