@@ -31,7 +31,8 @@ from bench_common import machine_info, machine_line, markdown_table
 from shogi_jax.arena import engine_match
 from shogi_jax.arena.engine_match import EnginePlayer, play_engine_match
 from shogi_jax.arena.match import MatchStopped
-from shogi_jax.arena.tournament import PlayerConfig, load_player, load_tournament_config
+from shogi_jax.arena.tournament import load_player
+from shogi_jax.arena.tournament_config import PlayerConfig, load_tournament_config
 from shogi_jax.arena.usi_client import MoveLimit
 from shogi_jax.play.players import Player
 

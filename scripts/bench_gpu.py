@@ -51,8 +51,9 @@ from bench_common import (
 )
 
 from shogi_jax.rules.platform import forced_program
-from shogi_jax.train import iteration as it
 from shogi_jax.train.config import load_config
+from shogi_jax.train.iteration import make_train_step
+from shogi_jax.train.state import env_steps, init_train_state, make_trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BATCH_SIZES = (1024, 4096, 16384, 65536)
@@ -117,11 +118,11 @@ def measure_env(cell: dict, seconds: float) -> dict:
 def measure_train(cell: dict, iterations: int) -> dict:
     config = load_config(ROOT / cell["config"] if not os.path.isabs(cell["config"])
                          else cell["config"], cell["overrides"])
-    trainer = it.make_trainer(config)
-    state = it.init_train_state(config, trainer)
-    compiled, compile_s = compile_timed(it.make_train_step(config, trainer), state)
+    trainer = make_trainer(config)
+    state = init_train_state(config, trainer)
+    compiled, compile_s = compile_timed(make_train_step(config, trainer), state)
     seconds = median_iteration_seconds(compiled, state, iterations)
-    steps = it.env_steps(config, config.train.iterations_per_dispatch)
+    steps = env_steps(config, config.train.iterations_per_dispatch)
     return {"games": config.env.num_games, "rollout_length": config.env.rollout_length,
             "model": f"{config.model.blocks}x{config.model.channels} {config.model.dtype}",
             "updates": f"{config.ppo.epochs}x{config.ppo.minibatches}",

@@ -31,17 +31,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_common import compile_timed, machine_info, machine_line, median_iteration_seconds  # noqa: E402
 
 from shogi_jax import parallel  # noqa: E402
-from shogi_jax.train import iteration as it  # noqa: E402
 from shogi_jax.train.config import load_config  # noqa: E402
+from shogi_jax.train.iteration import make_train_step  # noqa: E402
+from shogi_jax.train.state import env_steps, init_sharded_train_state, make_trainer  # noqa: E402
 
 
 def measure(config, devices: int, repeats: int) -> tuple[float, float]:
     """(env steps/s: median over `repeats` iterations after the first, compile seconds)."""
     mesh = parallel.make_mesh(devices)
-    trainer = it.make_trainer(config)
-    state = it.init_sharded_train_state(config, trainer, mesh)
-    step, compile_seconds = compile_timed(it.make_train_step(config, trainer, mesh), state)
-    steps = it.env_steps(config, config.train.iterations_per_dispatch)
+    trainer = make_trainer(config)
+    state = init_sharded_train_state(config, trainer, mesh)
+    step, compile_seconds = compile_timed(make_train_step(config, trainer, mesh), state)
+    steps = env_steps(config, config.train.iterations_per_dispatch)
     return steps / median_iteration_seconds(step, state, repeats), compile_seconds
 
 

@@ -9,8 +9,9 @@ observation planes: the speed does not depend on the weights). pgx's recurrent f
 AlphaZero example's (reward of the player who moved, discount -1, 0 at the end). Simulations per
 second = B x simulations / the median time of a search, compilation apart.
 
-`mctx_backup` (opt-in) is shogi_jax's search with mctx's own vmapped backup instead of
-`shogi_jax.play.search.batched_backward`: what the batched backup buys.
+`mctx_backup` (opt-in) is shogi_jax's search with mctx's own vmapped backup instead of the
+batched one (`shogi_jax.play._mctx_backward`, as tests/mctx_reference.py swaps it back): what
+the batched backup buys.
 
     python scripts/bench_search.py                        # B = 1, 64, 1024; 32 simulations
     python scripts/bench_search.py --batches 1 64 --simulations 128 --engines shogi_jax
@@ -20,16 +21,20 @@ second = B x simulations / the median time of a search, compilation apart.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import sys
 from pathlib import Path
+from unittest import mock
 
 import jax
 import jax.numpy as jnp
 import mctx
 from bench_common import compile_timed, machine_info, machine_line, markdown_table, median_seconds
+from mctx._src import search as mctx_search
 
 import shogi_jax as sj
+from shogi_jax.play import _mctx_backward
 from shogi_jax.play.model import make_model
 from shogi_jax.play.network import load_network
 from shogi_jax.play.players import uniform_choice
@@ -53,13 +58,22 @@ def _random_positions(step, first, batch: int, key):
 
 
 def shogi_jax_search(batch: int, simulations: int, key, mctx_backup: bool = False):
-    """(jitted search of a batch, its arguments): ours, the shipped network."""
+    """(jitted search of a batch, its arguments): ours, the shipped network; with `mctx_backup`,
+    traced with mctx's own backup in place of the batched one."""
     model, params, _ = load_network(str(PRETRAINED))
     model = make_model(model)
     settings = SearchSettings(simulations=simulations)
     states = _random_positions(sj.step, sj.init(), batch, key)
-    run = jax.jit(lambda params, states, key: search(model, settings, params, states, key,
-                                                    mctx_backup=mctx_backup).action)
+
+    def backup():  # entered while the search is traced, which is when mctx's backup is chosen
+        return (mock.patch.object(_mctx_backward, "batched_backward", mctx_search.backward)
+                if mctx_backup else contextlib.nullcontext())
+
+    def searched(params, states, key):
+        with backup():
+            return search(model, settings, params, states, key).action
+
+    run = jax.jit(searched)
     return run, (params, states, key)
 
 

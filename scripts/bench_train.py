@@ -30,9 +30,11 @@ from bench_common import (
 from bench_env import pick_actions  # the same cheap picker as the env benchmark
 
 import shogi_jax as sj
-from shogi_jax.train import iteration as it
 from shogi_jax.train import ppo
 from shogi_jax.train.config import load_config
+from shogi_jax.train.iteration import make_train_step
+from shogi_jax.train.state import init_train_state, make_trainer
+from shogi_jax.train.updates import PPOTargets, ppo_update
 
 TARGET_RATIO = 0.85
 TARGET_COMPILE_S = 60.0
@@ -77,9 +79,9 @@ def network_only(config, trainer, state):
             return checksum + jnp.sum(logits[:, 0]) + jnp.sum(value), None
 
         checksum = jax.lax.scan(forward, jnp.float32(0), observations)[0]
-        params, opt_state, metrics = it.ppo_update(config, trainer, params, opt_state,
+        params, opt_state, metrics = ppo_update(config, trainer, params, opt_state,
                                                    transitions,
-                                                   it.PPOTargets(zeros + 0.1, zeros + 0.5), key)
+                                                   PPOTargets(zeros + 0.1, zeros + 0.5), key)
         return params, opt_state, checksum
 
     return lambda: run(state.params, state.opt_state)
@@ -92,13 +94,13 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     config = load_config(args.config, args.overrides)
-    trainer = it.make_trainer(config)
-    state = it.init_train_state(config, trainer)
+    trainer = make_trainer(config)
+    state = init_train_state(config, trainer)
     steps = config.env.num_games * config.env.rollout_length
 
     env_seconds = median_seconds(env_only(config, state.games), repeats=args.repeats)
     network_seconds = median_seconds(network_only(config, trainer, state), repeats=args.repeats)
-    train_step, compile_seconds = compile_timed(it.make_train_step(config, trainer), state)
+    train_step, compile_seconds = compile_timed(make_train_step(config, trainer), state)
     full_seconds = (median_iteration_seconds(train_step, state, args.repeats)
                     / config.train.iterations_per_dispatch)
 

@@ -21,7 +21,8 @@ import sys
 import numpy as np
 
 from shogi_jax.arena.elo import CI95_Z, match_elo, performance_rating
-from shogi_jax.arena.tournament import Standings, elo_of, read_games
+from shogi_jax.arena.standings import Standings, elo_of
+from shogi_jax.notation.records import read_games
 
 
 def pair_games(games: list[dict], first: str, second: str) -> tuple[int, int, int]:

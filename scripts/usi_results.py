@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from shogi_jax.arena.csa_results import player_endings, record_endings, summary_markdown
-from shogi_jax.arena.tournament import read_games
+from shogi_jax.notation.records import read_games
 
 
 def endings_of(sources: list[str], player: str):

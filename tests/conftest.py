@@ -85,13 +85,13 @@ def save_untrained_smoke_run(run_dir):
     """A real training run directory (config + one Orbax checkpoint) of the untrained smoke
     network, for policy players and the USI engine."""
     from shogi_jax.train import checkpoint
-    from shogi_jax.train import iteration as it
     from shogi_jax.train.config import load_config, save_config
+    from shogi_jax.train.state import init_train_state, make_trainer
 
     config = load_config("configs/smoke.yaml", [f"train.run_dir={run_dir}"])
     save_config(config, run_dir / "config.yaml")
     manager = checkpoint.open_manager(run_dir, config)
-    checkpoint.save(manager, jax.device_get(it.init_train_state(config, it.make_trainer(config))),
+    checkpoint.save(manager, jax.device_get(init_train_state(config, make_trainer(config))),
                     config)
     manager.close()
     return run_dir

@@ -25,8 +25,9 @@ from shogi_jax.host.settings import ConfigError
 from shogi_jax.play.players import Player
 from shogi_jax.play.search import SearchSettings
 from shogi_jax.rules.state import STARTPOS_SFEN
-from shogi_jax.train import iteration as it
 from shogi_jax.train.config import load_config
+from shogi_jax.train.iteration import make_train_step
+from shogi_jax.train.state import init_sharded_train_state, init_train_state, make_trainer
 
 SMOKE = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
 ITERATIONS = 3
@@ -44,9 +45,9 @@ def train_on(devices: int, overrides=TRAIN_OVERRIDES):
     """ITERATIONS smoke iterations on the first `devices` devices: (final state, metrics)."""
     config = load_config(SMOKE, overrides)
     mesh = parallel.make_mesh(devices)
-    trainer = it.make_trainer(config)
-    state = it.init_sharded_train_state(config, trainer, mesh)
-    step = it.make_train_step(config, trainer, mesh)
+    trainer = make_trainer(config)
+    state = init_sharded_train_state(config, trainer, mesh)
+    step = make_train_step(config, trainer, mesh)
     records = []
     for _ in range(ITERATIONS):
         state, metrics = step(state)
@@ -63,7 +64,7 @@ def check_train(overrides=TRAIN_OVERRIDES) -> dict:
                                       np.asarray(eight_state.games.board)))
     uneven = load_config(SMOKE, ["env.num_games=12"])
     try:
-        it.init_sharded_train_state(uneven, it.make_trainer(uneven), parallel.make_mesh(8))
+        init_sharded_train_state(uneven, make_trainer(uneven), parallel.make_mesh(8))
         uneven_error = None
     except ConfigError as error:
         uneven_error = str(error)
@@ -104,7 +105,7 @@ def check_match() -> dict:
 def check_search_match() -> dict:
     """A search player (an untrained smoke network) against random, on 1 and on 8 devices."""
     config = load_config(SMOKE)
-    params = it.init_train_state(config, it.make_trainer(config)).params
+    params = init_train_state(config, make_trainer(config)).params
     searcher = Player("search", "search", config.model,
                       search=SearchSettings(simulations=4, max_considered_actions=4, max_plies=24))
     played = {devices: play_match(searcher, params, Player("random", "random"), None, games=8,
@@ -133,9 +134,9 @@ def check_collectives() -> dict:
     observe = parallel.on_own_games(jax.vmap(sj.observe), mesh)
 
     config = load_config(SMOKE, TRAIN_OVERRIDES)  # the programs check_train ran (cache hits)
-    trainer = it.make_trainer(config)
-    abstract_state = jax.eval_shape(lambda: it.init_train_state(config, trainer))
-    iteration = it.make_train_step(config, trainer, mesh).lower(abstract_state).compile()
+    trainer = make_trainer(config)
+    abstract_state = jax.eval_shape(lambda: init_train_state(config, trainer))
+    iteration = make_train_step(config, trainer, mesh).lower(abstract_state).compile()
 
     greedy, random = Player("greedy", "greedy"), Player("random", "random")
     match_games, _ = start_states([STARTPOS_SFEN], 16, max_plies=64, impasse=True)

@@ -12,9 +12,9 @@ import pytest
 from shogi_jax.cli import train as train_cli
 from shogi_jax.play.network import BEST_METRIC, CHECKPOINT_DIR, NEW_BEST_METRIC, load_network
 from shogi_jax.train import checkpoint, run_directory
-from shogi_jax.train import iteration as it
 from shogi_jax.train.config import load_config, save_config
 from shogi_jax.train.run_directory import read_metrics
+from shogi_jax.train.state import init_train_state, make_trainer
 
 SMOKE = "configs/smoke.yaml"
 COMMON = ["--config", SMOKE, "--quiet", "--set", "checkpoint.every_iterations=1",
@@ -27,7 +27,7 @@ def _run(run_dir, *extra):
 
 def _final_state(run_dir, overrides=()):
     config = load_config(run_dir / run_directory.CONFIG_FILE, overrides)
-    like = it.init_train_state(config, it.make_trainer(config))
+    like = init_train_state(config, make_trainer(config))
     manager = checkpoint.open_manager(run_dir, config)
     try:
         return checkpoint.restore_latest(manager, like, config)
@@ -224,7 +224,7 @@ def test_another_games_in_flight_shape_is_named(runs, tmp_path, capsys):
 
 def test_the_best_evaluated_checkpoint_outlives_the_latest_n(tmp_path):
     config = load_config(SMOKE, ["checkpoint.keep_latest=1"])
-    state = jax.device_get(it.init_train_state(config, it.make_trainer(config)))
+    state = jax.device_get(init_train_state(config, make_trainer(config)))
     manager = checkpoint.open_manager(tmp_path, config)
     for step, elo in ((1, 5.0), (2, 40.0), (3, None), (4, -3.0), (5, None)):
         evaluation = None if elo is None else {BEST_METRIC: elo, "eval/other": 1.0}
@@ -245,7 +245,7 @@ def test_of_equal_elos_the_first_stays_the_best(tmp_path):
     """As the evaluator keeps it (a new best must be higher): a resumed run's best opponent and
     the report's "best" network are the checkpoint that made the best, not a later equal one."""
     config = load_config(SMOKE, ["checkpoint.keep_latest=1"])
-    state = jax.device_get(it.init_train_state(config, it.make_trainer(config)))
+    state = jax.device_get(init_train_state(config, make_trainer(config)))
     manager = checkpoint.open_manager(tmp_path, config)
     for step, new_best in ((1, 1.0), (2, 0.0), (3, 0.0)):  # all draws: Elo 0 each time
         checkpoint.save(manager, state._replace(iteration=np.int32(step)), config, evaluation={

@@ -18,7 +18,7 @@ from shogi_jax.train.config import (
     save_config,
     validate,
 )
-from shogi_jax.train.iteration import make_trainer
+from shogi_jax.train.state import make_trainer
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 EXPERIMENTS_DIR = CONFIG_DIR.parent / "experiments"
@@ -62,7 +62,7 @@ def test_shipped_configs_hold_the_documented_numbers():
 
 
 def test_the_search_measurement_tournament_loads():
-    from shogi_jax.arena.tournament import load_tournament_config
+    from shogi_jax.arena.tournament_config import load_tournament_config
 
     config = load_tournament_config(EXPERIMENTS_DIR / "search" / "search_vs_policy.yaml")
     kinds = {player.name: (player.kind, player.simulations) for player in config.players}
@@ -84,7 +84,7 @@ def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():
     """A gauntlet that places a player on the ladder (docs/ladder.md) must play each rung under
     the ladder's own name with the ladder's own settings, or the ladder's Elo does not apply."""
 
-    from shogi_jax.arena.tournament import load_tournament_config
+    from shogi_jax.arena.tournament_config import load_tournament_config
 
     ladder = {p.name: p for p in load_tournament_config(CONFIG_DIR / "ladder.yaml").players}
     for name in ("ladder_pretrained.yaml", "search/search_ladder.yaml",
@@ -409,7 +409,7 @@ def test_help_lists_every_config_key_with_its_meaning(capsys):
 
 
 def test_tournament_anchor_must_be_a_player_and_defaults_to_random_or_the_first():
-    from shogi_jax.arena.tournament import tournament_config_from_dict
+    from shogi_jax.arena.tournament_config import tournament_config_from_dict
 
     players = [{"name": "a", "kind": "greedy"}, {"name": "random", "kind": "random"}]
     assert tournament_config_from_dict({"players": players}).anchor == "random"
@@ -432,7 +432,7 @@ def test_overrides_reach_list_items_by_index():
 
 
 def test_tournament_search_players_need_a_run_and_take_search_settings_alone():
-    from shogi_jax.arena.tournament import tournament_config_from_dict
+    from shogi_jax.arena.tournament_config import tournament_config_from_dict
 
     other = {"name": "r", "kind": "random"}
     searcher = {"name": "s", "kind": "search", "run_dir": "runs/x", "simulations": 64,
@@ -445,12 +445,12 @@ def test_tournament_search_players_need_a_run_and_take_search_settings_alone():
         tournament_config_from_dict({"players": [other, {"name": "p", "kind": "policy",
                                                          "run_dir": "runs/x",
                                                          "simulations": 8}]})
-    with raises_naming("players[1].simulations", "> 0"):
+    with raises_naming("players[1]: simulations must be >= 1, got 0"):
         tournament_config_from_dict({"players": [other, dict(searcher, simulations=0)]})
     weighing = tournament_config_from_dict({"players": [other, dict(searcher,
                                                                     material_weight=0.5)]})
     assert weighing.players[1].search_settings()["material_weight"] == 0.5
-    with raises_naming("players[1].material_weight", "in [0, 1]", "1.5"):
+    with raises_naming("players[1]: material_weight must be in [0, 1], got 1.5"):
         tournament_config_from_dict({"players": [other, dict(searcher, material_weight=1.5)]})
     with raises_naming("players[1]: material_weight only go with kind search"):
         tournament_config_from_dict({"players": [other, {"name": "p", "kind": "policy",

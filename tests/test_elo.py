@@ -249,7 +249,7 @@ def test_wilson_interval_matches_scipy(wins, games):
 
 
 def test_results_never_print_minus_zero_elo():
-    from shogi_jax.arena.tournament import elo_text
+    from shogi_jax.arena.standings import elo_text
 
     assert [elo_text(x) for x in (-0.4, 0.4, -0.6, 1234.5, -17.2)] == [
         "0", "0", "-1", "1234", "-17"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import cshogi
 import jax
 import numpy as np
 import pytest
+from cshogi_material import UNPROMOTED_POINTS, balance
+from engine_games import FAULT_ENGINE, replay
 
 from shogi_jax.arena.engine_match import EnginePlayer, play_engine_match
 from shogi_jax.arena.match import END_NAMES, FIRST_WINS, SECOND_WINS
@@ -18,34 +19,12 @@ from shogi_jax.arena.usi_client import EngineFailure, MoveLimit, UsiClient
 from shogi_jax.play.players import Player
 from shogi_jax.rules.state import STARTPOS_SFEN
 
-FAULT_ENGINE = (sys.executable, str(Path(__file__).parent / "engines" / "fault_engine.py"))
 OUR_ENGINE = (sys.executable, "-m", "shogi_jax.usi")
 DEPTH_1 = MoveLimit(depth=1)
 
 
 def fault_engine(fault: str, at: int = 2, **settings) -> EnginePlayer:
     return EnginePlayer(f"fault_{fault}", FAULT_ENGINE + (fault, str(at)), DEPTH_1, **settings)
-
-
-def replay(start_sfen, moves):
-    """cshogi's board after the moves, each asserted legal there."""
-    board = cshogi.Board(start_sfen)
-    for number, usi in enumerate(moves):
-        assert usi in {cshogi.move_to_usi(m) for m in board.legal_moves}, (number, usi)
-        board.push_usi(usi)
-    return board
-
-
-# Material by cshogi piece type (1..14: P L N S B R G K +P +L +N +S +B +R), promoted as unpromoted.
-POINTS = dict(zip(range(1, 15), (1, 3, 4, 5, 8, 10, 6, 0, 1, 3, 4, 5, 8, 10)))
-HAND_POINTS = (1, 3, 4, 5, 6, 8, 10)  # cshogi's hand order: P L N S G B R
-
-
-def material(board, color: int) -> int:
-    """Points of `color`'s pieces on the board and in hand."""
-    on_board = sum(POINTS[piece & 15] for piece in board.pieces
-                   if piece and (piece >= 16) == (color == 1))
-    return on_board + sum(n * p for n, p in zip(board.pieces_in_hand[color], HAND_POINTS))
 
 
 def test_move_limits_and_the_client_handshake():
@@ -144,7 +123,7 @@ def test_our_usi_engine_as_an_external_engine_against_an_on_device_player():
         else:
             assert name == "move_limit" and len(games.moves[g]) == 80
         greedy = 0 if games.first_is_black[g] else 1
-        leads += material(board, greedy) > material(board, 1 - greedy)
+        leads += balance(board, greedy, UNPROMOTED_POINTS) > 0
     assert games.moves[0][:2] == games.moves[1][:2]  # a colour pair shares its opening
     # Greedy-material against random: it captures whatever it can, so it wins or leads.
     assert np.sum(games.outcome == SECOND_WINS) == 0

@@ -10,7 +10,7 @@ import sys
 import cshogi
 import cshogi.CSA
 import cshogi.KIF
-from test_engine_match import FAULT_ENGINE, replay
+from engine_games import FAULT_ENGINE, replay
 
 from shogi_jax import tournament as tournament_cli
 
@@ -98,7 +98,7 @@ def test_a_tournament_refuses_a_bad_engine_before_writing(tmp_path, capsys):
 
 
 def test_the_shipped_ladder_is_valid_and_plays_neighbours():
-    from shogi_jax.arena.tournament import load_tournament_config, pairings
+    from shogi_jax.arena.tournament_config import load_tournament_config, pairings
 
     config = load_tournament_config("configs/ladder.yaml")
     names = [player.name for player in config.players]

@@ -13,19 +13,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from test_search import mates_in_one
+from mate_positions import BLACK_MATES, WHITE_MATES, mates_in_one
 
 import shogi_jax as sj
 from shogi_jax.host.settings import ConfigError
 from shogi_jax.train import gumbel_az
-from shogi_jax.train import iteration as it
 from shogi_jax.train.config import load_config
+from shogi_jax.train.rollout import search_moves, search_rollout
+from shogi_jax.train.state import init_train_state, make_trainer, start_position
+from shogi_jax.train.updates import az_update
 
 SMOKE = "configs/smoke.yaml"
-# Black mates by 5c5b (the lance on 5e guards b); White by the same, turned round. Both past the
-# sampled opening plies: the search's argmax plays.
-BLACK_MATES = ("4k4/9/4G4/9/4L4/9/9/9/K8 b - 11", "5c5b")
-WHITE_MATES = ("8k/9/9/9/4l4/9/4g4/9/4K4 w - 12", "5g5h")
 SAMPLED_PLIES = 2
 STEP = jax.jit(sj.step)
 AZ_OVERRIDES = ["algorithm=gumbel_az", "gumbel_az.simulations=16",
@@ -155,8 +153,8 @@ def az_iteration():
     of 4 games (the two mates, two from the start position) and the updates after it, under
     one jit."""
     config = load_config(SMOKE, AZ_OVERRIDES)
-    trainer = it.make_trainer(config)
-    state = it.init_train_state(config, trainer)
+    trainer = make_trainer(config)
+    state = init_train_state(config, trainer)
     start = sj.init(max_plies=config.env.max_plies)
     starts = [sj.from_sfen(BLACK_MATES[0]), sj.from_sfen(WHITE_MATES[0]), start, start]
     games = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *starts)
@@ -164,9 +162,9 @@ def az_iteration():
     @jax.jit
     def rollout_and_update(params, opt_state, games, key):
         rollout_key, update_key = jax.random.split(key)
-        games, transitions, tally = it.search_rollout(config, trainer.model, params, games,
+        games, transitions, tally = search_rollout(config, trainer.model, params, games,
                                                       rollout_key)
-        params, opt_state, metrics = it.az_update(config, trainer, params, opt_state,
+        params, opt_state, metrics = az_update(config, trainer, params, opt_state,
                                                   transitions, update_key)
         return transitions, tally, params, metrics
 
@@ -217,7 +215,7 @@ def _states_before_each_ply(config, starts, transitions):
     states, before = list(starts), []
     for t in range(actions.shape[0]):
         before.append(jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states))
-        states = [it.start_position(config) if done[t, b] else STEP(state, int(actions[t, b]))
+        states = [start_position(config) if done[t, b] else STEP(state, int(actions[t, b]))
                   for b, state in enumerate(states)]
     return before
 
@@ -231,7 +229,7 @@ def test_policy_targets_and_the_move_schedule(az_iteration):
     legal = np.asarray(transitions.legal_action_mask)
     np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
     assert not (weights * ~legal).any()
-    search = jax.jit(it.search_moves(config, it.make_trainer(config).model))
+    search = jax.jit(search_moves(config, make_trainer(config).model))
     rollout_key = jax.random.split(jax.random.PRNGKey(3))[0]  # as az_iteration split it
     actions = np.asarray(transitions.action)
     sampled_differently = 0

@@ -9,8 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from mate_positions import MATES_IN_ONE, MATES_IN_THREE
 from real_games import found_and_other, gauntlet_positions
-from test_search import MATES_IN_ONE, MATES_IN_THREE
 
 import shogi_jax as sj
 from shogi_jax.play.tactics import (

@@ -20,9 +20,10 @@ from shogi_jax.host import parallel
 from shogi_jax.play.model import make_model
 from shogi_jax.play.players import Player
 from shogi_jax.rules import platform
-from shogi_jax.train import iteration as it
 from shogi_jax.train.config import load_config
+from shogi_jax.train.iteration import train_iteration
 from shogi_jax.train.periodic import GREEDY, NETWORK, RANDOM, SwitchPlayer
+from shogi_jax.train.state import init_train_state, make_trainer
 
 BIG_BATCH = 65536
 
@@ -169,9 +170,9 @@ def test_ppo_updates_are_scanned_or_unrolled_by_the_platform_compiled_for():
     (scans keep compile time down there); for the CPU they are unrolled (XLA:CPU runs
     convolution gradients inside a loop ten times slower)."""
     config = load_config("configs/smoke.yaml")
-    trainer = it.make_trainer(config)
-    state = jax.eval_shape(lambda: it.init_train_state(config, trainer))
-    loops = {target: jax.jit(partial(it.train_iteration, config, trainer, platform=target))
+    trainer = make_trainer(config)
+    state = jax.eval_shape(lambda: init_train_state(config, trainer))
+    loops = {target: jax.jit(partial(train_iteration, config, trainer, platform=target))
              .lower(state).as_text().count("stablehlo.while")
              for target in ("cpu", "gpu")}
     assert loops["gpu"] == loops["cpu"] + 2, loops  # one scan over epochs, one over minibatches
@@ -186,8 +187,8 @@ def test_a_gumbel_az_iteration_exported_for_a_gpu_holds_no_conditional():
     and the epochs and minibatches."""
     config = load_config("configs/smoke.yaml", ["algorithm=gumbel_az", "gumbel_az.simulations=4",
                                                 "gumbel_az.max_considered_actions=4"])
-    trainer = it.make_trainer(config)
-    state = jax.eval_shape(lambda: it.init_train_state(config, trainer))
+    trainer = make_trainer(config)
+    state = jax.eval_shape(lambda: init_train_state(config, trainer))
     on_gpu = loops_and_conditionals(exported_text(
-        partial(it.train_iteration, config, trainer, platform="gpu"), state, platform="cuda"))
+        partial(train_iteration, config, trainer, platform="gpu"), state, platform="cuda"))
     assert on_gpu == {"while": 7, "case": 0, "if": 0}, on_gpu

@@ -11,9 +11,10 @@ import pytest
 import shogi_jax as sj
 from shogi_jax.host.settings import ConfigError
 from shogi_jax.play.policy import sample_actions
-from shogi_jax.train import iteration as it
 from shogi_jax.train import pool
 from shogi_jax.train.config import load_config
+from shogi_jax.train.rollout import PoolGames, rollout
+from shogi_jax.train.state import init_train_state, make_trainer, start_position
 
 SMOKE = "configs/smoke.yaml"
 
@@ -82,7 +83,7 @@ def test_pool_shares_that_do_not_fit_are_refused():
     config = load_config(SMOKE, ["pool.share=0.5"])
     mesh = type("FakeMesh", (), {"size": 8})()
     with pytest.raises(ConfigError, match="one game in 2"):
-        it.PoolGames.of(config, mesh)
+        PoolGames.of(config, mesh)
 
 
 def test_the_pool_games_of_a_rollout():
@@ -91,14 +92,14 @@ def test_the_pool_games_of_a_rollout():
     learner's or the member's), only the learner's moves train, and the learner's results in
     the pool games are tallied from its side."""
     config = load_config(SMOKE, ["pool.share=0.5", "env.max_plies=6"])
-    trainer = it.make_trainer(config)
-    start = it.start_position(config)
+    trainer = make_trainer(config)
+    start = start_position(config)
     observation = sj.observe(start)[None]
     params = trainer.model.init(jax.random.PRNGKey(0), observation)
     member = trainer.model.init(jax.random.PRNGKey(1), observation)
     games = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (8,) + x.shape), start)
     key = jax.random.PRNGKey(5)
-    result = jax.jit(lambda p, m, g: it.rollout(config, trainer.model, p, g, key, 0.0,
+    result = jax.jit(lambda p, m, g: rollout(config, trainer.model, p, g, key, 0.0,
                                                 opponent_params=m))(params, member, games)
     transitions = result.transitions
     actions, trains = np.asarray(transitions.action), np.asarray(transitions.trains)
@@ -147,7 +148,7 @@ def test_a_run_with_a_pool_resumes_bit_exact(tmp_path):
         manager = checkpoint.open_manager(run_dir, config)
         try:
             return checkpoint.restore_latest(
-                manager, it.init_train_state(config, it.make_trainer(config)), config)
+                manager, init_train_state(config, make_trainer(config)), config)
         finally:
             manager.close()
 

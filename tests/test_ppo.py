@@ -553,7 +553,7 @@ def test_sample_actions_full_action_space_never_illegal():
 
 
 def test_minibatches_deal_every_ply_of_every_game_once():
-    from shogi_jax.train.iteration import minibatch_plies
+    from shogi_jax.train.updates import minibatch_plies
 
     length, num_games, minibatches = 8, 5, 4
     plies = np.asarray(minibatch_plies(jax.random.PRNGKey(3), length, num_games, minibatches))
@@ -573,7 +573,8 @@ def test_target_kl_skips_the_update_that_trips_it_and_the_schedule_still_ends():
     Adam step from w0; Adam's step count stays 1 while the schedule's count reaches 4, its
     end."""
     from shogi_jax.train.config import config_from_dict
-    from shogi_jax.train.iteration import Trainer, minibatch_updates
+    from shogi_jax.train.state import Trainer
+    from shogi_jax.train.updates import minibatch_updates
 
     config = config_from_dict({"env": {"num_games": 2, "rollout_length": 4},
                                "ppo": {"epochs": 1, "minibatches": 4}})

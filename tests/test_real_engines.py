@@ -10,7 +10,8 @@ import sys
 import jax
 import numpy as np
 import pytest
-from test_engine_match import material, replay
+from cshogi_material import UNPROMOTED_POINTS, balance
+from engine_games import replay
 
 import shogi_jax as sj
 from shogi_jax.arena.engine_match import EnginePlayer, play_engine_match
@@ -55,7 +56,7 @@ def _check_games(games, name):
         # A real engine at depth 1 beats greedy-material: it wins, or leads at the move limit.
         assert games.outcome[g] != SECOND_WINS, (name, g)
         assert games.winner_color[g] == engine_color or \
-            material(board, engine_color) > material(board, 1 - engine_color), (name, g)
+            balance(board, engine_color, UNPROMOTED_POINTS) > 0, (name, g)
 
 
 @pytest.mark.engines

@@ -18,6 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from cshogi_material import balance
+from mate_positions import MATES_IN_ONE, MATES_IN_THREE, mates_in_one
+from mctx_reference import mctx_own_backup
 from program_text import exported_text, selects_of_shape
 from real_games import found_and_other
 
@@ -43,31 +45,9 @@ from shogi_jax.play.search import (
 )
 from shogi_jax.play.tactics import AVOID_CANDIDATES, Tactics, winning_actions
 
-MATES_IN_ONE = {  # SFEN: its only mating move
-    "6k1p/9/4P1G2/9/6L2/9/9/9/K8 b - 1": "3c3b",
-    "3s2n2/3Sk1G2/9/9/5N3/9/9/9/8K b - 1": "4e5c+",
-    "ppk6/9/n1G1+P4/2l6/4N4/9/9/9/8K b - 1": "5c6b",
-    "9/7Sk/6g2/8G/9/9/9/9/K8 b - 1": "1d1c",
-}
-MATES_IN_THREE = {  # SFEN: its only first move of a mate in three
-    "9/k8/2+P6/n1G6/9/9/9/9/8K b - 1": "7d8c",
-    "p8/k8/2+S6/9/2N6/9/9/9/8K b - 1": "7e8c+",
-    "8g/8k/6G1n/6+N2/9/9/9/9/K8 b - 1": "3d2c",
-    "1k7/9/1S7/1N1p5/9/9/9/9/8K b - 1": "8d7b+",
-}
 POSITIONS = list(MATES_IN_ONE) + list(MATES_IN_THREE)  # 8: the batch every call uses
 SETTINGS = SearchSettings(simulations=32, max_considered_actions=16, gumbel_scale=1.0,
                           value_scale=1.0)
-
-
-def mates_in_one(board: cshogi.Board) -> list[str]:
-    found = []
-    for move in board.legal_moves:
-        board.push(move)
-        if board.is_game_over():
-            found.append(cshogi.move_to_usi(move))
-        board.pop()
-    return found
 
 
 def forces_mate_in_two_more(board: cshogi.Board, move: str) -> bool:
@@ -199,9 +179,9 @@ def test_the_batched_backup_gives_mctx_s_own_tree_bit_for_bit(network, run_searc
     model, params = network
     _, batch = positions
     ours = run_search(params, batch, jax.random.PRNGKey(3))
-    mctx_own = jax.jit(lambda params, states, key: search(
-        model, SETTINGS, params, states, key, mctx_backup=True))(params, batch,
-                                                                  jax.random.PRNGKey(3))
+    with mctx_own_backup():
+        mctx_own = jax.jit(lambda params, states, key: search(
+            model, SETTINGS, params, states, key))(params, batch, jax.random.PRNGKey(3))
     leaves = jax.tree_util.tree_leaves_with_path
     for (path, got), (_, expected) in zip(leaves(ours), leaves(mctx_own), strict=True):
         np.testing.assert_array_equal(np.asarray(got), np.asarray(expected),
@@ -218,14 +198,15 @@ def test_the_accelerator_s_search_masks_no_whole_tree_on_a_backup_step(network, 
     _, batch = positions
     tree_rows = (len(POSITIONS), SETTINGS.simulations + 1)
 
-    def selects(mctx_backup: bool):
+    def selects():
         text = exported_text(lambda params, states, key: search(
-            model, SETTINGS, params, states, key, mctx_backup=mctx_backup).action,
+            model, SETTINGS, params, states, key).action,
             params, batch, jax.random.PRNGKey(0), platform="cuda")
         return selects_of_shape(text, tree_rows)
 
-    assert selects(mctx_backup=False) == 0
-    assert selects(mctx_backup=True) > 0  # the premise: mctx's own backup masks the tree
+    assert selects() == 0
+    with mctx_own_backup():
+        assert selects() > 0  # the premise: mctx's own backup masks the tree
 
 
 def test_a_budget_stops_the_search_early_in_the_same_program(network, run_search, positions):
@@ -463,7 +444,8 @@ def test_a_search_avoiding_mate_in_one_plays_its_first_safe_move(network):
 
 
 def test_a_tournament_gives_the_tactics_to_the_policy_player_and_to_the_search():
-    from shogi_jax.arena.tournament import PlayerConfig, load_player
+    from shogi_jax.arena.tournament import load_player
+    from shogi_jax.arena.tournament_config import PlayerConfig
 
     run = str(PRETRAINED_RUN)
     policy = load_player(PlayerConfig(name="p", kind="policy", run_dir=run, mate_in_one=True))

@@ -99,26 +99,28 @@ def test_shaping_in_a_rollout_matches_cshogi_and_leaves_the_value_targets_alone(
     import numpy as np
 
     from shogi_jax.notation.usi import parse_usi
-    from shogi_jax.train import iteration as it
     from shogi_jax.train import ppo
     from shogi_jax.train.config import load_config
+    from shogi_jax.train.rollout import rollout
+    from shogi_jax.train.state import make_trainer, start_position
+    from shogi_jax.train.updates import ppo_targets
 
     weight, gamma, plies, mate_sfen = 0.5, 0.9, 12, "4k4/9/4G4/9/4L4/9/9/9/K8 b - 11"
     config = load_config("configs/smoke.yaml", [
         "env.num_games=16", f"env.rollout_length={plies}", "ppo.minibatches=1",
         f"reward_shaping.material_weight={weight}", "reward_shaping.anneal_env_steps=0",
         f"ppo.gamma={gamma}", "ppo.gae_lambda=1.0"])
-    trainer = it.make_trainer(config)
+    trainer = make_trainer(config)
     params = jax.jit(trainer.model.init)(jax.random.PRNGKey(0),
-                                         sj.observe(it.start_position(config))[None])
-    starts = [sj.from_sfen(mate_sfen)] * 8 + [it.start_position(config)] * 8
+                                         sj.observe(start_position(config))[None])
+    starts = [sj.from_sfen(mate_sfen)] * 8 + [start_position(config)] * 8
     games = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *starts)
 
     @jax.jit
     def rollout_and_targets(params, games, key):
-        transitions = it.rollout(config, trainer.model, params, games, key,
+        transitions = rollout(config, trainer.model, params, games, key,
                                  jnp.float32(weight)).transitions
-        return transitions, it.ppo_targets(config, transitions)
+        return transitions, ppo_targets(config, transitions)
 
     transitions, targets = rollout_and_targets(params, games, jax.random.PRNGKey(2))
     advantages, returns = targets.advantage, targets.target_return

@@ -10,12 +10,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import shogi_jax as sj
 from shogi_jax.cli import train as train_cli
 from shogi_jax.play.model import make_model
-from shogi_jax.train import iteration as it
-from shogi_jax.train import run_directory
+from shogi_jax.train import ppo, run_directory
 from shogi_jax.train.config import load_config
+from shogi_jax.train.iteration import train_iteration
+from shogi_jax.train.rollout import rollout
 from shogi_jax.train.run_directory import read_metrics
+from shogi_jax.train.state import init_train_state, make_trainer, start_position
+from shogi_jax.train.updates import az_update
 
 SMOKE = "configs/smoke.yaml"
 # Games end within the run (the move limit is short), so the counters have something to count.
@@ -107,10 +111,10 @@ def test_bad_configs_fail_before_compiling_with_the_key_named(tmp_path, capsys, 
 def rollout_result():
     config = load_config(SMOKE, SHORT_GAMES)
     config = dataclasses.replace(config, env=dataclasses.replace(config.env, rollout_length=20))
-    trainer = it.make_trainer(config)
-    state = it.init_train_state(config, trainer)
+    trainer = make_trainer(config)
+    state = init_train_state(config, trainer)
     _, transitions, tallies, _ = jax.jit(
-        lambda params, games, key: it.rollout(config, trainer.model, params, games, key, 0.0)
+        lambda params, games, key: rollout(config, trainer.model, params, games, key, 0.0)
     )(state.params, state.games, jax.random.PRNGKey(1))
     return config, transitions, tallies
 
@@ -144,7 +148,7 @@ def test_a_mate_in_the_rollout_rewards_the_mover_and_signs_every_ply_of_its_game
     (GAE's value targets) are +1 on the winner's plies and -1 on the loser's, back to the game's
     start, whatever the untrained values were."""
     import cshogi
-    from test_gumbel_az import BLACK_MATES, WHITE_MATES
+    from mate_positions import BLACK_MATES, WHITE_MATES
 
     import shogi_jax as sj
     from shogi_jax.notation.usi import parse_usi
@@ -152,16 +156,16 @@ def test_a_mate_in_the_rollout_rewards_the_mover_and_signs_every_ply_of_its_game
     per_side, plies = 64, 4
     config = load_config(SMOKE, [f"env.num_games={2 * per_side}", f"env.rollout_length={plies}",
                                  "ppo.gamma=1.0", "ppo.gae_lambda=1.0"])
-    trainer = it.make_trainer(config)
+    trainer = make_trainer(config)
     params = jax.jit(trainer.model.init)(jax.random.PRNGKey(0),
-                                         sj.observe(it.start_position(config))[None])
+                                         sj.observe(start_position(config))[None])
     starts = [sj.from_sfen(BLACK_MATES[0])] * per_side + [sj.from_sfen(WHITE_MATES[0])] * per_side
     games = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *starts)
 
     @jax.jit
     def rollout_and_targets(params, games, key):
-        _, transitions, tally, _ = it.rollout(config, trainer.model, params, games, key, 0.0)
-        _, returns = it.ppo.compute_gae(
+        _, transitions, tally, _ = rollout(config, trainer.model, params, games, key, 0.0)
+        _, returns = ppo.compute_gae(
             transitions.reward, transitions.value, transitions.next_value,
             transitions.terminated, transitions.truncated, gamma=1.0, gae_lambda=1.0)
         return transitions, tally, returns
@@ -204,8 +208,8 @@ def test_staggered_starts_spread_the_games_over_legal_positions():
     import shogi_jax as sj
 
     config = load_config(SMOKE, ["env.num_games=16", "env.stagger_plies=40"])
-    trainer = it.make_trainer(config)
-    games = it.init_train_state(config, trainer).games
+    trainer = make_trainer(config)
+    games = init_train_state(config, trainer).games
     plies = np.asarray(games.ply)
     assert plies.max() < 40 and len(set(plies.tolist())) >= 8, plies
     for b in range(16):
@@ -213,17 +217,17 @@ def test_staggered_starts_spread_the_games_over_legal_positions():
         board = cshogi.Board(sj.to_sfen(state))
         assert not board.is_game_over()
         assert len(list(board.legal_moves)) == int(np.asarray(state.legal_action_mask).sum())
-    again = it.init_train_state(config, trainer).games
+    again = init_train_state(config, trainer).games
     assert (np.asarray(again.board) == np.asarray(games.board)).all()
-    together = it.init_train_state(load_config(SMOKE, ["env.num_games=16"]), trainer).games
+    together = init_train_state(load_config(SMOKE, ["env.num_games=16"]), trainer).games
     assert (np.asarray(together.ply) == 0).all()
-    assert (np.asarray(together.board) == np.asarray(it.start_position(config).board)).all()
+    assert (np.asarray(together.board) == np.asarray(start_position(config).board)).all()
 
 
 def test_a_wdl_value_head_gives_p_win_minus_p_loss():
     config = load_config(SMOKE, ["model.value_head=wdl"])
     model = make_model(config.model)
-    observation = jax.vmap(lambda _: it.sj.observe(it.start_position(config)))(jnp.arange(3))
+    observation = jax.vmap(lambda _: sj.observe(start_position(config)))(jnp.arange(3))
     params = model.init(jax.random.PRNGKey(0), observation)
     logits, value, wdl_logits = model.apply(params, observation, with_wdl=True)
     assert wdl_logits.shape == (3, 3) and wdl_logits.dtype == jnp.float32
@@ -247,18 +251,18 @@ def test_an_update_with_a_wdl_head_fits_win_draw_loss_targets(algorithm):
     overrides = SHORT_GAMES + ["model.value_head=wdl", "ppo.minibatches=1"]
     config = load_config(SMOKE, overrides + ([] if algorithm == "ppo" else
                                              ["algorithm=gumbel_az"]))
-    trainer = it.make_trainer(config)
-    state = it.init_train_state(config, trainer)
+    trainer = make_trainer(config)
+    state = init_train_state(config, trainer)
     if algorithm == "ppo":
-        new_state, metrics = jax.jit(lambda s: it.train_iteration(config, trainer, s))(state)
+        new_state, metrics = jax.jit(lambda s: train_iteration(config, trainer, s))(state)
         params = new_state.params
         assert 0.0 < float(metrics["rollout/mean_draw_probability"]) < 1.0
     else:
         length, games = config.env.rollout_length, config.env.num_games
-        observation = jnp.broadcast_to(it.sj.observe(it.start_position(config)),
-                                       (length, games, 9, 9, it.sj.NUM_OBSERVATION_PLANES))
-        legal = jnp.broadcast_to(it.start_position(config).legal_action_mask,
-                                 (length, games, it.sj.NUM_ACTIONS))
+        observation = jnp.broadcast_to(sj.observe(start_position(config)),
+                                       (length, games, 9, 9, sj.NUM_OBSERVATION_PLANES))
+        legal = jnp.broadcast_to(start_position(config).legal_action_mask,
+                                 (length, games, sj.NUM_ACTIONS))
         done = jnp.zeros((length, games), bool).at[-1].set(True)
         reward = jnp.zeros((length, games)).at[-1, 0].set(1.0)  # game 0 won, the others drawn
         transitions = gumbel_az.SearchTransition(
@@ -266,7 +270,7 @@ def test_an_update_with_a_wdl_head_fits_win_draw_loss_targets(algorithm):
             policy_target=legal / legal.sum(-1, keepdims=True), action=jnp.zeros(
                 (length, games), jnp.int32), root_value=jnp.zeros((length, games)),
             reward=reward, done=done)
-        params, _, metrics = jax.jit(lambda p, o: it.az_update(
+        params, _, metrics = jax.jit(lambda p, o: az_update(
             config, trainer, p, o, transitions, jax.random.PRNGKey(0)))(state.params,
                                                                       state.opt_state)
     assert np.isfinite(float(metrics["loss/value"])) and float(metrics["loss/value"]) > 0
@@ -308,9 +312,9 @@ def test_the_first_minibatch_sees_a_ratio_of_one():
     ones.)"""
     config = load_config(SMOKE, SHORT_GAMES + ["ppo.minibatches=1", "ppo.epochs=1",
                                                "ppo.clip_eps=1e-4"])
-    trainer = it.make_trainer(config)
-    _, metrics = jax.jit(lambda s: it.train_iteration(config, trainer, s))(
-        it.init_train_state(config, trainer))
+    trainer = make_trainer(config)
+    _, metrics = jax.jit(lambda s: train_iteration(config, trainer, s))(
+        init_train_state(config, trainer))
     assert float(metrics["ppo/clip_fraction"]) == 0.0
     assert float(metrics["ppo/approx_kl"]) < 1e-10
     assert float(metrics["games/finished"]) > 0  # the resets are inside this rollout

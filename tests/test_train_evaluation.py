@@ -114,11 +114,11 @@ def test_evaluation_can_play_the_network_through_its_search():
     every move legal under cshogi, the metrics as with the raw policy."""
     import cshogi
 
-    from shogi_jax.train import iteration as it
+    from shogi_jax.train.state import init_train_state, make_trainer
 
     config = load_config("configs/smoke.yaml", ["evaluation.simulations=4", "evaluation.games=2",
                                                 "evaluation.max_plies=16"])
-    params = it.init_train_state(config, it.make_trainer(config)).params
+    params = init_train_state(config, make_trainer(config)).params
     evaluator = TrainingEvaluator(config)
     assert evaluator.player.search.simulations == 4
     assert evaluator.player.search.max_plies == 16

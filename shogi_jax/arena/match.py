@@ -10,8 +10,8 @@ frozen, so its final state keeps the outcome.
 A match may be played in batches of games (`games_at_once`): each game's opening depends only on
 its colour pair and each game's colour only on its index, so a batch plays the same openings, and
 a batch already played (`skip`) need not be played again. Searching players run faster in
-batches (a search's trees for 400 games do not fit in a CPU's cache; 64 do), and a tournament
-stopped mid-match keeps its finished batches.
+batches (a batch's search trees fit in a CPU's cache), and a tournament stopped mid-match keeps
+its finished batches.
 """
 from __future__ import annotations
 
@@ -35,9 +35,8 @@ PLIES_PER_CHUNK = 16
 
 def plies_per_chunk(first: Player, second: Player) -> int:
     """Plies per compiled chunk: PLIES_PER_CHUNK, or 1 when a player searches. A searched ply
-    of a whole match takes seconds (32 simulations for 400 games: ~10 s on 2 cores), so 16 of
-    them kept a Ctrl-C waiting minutes for the chunk to end; a chunk's host round trip costs
-    nothing beside a search."""
+    of a whole match takes seconds, so a chunk of many would keep a Ctrl-C waiting minutes; a
+    chunk's host round trip costs nothing beside a search."""
     return 1 if searches(first) or searches(second) else PLIES_PER_CHUNK
 
 

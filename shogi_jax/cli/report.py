@@ -20,8 +20,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from shogi_jax.arena.tournament import GAMES_LOG
 from shogi_jax.host.files import write_text_atomically
+from shogi_jax.notation.records import GAMES_LOG
 from shogi_jax.reports import ReportError
 from shogi_jax.reports.run import run_report
 from shogi_jax.reports.tournament import RESULTS_FILE, tournament_report

@@ -16,12 +16,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from shogi_jax.arena.tournament import (
+from shogi_jax.arena.tournament import run_tournament
+from shogi_jax.arena.tournament_config import (
     PlayerConfig,
     TournamentConfig,
     games_total,
     load_tournament_config,
-    run_tournament,
 )
 from shogi_jax.cli import report as report_cli
 from shogi_jax.host.progress import progress_bar

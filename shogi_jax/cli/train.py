@@ -14,10 +14,10 @@ import numpy as np
 from shogi_jax.host import parallel
 from shogi_jax.host.settings import ConfigError
 from shogi_jax.play.network import CheckpointError
-from shogi_jax.train import iteration as it
 from shogi_jax.train.config import config_reference, load_config
 from shogi_jax.train.loop import NonFiniteLoss, train
 from shogi_jax.train.run_directory import check_resumable, create_run_dir
+from shogi_jax.train.state import env_steps
 
 _EPILOG = """\
 Run directory: config.yaml (the resolved config the run began with), config_history.yaml (every
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
         return 0
     results = np.asarray(state.results)
     print(f"done: {int(state.iteration)} iterations, "
-          f"{it.env_steps(config, int(state.iteration)):,} env steps, "
+          f"{env_steps(config, int(state.iteration)):,} env steps, "
           f"{int(state.games_finished)} games (Black {results[0]}, White {results[1]}, "
           f"draws {results[2]}); run directory {config.train.run_dir}")
     return 0

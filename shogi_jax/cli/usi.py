@@ -9,7 +9,6 @@ GUIs start an engine as one executable without arguments: `--write-launcher PATH
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import os
 import shlex
@@ -18,9 +17,9 @@ import sys
 from pathlib import Path
 
 from shogi_jax.play.network import CheckpointError, load_network
-from shogi_jax.play.players import Player
+from shogi_jax.play.players import Player, settings_refused
 from shogi_jax.play.search import SearchSettings
-from shogi_jax.play.tactics import Tactics
+from shogi_jax.play.tactics import TACTIC_HELP, Tactics
 from shogi_jax.usi.mover import USI_MAX_PLIES, PlayerMover, keep_compiled_programs
 from shogi_jax.usi.protocol import serve
 
@@ -54,21 +53,9 @@ def write_launcher(path: Path, engine_arguments: list[str]) -> None:
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
-# The play-time tactics (`Tactics`' fields, one flag each: mate_in_one -> --mate-in-one), in
-# the order the launcher forwards them.
-_TACTIC_HELP = {
-    "mate_in_one": "play a move that mates at once whenever there is one, whatever the network "
-                   "or the search prefers (every legal move tried)",
-    "avoid_mate_in_one": "never play a move that lets the opponent mate at once where one of "
-                         "the 32 moves the network (or the search) likes most does not (the "
-                         "first such move instead)",
-    "material_lookahead": "play the first of its move and the 16 it likes most that keeps "
-                          "within 2 points of the most material after the opponent's reply and "
-                          "our recapture",
-    "avoid_mate_in_three": "never play a move that lets the opponent mate within three plies "
-                           "by checks where one of the 8 moves it likes most does not",
-}
-assert set(_TACTIC_HELP) == {field.name for field in dataclasses.fields(Tactics)}
+# The search's settings that the engine's flags set, by SearchSettings' field name.
+_SEARCH_FLAGS = {"simulations": "--simulations", "max_considered_actions": "--considered",
+                 "value_scale": "--value-scale"}
 
 
 def _tactic_flag(name: str) -> str:
@@ -114,7 +101,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         metavar="S",
                         help="with --simulations: weight of the searched values against the "
                              "network's prior (default %(default)s, mctx's)")
-    for name, help_text in _TACTIC_HELP.items():
+    for name, help_text in TACTIC_HELP.items():
         parser.add_argument(_tactic_flag(name), action="store_true",
                             help=f"a network (searching or not): {help_text}")
     parser.add_argument("--write-launcher", metavar="PATH", type=Path,
@@ -130,17 +117,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.player and (args.step is not None or args.which is not None):
         parser.error(f"--player {args.player} plays no checkpoint: --step and --which go with "
                      "--checkpoint")
-    if args.simulations is not None and args.player:
-        parser.error(f"--player {args.player} has no network to search with: --simulations goes "
-                     "with --checkpoint or --pretrained")
-    for name in _TACTIC_HELP:
-        if getattr(args, name) and args.player:
-            parser.error(f"--player {args.player} has no network: {_tactic_flag(name)} goes "
-                         "with --checkpoint or --pretrained")
-    if args.simulations is not None and args.simulations < 1 or args.considered < 1:
-        parser.error("--simulations and --considered must be >= 1")
-    if not args.value_scale > 0 or not math.isfinite(args.value_scale):
-        parser.error("--value-scale must be a number > 0")
+    kind = args.player or ("search" if args.simulations is not None else "policy")
+    searching = ["--simulations"] if args.simulations is not None else []
+    tactics = [_tactic_flag(name) for name in TACTIC_HELP if getattr(args, name)]
+    if settings_refused(kind, search=searching, tactics=tactics):
+        flags = searching + tactics
+        parser.error(f"--player {args.player} has no network: {', '.join(flags)} "
+                     f"{'goes' if len(flags) == 1 else 'go'} with --checkpoint or --pretrained")
+    if kind == "search":
+        try:
+            SearchSettings(simulations=args.simulations, max_considered_actions=args.considered,
+                           value_scale=args.value_scale)
+        except ValueError as error:  # its message names the setting: name the flag instead
+            key, _, requirement = str(error).partition(" ")
+            parser.error(f"{_SEARCH_FLAGS.get(key, key)} {requirement}")
     if args.step is not None and args.which is not None:
         parser.error("--step names a checkpoint: --which does not go with it")
     args.which = args.which or "latest"
@@ -153,7 +143,7 @@ def build_mover(args) -> PlayerMover:
     model, params, iteration = load_network(args.checkpoint, which=args.which,
                                                        step=args.step)
     name = f"shogi_jax {Path(args.checkpoint).resolve().name} it{iteration}"
-    tactics = Tactics(**{name: getattr(args, name) for name in _TACTIC_HELP})
+    tactics = Tactics(**{name: getattr(args, name) for name in TACTIC_HELP})
     if args.simulations is None:
         name = "".join(c if c.isascii() and c.isprintable() else "_" for c in name)
         return PlayerMover(Player(name, "policy", model, tactics=tactics), params)
@@ -186,7 +176,7 @@ def main(argv=None) -> int:
             forwarded += ["--simulations", str(args.simulations),
                           "--considered", str(args.considered),
                           "--value-scale", repr(args.value_scale)]
-        forwarded += [_tactic_flag(name) for name in _TACTIC_HELP if getattr(args, name)]
+        forwarded += [_tactic_flag(name) for name in TACTIC_HELP if getattr(args, name)]
         try:
             write_launcher(args.write_launcher, forwarded)
         except LauncherError as error:

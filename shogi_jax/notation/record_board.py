@@ -60,9 +60,8 @@ _RULES = dict(max_plies=int(np.iinfo(np.int32).max), impasse=False)
 
 # Replay shapes, so that few programs compile: a batch of games is padded (with games that make
 # no move) to the first of BATCH_SIZES that holds it, more games than the last are split; a game
-# takes PLIES_PER_CALL plies per call of the same program. Each size compiles in ~10 s on 2
-# loaded cores; fewer than 32 games would run faster (the rules fuse more below 32 lanes) but
-# compile in 20-40 s, which a tournament writing a few games at a time would not win back.
+# takes PLIES_PER_CALL plies per call of the same program. Smaller batches would run faster but
+# compile slower, which a tournament writing a few games at a time would not win back.
 BATCH_SIZES = (32, 64)
 PLIES_PER_CALL = 16
 NOT_PLAYED = -1  # the action of a ply a game does not reach (or whose move text is unreadable)

@@ -103,9 +103,8 @@ class ActorCritic(nn.Module):
             x = ResidualBlock(self.channels, self.squeeze_excitation, self.dtype)(x)
 
         # The heads compute in float32 whatever the trunk's dtype: bfloat16 logits carry 8
-        # bits of mantissa, so the same position's log-probability moved with the batch it was
-        # computed in (rollout vs minibatch) and PPO's first ratio was not 1 (measured on a
-        # 2 x 32 bfloat16 net: 81% of the first minibatch's samples off by more than 1e-3).
+        # bits of mantissa, so a position's log-probability would move with the batch it was
+        # computed in (rollout vs minibatch) and PPO's first ratio would not be 1.
         x = x.astype(jnp.float32)
         policy = nn.relu(nn.Conv(self.channels, (3, 3), dtype=jnp.float32,
                                  param_dtype=jnp.float32)(x))

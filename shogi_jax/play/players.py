@@ -14,6 +14,7 @@ likeliest does not, ranked by the network's policy or by the search's improved p
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -30,6 +31,18 @@ from shogi_jax.rules.material import CAPTURED_POINTS_BY_CODE
 
 PLAYER_KINDS = ("random", "greedy", "policy", "search")
 NETWORK_KINDS = ("policy", "search")  # the players that need a network (parameters)
+
+
+def settings_refused(kind: str, *, search: Sequence[str] = (), tactics: Sequence[str] = ()):
+    """Why the named settings do not go with a player of `kind`, or None where they do: search
+    settings (SearchSettings' fields) only with a search player, tactics (Tactics' fields) only
+    with a player that has a network. The tournament config and the USI engine's flags both ask
+    this; their values are checked by SearchSettings and Tactics themselves."""
+    if search and kind != "search":
+        return f"{', '.join(search)} only go with kind search"
+    if tactics and kind not in NETWORK_KINDS:
+        return f"{', '.join(tactics)} only goes with kinds {' and '.join(NETWORK_KINDS)}"
+    return None
 
 
 def uniform_choice(key, candidates):

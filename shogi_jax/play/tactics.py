@@ -1,6 +1,6 @@
 """Play-time tactics: checks with the rules, two plies deep, on top of a network's or a search's
 move (play only: training never sees them). Both kinds of network player take them the same way
-(`Tactics` in `evaluation.players.Player`), each ranking its alternatives by its own preference:
+(`Tactics` in `play.players.Player`), each ranking its alternatives by its own preference:
 the network's policy, or the search's improved policy.
 
 - `mate_in_one`: play a move that wins at once where there is one (mate, or a move that leaves the
@@ -15,7 +15,7 @@ checkmate before either), so players that do not know the game's rules may keep 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import chex
 import jax
@@ -26,6 +26,21 @@ from shogi_jax.rules.board import NUM_PIECE_TYPES, NUM_SQUARES, OPP_OFFSET
 from shogi_jax.rules.material import PIECE_POINTS, UNPROMOTED_POINTS, material_balance
 from shogi_jax.rules.state import DEFAULT_MAX_PLIES
 
+# The moves a tactic tries after the player's own, likeliest first: a safe move is almost always
+# among a network's first few (experiments/mate_defence/README.md), and every move tried costs a
+# batch of games the worst game's whole list.
+AVOID_CANDIDATES = 32  # avoid_mate_in_one
+AVOID_THREE_CANDIDATES = 8  # avoid_mate_in_three: each one costs a step per check of ours
+LOOKAHEAD_CANDIDATES = 16  # material_lookahead
+# Material the lookahead gives up for the player's preference, in rules.material points (a pawn
+# lost is -2: one off the board, one to the opponent's hand): a pawn sacrifice, not a lance.
+LOOKAHEAD_MARGIN = 2.0
+
+
+def _tactic(meaning: str):
+    """A tactic's switch, off by default; `meaning` is the help every interface shows."""
+    return field(default=False, metadata={"help": meaning})
+
 
 @dataclass(frozen=True)
 class Tactics:
@@ -33,19 +48,23 @@ class Tactics:
     identity)."""
 
     # A move that wins at once where there is one (`mate_in_one_or`: every legal move stepped).
-    mate_in_one: bool = False
-    # A move that lets the opponent win at once is replaced by the first of the player's
-    # `AVOID_CANDIDATES` likeliest that does not (`avoiding_mate_in_one`). Applied before
-    # mate_in_one: a mate of our own wins before the opponent's reply.
-    avoid_mate_in_one: bool = False
-    # The first of the player's own move and its `LOOKAHEAD_CANDIDATES` likeliest that keeps
-    # about the most material over the opponent's reply and our recapture (`material_lookahead`).
+    mate_in_one: bool = _tactic(
+        "play a move that mates at once whenever there is one, whatever the network or the "
+        "search prefers (every legal move tried)")
+    # Applied before mate_in_one: a mate of our own wins before the opponent's reply.
+    avoid_mate_in_one: bool = _tactic(
+        "never play a move that lets the opponent mate at once where one of the "
+        f"{AVOID_CANDIDATES} moves the network (or the search) likes most does not (the first "
+        "such move instead)")
     # Applied first: the mate checks then override it where they must.
-    material_lookahead: bool = False
-    # A move that lets the opponent mate within three plies by checks is replaced by the first
-    # of the player's `AVOID_THREE_CANDIDATES` likeliest that does not (`avoiding_mate_in_three`).
+    material_lookahead: bool = _tactic(
+        f"play the first of its move and the {LOOKAHEAD_CANDIDATES} the network (or the search) "
+        f"likes most that keeps within {LOOKAHEAD_MARGIN:g} points of the most material after "
+        "the opponent's reply and our recapture")
     # Applied after the lookahead, before avoid_mate_in_one (its fallback over more moves).
-    avoid_mate_in_three: bool = False
+    avoid_mate_in_three: bool = _tactic(
+        "never play a move that lets the opponent mate within three plies by checks where one "
+        f"of the {AVOID_THREE_CANDIDATES} moves the network (or the search) likes most does not")
 
     def __bool__(self) -> bool:
         return (self.mate_in_one or self.avoid_mate_in_one or self.material_lookahead
@@ -68,6 +87,10 @@ class Tactics:
         if self.mate_in_one:
             action = mate_in_one_or(state, action, max_plies=max_plies, impasse=impasse)
         return action
+
+
+# {tactic: what it does}: the help of the tournament keys and the USI engine's flags.
+TACTIC_HELP = {tactic.name: tactic.metadata["help"] for tactic in fields(Tactics)}
 
 
 # Legal actions stepped at once by the mate checks: a position has at most 593 legal moves and
@@ -141,15 +164,6 @@ def allows_mate_in_one(state: sj.State, action, *, max_plies: int = DEFAULT_MAX_
     return lost | jnp.any(winning_actions(after, max_plies=max_plies, impasse=impasse))
 
 
-# The moves `avoiding_mate_in_one` tries after the player's own: the likeliest 32. Where the
-# shipped network's argmax allowed a mate in one that another move avoided (28 positions of its
-# games against Fairy-Stockfish), the likeliest safe move was its 2nd to 6th choice in 26, its 14th
-# and 32nd in the others. Trying every legal move scored no better against Fairy-Stockfish
-# (docs/benchmarks.md) and costs a batch of games the worst game's whole list (up to ~200 checks)
-# wherever one of them is lost.
-AVOID_CANDIDATES = 32
-
-
 def avoiding_mate_in_one(state: sj.State, action, preference, *,
                          max_plies: int = DEFAULT_MAX_PLIES, impasse: bool = True):
     """int32[]: `action` of ONE game, unless it allows a mate in one (`allows_mate_in_one`):
@@ -183,12 +197,6 @@ def _first_safe(state: sj.State, action, preference, unsafe, candidates: int):
     return jnp.where(found >= 0, found, action)
 
 
-# `material_lookahead`: the moves tried (the player's own, then its likeliest) and how much
-# material it gives up for the player's preference. A point is rules.material's (a pawn on the
-# board is 1; the material balance counts hands, so a pawn lost is -2: one off the board, one to the
-# opponent's hand). 2 lets the network sacrifice a pawn, not a lance or more.
-LOOKAHEAD_CANDIDATES = 16
-LOOKAHEAD_MARGIN = 2.0
 # A game won or lost within the two plies, in material points: beyond any material.
 _DECIDED = 1000.0
 
@@ -308,10 +316,6 @@ def mates_in_three(state: sj.State, *, max_plies: int = DEFAULT_MAX_PLIES, impas
                                   (jnp.int32(0), jnp.bool_(False)))
     return found | jnp.any(wins(state))
 
-
-# The moves `avoiding_mate_in_three` tries after the player's own: fewer than for a mate in one,
-# each check costing a step and a `winning_actions` per check of the opponent's.
-AVOID_THREE_CANDIDATES = 8
 
 
 def allows_mate_in_three(state: sj.State, action, *, max_plies: int = DEFAULT_MAX_PLIES,

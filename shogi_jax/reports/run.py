@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from shogi_jax.arena.tournament import elo_text, kif_text
+from shogi_jax.arena.standings import elo_text
 from shogi_jax.notation import record_board
 from shogi_jax.notation.kif import SIDE_NAMES
+from shogi_jax.notation.records import kif_text
 from shogi_jax.reports import ReportError, analysis, read_text, relative_link, replay
 from shogi_jax.reports.charts import Series, line_chart
 from shogi_jax.reports.html import Markup, details, element, join, page, section, table

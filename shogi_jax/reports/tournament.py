@@ -9,22 +9,16 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from shogi_jax.arena.tournament import (
-    CONFIG_FILE,
-    GAMES_DIR,
-    GAMES_LOG,
-    elo_text,
-    kif_text,
-    load_tournament_config,
-    replayed,
-)
+from shogi_jax.arena.standings import elo_text
+from shogi_jax.arena.tournament_config import load_tournament_config
+from shogi_jax.arena.tournament_log import CONFIG_FILE, GAMES_DIR
 from shogi_jax.host.settings import ConfigError
+from shogi_jax.notation.records import GAMES_LOG, GamesLogError, kif_text, read_games_log, replayed
 from shogi_jax.play.players import NETWORK_KINDS
 from shogi_jax.reports import ReportError, analysis, read_text, relative_link, replay
 from shogi_jax.reports.html import Markup, details, element, join, page, section, table
 
 RESULTS_FILE = "results.json"
-GAME_FIELDS = ("game", "black", "white", "start_sfen", "moves", "result", "termination")
 
 
 def tournament_report(directory: Path, output_dir: Path, *, analyse: bool = True) -> str:
@@ -34,7 +28,7 @@ def tournament_report(directory: Path, output_dir: Path, *, analyse: bool = True
     unreadable."""
     results_path = directory / RESULTS_FILE
     results = _read_json(results_path)
-    records = read_games_log(directory / GAMES_LOG)
+    records = numbered_games(directory / GAMES_LOG)
     try:
         names = [player["name"] for player in results["players"]]
         tables = [_elo_table(results), _crosstable(names, results["pairs"]),
@@ -66,25 +60,17 @@ def _read_json(path: Path):
         raise ReportError(f"{path} is not JSON: {error}") from None
 
 
-def read_games_log(path: Path) -> list[dict]:
-    """The game records of games.jsonl (GAME_FIELDS each), in game order. A damaged last line is
-    a game cut short while being written, and left out, as a resume does; any other damaged
-    line is a ReportError naming it."""
-    lines = read_text(path).splitlines()
-    records = []
-    for line_number, line in enumerate(lines, 1):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            if line_number == len(lines):
-                break
-            raise ReportError(f"{path} line {line_number} is not JSON") from None
-        missing = [field for field in GAME_FIELDS if not isinstance(record, dict)
-                   or field not in record]
-        if missing or not isinstance(record["game"], int):
-            why = f"no {', '.join(missing)}" if missing else "its game number is no integer"
-            raise ReportError(f"{path} line {line_number} is not a game record ({why})")
-        records.append(record)
+def numbered_games(path: Path) -> list[dict]:
+    """The game records of games.jsonl (`notation.records`: a damaged last line is a game cut
+    short while written, and left out), each with its game number, in game order; ReportError
+    naming the file and the fault otherwise."""
+    try:
+        records = read_games_log(path)
+    except GamesLogError as error:
+        raise ReportError(str(error)) from None
+    for record in records:
+        if not isinstance(record.get("game"), int):
+            raise ReportError(f"{path}: a game record without a game number ({record})")
     return sorted(records, key=lambda record: record["game"])
 
 

@@ -81,7 +81,7 @@ def lane_function(core):
     # primitive too, so that a second vmap (a batch of batches: each game's 128 replies, checked
     # for mates, in a batch of games) merges its axis into this one and the core still runs in
     # the lane layout; vmapping the computation instead batches the core with the batch axis in
-    # front, which made a [8, 128] legal-move generation 7x slower than a [1024] one on the CPU.
+    # front, which is much slower on the CPU (docs/findings.md).
     over_batch = Primitive(f"shogi_lanes_{core.__name__}_over_batch")
     over_batch.multiple_results = True
 

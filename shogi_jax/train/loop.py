@@ -16,17 +16,18 @@ from shogi_jax.host.progress import progress_bar
 from shogi_jax.host.settings import ConfigError
 from shogi_jax.host.signals import StopRequest
 from shogi_jax.train import checkpoint
-from shogi_jax.train import iteration as it
 from shogi_jax.train.config import Config
+from shogi_jax.train.iteration import make_train_step
 from shogi_jax.train.periodic import TrainingEvaluator
 from shogi_jax.train.run_directory import RunDirectory
+from shogi_jax.train.state import TrainState, env_steps, init_sharded_train_state, make_trainer
 
 
 class NonFiniteLoss(RuntimeError):
     pass
 
 
-def train(config: Config, *, resume: bool = False, quiet: bool = False) -> it.TrainState:
+def train(config: Config, *, resume: bool = False, quiet: bool = False) -> TrainState:
     """Runs `config` to train.iterations in config.train.run_dir (made by `create_run_dir`),
     saving checkpoints on the way and at the end; with `resume`, continues from the latest good
     checkpoint there. Returns the final state (on device)."""
@@ -37,8 +38,8 @@ def train(config: Config, *, resume: bool = False, quiet: bool = False) -> it.Tr
         mesh = parallel.make_mesh(config.distributed.devices)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    trainer = it.make_trainer(config)
-    state = it.init_sharded_train_state(config, trainer, mesh)
+    trainer = make_trainer(config)
+    state = init_sharded_train_state(config, trainer, mesh)
     manager = checkpoint.open_manager(run.path, config)
     best = None
     if resume:
@@ -52,7 +53,7 @@ def train(config: Config, *, resume: bool = False, quiet: bool = False) -> it.Tr
                  if config.evaluation.every_iterations else None)
 
     started = time.perf_counter()
-    train_step = it.make_train_step(config, trainer, mesh).lower(state).compile()
+    train_step = make_train_step(config, trainer, mesh).lower(state).compile()
     parallel.wait_for_all_processes("compiled the iteration")
     if not quiet:
         print(f"compiled the iteration in {time.perf_counter() - started:.1f} s on {mesh.size} "
@@ -66,7 +67,7 @@ def train(config: Config, *, resume: bool = False, quiet: bool = False) -> it.Tr
             started = time.perf_counter()
             state, metrics = train_step(state)
             metrics = jax.device_get(metrics)  # waits for the dispatch
-            steps_per_second = it.env_steps(config, per_dispatch) / (time.perf_counter() - started)
+            steps_per_second = env_steps(config, per_dispatch) / (time.perf_counter() - started)
             done = int(state.iteration)
             if not all(np.isfinite(np.asarray(metrics["loss/total"]))):
                 raise NonFiniteLoss(f"the loss is not finite at iteration {done}; stopped without "
@@ -80,7 +81,7 @@ def train(config: Config, *, resume: bool = False, quiet: bool = False) -> it.Tr
                 record["perf/wall_seconds"] = run.wall_seconds()
                 if iteration == done and evaluation:
                     record.update(evaluation)
-                run.write_metrics(iteration, it.env_steps(config, iteration), record)
+                run.write_metrics(iteration, env_steps(config, iteration), record)
             if evaluation:
                 run.write_evaluation_games(done, evaluator.last_games)
             _check_time_limit(stop, config, run)
@@ -93,7 +94,7 @@ def train(config: Config, *, resume: bool = False, quiet: bool = False) -> it.Tr
                 # while the asynchronous save may still be reading them.
                 checkpoint.save(manager, parallel.snapshot(state), config, evaluation=evaluation)
             bar.update(per_dispatch)
-            bar.set_postfix(steps=f"{it.env_steps(config, done):,}", sps=f"{steps_per_second:,.0f}",
+            bar.set_postfix(steps=f"{env_steps(config, done):,}", sps=f"{steps_per_second:,.0f}",
                             games=int(state.games_finished))
             if stop.requested:
                 if main_process:

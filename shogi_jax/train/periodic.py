@@ -23,7 +23,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from shogi_jax.arena.match import DRAW, FIRST_WINS, SECOND_WINS, MatchGames, play_match
-from shogi_jax.arena.tournament import Standings, elo_of
+from shogi_jax.arena.standings import Standings, elo_of
 from shogi_jax.host import parallel
 from shogi_jax.play.network import BEST_METRIC, NEW_BEST_METRIC
 from shogi_jax.play.players import Player, greedy_act, random_act

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from tensorboardX import SummaryWriter
 
-from shogi_jax.arena.tournament import game_records, kif_text, replayed
+from shogi_jax.arena.standings import game_records
 from shogi_jax.host.settings import ConfigError, config_yaml
+from shogi_jax.notation.records import kif_text, replayed
 from shogi_jax.play.network import CHECKPOINT_DIR
 from shogi_jax.train.config import Config, save_config
 from shogi_jax.train.periodic import CURRENT

@@ -11,8 +11,7 @@ unshaped returns, in the tanh head's [-1, 1]; only the policy's advantages carry
 
 The weight falls linearly to zero by `anneal_env_steps`. By default a promoted piece counts as
 its unpromoted type, so only captures change material: when promotions scored, self-play learned
-to march pawns into the promotion zone and win by impasse declaration, which does not carry over
-to real opponents (docs/benchmarks.md, "Toward the learning bar").
+to win by impasse declaration, which does not carry over to real opponents (docs/findings.md).
 """
 from __future__ import annotations
 
