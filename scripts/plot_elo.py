@@ -70,7 +70,7 @@ def main(argv=None) -> int:
             elo_axis.axhline(records[-1][GREEDY_ELO], color="grey", linestyle="--",
                              linewidth=1)
     x_label = "training minutes (wall clock)" if args.x == MINUTES else "env steps"
-    elo_axis.set(xlabel=x_label, ylabel="Elo (random = 0; dashed: greedy)",
+    elo_axis.set(xlabel=x_label, ylabel="evaluation Elo (own fit, random = 0; dashed: greedy)",
                  title="Elo over training (95% CI)")
     rate_axis.set(xlabel=x_label, ylabel="win rate (draws are not wins)", ylim=(0, 1.02),
                   title="wins against the baselines")

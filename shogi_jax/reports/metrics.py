@@ -18,7 +18,8 @@ from shogi_jax.train.run_directory import METRICS_FILE, read_metrics
 MINUTES = "minutes"  # added to every record by `timed_records`
 ENV_STEPS = "env_steps"
 WALL_SECONDS = "perf/wall_seconds"
-# The evaluation (shogi_jax.train.periodic): Elo with random = 0, its 95% interval, and
+# The evaluation (shogi_jax.train.periodic): Elo from its own games (random = 0; not the
+# ladder's scale), its 95% interval, and
 # greedy's Elo from the same fit (a reference line).
 ELO = BEST_METRIC
 ELO_CI95_LOW = "eval/elo_ci95_low"

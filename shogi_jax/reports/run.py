@@ -86,7 +86,7 @@ def _summary(records: list[dict], evaluations: list[dict]) -> Markup:
             ("wall clock", f"{last.get(MINUTES, 0.0):.1f} minutes")]
     if evaluations:
         latest = evaluations[-1]
-        rows.append(("latest Elo (random = 0)",
+        rows.append(("latest evaluation Elo (its own fit, random = 0; not the ladder's)",
                      f"{_elo(latest, ELO)} [{_elo(latest, ELO_CI95_LOW)}, "
                      f"{_elo(latest, ELO_CI95_HIGH)}] at iteration {latest.get('iteration')}"))
         rows.append(("best Elo", _elo(latest, BEST_ELO)))
@@ -114,7 +114,9 @@ def _evaluation_charts(evaluations: list[dict]) -> Markup:
                            _column(evaluations, ELO_CI95_HIGH)))
         greedy = Series(GREEDY_ELO, "greedy's Elo", xs, _column(evaluations, GREEDY_ELO),
                         dashed=True)
-        charts.append(line_chart(f"elo-{axis}", "Elo over training (random = 0)",
+        title = ("Evaluation Elo over training (its own fit of random, greedy and the best so "
+                 "far, random = 0; not the ladder's)")
+        charts.append(line_chart(f"elo-{axis}", title,
                                  [elo, greedy], x_label=axis_label, y_label="Elo"))
         rates = [Series(win_rate_key(opponent), f"wins vs {opponent}", xs,
                         _column(evaluations, win_rate_key(opponent))) for opponent in BASELINES]

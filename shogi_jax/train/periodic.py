@@ -1,6 +1,7 @@
 """Evaluation during training: every `evaluation.every_iterations`, the current policy plays a
 fixed number of batched games against random, greedy-material and the best checkpoint so far,
-on the same devices, so the cost is bounded. Its Elo (random = 0) ranks checkpoints. With
+on the same devices, so the cost is bounded. Its Elo ranks checkpoints: a fit of these games
+alone (random = 0), which is not the ladder's scale (docs/ladder.md). With
 `evaluation.simulations` the networks search (Gumbel MuZero) instead of playing their policy.
 
 All these matches run through ONE compiled function: each side is a `SwitchPlayer` whose kind
