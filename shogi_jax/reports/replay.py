@@ -6,7 +6,7 @@ Every position is computed here, in Python: the rules engine replays the game
 (`record_board`, the same replay the KIF and CSA writers read), each described move is applied
 to the position before it, and the SFEN of every ply is embedded. The script only parses those
 SFENs and draws them, so the browser shows exactly what Python computed. The Japanese move list
-is the project's KIF writer's own text (`kif_moves` reads it out of the KIF).
+is the project's KIF writer's own text (`notation.kif.kif_moves` reads it out of the KIF).
 
 The data of one game (JSON, under its id in the page's "games"):
 
@@ -30,16 +30,14 @@ from __future__ import annotations
 
 import functools
 import json
-import re
-import unicodedata
 from collections.abc import Hashable, Mapping, Sequence
 from importlib import resources
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import jax
 import numpy as np
 
-from shogi_jax.notation.kif import DIAGRAM_NAMES, KANJI_NUMBERS, SIDE_NAMES
+from shogi_jax.notation.kif import DIAGRAM_NAMES, KANJI_NUMBERS, SIDE_NAMES, kif_moves
 from shogi_jax.notation.record_board import BLACK, GameRecord, Position, RecordMove
 from shogi_jax.notation.sfen import HAND_ORDER, parse_sfen, to_sfen
 from shogi_jax.notation.usi import RANK_LETTERS
@@ -76,68 +74,6 @@ def embedded_sample(groups: Sequence[Sequence[Hashable]]) -> set:
         chosen += [group[depth] for group in groups if depth < len(group)]
         depth += 1
     return set(chosen[:MAX_EMBEDDED_GAMES])
-
-
-# --- reading the KIF writer's text --------------------------------------------------------------
-
-
-class KifMoves(NamedTuple):
-    """What a KIF written by `notation.kif` says after its header."""
-
-    moves: list[str]  # the move texts, "７六歩(77)", "同　角成(88)", "５五角打"
-    ending: str  # the closing move: "詰み", "投了", "持将棋", ...
-    summary: str  # the last line: "まで63手で先手の勝ち"
-
-
-# A numbered line: "   1 ７六歩(77)"; ASCII digits only ([0-9], as \d also takes "９").
-_NUMBERED_LINE = re.compile(r" *([0-9]+) (\S.*)")
-
-
-def kif_moves(kif: str, source: str = "KIF") -> KifMoves:
-    """The numbered lines of a KIF (moves 1..P, then the closing move P + 1) and its last line.
-    ReportError naming `source` when the numbering is broken or there is no closing move."""
-    lines = kif.rstrip("\n").split("\n")
-    numbered = [match.groups() for match in map(_NUMBERED_LINE.fullmatch, lines) if match]
-    if not numbered or [int(number) for number, _ in numbered] != list(
-            range(1, len(numbered) + 1)):
-        raise ReportError(f"{source}: its moves are not numbered 1, 2, ... up to a closing move")
-    texts = [text.strip() for _, text in numbered]
-    return KifMoves(texts[:-1], texts[-1], lines[-1].strip())
-
-
-def usi_of_kif_move(text: str, previous_to: Optional[str]) -> str:
-    """The USI of a KIF move text as `notation.kif` writes it: "７六歩(77)" -> "7g7f",
-    "５五角打" -> "B*5e", and "同　角成(88)" (to the square of the last move, `previous_to`,
-    e.g. "2b") -> "8h2b+". ValueError for text it does not read."""
-    if text.startswith("同"):
-        if previous_to is None:
-            raise ValueError(f"{text!r}: 同 (same square) with no move before it")
-        to, rest = previous_to, text[1:].lstrip("\u3000 ")
-    else:
-        file = unicodedata.normalize("NFKC", text[:1])  # a full-width digit, "７" -> "7"
-        rank = KANJI_NUMBERS.index(text[1:2]) if text[1:2] in KANJI_NUMBERS[1:10] else 0
-        if not ("1" <= file <= "9" and rank):
-            raise ValueError(f"{text!r}: no destination square")
-        to, rest = f"{file}{RANK_LETTERS[rank - 1]}", text[2:]
-    if rest.endswith("打"):
-        letters = [letter for letter in HAND_LETTERS if DIAGRAM_NAMES[letter] == rest[:-1]]
-        if not letters:
-            raise ValueError(f"{text!r}: no piece to drop")
-        return f"{letters[0]}*{to}"
-    board_move = re.fullmatch(r"(.+)\(([1-9])([1-9])\)", rest)
-    if board_move is None:
-        raise ValueError(f"{text!r}: no source square")
-    written, file, rank = board_move.groups()
-    # 成 at the end promotes ("銀成"); 不成 declines; 成香 and the like name promoted pieces.
-    promotes = written.endswith("成") and not written.endswith("不成")
-    return f"{file}{RANK_LETTERS[int(rank) - 1]}{to}{'+' if promotes else ''}"
-
-
-def result_of_summary(summary: str) -> str:
-    """The result a KIF's last line states: the side named in it ("先手の勝ち") won; a line
-    naming no side ("千日手", "持将棋", "中断") is a draw."""
-    named = [side for side, name in enumerate(SIDE_NAMES) if name in summary]
-    return ("black_win", "white_win")[named[0]] if len(named) == 1 else "draw"
 
 
 # --- positions after every ply ------------------------------------------------------------------
@@ -200,7 +136,10 @@ def viewer_game(record: GameRecord, start_sfen: str, kif: str, *, result: str,
                 source: str = "KIF") -> dict:
     """The data of one game (see the module's docstring) from its replay, its start and its
     KIF text (written by `notation.kif`; `source` names it in errors)."""
-    written = kif_moves(kif, source)
+    try:
+        written = kif_moves(kif)
+    except ValueError as error:
+        raise ReportError(f"{source}: {error}") from None
     if len(written.moves) != len(record.moves):
         raise ReportError(f"{source}: {len(written.moves)} moves written for "
                           f"{len(record.moves)} played")
@@ -297,7 +236,6 @@ def viewer_data(games: Mapping[str, dict]) -> Markup:
     """The <script type="application/json"> the viewer reads: the board's style and the games
     by id."""
     return json_script(DATA_ID, {"format": FORMAT, "board": board_style(), "games": dict(games)})
-
 
 
 def _viewer_file(name: str) -> str:
