@@ -1,6 +1,7 @@
 """KIF and CSA game records: written by `shogi_jax.notation.{kif,csa}`, read back by cshogi's
-parsers; the moves as `notation.record_board` describes them cross-checked against cshogi on
-random games (the legal moves themselves are the rules engine's, checked in test_rules_vs_cshogi).
+parsers and by `notation.kif`'s own reader (which agrees with cshogi's); the moves as
+`notation.record_board` describes them cross-checked against cshogi on random games (the legal
+moves themselves are the rules engine's, checked in test_rules_vs_cshogi).
 
 cshogi 1.1.0's KIF reader has three limits these tests work around, each said where it is met:
 `parse_file` takes the encoding from the file name (`.kifu` UTF-8, else cp932), it ignores a board
@@ -18,7 +19,14 @@ import pytest
 
 from shogi_jax.notation import record_board
 from shogi_jax.notation.csa import csa_from_record, to_csa
-from shogi_jax.notation.kif import kif_from_record, to_kif
+from shogi_jax.notation.kif import (
+    kif_from_record,
+    kif_moves,
+    result_of_summary,
+    to_kif,
+    usi_of_kif_move,
+    usi_of_kif_moves,
+)
 from shogi_jax.notation.sfen import parse_sfen
 
 STARTPOS = cshogi.STARTING_SFEN
@@ -135,6 +143,36 @@ def test_kif_round_trip_through_cshogi(random_games, tmp_path):
             # The diagram is the one cshogi itself writes for this position.
             assert _board_diagram(text) == cshogi.KIF.board_to_bod(cshogi.Board(start_sfen))
         assert _kif_moves_via_cshogi(text, start_sfen) == moves
+
+
+def test_kif_reads_back_to_the_moves_written(random_games):
+    games = [record_board.FinishedGame(start_sfen, moves, "b", "w", result, termination)
+             for start_sfen, moves, result, termination, _ in random_games]
+    for (start_sfen, moves, result, _, _), record in zip(random_games,
+                                                         record_board.game_records(games)):
+        for marked in (True, False):
+            text = kif_from_record(record, mark_non_promotion=marked)
+            written = kif_moves(text)
+            assert usi_of_kif_moves(written.moves) == moves, text
+            assert result_of_summary(written.summary) == result
+            assert written.summary == text.splitlines()[-1]
+        # cshogi's move parser reads the unmarked text (it lacks 不成) to the same moves.
+        assert _kif_moves_via_cshogi(text, start_sfen) == moves
+
+
+def test_kif_move_texts_read_back_as_usi():
+    assert usi_of_kif_move("７六歩(77)", None) == "7g7f"
+    assert usi_of_kif_move("同　角成(88)", "2b") == "8h2b+"
+    assert usi_of_kif_move("５五角打", None) == "B*5e"
+    assert usi_of_kif_move("２三銀不成(34)", None) == "3d2c"
+    assert usi_of_kif_move("２三成銀(34)", None) == "3d2c"
+    for bad in ("同　歩(77)", "Ｘ六歩(77)", "７六歩", "７六歩[77)", "５五玉打"):
+        with pytest.raises(ValueError):
+            usi_of_kif_move(bad, None)
+    with pytest.raises(ValueError, match="move 2: '５五玉打'"):
+        usi_of_kif_moves(["７六歩(77)", "５五玉打"])
+    with pytest.raises(ValueError, match="not numbered"):
+        kif_moves("   1 ７六歩(77)\n   3 投了\nまで1手で先手の勝ち\n")
 
 
 def test_kif_marks_declined_promotions(random_games):

@@ -485,17 +485,6 @@ def test_the_script_and_styles_cannot_end_their_elements():
 # --- pieces -------------------------------------------------------------------------------------
 
 
-def test_kif_move_texts_read_back_as_usi():
-    assert replay.usi_of_kif_move("７六歩(77)", None) == "7g7f"
-    assert replay.usi_of_kif_move("同　角成(88)", "2b") == "8h2b+"
-    assert replay.usi_of_kif_move("５五角打", None) == "B*5e"
-    assert replay.usi_of_kif_move("２三銀不成(34)", None) == "3d2c"
-    assert replay.usi_of_kif_move("２三成銀(34)", None) == "3d2c"
-    for bad in ("同　歩(77)", "Ｘ六歩(77)", "７六歩", "７六歩[77)", "５五玉打"):
-        with pytest.raises(ValueError):
-            replay.usi_of_kif_move(bad, None)
-
-
 def test_the_sample_takes_every_group_in_turn(monkeypatch):
     monkeypatch.setattr(replay, "MAX_EMBEDDED_GAMES", 5)
     assert replay.embedded_sample([[1, 2, 3], [4], [5, 6, 7]]) == {1, 4, 5, 2, 6}

@@ -4,8 +4,16 @@ The text is meant to be saved as UTF-8 under a `.kifu` name: it starts with the 
 `#KIF version=2.0 encoding=UTF-8`, which modern GUIs honour, while Kakinoki's convention (and
 cshogi 1.1.0's `KIF.Parser.parse_file`, which ignores that line) picks the encoding by the file
 name alone: `.kifu` UTF-8, `.kif` Shift_JIS (cp932).
+
+The reader at the end reads back what this writer writes (the numbered move lines, the closing
+move, the last line), not every KIF a GUI may save.
 """
 from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from shogi_jax.notation.record_board import (
     BLACK,
@@ -17,7 +25,8 @@ from shogi_jax.notation.record_board import (
     is_standard_start,
 )
 from shogi_jax.notation.sfen import hand_pieces
-from shogi_jax.rules.board import PIECE_NAMES
+from shogi_jax.notation.usi import RANK_LETTERS
+from shogi_jax.rules.board import HAND_LETTERS, PIECE_NAMES
 
 _MOVE_NAMES = dict(zip(PIECE_NAMES, "歩 香 桂 銀 角 飛 金 玉 と 成香 成桂 成銀 馬 龍".split()))
 # The board diagram gives every piece one character: promoted lance, knight, silver are 杏 圭 全.
@@ -142,3 +151,78 @@ def _hand_text(hands, color: int) -> str:
     pieces = [_MOVE_NAMES[kind] + (KANJI_NUMBERS[n] if n > 1 else "")
               for kind, n in hand_pieces(hands, color)]
     return "　".join(pieces) or "なし"
+
+
+# --- reading the writer's text ------------------------------------------------------------------
+
+
+class KifMoves(NamedTuple):
+    """What a KIF written by `kif_from_record` says after its header."""
+
+    moves: list[str]  # the move texts, "７六歩(77)", "同　角成(88)", "５五角打"
+    ending: str  # the closing move: "詰み", "投了", "持将棋", ...
+    summary: str  # the last line: "まで63手で先手の勝ち"
+
+
+# A numbered line: "   1 ７六歩(77)"; ASCII digits only ([0-9], as \d also takes "９").
+_NUMBERED_LINE = re.compile(r" *([0-9]+) (\S.*)")
+
+
+def kif_moves(kif: str) -> KifMoves:
+    """The numbered lines of a KIF (moves 1..P, then the closing move P + 1) and its last line.
+    ValueError when the numbering is broken or there is no closing move."""
+    lines = kif.rstrip("\n").split("\n")
+    numbered = [match.groups() for match in map(_NUMBERED_LINE.fullmatch, lines) if match]
+    if not numbered or [int(number) for number, _ in numbered] != list(
+            range(1, len(numbered) + 1)):
+        raise ValueError("its moves are not numbered 1, 2, ... up to a closing move")
+    texts = [text.strip() for _, text in numbered]
+    return KifMoves(texts[:-1], texts[-1], lines[-1].strip())
+
+
+def usi_of_kif_move(text: str, previous_to: str | None) -> str:
+    """The USI of a KIF move text as `kif_from_record` writes it: "７六歩(77)" -> "7g7f",
+    "５五角打" -> "B*5e", and "同　角成(88)" (to the square of the last move, `previous_to`,
+    e.g. "2b") -> "8h2b+". ValueError for text it does not read."""
+    if text.startswith("同"):
+        if previous_to is None:
+            raise ValueError(f"{text!r}: 同 (same square) with no move before it")
+        to, rest = previous_to, text[1:].lstrip("\u3000 ")
+    else:
+        file = unicodedata.normalize("NFKC", text[:1])  # a full-width digit, "７" -> "7"
+        rank = KANJI_NUMBERS.index(text[1:2]) if text[1:2] in KANJI_NUMBERS[1:10] else 0
+        if not ("1" <= file <= "9" and rank):
+            raise ValueError(f"{text!r}: no destination square")
+        to, rest = f"{file}{RANK_LETTERS[rank - 1]}", text[2:]
+    if rest.endswith("打"):
+        letters = [letter for letter in HAND_LETTERS if DIAGRAM_NAMES[letter] == rest[:-1]]
+        if not letters:
+            raise ValueError(f"{text!r}: no piece to drop")
+        return f"{letters[0]}*{to}"
+    board_move = re.fullmatch(r"(.+)\(([1-9])([1-9])\)", rest)
+    if board_move is None:
+        raise ValueError(f"{text!r}: no source square")
+    written, file, rank = board_move.groups()
+    # 成 at the end promotes ("銀成"); 不成 declines; 成香 and the like name promoted pieces.
+    promotes = written.endswith("成") and not written.endswith("不成")
+    return f"{file}{RANK_LETTERS[int(rank) - 1]}{to}{'+' if promotes else ''}"
+
+
+def usi_of_kif_moves(texts: Sequence[str]) -> list[str]:
+    """The USI of a game's move texts (`KifMoves.moves`), each 同 read against the move before.
+    ValueError naming the move's number."""
+    moves, previous_to = [], None
+    for ply, text in enumerate(texts, 1):
+        try:
+            moves.append(usi_of_kif_move(text, previous_to))
+        except ValueError as error:
+            raise ValueError(f"move {ply}: {error}") from None
+        previous_to = moves[-1][2:4]  # "7g7f+", "P*5e": the destination is characters 2-3
+    return moves
+
+
+def result_of_summary(summary: str) -> str:
+    """The result a KIF's last line states: the side named in it ("先手の勝ち") won; a line
+    naming no side ("千日手", "持将棋", "中断") is a draw."""
+    named = [side for side, name in enumerate(SIDE_NAMES) if name in summary]
+    return ("black_win", "white_win")[named[0]] if len(named) == 1 else "draw"

@@ -5,7 +5,7 @@ artifact or a mail attachment.
 
     metrics.py     a run's metrics.jsonl as the charts (and scripts/plot_elo.py) read it
     charts.py      SVG line charts from Python lists
-    replay.py      the games as the viewer plays them, and the viewer's JS and CSS
+    replay.py      the games as the viewer plays them; viewer/ holds the viewer's JS and CSS
     html.py        the page: escaping, tables, sections, the embedded data
     run.py         the page of a training run directory
     tournament.py  the page of a tournament directory

@@ -4,9 +4,9 @@ entropy and KL, how the training games ended, the latest evaluation's games repl
 config.
 
 The evaluation games are on disk only as KIF (eval_games/iteration_N/vs_OPPONENT_K.kifu,
-written by `notation.kif`). Each is read back to USI moves (`replay.usi_of_kif_move`), replayed
-by the rules engine, and its moves written again by the same KIF writer: a file whose moves do
-not come out as written is refused, so the moves shown are the moves played.
+written by `notation.kif`). Each is read back to USI moves (`notation.kif.usi_of_kif_moves`),
+replayed by the rules engine, and its moves written again by the same KIF writer: a file whose
+moves do not come out as written is refused, so the moves shown are the moves played.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from shogi_jax.arena.standings import elo_text
 from shogi_jax.notation import record_board
-from shogi_jax.notation.kif import SIDE_NAMES
+from shogi_jax.notation.kif import SIDE_NAMES, kif_moves, result_of_summary, usi_of_kif_moves
 from shogi_jax.notation.records import kif_text
 from shogi_jax.reports import ReportError, analysis, read_text, relative_link, replay
 from shogi_jax.reports.charts import Series, line_chart
@@ -211,14 +211,11 @@ def read_evaluation_game(path: Path):
                   None) for side in SIDE_NAMES]
     if None in names:
         raise ReportError(f"{path}: no {SIDE_NAMES[names.index(None)]} (player) line")
-    written = replay.kif_moves(text, str(path))
-    moves, previous_to = [], None
-    for ply, move_text in enumerate(written.moves, 1):
-        try:
-            moves.append(replay.usi_of_kif_move(move_text, previous_to))
-        except ValueError as error:
-            raise ReportError(f"{path}: move {ply}: {error}") from None
-        previous_to = moves[-1][2:4]  # "7g7f+", "P*5e": the destination is characters 2-3
+    try:
+        written = kif_moves(text)
+        moves = usi_of_kif_moves(written.moves)
+    except ValueError as error:
+        raise ReportError(f"{path}: {error}") from None
     return record_board.FinishedGame(STARTPOS_SFEN, moves, *names, "draw", None), text, written
 
 
@@ -234,13 +231,13 @@ def read_evaluation_games(paths: list[Path], output_dir: Path) -> list[tuple[str
         raise ReportError(f"{where}: cannot be replayed: {error}") from None
     games = []
     for path, (game, text, written), record in zip(paths, read, records):
-        again = replay.kif_moves(kif_text(record, event=None)).moves
+        again = kif_moves(kif_text(record, event=None)).moves
         if again != written.moves:  # equally long: one USI move was read from each text
             ply = next(k for k, (a, b) in enumerate(zip(again, written.moves), 1) if a != b)
             raise ReportError(f"{path}: move {ply} {written.moves[ply - 1]!r} reads back as "
                               f"{game.usi_moves[ply - 1]!r}, written {again[ply - 1]!r}")
         data = replay.viewer_game(record, STARTPOS_SFEN, text,
-                                  result=replay.result_of_summary(written.summary),
+                                  result=result_of_summary(written.summary),
                                   termination=None,
                                   links={"kif": relative_link(path, output_dir)},
                                   source=str(path))
