@@ -192,7 +192,7 @@ def _option_values(arguments: list[str], option: str) -> list[str]:
 def check_names(command: str) -> list[str]:
     """What a command names that does not exist or does not validate: modules run with -m,
     scripts, --config files (loaded with their --set), pip extras. [] when all is well."""
-    from shogi_jax.arena.tournament import load_tournament_config
+    from shogi_jax.arena.tournament_config import load_tournament_config
     from shogi_jax.train.config import load_config
 
     problems = []

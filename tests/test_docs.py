@@ -131,7 +131,7 @@ def test_test_commands_are_what_ci_runs(block):
 
 @pytest.mark.parametrize("block", _params(lambda block: "config" in block.words))
 def test_config_blocks_validate(block):
-    from shogi_jax.arena.tournament import tournament_config_from_dict
+    from shogi_jax.arena.tournament_config import tournament_config_from_dict
     from shogi_jax.host.settings import parse_yaml
     from shogi_jax.train.config import config_from_dict
 

@@ -19,6 +19,9 @@ from shogi_jax.arena.usi_client import EngineFailure, MoveLimit, UsiClient
 from shogi_jax.play.players import Player
 from shogi_jax.rules.state import STARTPOS_SFEN
 
+# The full tier (python -m pytest -m ""): this module plays matches against engine processes.
+pytestmark = pytest.mark.slow
+
 OUR_ENGINE = (sys.executable, "-m", "shogi_jax.usi")
 DEPTH_1 = MoveLimit(depth=1)
 

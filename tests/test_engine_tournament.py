@@ -10,9 +10,13 @@ import sys
 import cshogi
 import cshogi.CSA
 import cshogi.KIF
+import pytest
 from engine_games import FAULT_ENGINE, replay
 
 from shogi_jax import tournament as tournament_cli
+
+# The full tier (python -m pytest -m ""): this module plays tournaments against engine processes.
+pytestmark = pytest.mark.slow
 
 
 def _tournament_yaml(path, output_dir, extra_players=""):

@@ -30,6 +30,9 @@ from shogi_jax.play.players import Player, capture_points, greedy_act
 from shogi_jax.rules.material import PIECE_POINTS
 from shogi_jax.rules.state import STARTPOS_SFEN
 
+# The full tier (python -m pytest -m ""): this module plays tournaments and matches end to end.
+pytestmark = pytest.mark.slow
+
 RANDOM, GREEDY = Player("random", "random"), Player("greedy", "greedy")
 # cshogi piece type (1..14: P L N S B R G K +P +L +N +S +B +R) -> our points
 CSHOGI_POINTS = {t: float(PIECE_POINTS[k]) for k, t in enumerate(range(1, 15))}

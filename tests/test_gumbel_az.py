@@ -23,6 +23,9 @@ from shogi_jax.train.rollout import search_moves, search_rollout
 from shogi_jax.train.state import init_train_state, make_trainer, start_position
 from shogi_jax.train.updates import az_update
 
+# The full tier (python -m pytest -m ""): this module compiles gumbel_az rollouts and updates.
+pytestmark = pytest.mark.slow
+
 SMOKE = "configs/smoke.yaml"
 SAMPLED_PLIES = 2
 STEP = jax.jit(sj.step)

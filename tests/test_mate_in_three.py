@@ -20,6 +20,9 @@ from shogi_jax.play.tactics import (
     mates_in_three,
 )
 
+# The full tier (python -m pytest -m ""): this module compiles the mate-in-three search.
+pytestmark = pytest.mark.slow
+
 
 def dfpn_mates(board: cshogi.Board) -> bool:
     """The side to move mates within three plies (cshogi's df-pn, checks only)."""

@@ -22,6 +22,9 @@ from shogi_jax.play.tactics import (
     material_after_reply,
 )
 
+# The full tier (python -m pytest -m ""): this module compiles the lookahead over real positions.
+pytestmark = pytest.mark.slow
+
 DECIDED = 1000.0
 
 

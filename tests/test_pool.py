@@ -16,6 +16,9 @@ from shogi_jax.train.config import load_config
 from shogi_jax.train.rollout import PoolGames, rollout
 from shogi_jax.train.state import init_train_state, make_trainer, start_position
 
+# The full tier (python -m pytest -m ""): this module compiles rollouts against an opponent pool.
+pytestmark = pytest.mark.slow
+
 SMOKE = "configs/smoke.yaml"
 
 

@@ -30,6 +30,10 @@ from shogi_jax.reports import charts, html, metrics, replay
 from shogi_jax.reports.render import position_svg
 from shogi_jax.train.run_directory import EVAL_GAMES_DIR, METRICS_FILE
 
+# The full tier (python -m pytest -m ""): this module
+# builds a trained run and a tournament, then pages from them.
+pytestmark = pytest.mark.slow
+
 VOID_ELEMENTS = {"meta", "br", "hr", "img", "input", "link", "wbr", "col", "area", "base",
                  "source"}
 EXPECTED_CHARTS = {"elo-minutes": ["eval/elo", "eval/greedy_elo"],

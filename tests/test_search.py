@@ -45,6 +45,10 @@ from shogi_jax.play.search import (
 )
 from shogi_jax.play.tactics import AVOID_CANDIDATES, Tactics, winning_actions
 
+# The full tier (python -m pytest -m ""): this module
+# loads the shipped network and compiles searches.
+pytestmark = pytest.mark.slow
+
 POSITIONS = list(MATES_IN_ONE) + list(MATES_IN_THREE)  # 8: the batch every call uses
 SETTINGS = SearchSettings(simulations=32, max_considered_actions=16, gumbel_scale=1.0,
                           value_scale=1.0)

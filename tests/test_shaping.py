@@ -10,6 +10,9 @@ import shogi_jax as sj
 from shogi_jax.rules.material import material_balance
 from shogi_jax.train.shaping import material_weight, potential_difference
 
+# The full tier (python -m pytest -m ""): this module compiles shaped rollouts.
+pytestmark = pytest.mark.slow
+
 
 def test_start_position_is_balanced():
     assert float(material_balance(sj.init())) == 0.0

@@ -21,6 +21,9 @@ from shogi_jax.train.run_directory import read_metrics
 from shogi_jax.train.state import init_train_state, make_trainer, start_position
 from shogi_jax.train.updates import az_update
 
+# The full tier (python -m pytest -m ""): this module compiles and runs training iterations.
+pytestmark = pytest.mark.slow
+
 SMOKE = "configs/smoke.yaml"
 # Games end within the run (the move limit is short), so the counters have something to count.
 SHORT_GAMES = ["env.max_plies=6"]

@@ -24,6 +24,10 @@ from shogi_jax.arena import csa_results
 from shogi_jax.play.network import load_network
 from shogi_jax.usi.protocol import Answer, UsiError, centipawns, serve
 
+# The full tier (python -m pytest -m ""): this module
+# starts our USI engine as processes, with networks.
+pytestmark = pytest.mark.slow
+
 CHECKMATED = "8k/7G1/7G1/9/9/9/9/9/K8 w - 1"  # White to move, mated by the two golds
 CAN_DECLARE = "RRBBGG1K1/GGSS5/9/9/9/9/9/9/4k4 b 2P 1"  # Black: 10 pieces in the zone, 28 points
 
