@@ -8,6 +8,7 @@ from package_imports import (
     LAYERS,
     import_cycles,
     layer_of,
+    line_counts,
     module_names,
     package_imports,
     upward_imports,
@@ -27,6 +28,12 @@ def test_no_import_runs_up_the_layers():
 
 def test_no_import_circle():
     assert import_cycles(package_imports()) == []
+
+
+def test_every_module_holds_one_concept():
+    """No package module over MAX_MODULE_LINES: a file that needs a table of contents is several."""
+    long = {module: lines for module, lines in line_counts().items() if lines > MAX_MODULE_LINES}
+    assert not long, long
 
 
 def test_no_import_hidden_in_a_function():

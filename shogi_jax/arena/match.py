@@ -49,7 +49,7 @@ NOT_PLAYED = -1  # action recorded for a game already over
 FIRST_WINS, SECOND_WINS, DRAW = 0, 1, 2
 
 # How a game ended (MatchGames.termination): the rules' reasons (sj.TERMINATION_NAMES), then the
-# ways an external engine loses on its own turn (evaluation/engine_match.py). An illegal move or a
+# ways an external engine loses on its own turn (arena/engine_match.py). An illegal move or a
 # false declaration by an engine is the rules' ILLEGAL_ACTION.
 RESIGNATION = len(sj.TERMINATION_NAMES)  # `bestmove resign`
 TIME_UP = RESIGNATION + 1  # no move within the engine's timeout (a hang)

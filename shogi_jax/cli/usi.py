@@ -2,7 +2,7 @@
 ordinary Shogi GUIs and tournament runners (`--player random|greedy` serves the baselines).
 
 The engine answers on stdout; diagnostics go to stderr or, for the GUI, `info string`. The
-protocol is `usi_engine/protocol.py`, the position and the moves `usi_engine/mover.py`.
+protocol is `usi/protocol.py`, the position and the moves `usi/mover.py`.
 GUIs start an engine as one executable without arguments: `--write-launcher PATH` writes one.
 `--pretrained` plays the network shipped with the package (shogi_jax/pretrained: how it was made).
 """

@@ -220,7 +220,7 @@ def validate(config: Config) -> None:
         if config.algorithm != "ppo":
             raise ConfigError(f"pool.share = {config.pool.share}: the opponent pool plays "
                               f"algorithm: ppo only so far, not {config.algorithm}")
-        stride = config.pool.stride  # every k-th game is a pool game (iteration.PoolGames)
+        stride = config.pool.stride  # every k-th game is a pool game (rollout.PoolGames)
         if config.pool.share > 0.5 or config.env.num_games % stride:
             raise ConfigError(
                 f"pool.share = {config.pool.share} makes one game in {stride} a pool game: it "

@@ -122,7 +122,7 @@ class TrainingEvaluator:
         metrics["eval/elo_ci95_low"] = float(fit.ci95_low[2])
         metrics["eval/elo_ci95_high"] = float(fit.ci95_high[2])
         metrics["eval/greedy_elo"] = float(fit.ratings[1])
-        # Strictly higher: of equal Elos the first stays the best (checkpoint._best_metric).
+        # Strictly higher: of equal Elos the first stays the best (play.network.best_rank).
         if self.best is None or metrics[BEST_METRIC] > self.best[0]:
             # A device copy: training donates the buffers of `params` at its next call.
             self.best = (metrics[BEST_METRIC], parallel.snapshot(params))

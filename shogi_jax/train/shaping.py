@@ -7,7 +7,7 @@ position that ended the game. Added along a finished game the terms telescope: w
 their GAE is -Phi(s_t), which depends on the position alone, so they change no move's worth and
 cannot change which policy is best. The value head never sees them: its targets are the
 unshaped returns, in the tanh head's [-1, 1]; only the policy's advantages carry the shaping
-(`iteration.ppo_targets`): a capture is credited when it is made, not when the game ends.
+(`updates.ppo_targets`): a capture is credited when it is made, not when the game ends.
 
 The weight falls linearly to zero by `anneal_env_steps`. By default a promoted piece counts as
 its unpromoted type, so only captures change material: when promotions scored, self-play learned

@@ -1,5 +1,5 @@
 """The JAX side of the USI engine: the position the GUI set, and a move for it from a `Player`
-(`evaluation.players`: the functions tournaments play). `PlayerMover` is the protocol's `Mover`.
+(`play.players`: the functions tournaments play). `PlayerMover` is the protocol's `Mover`.
 A search player sizes each search to the `go` limits: `nodes` simulations at most, or what its
 measured speed does in the time given (movetime, byoyomi, or a share of its clock)."""
 from __future__ import annotations

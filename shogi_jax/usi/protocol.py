@@ -33,7 +33,7 @@ class Answer(NamedTuple):
 
 
 class Mover(Protocol):
-    """What the protocol needs from the side that knows the game (`usi_engine.mover.PlayerMover`
+    """What the protocol needs from the side that knows the game (`usi.mover.PlayerMover`
     in the engine, a fake in the tests)."""
 
     name: str  # the engine's `id name`
