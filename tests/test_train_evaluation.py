@@ -3,8 +3,10 @@ opponent (also after a resume), and a failing evaluation that does not stop trai
 conftest's `evaluated_run`."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from shogi_jax.arena.elo import fit_elo
 from shogi_jax.play.network import BEST_METRIC
 from shogi_jax.train import checkpoint, run_directory
 from shogi_jax.train.config import load_config
@@ -22,13 +24,38 @@ def test_evaluation_metrics_reach_jsonl_and_tensorboard(evaluated_run):
         for opponent in ("random", "greedy"):
             outcome = [r[f"eval/vs_{opponent}/{x}"] for x in ("win", "draw", "loss")]
             assert sum(outcome) == pytest.approx(1.0)
-        assert r["eval/elo_ci95_low"] <= r["eval/elo"] <= r["eval/elo_ci95_high"]
     assert "eval/vs_best/win" not in records[0]  # no best before the first evaluation
     assert "eval/vs_best/win" in records[1]
     assert "eval/vs_best/win" in records[2]  # the best was restored on resume
     events = EventAccumulator(str(evaluated_run / "tensorboard"))
     events.Reload()
     assert [e.step for e in events.Scalars("eval/elo")] == [1, 2, 3]
+
+
+def test_the_evaluation_s_elo_is_the_fit_of_the_results_it_records(evaluated_run):
+    """Each record's eval/elo, its 95% interval and greedy's Elo are the Elo fit (random = 0) of
+    the results the same record gives: greedy against random (the calibration), and the network
+    against random, greedy and the best so far (from its second evaluation), each over
+    evaluation.games games. The fit itself is checked against scipy in test_elo."""
+    games = load_config(evaluated_run / run_directory.CONFIG_FILE).evaluation.games
+    for record in read_metrics(evaluated_run):
+        names = ["random", "greedy", "current"] + (["best"] if "eval/vs_best/win" in record
+                                                   else [])
+        wins = np.zeros((len(names), len(names)), np.int64)
+        draws = np.zeros_like(wins)
+        for first, second, prefix in [(1, 0, "eval/greedy_vs_random"), (2, 0, "eval/vs_random"),
+                                      (2, 1, "eval/vs_greedy"), (2, 3, "eval/vs_best")]:
+            if second < len(names):
+                won, drawn, lost = (round(record[f"{prefix}/{end}"] * games)
+                                    for end in ("win", "draw", "loss"))
+                assert won + drawn + lost == games, (record["iteration"], prefix)
+                wins[first, second], wins[second, first] = won, lost
+                draws[first, second] = draws[second, first] = drawn
+        fit = fit_elo(names, wins, draws, "random")
+        assert record["eval/elo"] == pytest.approx(fit.ratings[2])
+        assert (record["eval/elo_ci95_low"], record["eval/elo_ci95_high"]) == pytest.approx(
+            (fit.ci95_low[2], fit.ci95_high[2]))
+        assert record["eval/greedy_elo"] == pytest.approx(fit.ratings[1])
 
 
 def test_every_evaluation_keeps_its_games_as_kif_and_one_in_tensorboard(evaluated_run):

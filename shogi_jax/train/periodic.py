@@ -104,7 +104,9 @@ class TrainingEvaluator:
             self._calibration = self._match(GREEDY, params, RANDOM, params,
                                             jax.random.fold_in(key, 0))  # iterations are >= 1
         standings.add_match(1, 0, self._calibration)
-        metrics, self.last_games = {}, []
+        # The calibration's results too, so that every game the fit saw is in the record.
+        metrics = _results("eval/greedy_vs_random", self._calibration)
+        self.last_games = []
         opponents = [("random", 0, RANDOM, params), ("greedy", 1, GREEDY, params)]
         if self.best is not None:
             opponents.append((BEST, 3, NETWORK, self.best[1]))
@@ -113,10 +115,7 @@ class TrainingEvaluator:
                                 jax.random.fold_in(jax.random.fold_in(key, iteration), index))
             standings.add_match(2, index, games)
             self.last_games.append((name, games))
-            counts = np.bincount(games.outcome, minlength=3) / len(games.outcome)
-            metrics[f"eval/vs_{name}/win"] = float(counts[FIRST_WINS])
-            metrics[f"eval/vs_{name}/draw"] = float(counts[DRAW])
-            metrics[f"eval/vs_{name}/loss"] = float(counts[SECOND_WINS])
+            metrics.update(_results(f"eval/vs_{name}", games))
         fit = elo_of(standings, "random")
         metrics[BEST_METRIC] = float(fit.ratings[2])
         metrics["eval/elo_ci95_low"] = float(fit.ci95_low[2])
@@ -132,3 +131,10 @@ class TrainingEvaluator:
         metrics["eval/best_elo"] = self.best[0]
         metrics["eval/seconds"] = time.perf_counter() - started
         return metrics
+
+
+def _results(prefix: str, games: MatchGames) -> dict[str, float]:
+    """The first player's shares of wins, draws and losses in a match, as PREFIX/win|draw|loss."""
+    counts = np.bincount(games.outcome, minlength=3) / len(games.outcome)
+    return {f"{prefix}/win": float(counts[FIRST_WINS]), f"{prefix}/draw": float(counts[DRAW]),
+            f"{prefix}/loss": float(counts[SECOND_WINS])}
