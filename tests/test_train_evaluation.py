@@ -86,7 +86,7 @@ def test_every_evaluation_keeps_its_games_as_kif_and_one_in_tensorboard(evaluate
                                                     "game_vs_best"}
 
 
-def test_evaluated_checkpoints_carry_their_elo_and_the_best_is_marked(evaluated_run):
+def test_evaluated_checkpoints_carry_their_elo(evaluated_run):
     config = load_config(evaluated_run / run_directory.CONFIG_FILE)
     manager = checkpoint.open_manager(evaluated_run, config)
     records = {r["iteration"]: r for r in read_metrics(evaluated_run)}
@@ -95,9 +95,45 @@ def test_evaluated_checkpoints_carry_their_elo_and_the_best_is_marked(evaluated_
     for step in steps:
         assert manager.metrics(step)[BEST_METRIC] == pytest.approx(
             records[step]["eval/elo"])
-    best = manager.best_step()
-    assert records[best]["eval/elo"] == max(r["eval/elo"] for r in records.values())
     manager.close()
+
+
+def test_the_best_checkpoint_is_the_network_the_evaluation_played_as_best(evaluated_run):
+    """The last evaluation (after the resume, so its best came back from disk) played its games
+    against "best" with the network of the checkpoint of the last earlier evaluation that set a
+    new best: replayed by cshogi, every move of that side after the random opening is the argmax
+    of that checkpoint's network, loaded as `--which best` loads one."""
+    import cshogi
+    import cshogi.KIF
+    import jax
+
+    import shogi_jax as sj
+    from shogi_jax.play.network import load_network
+    from shogi_jax.play.players import Player
+
+    config = load_config(evaluated_run / run_directory.CONFIG_FILE)
+    records = read_metrics(evaluated_run)
+    last = records[-1]["iteration"]
+    best_step = max(r["iteration"] for r in records
+                    if r["iteration"] < last and r.get("eval/new_best") == 1.0)
+    network = load_network(evaluated_run, step=best_step)
+    act = jax.jit(Player("best", "policy", network.model).act)
+    games = sorted((evaluated_run / run_directory.EVAL_GAMES_DIR
+                    / f"iteration_{last:06d}").glob("vs_best_*.kifu"))
+    checked = 0
+    for path in games:
+        parsed = cshogi.KIF.Parser.parse_file(str(path))
+        best_color = parsed.names.index("best")
+        board = cshogi.Board()
+        for ply, move in enumerate(parsed.moves):
+            if ply >= config.evaluation.random_opening_plies and board.turn == best_color:
+                state = sj.from_sfen(board.sfen())
+                played = sj.action_to_usi(state, int(act(network.params, state,
+                                                         jax.random.PRNGKey(0))))
+                assert played == cshogi.move_to_usi(move), (path.name, ply)
+                checked += 1
+            board.push(move)
+    assert checked > 0
 
 
 def test_a_failing_evaluation_is_logged_and_training_goes_on(capsys):
