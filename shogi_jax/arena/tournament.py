@@ -117,8 +117,8 @@ def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = Non
         first, second = players[i], players[j]
         if compiled_for not in (None, (first.player, second.player)):
             # A match compiles a program per pair of players (names aside), and XLA's CPU code
-            # stays mapped until dropped: about 1,300 memory maps a program, so a 15-player round
-            # robin died after 70 pairings at Linux's 65,530 (LLVM: "Cannot allocate memory").
+            # stays mapped until dropped: a long round robin runs out of memory maps otherwise
+            # (docs/findings.md).
             jax.clear_caches()
         compiled_for = (first.player, second.player)
 
