@@ -91,29 +91,24 @@ def model_of(meta: dict) -> ModelConfig:
         raise CheckpointError(f"the stored config names no usable network: {error}") from None
 
 
-def abstract_params(model: ModelConfig):
-    """The shapes of `model`'s parameters, placed on this process's first device, whatever
-    devices wrote the checkpoint (a pod's checkpoint on a laptop: the sharding in the
-    checkpoint's metadata names devices this machine may lack)."""
-    here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    shapes = jax.eval_shape(lambda: make_model(model).init(jax.random.key(0),
-                                                           sj.observe(sj.init())[None]))
-    return jax.tree_util.tree_map(
-        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=here), shapes)
-
-
 def _restore_network(manager: ocp.CheckpointManager, step: int) -> Network:
+    """The params and iteration of checkpoint `step`, read alone (Orbax's partial restore) and
+    placed on this process's first device, whatever devices wrote the checkpoint (a pod's
+    checkpoint on a laptop: its sharding metadata names devices this machine may lack)."""
     model = model_of(stored_meta(manager, step))
-    target = {"params": abstract_params(model),
-              "iteration": jax.ShapeDtypeStruct((), np.int32, sharding=jax.sharding
-                                                .SingleDeviceSharding(jax.local_devices()[0]))}
+    here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    shapes = {"params": jax.eval_shape(lambda: make_model(model).init(
+                  jax.random.key(0), sj.observe(sj.init())[None])),
+              "iteration": jax.ShapeDtypeStruct((), np.int32)}
+    target = jax.tree_util.tree_map(
+        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=here), shapes)
     restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
         item=target, restore_args=ocp.checkpoint_utils.construct_restore_args(target),
         partial_restore=True)))["state"]
     return Network(model, restored["params"], int(restored["iteration"]))
 
 
-def open_read_only(run_dir: str | os.PathLike[str]) -> ocp.CheckpointManager:
+def _open_read_only(run_dir: str | os.PathLike[str]) -> ocp.CheckpointManager:
     directory = Path(run_dir) / CHECKPOINT_DIR
     if not directory.is_dir():
         raise CheckpointError(f"'{run_dir}' is not a training run directory (no checkpoints)")
@@ -128,7 +123,7 @@ def load_network(run_dir: str | os.PathLike[str], *, which: str = "latest",
     never the run directory's config.yaml, which a later session may have changed."""
     if which not in WHICH:
         raise CheckpointError(f"which = {which!r}: expected one of {', '.join(WHICH)}")
-    manager = open_read_only(run_dir)
+    manager = _open_read_only(run_dir)
     try:
         if step is None and which == "latest":
             candidates = sorted(manager.all_steps(), reverse=True)
