@@ -41,6 +41,7 @@ from typing import Callable, Iterable, Optional, Sequence, TextIO
 
 import bench_env  # the env cells are bench_env's measurement: the same loop, picker and timing
 import jax
+import numpy as np
 from bench_common import (
     compile_timed,
     machine_info,
@@ -120,8 +121,9 @@ def measure_train(cell: dict, iterations: int) -> dict:
                          else cell["config"], cell["overrides"])
     trainer = make_trainer(config)
     state = init_train_state(config, trainer)
-    compiled, compile_s = compile_timed(make_train_step(config, trainer), state)
-    seconds = median_iteration_seconds(compiled, state, iterations)
+    compiled, compile_s = compile_timed(make_train_step(config, trainer), state, np.float32(0))
+    seconds = median_iteration_seconds(lambda state: compiled(state, np.float32(0)), state,
+                                       iterations)
     steps = env_steps(config, config.train.iterations_per_dispatch)
     return {"games": config.env.num_games, "rollout_length": config.env.rollout_length,
             "model": f"{config.model.blocks}x{config.model.channels} {config.model.dtype}",

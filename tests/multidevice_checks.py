@@ -50,7 +50,7 @@ def train_on(devices: int, overrides=TRAIN_OVERRIDES):
     step = make_train_step(config, trainer, mesh)
     records = []
     for _ in range(ITERATIONS):
-        state, metrics = step(state)
+        state, metrics = step(state, np.float32(0))
         records.append({name: float(np.asarray(value)[0]) for name, value in metrics.items()})
     return state, records
 
@@ -136,7 +136,8 @@ def check_collectives() -> dict:
     config = load_config(SMOKE, TRAIN_OVERRIDES)  # the programs check_train ran (cache hits)
     trainer = make_trainer(config)
     abstract_state = jax.eval_shape(lambda: init_train_state(config, trainer))
-    iteration = make_train_step(config, trainer, mesh).lower(abstract_state).compile()
+    iteration = make_train_step(config, trainer, mesh).lower(abstract_state,
+                                                              np.float32(0)).compile()
 
     greedy, random = Player("greedy", "greedy"), Player("random", "random")
     match_games, _ = start_states([STARTPOS_SFEN], 16, max_plies=64, impasse=True)

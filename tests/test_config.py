@@ -275,7 +275,7 @@ def test_warm_up_must_end_before_the_run_does(schedule):
     config = config_from_dict(raw)
     # The accepted pair builds its schedule (the refused one crashed there, after the run
     # directory was written).
-    schedule_fn = make_trainer(config).schedule
+    schedule_fn = make_trainer(config).schedule  # the warm-up
     assert float(schedule_fn(10 * config.ppo.epochs * config.ppo.minibatches)) == pytest.approx(
         config.ppo.learning_rate)
 
@@ -370,6 +370,7 @@ def test_network_hash_follows_network_shape_only():
     assert config_hash_of_network(with_model(channels=64)) != base_hash
     assert config_hash_of_network(with_model(dtype="bfloat16")) == base_hash
     assert config_hash_of_network(with_model(value_head="wdl")) != base_hash
+    assert config_hash_of_network(with_model(value_planes=8)) != base_hash
     different_training = dataclasses.replace(base, ppo=PPOConfig(learning_rate=1e-3, epochs=9))
     assert config_hash_of_network(different_training) == base_hash
 

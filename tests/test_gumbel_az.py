@@ -253,7 +253,17 @@ def test_value_targets_and_the_update(az_iteration):
     # The mates' plies are known wins for their movers; the other games outlive the rollout.
     np.testing.assert_array_equal(np.asarray(known)[0], [True, True, False, False])
     np.testing.assert_array_equal(np.asarray(target)[0], [1.0, 1.0, 0.0, 0.0])
-    assert float(metrics["az/value_known"]) == pytest.approx(2 / (4 * config.env.rollout_length))
+    # The update's targets are the bootstrapped ones (the default): every ply has one, and the
+    # mates' plies keep their outcome.
+    assert config.gumbel_az.value_target == "bootstrap"
+    assert float(metrics["az/value_known"]) == 1.0
+    bootstrapped = gumbel_az.bootstrapped_targets(
+        transitions.reward, transitions.done, transitions.root_value,
+        td_lambda=config.gumbel_az.value_lambda)
+    np.testing.assert_array_equal(np.asarray(bootstrapped)[0, :2], [1.0, 1.0])
+    # Every game in flight at the end: its last ply's target is that ply's own root value.
+    going = np.asarray(transitions.root_value)[-1]
+    np.testing.assert_allclose(np.asarray(bootstrapped)[-1], going, rtol=1e-6)
     for name in ("loss/policy", "loss/value", "loss/total", "az/policy_kl", "optim/grad_norm"):
         assert np.isfinite(float(metrics[name])), name
     moved = [float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(

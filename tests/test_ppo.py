@@ -16,9 +16,9 @@ from shogi_jax.train.ppo import (
     applied_learning_rate,
     approx_kl,
     compute_gae,
-    learning_rate_schedule,
     make_optimizer,
     ppo_loss,
+    warmup_schedule,
     wdl_returns,
 )
 
@@ -468,44 +468,13 @@ def test_ppo_loss_clip_fraction_and_policy_loss_by_hand():
 
 # ---------------------------------------------------------------- schedules and optimizer
 
-LR = 1e-3
-SCHEDULE_CASES = [
-    ("constant", 0, 100, {0: LR, 7: LR, 10_000: LR}),
-    ("constant", 10, 100, {0: 0.0, 5: 0.5 * LR, 10: LR, 500: LR}),
-    ("linear", 0, 100, {0: LR, 25: 0.75 * LR, 100: 0.0, 150: 0.0}),
-    # warm-up to step 10, then 100 steps of decay: halfway at 60
-    ("linear", 10, 110, {0: 0.0, 5: 0.5 * LR, 10: LR, 35: 0.75 * LR, 60: 0.5 * LR, 110: 0.0}),
-    # 0.5 * (1 + cos(pi * 25 / 100)) = 0.85355339
-    ("cosine", 0, 100, {0: LR, 25: 0.85355339 * LR, 50: 0.5 * LR, 100: 0.0, 200: 0.0}),
-    ("cosine", 10, 110, {0: 0.0, 5: 0.5 * LR, 10: LR, 35: 0.85355339 * LR, 60: 0.5 * LR,
-                         110: 0.0}),
-]
-
-
-@pytest.mark.parametrize("kind, warmup_steps, total_steps, expected", SCHEDULE_CASES)
-def test_learning_rate_schedule(kind, warmup_steps, total_steps, expected):
-    schedule = learning_rate_schedule(kind, learning_rate=LR, warmup_steps=warmup_steps,
-                                      total_steps=total_steps)
-    for step, lr in expected.items():
-        assert float(schedule(step)) == pytest.approx(lr, rel=1e-5, abs=1e-10), step
-
-
-def test_learning_rate_schedule_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="exponential"):
-        learning_rate_schedule("exponential", learning_rate=LR, warmup_steps=0, total_steps=10)
-    with pytest.raises(ValueError):
-        learning_rate_schedule("cosine", learning_rate=LR, warmup_steps=10, total_steps=10)
-    with pytest.raises(ValueError):
-        learning_rate_schedule("linear", learning_rate=LR, warmup_steps=-1, total_steps=10)
-
-
 def test_make_optimizer_logs_learning_rate_and_matches_plain_chain():
-    schedule = learning_rate_schedule("linear", learning_rate=1e-2, warmup_steps=0, total_steps=4)
+    schedule = warmup_schedule(learning_rate=1e-2, warmup_steps=4)
     optimizer = make_optimizer(schedule, max_grad_norm=1.0)
     plain = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
     params = {"w": jnp.asarray([1.0, -2.0, 3.0])}
     state, plain_state = optimizer.init(params), plain.init(params)
-    assert float(applied_learning_rate(state)) == pytest.approx(1e-2)
+    assert float(applied_learning_rate(state)) == pytest.approx(0.0)
     rng = np.random.default_rng(8)
     for step in range(3):
         grads = {"w": jnp.asarray(rng.normal(scale=10.0, size=3), jnp.float32)}  # norm > 1: clipped
@@ -513,8 +482,8 @@ def test_make_optimizer_logs_learning_rate_and_matches_plain_chain():
         plain_updates, plain_state = plain.update(grads, plain_state, params)
         np.testing.assert_allclose(np.asarray(updates["w"]), np.asarray(plain_updates["w"]),
                                    rtol=1e-6)
-        # The rate applied by update `step` is schedule(step) = 1e-2 * (1 - step / 4).
-        assert float(applied_learning_rate(state)) == pytest.approx(1e-2 * (1 - step / 4))
+        # The rate applied by update `step` is schedule(step) = 1e-2 * step / 4 (warming up).
+        assert float(applied_learning_rate(state)) == pytest.approx(1e-2 * step / 4)
 
 
 # ---------------------------------------------------------------- sampling
@@ -566,19 +535,18 @@ def test_minibatches_deal_every_ply_of_every_game_once():
     assert (again != plies).any()
 
 
-def test_target_kl_skips_the_update_that_trips_it_and_the_schedule_still_ends():
+def test_target_kl_skips_the_update_that_trips_it_and_the_warm_up_still_counts():
     """E=1 x M=4 updates of one parameter w with a stop metric of |w - w0| (how far the updates
     have moved it): the first update (metric 0) is applied, the second sees a metric above the
     target and is skipped with all that follow. The logged skips are [0, 1, 1, 1]; w is one
-    Adam step from w0; Adam's step count stays 1 while the schedule's count reaches 4, its
-    end."""
+    Adam step from w0; Adam's step count stays 1 while the schedule's count reaches 4."""
     from shogi_jax.train.config import config_from_dict
     from shogi_jax.train.state import Trainer
     from shogi_jax.train.updates import minibatch_updates
 
     config = config_from_dict({"env": {"num_games": 2, "rollout_length": 4},
                                "ppo": {"epochs": 1, "minibatches": 4}})
-    schedule = learning_rate_schedule("linear", learning_rate=0.1, warmup_steps=0, total_steps=4)
+    schedule = warmup_schedule(learning_rate=0.1, warmup_steps=0)
     trainer = Trainer(model=None, optimizer=make_optimizer(schedule, max_grad_norm=10.0),
                       schedule=schedule)
     w0 = 1.0
@@ -597,7 +565,7 @@ def test_target_kl_skips_the_update_that_trips_it_and_the_schedule_still_ends():
     assert float(metrics["moved"]) == pytest.approx(3 * 0.1 / 4, rel=1e-5)  # 0, then 0.1 x 3
     # Adam's first step moves w by the learning rate (0.1, towards 3).
     assert float(new_params["w"]) == pytest.approx(w0 + 0.1, rel=1e-5)
-    assert int(opt_state.count) == 4 and float(schedule(opt_state.count)) == 0.0
+    assert int(opt_state.count) == 4
     inner_counts = [int(x) for x in jax.tree_util.tree_leaves(opt_state.inner_state)
                     if jnp.issubdtype(x.dtype, jnp.integer)]
     assert inner_counts == [1]

@@ -1,5 +1,6 @@
-"""Material shaping: the balance, the potential-based term of a ply and the annealed weight against
-hand-counted numbers; inside a rollout against cshogi's boards; the advantages it makes."""
+"""Material shaping: the balance and the potential-based term of a ply against hand-counted
+numbers (the annealed weight: test_budget.py); inside a rollout against cshogi's boards; the
+advantages it makes."""
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -8,7 +9,7 @@ from cshogi_material import UNPROMOTED_POINTS, balance
 
 import shogi_jax as sj
 from shogi_jax.rules.material import material_balance
-from shogi_jax.train.shaping import material_weight, potential_difference
+from shogi_jax.train.shaping import potential_difference
 
 # The full tier (python -m pytest -m ""): this module compiles shaped rollouts.
 pytestmark = pytest.mark.slow
@@ -51,15 +52,6 @@ def test_the_discount_weighs_the_position_after_and_a_finished_game_has_no_poten
     assert bool(mated.terminated)
     for gamma in (1.0, 0.9):
         assert float(potential_difference(mate, mated, jnp.float32(0.5), gamma)) == -0.5 * 9
-
-
-@pytest.mark.parametrize("steps, expected", [(0, 0.2), (500, 0.1), (1000, 0.0), (5000, 0.0)])
-def test_weight_anneals_linearly_to_zero(steps, expected):
-    assert float(material_weight(0.2, 1000, jnp.float32(steps))) == pytest.approx(expected)
-
-
-def test_weight_is_constant_without_annealing():
-    assert float(material_weight(0.3, 0, jnp.float32(10**6))) == pytest.approx(0.3)
 
 
 def test_promotion_scores_only_when_promotions_count():

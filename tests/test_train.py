@@ -253,7 +253,8 @@ def test_an_update_with_a_wdl_head_fits_win_draw_loss_targets(algorithm):
 
     overrides = SHORT_GAMES + ["model.value_head=wdl", "ppo.minibatches=1"]
     config = load_config(SMOKE, overrides + ([] if algorithm == "ppo" else
-                                             ["algorithm=gumbel_az"]))
+                                             ["algorithm=gumbel_az",
+                                              "gumbel_az.value_target=outcome"]))
     trainer = make_trainer(config)
     state = init_train_state(config, trainer)
     if algorithm == "ppo":

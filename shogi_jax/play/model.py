@@ -24,7 +24,6 @@ from shogi_jax.rules.board import NUM_ACTION_PLANES, NUM_ACTIONS
 COMPUTE_DTYPES = ("float32", "bfloat16")
 VALUE_HEADS = ("scalar", "wdl")
 
-_VALUE_PLANES = 2  # 1x1 conv channels feeding the value head's dense layers
 _SE_REDUCTION = 4  # squeeze-excitation bottleneck: channels // 4
 
 
@@ -34,6 +33,8 @@ class ModelConfig:
     channels: int = setting(32, "channels per conv layer", POSITIVE)
     squeeze_excitation: bool = setting(False, "squeeze-excitation in each residual block")
     value_hidden: int = setting(64, "hidden units of the value head", POSITIVE)
+    value_planes: int = setting(2, "1x1 conv channels the value head reads from the trunk",
+                                POSITIVE)
     value_head: str = setting("scalar", "scalar: a tanh value, squared error; wdl: win/draw/loss "
                                         "logits (value = P(win) - P(loss)), cross-entropy",
                               one_of(VALUE_HEADS))
@@ -88,6 +89,7 @@ class ActorCritic(nn.Module):
     value_hidden: int
     dtype: jnp.dtype
     value_head: str = "scalar"
+    value_planes: int = 2
 
     @nn.compact
     def __call__(self, observation, with_wdl: bool = False):
@@ -113,7 +115,7 @@ class ActorCritic(nn.Module):
         # [B, file, rank, plane] -> [B, plane, file, rank] -> action = plane * 81 + 9 * file + rank
         logits = jnp.transpose(policy, (0, 3, 1, 2)).reshape(policy.shape[0], NUM_ACTIONS)
 
-        value = nn.relu(nn.Conv(_VALUE_PLANES, (1, 1), dtype=jnp.float32,
+        value = nn.relu(nn.Conv(self.value_planes, (1, 1), dtype=jnp.float32,
                                 param_dtype=jnp.float32)(x))
         value = value.reshape(value.shape[0], -1)
         value = nn.relu(nn.Dense(self.value_hidden, dtype=jnp.float32,
@@ -135,4 +137,4 @@ def make_model(config: ModelConfig) -> ActorCritic:
     return ActorCritic(blocks=config.blocks, channels=config.channels,
                        squeeze_excitation=config.squeeze_excitation,
                        value_hidden=config.value_hidden, dtype=jnp.dtype(config.dtype),
-                       value_head=config.value_head)
+                       value_head=config.value_head, value_planes=config.value_planes)

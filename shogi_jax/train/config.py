@@ -19,6 +19,7 @@ from shogi_jax.host.settings import (
     NON_NEGATIVE,
     NONE_OR_NON_NEGATIVE,
     NONE_OR_POSITIVE,
+    NONE_OR_UNIT_INTERVAL,
     POSITIVE,
     POSITIVE_EVEN,
     UNIT_INTERVAL,
@@ -37,6 +38,7 @@ from shogi_jax.play.model import ModelConfig
 
 LR_SCHEDULES = ("constant", "linear", "cosine")
 ALGORITHMS = ("ppo", "gumbel_az")
+AZ_VALUE_TARGETS = ("bootstrap", "outcome")
 POOL_SAMPLING = ("recency", "rating", "uniform")
 
 
@@ -55,8 +57,9 @@ class EnvConfig:
 @dataclass(frozen=True)
 class PPOConfig:
     learning_rate: float = setting(3e-4, "Adam step size (peak, after warm-up)", POSITIVE)
-    lr_schedule: str = setting("constant", "decay to 0 over train.iterations, or none",
-                               one_of(LR_SCHEDULES))
+    lr_schedule: str = setting("constant", "decay to 0 over the run's budget "
+                                           "(train.iterations, or train.time_limit_minutes), "
+                                           "or none", one_of(LR_SCHEDULES))
     warmup_iterations: int = setting(0, "linear warm-up from 0 over this many iterations",
                                      NON_NEGATIVE)
     epochs: int = setting(4, "passes over each iteration's B x T samples", POSITIVE)
@@ -64,6 +67,13 @@ class PPOConfig:
                                   "(T % M == 0)", POSITIVE)
     gamma: float = setting(0.99, "discount per ply", UNIT_INTERVAL)
     gae_lambda: float = setting(0.95, "GAE lambda", UNIT_INTERVAL)
+    value_gamma: Optional[float] = setting(None, "the value head's discount per ply (None: "
+                                                 "gamma); 1 predicts the game's result, as the "
+                                                 "search backs terminal rewards up",
+                                           NONE_OR_UNIT_INTERVAL)
+    value_lambda: Optional[float] = setting(None, "the lambda of the value head's "
+                                                  "lambda-returns (None: gae_lambda)",
+                                            NONE_OR_UNIT_INTERVAL)
     clip_eps: float = setting(0.2, "PPO ratio clip", POSITIVE)
     value_clip_eps: Optional[float] = setting(None, "None: unclipped value loss",
                                               NONE_OR_POSITIVE)
@@ -72,6 +82,13 @@ class PPOConfig:
     max_grad_norm: float = setting(1.0, "global-norm gradient clip", POSITIVE)
     normalize_advantages: bool = setting(True, "per minibatch")
     target_kl: Optional[float] = setting(None, "None: no early stop", NONE_OR_POSITIVE)
+
+    @property
+    def value_discount(self) -> tuple[float, float]:
+        """(gamma, lambda) of the value head's targets: value_gamma and value_lambda, each
+        defaulting to the policy's gamma and gae_lambda."""
+        return (self.gamma if self.value_gamma is None else self.value_gamma,
+                self.gae_lambda if self.value_lambda is None else self.value_lambda)
 
 
 @dataclass(frozen=True)
@@ -92,7 +109,14 @@ class GumbelAZConfig:
                                      "improved policy; later plies play the search's choice "
                                      "(its argmax under the root's Gumbel noise)",
                                  NON_NEGATIVE)
-    value_coef: float = setting(1.0, "weight of the value loss (outcome targets)", NON_NEGATIVE)
+    value_coef: float = setting(1.0, "weight of the value loss", NON_NEGATIVE)
+    value_target: str = setting("bootstrap", "bootstrap: every ply gets a target, the outcome "
+                                             "or the search's root values ahead in its game; "
+                                             "outcome: only plies whose game ends within the "
+                                             "rollout", one_of(AZ_VALUE_TARGETS))
+    value_lambda: float = setting(1.0, "bootstrap's TD(lambda): 1 takes the outcome or the "
+                                       "last root value in the rollout, 0 the next ply's",
+                                  UNIT_INTERVAL)
 
 
 @dataclass(frozen=True)
@@ -103,6 +127,11 @@ class RewardShapingConfig:
                                      NON_NEGATIVE)
     anneal_env_steps: int = setting(0, "the weight falls linearly to 0 by this many env steps",
                                     NON_NEGATIVE)
+    anneal_budget: Optional[float] = setting(None, "instead of anneal_env_steps: the weight "
+                                                   "falls linearly to 0 by this share of the "
+                                                   "run's budget (train.iterations, or "
+                                                   "train.time_limit_minutes)",
+                                             NONE_OR_POSITIVE)
     count_promotions: bool = setting(False, "false: promoted pieces score as unpromoted "
                                             "(captures only)")
 
@@ -230,6 +259,18 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"reward_shaping.material_weight = {config.reward_shaping.material_weight} is for "
             "algorithm: ppo only (gumbel_az's value targets are the game outcomes): set it to 0")
+    if (config.algorithm == "gumbel_az" and config.gumbel_az.value_target == "bootstrap"
+            and config.model.value_head == "wdl"):
+        raise ConfigError(
+            "gumbel_az.value_target = bootstrap gives scalar targets (the search's values), "
+            "which a model.value_head = wdl cannot fit as win/draw/loss classes: use "
+            "value_head scalar, or value_target outcome")
+    shaping = config.reward_shaping
+    if shaping.anneal_budget is not None and shaping.anneal_env_steps:
+        raise ConfigError(
+            f"reward_shaping.anneal_budget = {shaping.anneal_budget} and "
+            f"reward_shaping.anneal_env_steps = {shaping.anneal_env_steps} both set when the "
+            "anneal ends: keep one (set the other to null / 0)")
     distributed = config.distributed
     explicit = [key for key in ("coordinator_address", "num_processes", "process_id")
                 if getattr(distributed, key) is not None]
@@ -267,15 +308,19 @@ def save_config(config: Config, path: str | os.PathLike[str]) -> None:
     path.write_text(config_yaml(config), encoding="utf-8")
 
 
+# Model keys added after checkpoints existed, with the value every earlier network had.
+_LATER_MODEL_KEYS = {"value_head": "scalar", "value_planes": 2}
+
+
 def config_hash_of_network(config: Config) -> str:
     """Short stable digest of the network shape, to refuse checkpoints of another network.
 
     `dtype` is left out: it is only the compute dtype, parameters are stored in float32 either way.
-    So is `value_head` while it is the default scalar head: the key came later, and checkpoints
-    written before it keep their hash.
+    So are the keys that came later while they hold the shape networks had before them
+    (`value_head` scalar, `value_planes` 2): checkpoints written before them keep their hash.
     """
     shape = {key: value for key, value in dataclasses.asdict(config.model).items()
-             if key != "dtype" and not (key == "value_head" and value == "scalar")}
+             if key != "dtype" and _LATER_MODEL_KEYS.get(key, object()) != value}
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -5,9 +5,12 @@ then learns
   - its policy from the search's improved policy (softmax of the prior logits plus the completed
     Q-values, mctx's `action_weights`): cross-entropy over the legal actions;
   - its value from the game's outcome for the side to move: squared error.
-A rollout of T plies holds the outcome only of the games that end within it: a ply whose game
-goes on past the rollout has no value target (`known` False), as in pgx's AlphaZero example.
-Longer rollouts give more plies a target; its policy target is used either way.
+A rollout of T plies holds the outcome only of the games that end within it. With
+`value_target: outcome` a ply whose game goes on past the rollout has no value target (`known`
+False), as in pgx's AlphaZero example: at 32 plies a rollout, only 5-7% of the plies got one and
+the value learned nothing (docs/findings.md). With `value_target: bootstrap` (the default) every
+ply gets one: the outcome where the game ends within the rollout, otherwise the search's root
+values ahead in the same game, mixed TD(lambda)-style (`bootstrapped_targets`).
 
 Shapes: T rollout steps, B games, N = T * B flattened samples, A = `NUM_ACTIONS` (2187) actions.
 """
@@ -70,6 +73,39 @@ def outcome_targets(reward, done):
     no_outcome = (jnp.zeros_like(reward[0]), jnp.zeros_like(done[0]))
     _, (targets, known) = jax.lax.scan(backward, no_outcome, (reward, done), reverse=True)
     return targets, known
+
+
+def bootstrapped_targets(reward, done, root_value, *, td_lambda):
+    """A value target for every ply: the outcome where the game ends within the rollout,
+    otherwise the search's root values of the later plies of the same game, TD(lambda)-mixed.
+
+    reward, root_value: float[T, B] (root_value_t: the search's value of s_t for its mover);
+    done: bool[T, B]. Returns float32[T, B]:
+
+        target_t = reward_t                                                 if done_t
+                 = -((1 - lambda) x root_value_{t+1} + lambda x target_{t+1})    otherwise
+        target_{T-1} = root_value_{T-1}   (not done: the rollout's last ply has nothing ahead)
+
+    At lambda = 1 a ply's target is the outcome, or the root value of its game's last ply in
+    the rollout (signed for this ply's mover); at lambda = 0 the next ply's root value. The
+    search backs terminal rewards up undiscounted, and so does this target. A game cut by the
+    move limit is a draw by the rules (target 0 on its last ply).
+    """
+    chex.assert_rank(reward, 2)
+    chex.assert_equal_shape([reward, done, root_value])
+    reward, root_value = (jnp.asarray(x, jnp.float32) for x in (reward, root_value))
+
+    def backward(carry, step):
+        next_target, next_root_value = carry
+        reward_t, done_t, root_value_t = step
+        ahead = (1.0 - td_lambda) * next_root_value + td_lambda * next_target
+        target = jnp.where(done_t, reward_t, -ahead)
+        return (target, root_value_t), target
+
+    # Seen from ply T-1: "-ahead" is then its own root value.
+    last = -root_value[-1]
+    _, targets = jax.lax.scan(backward, (last, last), (reward, done, root_value), reverse=True)
+    return targets
 
 
 def az_loss(logits, values, batch: AZBatch, *, value_coef, wdl_logits=None):

@@ -17,7 +17,7 @@ from jax.sharding import Mesh
 import shogi_jax as sj
 from shogi_jax.host import parallel
 from shogi_jax.play import wdl
-from shogi_jax.train import pool, shaping
+from shogi_jax.train import budget, pool
 from shogi_jax.train.config import Config
 from shogi_jax.train.pool import Pool
 from shogi_jax.train.rollout import PoolTally, rollout, search_rollout
@@ -30,24 +30,28 @@ from shogi_jax.train.state import (
 from shogi_jax.train.updates import az_update, ppo_targets, ppo_update, scan_or_unroll
 
 
-def train_iteration(config: Config, trainer: Trainer, state: TrainState,
+def train_iteration(config: Config, trainer: Trainer, state: TrainState, time_spent=0.0,
                     mesh: Mesh | None = None, *, platform: str | None = None):
-    """TrainState -> (TrainState, metrics: dict of float32[] for this iteration). `mesh`: the
-    devices the games are split over (None: one device); `platform`: the one the iteration is
-    compiled for (default: that of `mesh`'s devices, or of the default device)."""
+    """TrainState -> (TrainState, metrics: dict of float32[] for this iteration). time_spent:
+    float32[], the share of train.time_limit_minutes gone (budget.time_share; 0 without a time
+    limit); `mesh`: the devices the games are split over (None: one device); `platform`: the one
+    the iteration is compiled for (default: that of `mesh`'s devices, or of the default
+    device)."""
     platform = platform or parallel.platform_of(mesh)
     key, rollout_key, update_key = jax.random.split(state.key, 3)
+    spent = budget.share_spent(config, state.iteration, time_spent)
+    lr_decay = budget.learning_rate_decay(config.ppo.lr_schedule, spent)
     if config.algorithm == "gumbel_az":
         games, transitions, tallies = search_rollout(config, trainer.model, state.params,
                                                      state.games, rollout_key, mesh)
         params, opt_state, metrics = az_update(config, trainer, state.params, state.opt_state,
-                                               transitions, update_key, platform=platform)
+                                               transitions, update_key, platform=platform,
+                                               lr_decay=lr_decay)
         metrics["rollout/mean_value"] = jnp.mean(transitions.root_value)
     else:
-        weight = shaping.material_weight(
-            config.reward_shaping.material_weight, config.reward_shaping.anneal_env_steps,
-            state.iteration.astype(jnp.float32) * (config.env.num_games
-                                                   * config.env.rollout_length))
+        weight = budget.shaping_weight(
+            config, state.iteration.astype(jnp.float32) * (config.env.num_games
+                                                           * config.env.rollout_length), spent)
         opponent_params = member = None
         if state.pool is not None:
             # A key of its own (folded from the rollout's), so runs without a pool draw what
@@ -60,7 +64,7 @@ def train_iteration(config: Config, trainer: Trainer, state: TrainState,
             opponent_params)
         params, opt_state, metrics = ppo_update(config, trainer, state.params, state.opt_state,
                                                 transitions, ppo_targets(config, transitions),
-                                                update_key, platform=platform)
+                                                update_key, platform=platform, lr_decay=lr_decay)
         if state.pool is not None:
             new_pool, pool_metrics = _pool_after(config, state.pool, member, pool_tally, params,
                                                  state.iteration + 1)
@@ -70,6 +74,7 @@ def train_iteration(config: Config, trainer: Trainer, state: TrainState,
         if transitions.next_wdl is not None:
             metrics["rollout/mean_draw_probability"] = jnp.mean(
                 transitions.next_wdl[..., wdl.DRAW])
+    metrics["train/budget_spent"] = spent
     finished = jnp.sum(tallies.finished)
     results = jnp.sum(tallies.results, axis=0)
     reasons = jnp.sum(tallies.reasons, axis=0)
@@ -110,21 +115,24 @@ def _pool_after(config: Config, before: Pool, member, pool_tally: PoolTally, par
 
 
 def make_train_step(config: Config, trainer: Trainer, mesh: Mesh | None = None):
-    """A jitted function: TrainState -> (TrainState, metrics with a leading axis of
-    train.iterations_per_dispatch iterations). The input state's buffers are donated. With a
-    mesh, the state keeps its shardings and the metrics come back replicated (global sums)."""
+    """A jitted function: (TrainState, time_spent float32[]) -> (TrainState, metrics with a
+    leading axis of train.iterations_per_dispatch iterations). time_spent: the share of
+    train.time_limit_minutes gone before the call (budget.time_share; 0 without a time limit).
+    The input state's buffers are donated. With a mesh, the state keeps its shardings and the
+    metrics come back replicated (global sums)."""
     per_dispatch = config.train.iterations_per_dispatch
     # The platform of the devices it runs on, not the process's default backend: a CPU mesh in a
     # GPU process gets the CPU's unrolled updates, and the other way round.
     platform = parallel.platform_of(mesh)
 
-    def run(state):
+    def run(state, time_spent):
         return scan_or_unroll(
-            lambda s, _: train_iteration(config, trainer, s, mesh, platform=platform), state,
-            None, length=per_dispatch, platform=platform)
+            lambda s, _: train_iteration(config, trainer, s, time_spent, mesh,
+                                         platform=platform),
+            state, None, length=per_dispatch, platform=platform)
 
     if mesh is None:
         return jax.jit(run, donate_argnums=0)
     shardings = train_state_shardings(config, trainer, mesh)
-    return jax.jit(run, donate_argnums=0, in_shardings=(shardings,),
+    return jax.jit(run, donate_argnums=0, in_shardings=(shardings, parallel.replicated(mesh)),
                    out_shardings=(shardings, parallel.replicated(mesh)))

@@ -15,7 +15,7 @@ from shogi_jax.host import parallel
 from shogi_jax.host.progress import progress_bar
 from shogi_jax.host.settings import ConfigError
 from shogi_jax.host.signals import StopRequest
-from shogi_jax.train import checkpoint
+from shogi_jax.train import budget, checkpoint
 from shogi_jax.train.config import Config
 from shogi_jax.train.iteration import make_train_step
 from shogi_jax.train.periodic import TrainingEvaluator
@@ -53,7 +53,7 @@ def train(config: Config, *, resume: bool = False, quiet: bool = False) -> Train
                  if config.evaluation.every_iterations else None)
 
     started = time.perf_counter()
-    train_step = make_train_step(config, trainer, mesh).lower(state).compile()
+    train_step = make_train_step(config, trainer, mesh).lower(state, np.float32(0)).compile()
     parallel.wait_for_all_processes("compiled the iteration")
     if not quiet:
         print(f"compiled the iteration in {time.perf_counter() - started:.1f} s on {mesh.size} "
@@ -65,7 +65,7 @@ def train(config: Config, *, resume: bool = False, quiet: bool = False) -> Train
     try:
         for _ in range((config.train.iterations - first) // per_dispatch):
             started = time.perf_counter()
-            state, metrics = train_step(state)
+            state, metrics = train_step(state, _time_spent(config, run))
             metrics = jax.device_get(metrics)  # waits for the dispatch
             steps_per_second = env_steps(config, per_dispatch) / (time.perf_counter() - started)
             done = int(state.iteration)
@@ -129,6 +129,16 @@ def _check_time_limit(stop: StopRequest, config: Config, run: RunDirectory) -> N
     limit = config.train.time_limit_minutes
     if limit and not stop.requested and run.session_seconds() >= 60 * limit:
         stop.requested = f"time limit ({limit:g} min)"
+
+
+def _time_spent(config: Config, run: RunDirectory) -> np.float32:
+    """The share of train.time_limit_minutes the run has used (budget.time_share), the same on
+    every process (process 0's clock, in parts per million)."""
+    if not config.train.time_limit_minutes:
+        return np.float32(0)
+    parts = parallel.broadcast_from_main(round(1e6 * budget.time_share(config,
+                                                                        run.wall_seconds())))
+    return np.float32(parts / 1e6)
 
 
 def _evaluate(evaluator: TrainingEvaluator, params, iteration: int, *,

@@ -18,7 +18,6 @@ import optax
 
 from shogi_jax.play import wdl
 from shogi_jax.play.policy import entropy, masked_log_softmax
-from shogi_jax.train.config import LR_SCHEDULES
 
 
 class Transition(NamedTuple):
@@ -216,28 +215,16 @@ def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, ent
     return loss, metrics
 
 
-def learning_rate_schedule(kind, *, learning_rate, warmup_steps, total_steps):
-    """optax.Schedule over optimizer updates: "constant", or "linear" / "cosine" decay to 0 at
-    total_steps; preceded by a linear warm-up from 0 to learning_rate over warmup_steps when that
-    is positive (the decay then spans total_steps - warmup_steps)."""
-    if kind not in LR_SCHEDULES:
-        raise ValueError(f"unknown learning-rate schedule {kind!r}; expected one of {LR_SCHEDULES}")
+def warmup_schedule(*, learning_rate, warmup_steps):
+    """optax.Schedule over optimizer updates: a linear warm-up from 0 to learning_rate over
+    warmup_steps (none at 0), then constant. The decay is the budget's
+    (`budget.learning_rate_decay`), applied to the updates this schedule's rate makes."""
     if warmup_steps < 0:
         raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
-    decay_steps = total_steps - warmup_steps
-    if kind != "constant" and decay_steps <= 0:
-        raise ValueError(f"{kind} schedule needs total_steps ({total_steps}) > warmup_steps "
-                         f"({warmup_steps})")
-    if kind == "constant":
-        main = optax.constant_schedule(learning_rate)
-    elif kind == "linear":
-        main = optax.linear_schedule(learning_rate, 0.0, decay_steps)
-    else:
-        main = optax.cosine_decay_schedule(learning_rate, decay_steps)
     if warmup_steps == 0:
-        return main
-    warmup = optax.linear_schedule(0.0, learning_rate, warmup_steps)
-    return optax.join_schedules([warmup, main], [warmup_steps])
+        return optax.constant_schedule(learning_rate)
+    return optax.join_schedules([optax.linear_schedule(0.0, learning_rate, warmup_steps),
+                                 optax.constant_schedule(learning_rate)], [warmup_steps])
 
 
 def _clipped_adam(learning_rate, max_grad_norm):
@@ -254,8 +241,7 @@ def make_optimizer(schedule, *, max_grad_norm):
 def skipped_update_state(new_state, old_state):
     """The state of an optimizer built by `make_optimizer` after an update that was computed
     but not applied (ppo.target_kl): Adam's moments and step count stay those of `old_state`,
-    while the schedule's count moves on as in `new_state`. The schedule counts update slots, so
-    a run that skips updates still reaches the end of its schedule."""
+    while the schedule's count moves on as in `new_state`: the warm-up counts update slots."""
     return new_state._replace(inner_state=old_state.inner_state)
 
 

@@ -9,7 +9,8 @@ cannot change which policy is best. The value head never sees them: its targets 
 unshaped returns, in the tanh head's [-1, 1]; only the policy's advantages carry the shaping
 (`updates.ppo_targets`): a capture is credited when it is made, not when the game ends.
 
-The weight falls linearly to zero by `anneal_env_steps`. By default a promoted piece counts as
+The weight falls linearly to zero by `anneal_env_steps` or by a share of the run's budget
+(`budget.shaping_weight`). By default a promoted piece counts as
 its unpromoted type, so only captures change material: when promotions scored, self-play learned
 to win by impasse declaration, which does not carry over to real opponents (docs/findings.md).
 """
@@ -19,15 +20,6 @@ import jax.numpy as jnp
 
 from shogi_jax.rules.material import material_balance
 from shogi_jax.rules.state import State
-
-
-def material_weight(base_weight: float, anneal_env_steps: int, env_steps):
-    """float32[]: the shaping weight after `env_steps`: constant when anneal_env_steps is 0,
-    otherwise falling linearly from base_weight to 0 at anneal_env_steps."""
-    if anneal_env_steps == 0:
-        return jnp.float32(base_weight)
-    remaining = 1.0 - env_steps.astype(jnp.float32) / anneal_env_steps
-    return jnp.float32(base_weight) * jnp.clip(remaining, 0.0, 1.0)
 
 
 def potential_difference(before: State, after: State, weight, gamma: float,

@@ -51,13 +51,8 @@ def env_steps(config: Config, iteration: int) -> int:
     return iteration * config.env.num_games * config.env.rollout_length
 
 
-def total_updates(config: Config) -> int:
-    """Optimizer updates over the whole run (the learning-rate schedule's length)."""
-    return config.train.iterations * config.ppo.epochs * config.ppo.minibatches
-
-
 class Trainer(NamedTuple):
-    """The pieces a run is built from: the network, the optimizer and the schedule."""
+    """The pieces a run is built from: the network, the optimizer and its warm-up schedule."""
 
     model: Any
     optimizer: optax.GradientTransformation
@@ -67,10 +62,9 @@ class Trainer(NamedTuple):
 def make_trainer(config: Config) -> Trainer:
     ppo_config = config.ppo
     updates_per_iteration = ppo_config.epochs * ppo_config.minibatches
-    schedule = ppo.learning_rate_schedule(
-        ppo_config.lr_schedule, learning_rate=ppo_config.learning_rate,
-        warmup_steps=ppo_config.warmup_iterations * updates_per_iteration,
-        total_steps=total_updates(config))
+    schedule = ppo.warmup_schedule(
+        learning_rate=ppo_config.learning_rate,
+        warmup_steps=ppo_config.warmup_iterations * updates_per_iteration)
     return Trainer(make_model(config.model),
                    ppo.make_optimizer(schedule, max_grad_norm=ppo_config.max_grad_norm),
                    schedule)

@@ -44,8 +44,8 @@ def minibatch_plies(key, length: int, num_games: int, minibatches: int):
 
 
 def minibatch_updates(config: Config, trainer: Trainer, params, opt_state, observation, samples,
-                      loss_of, key, *, platform: str, stop_metric: str | None = None,
-                      stop_above: float | None = None):
+                      loss_of, key, *, platform: str, lr_decay=1.0,
+                      stop_metric: str | None = None, stop_above: float | None = None):
     """E epochs x M minibatches of gradient steps over T x B samples (`ppo.epochs`,
     `ppo.minibatches`: both algorithms share the optimizer settings). Returns (params, opt_state,
     metrics averaged over the updates).
@@ -57,8 +57,10 @@ def minibatch_updates(config: Config, trainer: Trainer, params, opt_state, obser
     samples, and the result does not depend on the device count. Once a minibatch's
     metrics[stop_metric], measured before its step, exceeds `stop_above`, that update and all
     later ones are skipped (as Stable-Baselines3 stops on target_kl): parameters and optimizer
-    moments are kept, but the learning-rate schedule still counts the skipped updates, so it
-    ends with the run. `platform` decides scanned or unrolled updates.
+    moments are kept, but the warm-up still counts the skipped updates. `lr_decay` (float32[],
+    budget.learning_rate_decay) scales every update: Adam's step is linear in its learning rate,
+    so this is the schedule's rate times the decay. `platform` decides scanned or unrolled
+    updates.
     """
     length, num_games = observation.shape[:2]
 
@@ -79,13 +81,15 @@ def minibatch_updates(config: Config, trainer: Trainer, params, opt_state, obser
         if stop_above is not None:
             stopped = stopped | (metrics[stop_metric] > stop_above)
         updates, new_opt_state = trainer.optimizer.update(grads, opt_state, params)
+        updates = jax.tree_util.tree_map(lambda u: u * lr_decay, updates)
         new_params = optax.apply_updates(params, updates)
         keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
             lambda n, o: jnp.where(stopped, o, n), new, old)
         params = keep(new_params, params)
         opt_state = keep(new_opt_state, ppo.skipped_update_state(new_opt_state, opt_state))
         metrics = dict(metrics, **{"optim/grad_norm": optax.tree.norm(grads),
-                                   "optim/learning_rate": ppo.applied_learning_rate(opt_state),
+                                   "optim/learning_rate": (ppo.applied_learning_rate(opt_state)
+                                                           * lr_decay),
                                    "optim/updates_skipped": stopped.astype(jnp.float32)})
         return (params, opt_state, stopped), metrics
 
@@ -110,27 +114,30 @@ class PPOTargets(NamedTuple):
 
 
 def ppo_targets(config: Config, transitions: ppo.Transition) -> PPOTargets:
-    """GAE over the rollout. The value head's targets are those of the game's own rewards
-    (returns, or their win/draw/loss form for a wdl head: ppo.wdl_returns); with material
-    shaping on, the policy's advantages are those of the rewards plus the shaping terms (see
-    shaping.py)."""
+    """GAE over the rollout. The value head's targets are the lambda-returns of the game's own
+    rewards under ppo.value_discount (returns, or their win/draw/loss form for a wdl head:
+    ppo.wdl_returns); the policy's advantages are GAE under gamma and gae_lambda, of the
+    rewards plus the shaping terms when material shaping is on (see shaping.py)."""
     gae = functools.partial(
         ppo.compute_gae, value=transitions.value, next_value=transitions.next_value,
-        terminated=transitions.terminated, truncated=transitions.truncated,
-        gamma=config.ppo.gamma, gae_lambda=config.ppo.gae_lambda)
-    advantages, returns = gae(transitions.reward)
-    if config.reward_shaping.material_weight > 0:
-        advantages, _ = gae(transitions.reward + transitions.shaping)
+        terminated=transitions.terminated, truncated=transitions.truncated)
+    policy_discount = dict(gamma=config.ppo.gamma, gae_lambda=config.ppo.gae_lambda)
+    value_gamma, value_lambda = config.ppo.value_discount
+    value_discount = dict(gamma=value_gamma, gae_lambda=value_lambda)
+    shaped = config.reward_shaping.material_weight > 0
+    advantages, _ = gae(transitions.reward + transitions.shaping if shaped
+                        else transitions.reward, **policy_discount)
+    _, returns = gae(transitions.reward, **value_discount)
     target_wdl = None
     if config.model.value_head == "wdl":
         target_wdl = ppo.wdl_returns(transitions.reward, transitions.next_wdl,
                                      transitions.terminated, transitions.truncated,
-                                     gamma=config.ppo.gamma, gae_lambda=config.ppo.gae_lambda)
+                                     **value_discount)
     return PPOTargets(advantages, returns, target_wdl)
 
 
 def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
-               targets: PPOTargets, key, *, platform: str | None = None):
+               targets: PPOTargets, key, *, platform: str | None = None, lr_decay=1.0):
     """The PPO epochs over a rollout's T x B transitions (`minibatch_updates`). Returns (params,
     opt_state, metrics). With ppo.target_kl set, the updates stop once a minibatch's approximate
     KL exceeds it. `platform`: the one the update is compiled for (default: the default
@@ -153,15 +160,25 @@ def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
 
     return minibatch_updates(config, trainer, params, opt_state, transitions.observation, samples,
                              loss_of, key, platform=platform or parallel.platform_of(None),
-                             stop_metric="ppo/approx_kl", stop_above=ppo_config.target_kl)
+                             lr_decay=lr_decay, stop_metric="ppo/approx_kl",
+                             stop_above=ppo_config.target_kl)
 
 
 def az_update(config: Config, trainer: Trainer, params, opt_state,
-              transitions: gumbel_az.SearchTransition, key, *, platform: str | None = None):
+              transitions: gumbel_az.SearchTransition, key, *, platform: str | None = None,
+              lr_decay=1.0):
     """The Gumbel AlphaZero updates over a search rollout's T x B plies (`minibatch_updates`):
-    the policy towards the search's improved policy, the value towards the game outcomes (plies
-    whose game outlives the rollout have none). Returns (params, opt_state, metrics)."""
-    value_target, value_known = gumbel_az.outcome_targets(transitions.reward, transitions.done)
+    the policy towards the search's improved policy, the value towards the game outcomes, or
+    the search's values ahead where a game outlives the rollout (gumbel_az.value_target).
+    Returns (params, opt_state, metrics)."""
+    if config.gumbel_az.value_target == "bootstrap":
+        value_target = gumbel_az.bootstrapped_targets(
+            transitions.reward, transitions.done, transitions.root_value,
+            td_lambda=config.gumbel_az.value_lambda)
+        value_known = jnp.ones(value_target.shape, bool)
+    else:
+        value_target, value_known = gumbel_az.outcome_targets(transitions.reward,
+                                                              transitions.done)
     samples = gumbel_az.AZBatch(
         policy_target=transitions.policy_target, value_target=value_target,
         value_known=value_known, legal_action_mask=transitions.legal_action_mask)
@@ -172,4 +189,5 @@ def az_update(config: Config, trainer: Trainer, params, opt_state,
                                  value_coef=config.gumbel_az.value_coef, wdl_logits=wdl_logits)
 
     return minibatch_updates(config, trainer, params, opt_state, transitions.observation, samples,
-                             loss_of, key, platform=platform or parallel.platform_of(None))
+                             loss_of, key, platform=platform or parallel.platform_of(None),
+                             lr_decay=lr_decay)

@@ -1,0 +1,68 @@
+"""Issue 52's value targets, measured: each row trains configs/cpu.yaml (PPO) or
+configs/cpu_az.yaml (gumbel_az) with one change for a fixed number of iterations from seed 0,
+then asks its final network's value who wins engine games (scripts/value_probe.py, counting
+material as the reference) and plays the evaluation games of training.
+
+    python experiments/value_targets/run.py runs/value_targets                  # every row
+    python experiments/value_targets/run.py runs/value_targets --rows ppo_today value_gamma1
+    python experiments/value_targets/run.py runs/value_targets --dry-run        # the commands
+
+Training is counted in iterations, so a row trains to the same network on any machine, however
+loaded; the rows' speed (their wall seconds per iteration) is read from their metrics.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from driver import PYTHON, Runner, absolute  # noqa: E402
+
+PPO, AZ = "configs/cpu.yaml", "configs/cpu_az.yaml"
+# name: (base config, overrides). The PPO rows add one change at a time to the row above.
+ROWS = {
+    "ppo_today": (PPO, []),
+    "value_gamma1": (PPO, ["ppo.value_gamma=1.0"]),
+    "value_gamma1_planes8": (PPO, ["ppo.value_gamma=1.0", "model.value_planes=8"]),
+    "value_gamma1_planes8_coef1": (PPO, ["ppo.value_gamma=1.0", "model.value_planes=8",
+                                         "ppo.value_coef=1.0"]),
+    "az_outcome": (AZ, ["gumbel_az.value_target=outcome"]),
+    "az_bootstrap": (AZ, ["gumbel_az.value_target=bootstrap", "gumbel_az.value_lambda=1.0"]),
+}
+PPO_ITERATIONS = 250   # about 15 minutes of cpu.yaml on the learning bar's machine
+AZ_ITERATIONS = 100
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", help="the folder the rows' run directories go in")
+    parser.add_argument("--rows", nargs="+", choices=sorted(ROWS), default=list(ROWS),
+                        help="the rows to run (default: all)")
+    parser.add_argument("--ppo-iterations", type=int, default=PPO_ITERATIONS)
+    parser.add_argument("--az-iterations", type=int, default=AZ_ITERATIONS)
+    parser.add_argument("--phases", nargs="+", choices=("train", "probe"),
+                        default=["train", "probe"])
+    parser.add_argument("--dry-run", action="store_true", help="print the commands only")
+    args = parser.parse_args(argv)
+    runner = Runner(args.dry_run)
+    out = absolute(args.out)
+    for row in args.rows:
+        config, overrides = ROWS[row]
+        iterations = args.az_iterations if config == AZ else args.ppo_iterations
+        run_dir = out / row
+        if "train" in args.phases:
+            sets = [f"train.iterations={iterations}", "evaluation.every_iterations="
+                    f"{iterations // 2}", f"checkpoint.every_iterations={iterations // 5}",
+                    *overrides]
+            runner.run([PYTHON, "-m", "shogi_jax.train", "--config", config, "--run-dir",
+                        run_dir, "--quiet", *[a for s in sets for a in ("--set", s)]])
+        if "probe" in args.phases:
+            runner.run([PYTHON, "scripts/value_probe.py", run_dir, "--json",
+                        out / f"{row}_probe.json"], tee=True, write_to=out / f"{row}_probe.txt")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
