@@ -120,6 +120,17 @@ class GumbelAZConfig:
 
 
 @dataclass(frozen=True)
+class ExpertConfig:
+    """Expert iteration inside self-play (algorithm: ppo): a tactic chooses the move where it
+    applies, and the policy learns that move by cross-entropy instead of PPO's surrogate."""
+
+    mate_in_one: bool = setting(False, "self-play plays a mate in one wherever there is one "
+                                       "(every legal move tried), and the policy learns it")
+    imitation_coef: float = setting(1.0, "weight of the cross-entropy towards the expert's "
+                                         "moves", NON_NEGATIVE)
+
+
+@dataclass(frozen=True)
 class RewardShapingConfig:
     material_weight: float = setting(0.0, "0: off. Potential per point of the mover's material "
                                           "balance: potential-based shaping of the policy's "
@@ -213,6 +224,7 @@ class Config:
     env: EnvConfig = section(EnvConfig)
     ppo: PPOConfig = section(PPOConfig)
     gumbel_az: GumbelAZConfig = section(GumbelAZConfig)
+    expert: ExpertConfig = section(ExpertConfig)
     reward_shaping: RewardShapingConfig = section(RewardShapingConfig)
     pool: PoolConfig = section(PoolConfig)
     train: TrainConfig = section(TrainConfig)
@@ -265,6 +277,9 @@ def validate(config: Config) -> None:
             "gumbel_az.value_target = bootstrap gives scalar targets (the search's values), "
             "which a model.value_head = wdl cannot fit as win/draw/loss classes: use "
             "value_head scalar, or value_target outcome")
+    if config.expert.mate_in_one and config.algorithm != "ppo":
+        raise ConfigError(f"expert.mate_in_one is for algorithm: ppo only so far, not "
+                          f"{config.algorithm} (its search chooses every move)")
     shaping = config.reward_shaping
     if shaping.anneal_budget is not None and shaping.anneal_env_steps:
         raise ConfigError(

@@ -43,6 +43,9 @@ class Transition(NamedTuple):
     # bool[T, B]: the learner made this move (False on a pool member's moves in the pool games;
     # None without a pool: every move is the learner's).
     trains: Optional[jax.Array] = None
+    # bool[T, B]: a tactic chose this move (expert iteration: the policy imitates it instead of
+    # taking PPO's surrogate on it; None: the policy chose every move).
+    expert: Optional[jax.Array] = None
 
 
 class PPOBatch(NamedTuple):
@@ -56,6 +59,7 @@ class PPOBatch(NamedTuple):
     legal_action_mask: jax.Array  # bool[N, A]
     target_wdl: Optional[jax.Array] = None  # float32[N, 3] (a wdl value head only)
     trains: Optional[jax.Array] = None      # bool[N]: the learner's moves (None: all are)
+    expert: Optional[jax.Array] = None      # bool[N]: a tactic's moves (None: none are)
 
 
 def compute_gae(reward, value, next_value, terminated, truncated, *, gamma, gae_lambda):
@@ -161,7 +165,7 @@ def value_loss(values, old_value, target_return, value_clip_eps, trains=None):
 
 
 def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, entropy_coef,
-             normalize_advantages, wdl_logits=None):
+             normalize_advantages, wdl_logits=None, imitation_coef=0.0):
     """The clipped PPO objective on a minibatch.
 
     logits: float[N, A] (any float dtype; computed in float32); values: float[N];
@@ -169,11 +173,15 @@ def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, ent
     normalize_advantages is a Python bool. With wdl_logits (float[N, 3], a wdl value head) the
     value loss is the cross-entropy to batch.target_wdl instead of the squared error. With
     batch.trains, every mean (and the advantages' normalisation) is over the learner's own
-    moves only. Returns (loss float32[], metrics: dict of float32[]): "loss/policy",
-    "loss/value", "loss/entropy", "loss/total", "ppo/approx_kl", "ppo/clip_fraction" (fraction
-    of samples with |ratio - 1| > clip_eps).
+    moves only. With batch.expert, the surrogate, the entropy and the statistics leave a
+    tactic's moves out, and those moves are imitated instead: "loss/imitation" is the mean
+    cross-entropy -log pi(action) over them. Returns (loss float32[], metrics: dict of
+    float32[]): "loss/policy", "loss/value", "loss/entropy", "loss/imitation", "loss/total",
+    "ppo/approx_kl", "ppo/clip_fraction" (fraction of samples with |ratio - 1| > clip_eps),
+    "expert/share" (of the learner's samples).
 
         loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
+               + imitation_coef * imitation
     """
     chex.assert_rank([logits, values], [2, 1])
     chex.assert_equal_shape([logits, batch.legal_action_mask])
@@ -189,28 +197,42 @@ def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, ent
     log_ratio = new_log_prob - old_log_prob
     ratio = jnp.exp(log_ratio)
     trains = batch.trains
+    learner = jnp.ones(values.shape, bool) if trains is None else jnp.asarray(trains, bool)
+    if batch.expert is not None:
+        imitated = learner & batch.expert
+        trains = learner & ~batch.expert  # the policy's own moves: the surrogate's samples
     if normalize_advantages:
         advantage = standardize(advantage, trains)
 
     surrogate = jnp.minimum(ratio * advantage,
                             jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantage)
     policy_loss = -mean_over(surrogate, trains)
+    # The value learns every learner position, whoever chose its move.
+    value_samples = None if batch.trains is None else learner
     if wdl_logits is None:
-        v_loss = value_loss(values, old_value, target_return, value_clip_eps, trains)
+        v_loss = value_loss(values, old_value, target_return, value_clip_eps, value_samples)
     else:
         chex.assert_equal_shape([wdl_logits, batch.target_wdl])
-        v_loss = mean_over(wdl.cross_entropy(wdl_logits, batch.target_wdl), trains)
+        v_loss = mean_over(wdl.cross_entropy(wdl_logits, batch.target_wdl), value_samples)
     mean_entropy = mean_over(entropy(log_probs, batch.legal_action_mask), trains)
     loss = policy_loss + value_coef * v_loss - entropy_coef * mean_entropy
+    imitation = jnp.float32(0.0)
+    if batch.expert is not None:
+        imitation = jnp.sum(jnp.where(imitated, -new_log_prob, 0.0)) / jnp.maximum(
+            jnp.sum(imitated), 1)
+        loss = loss + imitation_coef * imitation
     log_ratio, ratio = jax.lax.stop_gradient(log_ratio), jax.lax.stop_gradient(ratio)
     metrics = {
         "loss/policy": policy_loss,
         "loss/value": v_loss,
         "loss/entropy": mean_entropy,
+        "loss/imitation": imitation,
         "loss/total": loss,
         "ppo/approx_kl": approx_kl(log_ratio, trains),
         "ppo/clip_fraction": mean_over(
             (jnp.abs(ratio - 1.0) > clip_eps).astype(jnp.float32), trains),
+        "expert/share": (jnp.float32(0.0) if batch.expert is None else mean_over(
+            jnp.asarray(batch.expert, jnp.float32), learner)),
     }
     return loss, metrics
 

@@ -5,6 +5,7 @@ Both tally the games that end, per game slot.
 """
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -14,7 +15,7 @@ from jax.sharding import Mesh
 import shogi_jax as sj
 from shogi_jax.host import parallel
 from shogi_jax.host.settings import ConfigError
-from shogi_jax.play import policy
+from shogi_jax.play import policy, tactics
 from shogi_jax.play.search import SearchSettings, search_one_game
 from shogi_jax.rules.state import State, select_games
 from shogi_jax.train import gumbel_az, ppo, shaping
@@ -45,6 +46,14 @@ def tally_of(done, after: State) -> Tally:
 def no_games_ended(games: State) -> Tally:
     """The tally of a rollout before its first ply: zeros, per game slot."""
     return jax.tree_util.tree_map(jnp.zeros_like, tally_of(jnp.zeros_like(games.terminated), games))
+
+
+def mates_on_own_games(config: Config, mesh: Mesh | None):
+    """games State[B] -> bool[B, A]: the mates in one of each game (`tactics.winning_actions`,
+    every legal move stepped), each device checking only its own games."""
+    return parallel.on_own_games(jax.vmap(functools.partial(
+        tactics.winning_actions, max_plies=config.env.max_plies, impasse=config.env.impasse)),
+        mesh)
 
 
 def network_outputs(config: Config, model, params, observation):
@@ -112,9 +121,11 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
 
     With `pool.share` > 0, the learner meets the network `opponent_params` in the pool games
     (`PoolGames`): that network moves for its side (sampling its own policy), and those plies
-    are marked as not the learner's (Transition.trains). With the games split over `mesh`,
-    every device steps and observes only its own games."""
+    are marked as not the learner's (Transition.trains). With `expert.mate_in_one`, every side
+    plays a mate in one wherever there is one (Transition.expert marks those plies). With the
+    games split over `mesh`, every device steps and observes only its own games."""
     step, observe = rules_on_own_games(config, mesh)
+    mate_in_one = mates_on_own_games(config, mesh) if config.expert.mate_in_one else None
     pool_games = PoolGames.of(config, mesh)
     start = start_position(config)
     start_observation = sj.observe(start)
@@ -142,6 +153,14 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
                 policy.masked_log_softmax(logits, games.legal_action_mask), action[:, None],
                 axis=-1)[:, 0]
             trains = pool_games.put(jnp.ones(action.shape, bool), ~opponent_moves)
+        expert = None
+        if mate_in_one is not None:
+            wins = mate_in_one(games)  # bool[B, A]
+            expert = jnp.any(wins, axis=-1)
+            action = jnp.where(expert, jnp.argmax(wins, axis=-1).astype(jnp.int32), action)
+            log_prob = jnp.take_along_axis(
+                policy.masked_log_softmax(logits, games.legal_action_mask), action[:, None],
+                axis=-1)[:, 0]
         after = step(games, action)
         after_observation = observe(after)
         # Outputs on the state before any reset: the next mover's policy, and the value that
@@ -161,7 +180,8 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
             observation=observation, legal_action_mask=games.legal_action_mask, action=action,
             log_prob=log_prob, value=value, reward=reward, shaping=shaping_term,
             terminated=after.terminated,
-            truncated=after.truncated, next_value=after_value, next_wdl=next_wdl, trains=trains)
+            truncated=after.truncated, next_value=after_value, next_wdl=next_wdl, trains=trains,
+            expert=expert)
         done = after.terminated | after.truncated
         if pool_games is not None:
             pool_done = pool_games.take(done)

@@ -147,7 +147,8 @@ def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
         action=transitions.action, old_log_prob=transitions.log_prob,
         old_value=transitions.value, advantage=targets.advantage,
         target_return=targets.target_return, legal_action_mask=transitions.legal_action_mask,
-        target_wdl=targets.target_wdl, trains=transitions.trains)  # each [T, B, ...]
+        target_wdl=targets.target_wdl, trains=transitions.trains,
+        expert=transitions.expert)  # each [T, B, ...]
 
     def loss_of(params, observation, minibatch):
         logits, values, wdl_logits = network_outputs(config, trainer.model, params, observation)
@@ -156,7 +157,8 @@ def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
                             value_coef=ppo_config.value_coef,
                             entropy_coef=ppo_config.entropy_coef,
                             normalize_advantages=ppo_config.normalize_advantages,
-                            wdl_logits=wdl_logits)
+                            wdl_logits=wdl_logits,
+                            imitation_coef=config.expert.imitation_coef)
 
     return minibatch_updates(config, trainer, params, opt_state, transitions.observation, samples,
                              loss_of, key, platform=platform or parallel.platform_of(None),

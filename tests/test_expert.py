@@ -1,0 +1,111 @@
+"""Expert iteration inside PPO's self-play (config `expert`): the loss imitates a tactic's moves
+instead of taking the surrogate on them, against a numpy reference; and a compiled rollout plays
+the mates in one cshogi finds, marked as the expert's."""
+from __future__ import annotations
+
+import cshogi
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from mate_positions import BLACK_MATES, WHITE_MATES, mates_in_one
+
+import shogi_jax as sj
+from shogi_jax.host.settings import ConfigError
+from shogi_jax.train import ppo
+from shogi_jax.train.config import config_from_dict, load_config
+from shogi_jax.train.rollout import rollout
+from shogi_jax.train.state import init_train_state, make_trainer
+
+OPTIONS = dict(clip_eps=0.2, value_clip_eps=None, value_coef=0.5, entropy_coef=0.01,
+               normalize_advantages=True)
+
+
+def _batch(rng, samples=10, actions=7, expert=None):
+    legal = rng.random((samples, actions)) < 0.7
+    legal[:, 0] = True
+    action = np.array([rng.choice(np.flatnonzero(row)) for row in legal], np.int32)
+    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    return ppo.PPOBatch(
+        action=jnp.asarray(action), old_log_prob=f32(rng.normal(-1.5, 0.3, samples)),
+        old_value=f32(rng.uniform(-1, 1, samples)), advantage=f32(rng.normal(size=samples)),
+        target_return=f32(rng.uniform(-1, 1, samples)), legal_action_mask=jnp.asarray(legal),
+        expert=None if expert is None else jnp.asarray(expert))
+
+
+def test_the_loss_imitates_the_experts_moves_and_takes_the_surrogate_on_the_others():
+    rng = np.random.default_rng(0)
+    expert = np.array([True, False, False, True, False, False, False, True, False, False])
+    batch = _batch(rng, expert=expert)
+    logits = jnp.asarray(rng.normal(size=(10, 7)), jnp.float32)
+    values = jnp.asarray(rng.uniform(-1, 1, 10), jnp.float32)
+    loss, metrics = ppo.ppo_loss(logits, values, batch, imitation_coef=0.7, **OPTIONS)
+
+    own = ~expert
+    # The surrogate, entropy and statistics of the policy's own moves: the plain loss on them.
+    subset = jax.tree_util.tree_map(lambda x: x[own], batch._replace(expert=None))
+    _, on_own = ppo.ppo_loss(logits[own], values[own], subset, **OPTIONS)
+    for name in ("loss/policy", "loss/entropy", "ppo/approx_kl", "ppo/clip_fraction"):
+        assert float(metrics[name]) == pytest.approx(float(on_own[name]), rel=1e-5), name
+    # The value learns every position.
+    expected_value = 0.5 * np.mean(np.square(np.asarray(values) - np.asarray(batch.target_return)))
+    assert float(metrics["loss/value"]) == pytest.approx(expected_value, rel=1e-5)
+    # Imitation: the mean -log pi(action) over the expert's moves (softmax over legal moves).
+    masked = np.where(np.asarray(batch.legal_action_mask), np.asarray(logits), -np.inf)
+    log_pi = masked - np.log(np.sum(np.exp(masked), axis=-1, keepdims=True))
+    chosen = log_pi[np.arange(10), np.asarray(batch.action)]
+    imitation = -np.mean(chosen[expert])
+    assert float(metrics["loss/imitation"]) == pytest.approx(imitation, rel=1e-5)
+    assert float(metrics["expert/share"]) == pytest.approx(0.3)
+    total = (float(on_own["loss/policy"]) + 0.5 * expected_value
+             - 0.01 * float(on_own["loss/entropy"]) + 0.7 * imitation)
+    assert float(loss) == pytest.approx(total, rel=1e-5)
+
+
+def test_without_expert_moves_the_loss_is_unchanged():
+    rng = np.random.default_rng(1)
+    batch = _batch(rng)
+    logits = jnp.asarray(rng.normal(size=(10, 7)), jnp.float32)
+    values = jnp.asarray(rng.uniform(-1, 1, 10), jnp.float32)
+    plain, _ = ppo.ppo_loss(logits, values, batch, **OPTIONS)
+    none_marked, metrics = ppo.ppo_loss(logits, values, batch._replace(
+        expert=jnp.zeros(10, bool)), imitation_coef=1.0, **OPTIONS)
+    assert float(none_marked) == pytest.approx(float(plain), rel=1e-6)
+    assert float(metrics["loss/imitation"]) == 0.0
+
+
+def test_expert_mates_are_for_ppo_only():
+    with pytest.raises(ConfigError, match="expert.mate_in_one.*gumbel_az"):
+        config_from_dict({"algorithm": "gumbel_az", "expert": {"mate_in_one": True}})
+
+
+@pytest.mark.slow
+def test_a_rollout_plays_the_mates_in_one_and_marks_them():
+    """Two hand-made mates in one (one per colour, cshogi-checked) and two start positions, one
+    ply: the mates are played (and the games won by their movers), whatever the fresh network
+    samples; the start positions' moves are the policy's own."""
+    config = load_config("configs/smoke.yaml", ["expert.mate_in_one=true", "env.num_games=4",
+                                                "env.rollout_length=1", "ppo.minibatches=1"])
+    trainer = make_trainer(config)
+    state = init_train_state(config, trainer)
+    start = sj.init(max_plies=config.env.max_plies)
+    starts = [sj.from_sfen(BLACK_MATES[0]), sj.from_sfen(WHITE_MATES[0]), start, start]
+    games = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *starts)
+    done = jax.jit(lambda params, games, key: rollout(config, trainer.model, params, games, key,
+                                                       jnp.float32(0.0)))(
+        state.params, games, jax.random.PRNGKey(0))
+    transitions = done.transitions
+    np.testing.assert_array_equal(np.asarray(transitions.expert)[0], [True, True, False, False])
+    for b, (sfen, mate) in enumerate((BLACK_MATES, WHITE_MATES)):
+        board = cshogi.Board(sfen)
+        assert mates_in_one(board) == [mate]
+        assert sj.action_to_usi(starts[b], int(transitions.action[0, b])) == mate
+    np.testing.assert_array_equal(np.asarray(transitions.reward)[0], [1.0, 1.0, 0.0, 0.0])
+    # The played move's log-probability is the policy's, for the ratio.
+    logits, _ = trainer.model.apply(state.params, jax.vmap(sj.observe)(games))
+    log_pi = jax.vmap(lambda lg, m: jax.nn.log_softmax(jnp.where(m, lg, -jnp.inf)))(
+        logits, games.legal_action_mask)
+    expected = np.take_along_axis(np.asarray(log_pi), np.asarray(transitions.action[0])[:, None],
+                                  axis=1)[:, 0]
+    np.testing.assert_allclose(np.asarray(transitions.log_prob)[0], expected, rtol=1e-5,
+                               atol=1e-6)
