@@ -22,6 +22,7 @@ import numpy as np
 from bench_common import machine_info, machine_line
 
 import shogi_jax as sj
+from shogi_jax.arena.elo import wilson_interval
 from shogi_jax.cli.usi import PRETRAINED_RUN
 from shogi_jax.notation.sfen import position_state, sfen_position
 from shogi_jax.notation.usi import parse_usi
@@ -133,10 +134,13 @@ def positions_in_chunks(sfens: list[str], chunk: int = CHUNK, max_plies: int = D
                padded, len(index))
 
 
-def map_positions(fn, sfens: list[str], *columns, chunk: int = CHUNK) -> dict[str, np.ndarray]:
+def map_positions(fn, sfens: list[str], *columns,
+                  chunk: int | None = None) -> dict[str, np.ndarray]:
     """{name: array[N, ...]}: `fn(states, *columns' entries) -> {name: array[chunk, ...]}`
     (jitted by the caller) over all positions, chunk by chunk, the padding dropped. `columns`
-    are arrays [N, ...] of per-position inputs (an action a position, say)."""
+    are arrays [N, ...] of per-position inputs (an action a position, say). The chunk is CHUNK,
+    or the power of two that holds a smaller set (a slice runs no padding)."""
+    chunk = chunk or min(CHUNK, 1 << max(len(sfens) - 1, 0).bit_length())
     parts = []
     for states, index, count in positions_in_chunks(sfens, chunk):
         found = fn(states, *(np.asarray(column)[index] for column in columns))
@@ -239,8 +243,12 @@ def paired_bootstrap(statistic, first, second, results, *, resamples: int = 1000
     return tuple(float(q) for q in np.percentile(differences, [2.5, 97.5]))
 
 
-def percent(share: float) -> str:
-    return f"{100 * share:.1f}%"
+def share_with_interval(hits) -> dict:
+    """{"share", "hits", "low", "high"}: the share of True in bool[N] `hits` and its 95% Wilson
+    interval."""
+    hits = np.asarray(hits, bool)
+    low, high = wilson_interval(int(hits.sum()), hits.size)
+    return {"share": float(hits.mean()), "hits": int(hits.sum()), "low": low, "high": high}
 
 
 def write_json(path: str | None, figures: dict) -> None:

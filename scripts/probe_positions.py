@@ -283,7 +283,7 @@ def main(argv=None) -> int:
                 mate_positions=args.mate_positions)
     common = {"date": machine["date"], "commit": machine["git_revision"],
               "machine": machine_line(machine), "seed": args.seed,
-              "command": "python scripts/probe_positions.py " + " ".join(argv or sys.argv[1:]),
+              "command": " ".join(["python scripts/probe_positions.py", *(argv or sys.argv[1:])]),
               "sources": [str(Path(s).relative_to(ROOT)) for s in SOURCES]}
     how = {"value": f"{args.value_per_game} a decisive engine game, {VALUE_PLIES[0]}-"
                     f"{VALUE_PLIES[1]} plies before its end",
