@@ -120,7 +120,7 @@ def main(argv=None) -> int:
     hits = {"policy": mating(outputs["policy_move"])}
     if args.simulations is not None:
         searched = map_positions(search_moves(network, args.simulations, seed=args.seed), sfens,
-                                 np.arange(len(sfens), dtype=np.int32))
+                                 np.arange(len(sfens), dtype=np.int32), progress="search")
         hits["search"] = mating(searched["search_move"])
     played = np.array([bool(row.get("played_mates")) for row in rows])
     found = {"positions": len(rows), **{k: share_with_interval(v) for k, v in hits.items()},

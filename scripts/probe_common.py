@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 import sys
+import time
 from pathlib import Path
 
 import jax
@@ -134,17 +135,22 @@ def positions_in_chunks(sfens: list[str], chunk: int = CHUNK, max_plies: int = D
                padded, len(index))
 
 
-def map_positions(fn, sfens: list[str], *columns,
-                  chunk: int | None = None) -> dict[str, np.ndarray]:
+def map_positions(fn, sfens: list[str], *columns, chunk: int | None = None,
+                  progress: str | None = None) -> dict[str, np.ndarray]:
     """{name: array[N, ...]}: `fn(states, *columns' entries) -> {name: array[chunk, ...]}`
     (jitted by the caller) over all positions, chunk by chunk, the padding dropped. `columns`
     are arrays [N, ...] of per-position inputs (an action a position, say). The chunk is CHUNK,
-    or the power of two that holds a smaller set (a slice runs no padding)."""
+    or the power of two that holds a smaller set (a slice runs no padding). With `progress`, a
+    line on stderr after each chunk, so named."""
     chunk = chunk or min(CHUNK, 1 << max(len(sfens) - 1, 0).bit_length())
-    parts = []
+    parts, started, done = [], time.monotonic(), 0
     for states, index, count in positions_in_chunks(sfens, chunk):
         found = fn(states, *(np.asarray(column)[index] for column in columns))
         parts.append({name: np.asarray(value)[:count] for name, value in found.items()})
+        done += count
+        if progress:
+            print(f"  {progress}: {done}/{len(sfens)} positions, "
+                  f"{time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 

@@ -112,7 +112,7 @@ def main(argv=None) -> int:
     hits = {"policy": outputs["policy_move"] == best}
     if args.simulations is not None:
         searched = map_positions(search_moves(network, args.simulations, seed=args.seed), sfens,
-                                 np.arange(len(sfens), dtype=np.int32))
+                                 np.arange(len(sfens), dtype=np.int32), progress="search")
         hits["search"] = searched["search_move"] == best
     found = {"positions": len(rows), **{k: share_with_interval(v) for k, v in hits.items()},
              "greedy": float(outputs["greedy"].mean()), "random": float(outputs["random"].mean())}
