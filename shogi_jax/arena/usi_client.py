@@ -199,11 +199,16 @@ class UsiClient:
 
     def read_move(self, deadline: float) -> str:
         """The move of the `bestmove` answer (USI text, or "resign" / "win")."""
-        line, _ = self._wait_for("bestmove", deadline, "go")
+        return self.read_move_and_info(deadline)[0]
+
+    def read_move_and_info(self, deadline: float) -> tuple[str, list[str]]:
+        """(the move of the `bestmove` answer, the lines the engine printed before it since the
+        last answer read: its `info` lines with depth, score and principal variation)."""
+        line, before = self._wait_for("bestmove", deadline, "go")
         words = line.split()
         if len(words) < 2:
             raise EngineFailure("protocol", f"{self.name}: 'bestmove' without a move")
-        return words[1]
+        return words[1], before
 
     def game_over(self, result: str) -> None:
         """`gameover win|lose|draw` (from this engine's side); a dead engine is left alone."""
