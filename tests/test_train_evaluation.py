@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from shogi_jax.arena import ladder
+from shogi_jax.arena.elo import CI95_Z, performance_rating
 from shogi_jax.arena.ladder import ladder_rating
 from shogi_jax.arena.match import DRAW, FIRST_WINS, SECOND_WINS, MatchGames
 from shogi_jax.play.network import BEST_METRIC
@@ -212,6 +213,26 @@ def test_evaluation_can_play_the_network_through_its_search():
                 board.push_usi(move)
 
 
+def test_the_default_rungs_rate_a_network_in_their_range_within_100_elo():
+    """At the default settings (evaluation.games against random and greedy, engine_games against
+    each engine rung), the 95% interval of the results the logistic model expects is within
+    +-100 for a network from 0 to 1300 Elo (docs/training.md), and widens past the top rung."""
+    evaluation = load_config("configs/cpu.yaml").evaluation
+    rungs = ("random", "greedy") + evaluation.engine_rungs
+    games = np.array([evaluation.games] * 2 + [evaluation.engine_games] * len(
+        evaluation.engine_rungs), float)
+    elo = np.array([ladder.RUNGS[name].elo for name in rungs])
+
+    def half_width(true_elo):
+        expected = games / (1 + 10 ** ((elo - true_elo) / 400))
+        rating, stderr = performance_rating(elo, expected, 0 * games, games - expected)
+        assert rating == pytest.approx(true_elo)
+        return CI95_Z * stderr
+
+    assert max(half_width(elo) for elo in range(0, 1301, 100)) < 100
+    assert half_width(1600) > 150
+
+
 # --- the best by the head-to-head rule, on made-up results ----------------------------------------
 
 
@@ -305,6 +326,23 @@ def test_without_fairy_stockfish_the_evaluation_says_so_once(monkeypatch, capsys
     assert not [key for key in metrics if "fairy" in key]
     assert "ladder Elo" in evaluator.last_summary
     assert "against random 0 (30-2-0), greedy 407 (20-2-10)" in evaluator.last_summary
+
+
+def test_an_engine_that_cannot_start_is_left_out_and_the_evaluation_goes_on(tmp_path, capsys):
+    """A program that is there but is no engine (it exits at once): its rungs are left out with
+    a warning naming them, and the rating rests on the games that were played."""
+    not_an_engine = tmp_path / "not-an-engine"
+    not_an_engine.write_text("#!/bin/sh\nexit 3\n")
+    not_an_engine.chmod(0o755)
+    config = load_config("configs/smoke.yaml", [
+        f"evaluation.engine_command={not_an_engine}", "evaluation.engine_games=2",
+        "evaluation.engine_rungs=[fairy_skill-5_d1]"])
+    evaluator = _Scripted(config, None, {"random": (30, 2, 0), "greedy": (20, 2, 10)})
+    assert [engine.name for engine in evaluator.engines] == ["fairy_skill-5_d1"]
+    metrics = evaluator.evaluate(_params(1.0), 1)
+    assert "warning: fairy_skill-5_d1 left out of this evaluation" in capsys.readouterr().err
+    assert metrics["eval/elo_games"] == 64 and metrics["eval/new_best"] == 1.0
+    assert [name for name, _ in evaluator.last_games] == ["random", "greedy"]
 
 
 @pytest.mark.engines

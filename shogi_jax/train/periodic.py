@@ -40,6 +40,7 @@ from shogi_jax.arena.match import (
     play_match,
 )
 from shogi_jax.arena.standings import elo_text
+from shogi_jax.arena.usi_client import EngineFailure
 from shogi_jax.host import parallel
 from shogi_jax.play.network import BEST_METRIC, BEST_RANK_METRIC, NEW_BEST_METRIC, best_rank
 from shogi_jax.play.players import Player, greedy_act, random_act
@@ -175,13 +176,18 @@ class TrainingEvaluator:
             on_one_device = jax.tree_util.tree_map(
                 lambda x: x.addressable_data(0) if isinstance(x, jax.Array) else x, params)
             for index, engine in enumerate(self.engines, start=4):
-                games = self._engine_match(engine, on_one_device, jax.random.fold_in(key, index))
+                try:
+                    games = self._engine_match(engine, on_one_device,
+                                               jax.random.fold_in(key, index))
+                except EngineFailure as failure:  # it cannot start: the other rungs go on
+                    print(f"\nwarning: {engine.name} left out of this evaluation: {failure}",
+                          file=sys.stderr)
+                    continue
                 self._count(engine.name, games, metrics, results)
         rating = ladder.ladder_rating(results)
         metrics.update({BEST_METRIC: rating.elo, "eval/elo_ci95_low": rating.ci95_low,
-                        "eval/elo_ci95_high": rating.ci95_high,
-                        "eval/elo_bound": float(rating.bound),
-                        "eval/elo_games": float(rating.games)})
+                        "eval/elo_ci95_high": rating.ci95_high, "eval/elo_bound": rating.bound,
+                        "eval/elo_games": rating.games})
         new_best = head_to_head is None or beats_best(head_to_head)
         if new_best:
             # A device copy: training donates the buffers of `params` at its next call. A new
@@ -194,7 +200,7 @@ class TrainingEvaluator:
         metrics["eval/best_elo"] = self.best.elo
         metrics["eval/seconds"] = time.perf_counter() - started
         self.last_summary = _summary(iteration, rating, results, head_to_head, new_best)
-        return metrics
+        return {name: float(value) for name, value in metrics.items()}
 
     def _count(self, name: str, games: MatchGames, metrics: dict, results: dict) -> None:
         """Keeps a rung's games and their results; games an engine lost by failing (a crash, a
@@ -202,7 +208,7 @@ class TrainingEvaluator:
         self.last_games.append((name, games))
         counted = ~np.isin(games.termination, ENGINE_FAILURES)
         if not counted.all():
-            print(f"warning: {name} failed in {int((~counted).sum())} evaluation games (not "
+            print(f"\nwarning: {name} failed in {int((~counted).sum())} evaluation games (not "
                   "counted): " + "; ".join(sorted({note for note, ok in zip(games.notes, counted)
                                                    if not ok})), file=sys.stderr)
         results[name] = _wins_draws_losses(games.outcome[counted])
