@@ -1,6 +1,7 @@
-"""Plots the evaluation curve of one or more training runs from their metrics.jsonl: Elo (random =
-0, 95% confidence band) and the win / draw rates against random and greedy, by wall-clock minutes
-and env steps. The same figures are in each run's TensorBoard events (eval/*).
+"""Plots the evaluation curve of one or more training runs from their metrics.jsonl: the ladder Elo
+(random = 0, 95% confidence band; the dashed lines are the anchors, the rungs it played) and the
+win rates against random and greedy, by wall-clock minutes and env steps. The same figures are in
+each run's TensorBoard events (eval/*). Runs from before the ladder scale show their own fit.
 
     python scripts/plot_elo.py runs/cpu --output docs/elo_cpu.png
     python scripts/plot_elo.py runs/a runs/b --labels "shaping" "no shaping" --output cmp.png
@@ -11,13 +12,17 @@ import argparse
 import sys
 from pathlib import Path
 
+from shogi_jax.arena.ladder import RUNGS
 from shogi_jax.reports import ReportError
 from shogi_jax.reports.metrics import (
     ELO,
     ELO_CI95_HIGH,
     ELO_CI95_LOW,
-    GREEDY_ELO,
     MINUTES,
+    OWN_FIT_GREEDY_ELO,
+    anchors,
+    number,
+    on_ladder_scale,
     timed_records,
     win_rate_key,
 )
@@ -56,22 +61,33 @@ def main(argv=None) -> int:
     import matplotlib.pyplot as plt
 
     figure, (elo_axis, rate_axis) = plt.subplots(1, 2, figsize=(12, 4.5))
+    anchored, own_fit = set(), False
     for run_dir, label in zip(args.run_dirs, labels):
         records = evaluation_records(run_dir)
         x = [r[args.x] for r in records]
-        line, = elo_axis.plot(x, [r[ELO] for r in records], marker="o", label=label)
-        elo_axis.fill_between(x, [r[ELO_CI95_LOW] for r in records],
-                              [r[ELO_CI95_HIGH] for r in records],
+
+        def column(key):  # NaN where a chart cannot draw (an interval's open end)
+            return [float("nan") if number(r.get(key)) is None else r[key] for r in records]
+
+        line, = elo_axis.plot(x, column(ELO), marker="o", label=label)
+        elo_axis.fill_between(x, column(ELO_CI95_LOW), column(ELO_CI95_HIGH),
                               color=line.get_color(), alpha=0.15)
         for opponent, style in (("random", ":"), ("greedy", "-")):
-            rate_axis.plot(x, [r[win_rate_key(opponent)] for r in records], style,
+            rate_axis.plot(x, column(win_rate_key(opponent)), style,
                            color=line.get_color(), label=f"{label}: wins vs {opponent}")
-        if GREEDY_ELO in records[-1]:
-            elo_axis.axhline(records[-1][GREEDY_ELO], color="grey", linestyle="--",
+        if on_ladder_scale(records[-1]):
+            anchored.update(anchors(records))
+        elif OWN_FIT_GREEDY_ELO in records[-1]:
+            own_fit = True
+            elo_axis.axhline(records[-1][OWN_FIT_GREEDY_ELO], color="grey", linestyle="--",
                              linewidth=1)
+    for name in anchored:
+        elo_axis.axhline(RUNGS[name].elo, color="grey", linestyle="--", linewidth=1)
     x_label = "training minutes (wall clock)" if args.x == MINUTES else "env steps"
-    elo_axis.set(xlabel=x_label, ylabel="evaluation Elo (own fit, random = 0; dashed: greedy)",
-                 title="Elo over training (95% CI)")
+    scale = ("evaluation Elo (own fit, random = 0; dashed: greedy)" if own_fit else
+             "ladder Elo (random = 0; dashed: " + ", ".join(
+                 f"{name} {RUNGS[name].elo:.0f}" for name in RUNGS if name in anchored) + ")")
+    elo_axis.set(xlabel=x_label, ylabel=scale, title="Elo over training (95% CI)")
     rate_axis.set(xlabel=x_label, ylabel="win rate (draws are not wins)", ylim=(0, 1.02),
                   title="wins against the baselines")
     rate_axis.axhline(0.6, color="grey", linestyle="--", linewidth=1)

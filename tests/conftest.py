@@ -97,13 +97,14 @@ def save_untrained_smoke_run(run_dir):
     return run_dir
 
 
-# A smoke run evaluated after every iteration (4 games an opponent, 24 plies), 2 iterations then
-# resumed to 3: its metrics, evaluation games (KIF), TensorBoard and checkpoints (1, 2, 3; 1 is
-# the first best). Shared by the evaluation and report tests, which only read it.
+# A smoke run evaluated after every iteration (4 games an opponent, 24 plies; random, greedy and
+# the best, no engine: the same run wherever Fairy-Stockfish is installed or not), 2 iterations
+# then resumed to 3: its metrics, evaluation games (KIF), TensorBoard and checkpoints (1, 2, 3; 1
+# is the first best). Shared by the evaluation and report tests, which only read it.
 EVALUATED_RUN = ["--config", "configs/smoke.yaml", "--quiet", "--set", "env.max_plies=6",
                  "--set", "checkpoint.every_iterations=100",
                  "--set", "evaluation.every_iterations=1", "--set", "evaluation.games=4",
-                 "--set", "evaluation.max_plies=24"]
+                 "--set", "evaluation.max_plies=24", "--set", "evaluation.engine_rungs=[]"]
 
 
 @pytest.fixture(scope="session")

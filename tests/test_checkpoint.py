@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from shogi_jax.cli import train as train_cli
-from shogi_jax.play.network import BEST_METRIC, CHECKPOINT_DIR, NEW_BEST_METRIC, load_network
+from shogi_jax.play.network import (
+    BEST_METRIC,
+    BEST_RANK_METRIC,
+    CHECKPOINT_DIR,
+    NEW_BEST_METRIC,
+    load_network,
+)
 from shogi_jax.train import checkpoint, run_directory
 from shogi_jax.train.config import load_config, save_config
 from shogi_jax.train.run_directory import read_metrics
@@ -236,17 +242,18 @@ def test_the_best_evaluated_checkpoint_outlives_the_latest_n(tmp_path):
         manager.wait_until_finished()
     assert sorted(manager.all_steps()) == [2, 5]  # the best, and the latest one
     assert manager.best_step() == 2
-    elo, params = checkpoint.restore_best(manager, state)
-    assert elo == 40.0
-    assert jax.tree_util.tree_structure(params) == jax.tree_util.tree_structure(state.params)
+    best = checkpoint.restore_best(manager, state)
+    assert best.elo == best.rank == 40.0
+    assert jax.tree_util.tree_structure(best.params) == jax.tree_util.tree_structure(state.params)
     manager.close()
     _, _, step = load_network(tmp_path, which="best")
     assert step == 2
 
 
 def test_of_equal_elos_the_first_stays_the_best(tmp_path):
-    """As the evaluator keeps it (a new best must be higher): a resumed run's best opponent and
-    the report's "best" network are the checkpoint that made the best, not a later equal one."""
+    """Runs from before the best's rank (a new best had to have a higher Elo): a resumed run's
+    best opponent and the report's "best" network are the checkpoint that made the best, not a
+    later equal one."""
     config = load_config(SMOKE, ["checkpoint.keep_latest=1"])
     state = jax.device_get(init_train_state(config, make_trainer(config)))
     manager = checkpoint.open_manager(tmp_path, config)
@@ -256,9 +263,33 @@ def test_of_equal_elos_the_first_stays_the_best(tmp_path):
         manager.wait_until_finished()
     assert sorted(manager.all_steps()) == [1, 3]
     assert manager.best_step() == 1
-    assert checkpoint.restore_best(manager, state)[0] == 0.0
+    assert checkpoint.restore_best(manager, state).elo == 0.0
     manager.close()
     assert load_network(tmp_path, which="best").iteration == 1
+
+
+def test_the_best_is_the_last_new_best_whatever_the_elos(tmp_path):
+    """The evaluator replaces the best when the current network beats it head to head, so a new
+    best may have a lower Elo than the one it replaced: each new best ranks one above it
+    (BEST_RANK_METRIC), and that is the checkpoint kept and loaded as best. An old run resumed
+    (its bests ranked by Elo, 1741 here) goes on the same way."""
+    config = load_config(SMOKE, ["checkpoint.keep_latest=1"])
+    state = jax.device_get(init_train_state(config, make_trainer(config)))
+    manager = checkpoint.open_manager(tmp_path, config)
+    for step, elo, new_best, rank in ((1, 1741.0, 1.0, None), (2, 503.0, 1.0, 1742.0),
+                                      (3, 900.0, 0.0, 1742.0), (4, 480.0, 1.0, 1743.0),
+                                      (5, 950.0, 0.0, 1743.0)):
+        evaluation = {BEST_METRIC: elo, NEW_BEST_METRIC: new_best}
+        if rank is not None:
+            evaluation[BEST_RANK_METRIC] = rank
+        checkpoint.save(manager, state._replace(iteration=np.int32(step)), config,
+                        evaluation=evaluation)
+        manager.wait_until_finished()
+    assert sorted(manager.all_steps()) == [4, 5]
+    best = checkpoint.restore_best(manager, state)
+    assert (manager.best_step(), best.elo, best.rank) == (4, 480.0, 1743.0)
+    manager.close()
+    assert load_network(tmp_path, which="best").iteration == 4
 
 
 def test_no_readable_checkpoint_is_a_clear_error(runs, tmp_path, capsys):

@@ -36,8 +36,8 @@ pytestmark = pytest.mark.slow
 
 VOID_ELEMENTS = {"meta", "br", "hr", "img", "input", "link", "wbr", "col", "area", "base",
                  "source"}
-EXPECTED_CHARTS = {"elo-minutes": ["eval/elo", "eval/greedy_elo"],
-                   "elo-env_steps": ["eval/elo", "eval/greedy_elo"],
+EXPECTED_CHARTS = {"elo-minutes": ["eval/elo", "ladder/random", "ladder/greedy"],
+                   "elo-env_steps": ["eval/elo", "ladder/random", "ladder/greedy"],
                    "win-rate-minutes": ["eval/vs_random/win", "eval/vs_greedy/win"],
                    "win-rate-env_steps": ["eval/vs_random/win", "eval/vs_greedy/win"],
                    "losses": ["loss/policy", "loss/value"], "entropy": ["loss/entropy"],
@@ -203,6 +203,35 @@ def test_the_run_report_charts_every_series(run_dir, run_page):
     bands = [path.get("data-band") for path in svgs["elo-minutes"].iter("path")
              if path.get("data-band")]
     assert bands == ["eval/elo"]
+
+
+def test_the_run_report_labels_the_elo_as_ladder_elo_with_its_anchors(run_dir, run_page):
+    """The summary and the chart name the scale and the anchors with their ladder Elo; the best
+    row names the iteration of the last new best."""
+    assert "latest ladder Elo (random = 0; anchors random 0, greedy 407)" in run_page
+    assert "own fit" not in run_page
+    records = metrics.evaluation_records(metrics.timed_records(run_dir))
+    best = [r["iteration"] for r in records if r["eval/new_best"] == 1.0][-1]
+    assert f"iteration {best}, Elo" in run_page
+    assert "Ladder Elo over training (random = 0; anchors random 0, greedy 407" in run_page
+
+
+def test_a_run_from_before_the_ladder_scale_keeps_its_own_fit_label(run_dir, tmp_path):
+    """metrics.jsonl of an older run (its eval/elo a fit of its own games, with the greedy vs
+    random calibration and greedy's Elo): labelled as its own fit, greedy's Elo dashed."""
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old, ignore=shutil.ignore_patterns(EVAL_GAMES_DIR, "report.html"))
+    records = [json.loads(line) for line in (run_dir / METRICS_FILE).read_text().splitlines()]
+    for record in records:
+        if "eval/elo" in record:
+            record.update({"eval/greedy_vs_random/win": 0.9, "eval/greedy_elo": 450.0})
+    (old / METRICS_FILE).write_text("".join(json.dumps(r) + "\n" for r in records))
+    page = _report(old)
+    assert "latest evaluation Elo (its own fit, random = 0; not the ladder" in page
+    assert "latest ladder Elo" not in page
+    series = [g.get("data-series") for g in chart_svgs(page)["elo-minutes"].iter("g")
+              if g.get("data-series")]
+    assert series == ["eval/elo", "eval/greedy_elo"]
 
 
 def test_the_run_report_replays_the_latest_evaluation(run_dir, run_page):

@@ -23,8 +23,9 @@ _EPILOG = """\
 Run directory: config.yaml (the resolved config the run began with), config_history.yaml (every
 session's config, appended once a resume is accepted), metrics.jsonl, tensorboard/,
 eval_games/iteration_N/*.kifu (every evaluation game), checkpoints/N
-(Orbax: the whole train state and its config; the latest checkpoint.keep_latest and the best by
-eval/elo kept). Players and the USI engine use the config stored with the checkpoint.
+(Orbax: the whole train state and its config; the latest checkpoint.keep_latest and the best
+kept: a network replaces the best by beating it head to head in the evaluation). Players and the
+USI engine use the config stored with the checkpoint. eval/elo is ladder Elo (docs/ladder.md).
 
 Preemption: SIGTERM or SIGINT finishes the current iteration, saves, waits for the save and exits
 0; continue with --resume. A save cut short (kill -9) is never taken for a checkpoint; a damaged

@@ -25,9 +25,11 @@ from shogi_jax.play.model import ModelConfig, make_model
 CHECKPOINT_DIR = "checkpoints"
 ITEM_NAMES = ("state", "meta")  # the train state, and {"config", "network_hash", "state_shapes"}
 # The evaluation metrics that rank checkpoints (written by the evaluation during training): the
-# Elo, and 1.0 where that Elo made the parameters the best so far.
+# Elo, 1.0 where the evaluation made the parameters the best so far, and the rank of the best
+# (runs before it ranked their bests by the Elo).
 BEST_METRIC = "eval/elo"
 NEW_BEST_METRIC = "eval/new_best"
+BEST_RANK_METRIC = "eval/best_rank"
 WHICH = ("latest", "best")
 
 # Orbax warnings that are noise here: most saves carry no evaluation (it runs every few saves),
@@ -53,14 +55,15 @@ class Network(NamedTuple):
 
 
 def best_rank(metrics) -> float:
-    """A checkpoint's rank for "best": its Elo where its evaluation made a new best, else -inf.
-    The evaluator keeps the first of equal Elos (a new best must be higher), while Orbax's
-    `best_step` takes the latest of equal ranks; ranking only the new bests (whose Elos rise
-    strictly) makes the two agree, so a resumed run plays the best opponent it played before and
-    the report analyses that one. Metrics without the flag (written by hand) rank by Elo."""
+    """A checkpoint's rank for "best": where its evaluation made a new best, its BEST_RANK_METRIC
+    (each new best one above the best it replaced), else -inf. Ranking only the new bests makes
+    Orbax's `best_step` the evaluator's best, so a resumed run plays the best opponent it played
+    before and the report analyses that one. Runs written before the rank existed rank their new
+    bests by Elo (a new best then needed a higher one); metrics without the flag (written by
+    hand) rank by Elo."""
     if metrics.get(NEW_BEST_METRIC, 1.0) != 1.0:
         return -math.inf
-    return float(metrics[BEST_METRIC])
+    return float(metrics.get(BEST_RANK_METRIC, metrics[BEST_METRIC]))
 
 
 def first_readable(manager: ocp.CheckpointManager, steps: list[int], restore: Callable[[int], Any]):

@@ -10,6 +10,7 @@ import math
 import os
 from pathlib import Path
 
+from shogi_jax.arena.ladder import RUNGS
 from shogi_jax.play.network import BEST_METRIC, NEW_BEST_METRIC
 from shogi_jax.reports import ReportError
 from shogi_jax.rules.state import NOT_TERMINATED, TERMINATION_NAMES
@@ -18,16 +19,19 @@ from shogi_jax.train.run_directory import METRICS_FILE, read_metrics
 MINUTES = "minutes"  # added to every record by `timed_records`
 ENV_STEPS = "env_steps"
 WALL_SECONDS = "perf/wall_seconds"
-# The evaluation (shogi_jax.train.periodic): Elo from its own games (random = 0; not the
-# ladder's scale), its 95% interval, and
-# greedy's Elo from the same fit (a reference line).
+# The evaluation (shogi_jax.train.periodic): the ladder Elo (random = 0) from its games against
+# rungs of the ladder, its 95% interval, and whether it is a bound (+1: it won every game, the
+# Elo is the interval's lower end; -1 the mirror; 0 a rating).
 ELO = BEST_METRIC
 ELO_CI95_LOW = "eval/elo_ci95_low"
 ELO_CI95_HIGH = "eval/elo_ci95_high"
-GREEDY_ELO = "eval/greedy_elo"
-BASELINES = ("random", "greedy")  # the fixed opponents every evaluation plays
-BEST_ELO = "eval/best_elo"
+ELO_BOUND = "eval/elo_bound"
+BASELINES = ("random", "greedy")  # the rungs every evaluation plays
 NEW_BEST = NEW_BEST_METRIC  # 1.0 on the evaluations whose parameters became the best so far
+# Runs from before the ladder scale: eval/elo was a fit of the evaluation's own games (random = 0,
+# greedy's Elo from a greedy-vs-random match, recorded as these two).
+OWN_FIT_GREEDY_ELO = "eval/greedy_elo"
+OWN_FIT_CALIBRATION = "eval/greedy_vs_random/win"
 # Training (shogi_jax.train.ppo): the loss terms, the policy's entropy and the approximate KL
 # between the policy before and after an update.
 LOSSES = ("loss/policy", "loss/value")
@@ -79,6 +83,16 @@ def timed_records(run_dir: str | os.PathLike[str]) -> list[dict]:
 def evaluation_records(records: list[dict]) -> list[dict]:
     """The records (as `timed_records` gives them) that carry an evaluation, in order."""
     return [record for record in records if ELO in record]
+
+
+def on_ladder_scale(record: dict) -> bool:
+    """Whether an evaluation's Elo is the ladder's, not the own fit of runs from before."""
+    return OWN_FIT_CALIBRATION not in record
+
+
+def anchors(evaluations: list[dict]) -> list[str]:
+    """The ladder rungs the evaluations played, weakest first."""
+    return [name for name in RUNGS if any(win_rate_key(name) in record for record in evaluations)]
 
 
 def number(value) -> float | None:

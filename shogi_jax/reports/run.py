@@ -1,7 +1,7 @@
-"""The page of a training run directory (`shogi_jax.train.run_directory`): the evaluation curve (Elo
-with its 95% band, win rates against random and greedy) over minutes and env steps, the losses,
-entropy and KL, how the training games ended, the latest evaluation's games replayable, and the
-config.
+"""The page of a training run directory (`shogi_jax.train.run_directory`): the evaluation curve
+(ladder Elo with its 95% band and its anchors, win rates against the rungs) over minutes and env
+steps, the losses, entropy and KL, how the training games ended, the latest evaluation's games
+replayable, and the config.
 
 The evaluation games are on disk only as KIF (eval_games/iteration_N/vs_OPPONENT_K.kifu,
 written by `notation.kif`). Each is read back to USI moves (`notation.kif.usi_of_kif_moves`),
@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from shogi_jax.arena.ladder import RUNGS
 from shogi_jax.arena.standings import elo_text
 from shogi_jax.notation import record_board
 from shogi_jax.notation.kif import SIDE_NAMES, kif_moves, result_of_summary, usi_of_kif_moves
@@ -23,21 +24,23 @@ from shogi_jax.reports.html import Markup, details, element, join, page, section
 from shogi_jax.reports.metrics import (
     APPROX_KL,
     BASELINES,
-    BEST_ELO,
     ELO,
+    ELO_BOUND,
     ELO_CI95_HIGH,
     ELO_CI95_LOW,
     ENTROPY,
     ENV_STEPS,
     GAME_END_REASONS,
     GAMES_FINISHED,
-    GREEDY_ELO,
     LOSSES,
     MINUTES,
     NEW_BEST,
+    OWN_FIT_GREEDY_ELO,
+    anchors,
     evaluation_records,
     game_end_key,
     number,
+    on_ladder_scale,
     timed_records,
     win_rate_key,
 )
@@ -86,15 +89,33 @@ def _summary(records: list[dict], evaluations: list[dict]) -> Markup:
             ("wall clock", f"{last.get(MINUTES, 0.0):.1f} minutes")]
     if evaluations:
         latest = evaluations[-1]
-        rows.append(("latest evaluation Elo (its own fit, random = 0; not the ladder's)",
-                     f"{_elo(latest, ELO)} [{_elo(latest, ELO_CI95_LOW)}, "
-                     f"{_elo(latest, ELO_CI95_HIGH)}] at iteration {latest.get('iteration')}"))
-        rows.append(("best Elo", _elo(latest, BEST_ELO)))
+        bound = {1.0: ">= ", -1.0: "<= "}.get(number(latest.get(ELO_BOUND)), "")
+        elo = (f"{bound}{_elo(latest, ELO)} [{_elo(latest, ELO_CI95_LOW)}, "
+               f"{_elo(latest, ELO_CI95_HIGH)}] at iteration {latest.get('iteration')}")
+        if on_ladder_scale(latest):
+            rows.append((f"latest ladder Elo (random = 0; {_anchor_text(anchors([latest]))})",
+                         elo))
+        else:
+            rows.append(("latest evaluation Elo (its own fit, random = 0; not the ladder's)",
+                         elo))
+        bests = [record for record in evaluations if record.get(NEW_BEST) == 1.0]
+        if bests:
+            rows.append(("best network (kept while no later one beats it head to head)",
+                         f"iteration {bests[-1].get('iteration')}, Elo "
+                         f"{_elo(bests[-1], ELO)} then"))
     return table(("", "value"), rows, id="summary")
 
 
+def _anchor_text(names: list[str]) -> str:
+    """The anchors with their ladder Elo: "random 0, greedy 407, ..."."""
+    return "anchors " + ", ".join(f"{name} {elo_text(RUNGS[name].elo)}" for name in names)
+
+
 def _elo(record: dict, key: str) -> str:
-    """An Elo of a record in whole points; "?" where it is missing or not a number."""
+    """An Elo of a record in whole points, or "inf" / "-inf" (an open end of an interval); "?"
+    where it is missing or not a number."""
+    if record.get(key) in ("inf", "-inf"):  # metrics.jsonl's infinities
+        return record[key]
     value = number(record.get(key))
     return "?" if value is None else elo_text(value)
 
@@ -104,23 +125,37 @@ def _column(records: list[dict], key: str) -> list:
 
 
 def _evaluation_charts(evaluations: list[dict]) -> Markup:
-    """Elo (its 95% band shaded, greedy's Elo dashed) and the win rates against the baselines,
-    by minutes and by env steps."""
+    """Elo (its 95% band shaded; dashed, the anchors' ladder Elo, or greedy's Elo of the own fit
+    of runs from before) and the win rates against the rungs, by minutes and by env steps."""
     charts = []
+    rungs = anchors(evaluations) or list(BASELINES)
+    ladder = [on_ladder_scale(record) for record in evaluations]
+    if all(ladder):
+        title = (f"Ladder Elo over training (random = 0; {_anchor_text(rungs)}; the lines: "
+                 "the anchors)")
+    elif not any(ladder):
+        title = ("Evaluation Elo over training (its own fit of random, greedy and the best so "
+                 "far, random = 0; not the ladder's)")
+    else:
+        own_fit = max(record["iteration"] for record, on in zip(evaluations, ladder) if not on)
+        title = (f"Evaluation Elo over training: up to iteration {own_fit} its own fit (random "
+                 f"= 0, not the ladder's), then ladder Elo ({_anchor_text(rungs)})")
     for axis, axis_label in X_AXES:
         xs = _column(evaluations, axis)
         elo = Series(ELO, "Elo (95% CI)", xs, _column(evaluations, ELO),
                      band=(_column(evaluations, ELO_CI95_LOW),
                            _column(evaluations, ELO_CI95_HIGH)))
-        greedy = Series(GREEDY_ELO, "greedy's Elo", xs, _column(evaluations, GREEDY_ELO),
-                        dashed=True)
-        title = ("Evaluation Elo over training (its own fit of random, greedy and the best so "
-                 "far, random = 0; not the ladder's)")
-        charts.append(line_chart(f"elo-{axis}", title,
-                                 [elo, greedy], x_label=axis_label, y_label="Elo"))
+        lines = [Series(f"ladder/{name}", f"{name} ({elo_text(RUNGS[name].elo)})", xs,
+                        [RUNGS[name].elo if on else None for on in ladder], dashed=True)
+                 for name in rungs if any(ladder)]
+        if not all(ladder):
+            lines.append(Series(OWN_FIT_GREEDY_ELO, "greedy's Elo (own fit)", xs,
+                                _column(evaluations, OWN_FIT_GREEDY_ELO), dashed=True))
+        charts.append(line_chart(f"elo-{axis}", title, [elo, *lines], x_label=axis_label,
+                                 y_label="Elo"))
         rates = [Series(win_rate_key(opponent), f"wins vs {opponent}", xs,
-                        _column(evaluations, win_rate_key(opponent))) for opponent in BASELINES]
-        charts.append(line_chart(f"win-rate-{axis}", "Wins against the baselines", rates,
+                        _column(evaluations, win_rate_key(opponent))) for opponent in rungs]
+        charts.append(line_chart(f"win-rate-{axis}", "Wins against the rungs", rates,
                                  x_label=axis_label, y_label="win rate (draws are not wins)",
                                  y_range=(0.0, 1.0)))
     return element("div", {"class": "charts"}, join(charts))

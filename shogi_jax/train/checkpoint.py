@@ -17,7 +17,6 @@ import orbax.checkpoint as ocp
 
 from shogi_jax.host.settings import config_differences, config_to_dict
 from shogi_jax.play.network import (
-    BEST_METRIC,
     CHECKPOINT_DIR,
     ITEM_NAMES,
     CheckpointError,
@@ -26,11 +25,12 @@ from shogi_jax.play.network import (
     stored_meta,
 )
 from shogi_jax.train.config import Config, config_hash_of_network
+from shogi_jax.train.periodic import Best
 
 
 def open_manager(run_dir: str | os.PathLike[str], config: Config) -> ocp.CheckpointManager:
     """Keeps the latest `checkpoint.keep_latest` checkpoints and, once evaluations have run, the
-    best one by BEST_METRIC (`manager.best_step()`)."""
+    best one (`best_rank`, `manager.best_step()`)."""
     policy = ocp.checkpoint_managers.AnyPreservationPolicy([
         ocp.checkpoint_managers.LatestN(config.checkpoint.keep_latest),
         ocp.checkpoint_managers.BestN(get_metric_fn=best_rank, n=1,
@@ -45,8 +45,8 @@ def open_manager(run_dir: str | os.PathLike[str], config: Config) -> ocp.Checkpo
 def save(manager: ocp.CheckpointManager, state, config: Config, *,
          evaluation: dict[str, float] | None = None) -> None:
     """Starts an asynchronous save of `state` under its iteration number (wait with
-    `manager.wait_until_finished()`; `close` waits too). `evaluation` (with BEST_METRIC) makes the
-    checkpoint a candidate for the best one."""
+    `manager.wait_until_finished()`; `close` waits too). `evaluation` (an evaluation's
+    metrics) makes the checkpoint a candidate for the best one."""
     meta = {"config": config_to_dict(config), "network_hash": config_hash_of_network(config),
             "state_shapes": state_shapes(state)}
     manager.save(int(state.iteration), metrics=evaluation, args=ocp.args.Composite(
@@ -112,9 +112,9 @@ def _check_compatible(meta: dict, config: Config, step: int, shapes: dict[str, s
                           f"({differences or 'network hash differs'})")
 
 
-def restore_best(manager: ocp.CheckpointManager, like) -> tuple[float, object] | None:
-    """(BEST_METRIC, network params) of the best evaluated checkpoint, or None when none was
-    evaluated (or it cannot be read: evaluation then starts without a best opponent)."""
+def restore_best(manager: ocp.CheckpointManager, like) -> Best | None:
+    """The best evaluated checkpoint (its params, rank and Elo), or None when none was evaluated
+    (or it cannot be read: evaluation then starts without a best opponent)."""
     step = manager.best_step()
     if step is None:
         return None
@@ -124,4 +124,4 @@ def restore_best(manager: ocp.CheckpointManager, like) -> tuple[float, object] |
         print(f"warning: the best checkpoint {step} is unreadable ({error}); evaluation goes on "
               "without it", file=sys.stderr)
         return None
-    return float(manager.metrics(step)[BEST_METRIC]), state.params
+    return Best.of_checkpoint(manager.metrics(step), state.params)

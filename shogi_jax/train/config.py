@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from shogi_jax.arena import ladder
 from shogi_jax.host.settings import (
     NON_NEGATIVE,
     NONE_OR_NON_NEGATIVE,
@@ -186,11 +187,28 @@ class CheckpointConfig:
                                   "complete)", POSITIVE)
 
 
+# evaluation.engine_rungs: the ladder's Fairy-Stockfish rungs (arena.ladder), each once.
+ENGINE_RUNG_NAMES = (lambda names: set(names) <= set(ladder.ENGINE_RUNGS)
+                     and len(set(names)) == len(names),
+                     f"distinct rungs of {', '.join(ladder.ENGINE_RUNGS)}")
+
+
 @dataclass(frozen=True)
 class EvaluationConfig:
-    every_iterations: int = setting(0, "0: off. Evaluate vs random, greedy and the best "
+    every_iterations: int = setting(0, "0: off. Rate the network on the ladder's scale against "
+                                       "random, greedy and engine_rungs, and play the best "
                                        "checkpoint", NON_NEGATIVE)
-    games: int = setting(32, "games per opponent (even: colours alternate)", POSITIVE_EVEN)
+    games: int = setting(32, "games against random, greedy and the best (even: colours "
+                             "alternate)", POSITIVE_EVEN)
+    engine_rungs: tuple[str, ...] = setting(
+        ("fairy_skill-5_d1", "fairy_skill-4_d1", "fairy_skill-3_d1", "fairy_skill-1_d1"),
+        "ladder rungs played through Fairy-Stockfish at depth 1 where it is installed; []: "
+        "random and greedy only", ENGINE_RUNG_NAMES)
+    engine_games: int = setting(32, "games against each engine rung (even)", POSITIVE_EVEN)
+    engine_command: str = setting("fairy-stockfish", "the Fairy-Stockfish program: a path, or "
+                                                     "a name on PATH or in /usr/games")
+    engine_concurrency: int = setting(8, "engine games at once: an engine process each, the "
+                                         "network's moves in one batched call", POSITIVE)
     max_plies: int = setting(256, "evaluation games end as draws here", POSITIVE)
     random_opening_plies: int = setting(4, "uniformly random first plies, shared by each colour "
                                            "pair", NON_NEGATIVE)

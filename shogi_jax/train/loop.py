@@ -76,6 +76,8 @@ def train(config: Config, *, resume: bool = False, quiet: bool = False) -> Train
             if evaluator and _reached_multiple(done, per_dispatch,
                                                config.evaluation.every_iterations):
                 evaluation = _evaluate(evaluator, state.params, done, warn=main_process)
+                if evaluation and not quiet:
+                    bar.write(evaluator.last_summary, file=sys.stderr)
             for iteration, record in _iteration_records(metrics, done):
                 record["perf/env_steps_per_second"] = steps_per_second
                 record["perf/wall_seconds"] = run.wall_seconds()
