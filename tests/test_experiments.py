@@ -19,6 +19,7 @@ DRIVERS = {
     "learning_bar": ["experiments/learning_bar/run.py", "OUT/run", "--fsf", sys.executable],
     "usi_bar": ["experiments/learning_bar/usi_bar.py", "shogi_jax/pretrained/cpu_60min", "OUT"],
     "shogiarena": ["experiments/shogiarena/run.py", "OUT", "--opponent", "greedy"],
+    "pgx_alphazero": ["experiments/pgx_alphazero/run.py", "OUT"],
 }
 # The entry points a driver may use: the project's command lines, never its modules.
 ENTRY_POINTS = {"shogi_jax.train", "shogi_jax.tournament", "shogi_jax.usi", "shogi_jax.report",
@@ -95,6 +96,9 @@ def test_help(name, tmp_path):
     (["experiments/learning_bar/run.py", "--train-limit=train.iterations=2"], "--train-limit"),
     (["experiments/learning_bar/usi_bar.py", "no/such/run", "OUT"], "no/such/run"),
     (["experiments/shogiarena/run.py", "OUT", "--games", "3"], "--games must be even"),
+    (["experiments/pgx_alphazero/run.py", "OUT", "--rungs", "gnushogi_d1"],
+     "--rungs: unknown 'gnushogi_d1'"),
+    (["experiments/pgx_alphazero/run.py", "OUT", "--train-args", "fast"], "--train-args"),
 ])
 def test_bad_input_is_named(argv, message, tmp_path):
     done = run_driver(argv, tmp_path)

@@ -11,8 +11,13 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
+#
+# Modified for shogi_jax (experiments/pgx_alphazero/README.md lists every change): from
+# pgx's examples/alphazero/train.py at commit 079b2d730e3845c25d49d99e0ccf9a374dd04cb9.
+# Marked "shogi_jax:" below.
 
 import datetime
+import json
 import os
 import pickle
 import time
@@ -25,34 +30,42 @@ import jax.numpy as jnp
 import mctx
 import optax
 import pgx
-import wandb
 from omegaconf import OmegaConf
 from pgx.experimental import auto_reset
 from pydantic import BaseModel
 
+import shogi_jax
 from network import AZNet
+
+START_TIME = time.time()  # shogi_jax: the wall-clock budget counts from here
 
 devices = jax.local_devices()
 num_devices = len(devices)
 
 
 class Config(BaseModel):
-    env_id: pgx.EnvId = "go_9x9"
+    env_id: pgx.EnvId = "shogi"  # shogi_jax: was "go_9x9"
     seed: int = 0
     max_num_iters: int = 400
+    # shogi_jax: sizes for a 2-core CPU (pgx's defaults in the comments)
     # network params
-    num_channels: int = 128
-    num_layers: int = 6
+    num_channels: int = 32  # 128
+    num_layers: int = 2  # 6
     resnet_v2: bool = True
     # selfplay params
-    selfplay_batch_size: int = 1024
-    num_simulations: int = 32
+    selfplay_batch_size: int = 32  # 1024
+    num_simulations: int = 8  # 32
     max_num_steps: int = 256
     # training params
-    training_batch_size: int = 4096
+    training_batch_size: int = 512  # 4096
     learning_rate: float = 0.001
     # eval params
     eval_interval: int = 5
+    # shogi_jax: added. Stop after this many minutes of wall clock (0: max_num_iters only),
+    # where checkpoints go ("": pgx's checkpoints/<env_id>_<time>), and wandb off by default
+    time_budget_minutes: float = 0.0
+    ckpt_dir: str = ""
+    wandb: bool = False
 
     class Config:
         extra = "forbid"
@@ -62,8 +75,16 @@ conf_dict = OmegaConf.from_cli()
 config: Config = Config(**conf_dict)
 print(config)
 
-env = pgx.make(config.env_id)
-baseline = pgx.make_baseline_model(config.env_id + "_v0")
+# shogi_jax: our rules behind pgx's Env protocol, instead of pgx.make(config.env_id)
+env = shogi_jax.make(config.env_id)
+
+
+# shogi_jax: pgx has no Shogi baseline model (pgx.make_baseline_model(config.env_id + "_v0")):
+# the opponent in `evaluate` is uniform random play over the legal moves instead.
+def baseline(observation, legal_action_mask):
+    del observation
+    logits = jnp.where(legal_action_mask, 0.0, jnp.finfo(jnp.float32).min)
+    return logits, jnp.zeros(logits.shape[:1])
 
 
 def forward_fn(x, is_eval=False):
@@ -96,9 +117,11 @@ def recurrent_fn(model, rng_key: jnp.ndarray, action: jnp.ndarray, state: pgx.St
     logits = jnp.where(state.legal_action_mask, logits, jnp.finfo(logits.dtype).min)
 
     reward = state.rewards[jnp.arange(state.rewards.shape[0]), current_player]
-    value = jnp.where(state.terminated, 0.0, value)
+    # shogi_jax: our env ends a game at max_plies as `truncated` (pgx's Shogi: `terminated`)
+    done = state.terminated | state.truncated
+    value = jnp.where(done, 0.0, value)
     discount = -1.0 * jnp.ones_like(value)
-    discount = jnp.where(state.terminated, 0.0, discount)
+    discount = jnp.where(done, 0.0, discount)
 
     recurrent_fn_output = mctx.RecurrentFnOutput(
         reward=reward,
@@ -144,13 +167,15 @@ def selfplay(model, rng_key: jnp.ndarray) -> SelfplayOutput:
         actor = state.current_player
         keys = jax.random.split(key2, batch_size)
         state = jax.vmap(auto_reset(env.step, env.init))(state, policy_output.action, keys)
+        # shogi_jax: a game at max_plies is `truncated` here, `terminated` (a draw) in pgx
+        done = state.terminated | state.truncated
         discount = -1.0 * jnp.ones_like(value)
-        discount = jnp.where(state.terminated, 0.0, discount)
+        discount = jnp.where(done, 0.0, discount)
         return state, SelfplayOutput(
             obs=observation,
             action_weights=policy_output.action_weights,
             reward=state.rewards[jnp.arange(state.rewards.shape[0]), actor],
-            terminated=state.terminated,
+            terminated=done,
             discount=discount,
         )
 
@@ -243,7 +268,7 @@ def evaluate(rng_key, my_model):
         (my_logits, _), _ = forward.apply(
             my_model_params, my_model_state, state.observation, is_eval=True
         )
-        opp_logits, _ = baseline(state.observation)
+        opp_logits, _ = baseline(state.observation, state.legal_action_mask)
         is_my_turn = (state.current_player == my_player).reshape((-1, 1))
         logits = jnp.where(is_my_turn, my_logits, opp_logits)
         key, subkey = jax.random.split(key)
@@ -252,28 +277,37 @@ def evaluate(rng_key, my_model):
         R = R + state.rewards[jnp.arange(batch_size), my_player]
         return (key, state, R)
 
+    # shogi_jax: games at max_plies end `truncated`, not `terminated`
     _, _, R = jax.lax.while_loop(
-        lambda x: ~(x[1].terminated.all()), body_fn, (key, state, jnp.zeros(batch_size))
+        lambda x: ~((x[1].terminated | x[1].truncated).all()), body_fn,
+        (key, state, jnp.zeros(batch_size))
     )
     return R
 
 
 if __name__ == "__main__":
-    wandb.init(project="pgx-az", config=config.model_dump())
+    if config.wandb:  # shogi_jax: optional (it wants an account); the log goes to log.jsonl too
+        import wandb
+
+        wandb.init(project="pgx-az", config=config.model_dump())
 
     # Initialize model and opt_state
     dummy_state = jax.vmap(env.init)(jax.random.split(jax.random.PRNGKey(0), 2))
     dummy_input = dummy_state.observation
     model = forward.init(jax.random.PRNGKey(0), dummy_input)  # (params, state)
     opt_state = optimizer.init(params=model[0])
-    # replicates to all devices
-    model, opt_state = jax.device_put_replicated((model, opt_state), devices)
+    # replicates to all devices (shogi_jax: jax.device_put_replicated is gone from jax 0.10;
+    # an identity pmap places the copies as pmap's outputs are, so nothing compiles twice)
+    model, opt_state = jax.pmap(lambda x: x)(
+        jax.tree_util.tree_map(lambda x: jnp.stack([x] * num_devices), (model, opt_state))
+    )
 
     # Prepare checkpoint dir
     now = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=9)))
     now = now.strftime("%Y%m%d%H%M%S")
-    ckpt_dir = os.path.join("checkpoints", f"{config.env_id}_{now}")
+    ckpt_dir = config.ckpt_dir or os.path.join("checkpoints", f"{config.env_id}_{now}")
     os.makedirs(ckpt_dir, exist_ok=True)
+    log_file = open(os.path.join(ckpt_dir, "log.jsonl"), "a")  # shogi_jax: the log kept
 
     # Initialize logging dict
     iteration: int = 0
@@ -282,8 +316,12 @@ if __name__ == "__main__":
     log = {"iteration": iteration, "hours": hours, "frames": frames}
 
     rng_key = jax.random.PRNGKey(config.seed)
+    budget_spent = False
     while True:
-        if iteration % config.eval_interval == 0:
+        # shogi_jax: the last iteration (max_num_iters or the time budget) is always evaluated
+        # and saved
+        last = iteration >= config.max_num_iters or budget_spent
+        if iteration % config.eval_interval == 0 or last:
             # Evaluation
             rng_key, subkey = jax.random.split(rng_key)
             keys = jax.random.split(subkey, num_devices)
@@ -301,7 +339,7 @@ if __name__ == "__main__":
             model_0, opt_state_0 = jax.tree_util.tree_map(lambda x: x[0], (model, opt_state))
             with open(os.path.join(ckpt_dir, f"{iteration:06d}.ckpt"), "wb") as f:
                 dic = {
-                    "config": config,
+                    "config": config.model_dump(),  # shogi_jax: loadable without this file
                     "rng_key": rng_key,
                     "model": jax.device_get(model_0),
                     "opt_state": jax.device_get(opt_state_0),
@@ -314,10 +352,14 @@ if __name__ == "__main__":
                 }
                 pickle.dump(dic, f)
 
-        print(log)
-        wandb.log(log)
+        log["minutes"] = (time.time() - START_TIME) / 60  # shogi_jax: wall clock, all of it
+        print(log, flush=True)
+        log_file.write(json.dumps(log) + "\n")
+        log_file.flush()
+        if config.wandb:
+            wandb.log(log)
 
-        if iteration >= config.max_num_iters:
+        if last:
             break
 
         iteration += 1
@@ -361,4 +403,8 @@ if __name__ == "__main__":
                 "hours": hours,
                 "frames": frames,
             }
+        )
+        budget_spent = (
+            config.time_budget_minutes > 0
+            and time.time() - START_TIME >= 60 * config.time_budget_minutes
         )
