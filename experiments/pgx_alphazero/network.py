@@ -1,3 +1,6 @@
+# Copyright 2023 The Pgx Authors. Licensed under the Apache License, Version 2.0.
+# From pgx's examples/alphazero/network.py at commit 079b2d730e3845c25d49d99e0ccf9a374dd04cb9,
+# unchanged below this header (experiments/pgx_alphazero/README.md).
 # We referred to Haiku's ResNet implementation:
 # https://github.com/deepmind/dm-haiku/blob/main/haiku/_src/nets/resnet.py
 
