@@ -297,8 +297,8 @@ if __name__ == "__main__":
     model = forward.init(jax.random.PRNGKey(0), dummy_input)  # (params, state)
     opt_state = optimizer.init(params=model[0])
     # replicates to all devices (shogi_jax: jax.device_put_replicated is gone from jax 0.10;
-    # an identity pmap places the copies as pmap's outputs are, so nothing compiles twice)
-    model, opt_state = jax.pmap(lambda x: x)(
+    # an identity pmap places the copies as `train`'s outputs are, so nothing compiles twice)
+    model, opt_state = jax.pmap(lambda x: x, axis_name="i")(
         jax.tree_util.tree_map(lambda x: jnp.stack([x] * num_devices), (model, opt_state))
     )
 

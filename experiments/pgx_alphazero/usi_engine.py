@@ -122,6 +122,15 @@ class NetworkMover(PositionMover):
         self._policy_move = policy_move
         self._search_move = search_move
 
+    def prepare(self) -> None:
+        """Nothing at `isready`: a tournament gives an engine's start a minute and a move
+        `move_timeout`, so the first `position` and `go` compile (from XLA's disk cache after
+        --warm-up: the tracing is what is left)."""
+
+    def warm_up(self) -> None:
+        """Compiles what a game runs, filling XLA's disk cache for the next start."""
+        PositionMover.prepare(self)
+
     def set_temperature(self, temperature: float) -> None:
         """Not offered: the engine plays its argmax or its search."""
 
@@ -165,7 +174,7 @@ def main(argv=None) -> int:
     mover = NetworkMover(make_forward(config), jax.tree_util.tree_map(np.asarray, model),
                          args.simulations, name)
     if args.warm_up:
-        mover.prepare()
+        mover.warm_up()
         print(f"{name}: compiled ({path})")
         return 0
     serve(mover, sys.stdin, sys.stdout)
