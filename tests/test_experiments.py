@@ -3,6 +3,7 @@
 trained or played."""
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import subprocess
 import sys
@@ -103,3 +104,26 @@ def test_help(name, tmp_path):
 def test_bad_input_is_named(argv, message, tmp_path):
     done = run_driver(argv, tmp_path)
     assert done.returncode != 0 and message in done.stderr, done.stderr
+
+
+def test_pgx_alphazero_plays_the_ladder_rungs_as_rated(tmp_path):
+    """The gauntlet run.py writes has the ladder's rules and each rung as configs/ladder.yaml
+    has it, or the ladder's Elo does not apply."""
+    from shogi_jax.arena.tournament_config import load_tournament_config
+
+    done = run_driver(DRIVERS["pgx_alphazero"], tmp_path, "--dry-run")
+    lines = done.stdout.splitlines()
+    start = lines.index(f"# would write {tmp_path / 'out' / 'ladder.yaml'}:")
+    written = [line[4:] for line in lines[start + 1:] if line.startswith("#   ")]
+    (tmp_path / "ladder.yaml").write_text("\n".join(written) + "\n", encoding="utf-8")
+    config = load_tournament_config(tmp_path / "ladder.yaml")
+    ladder = {p.name: p for p in load_tournament_config(REPO / "configs" / "ladder.yaml").players}
+    hub, *rungs = config.players
+    assert (config.pairing, hub.name, hub.kind) == ("gauntlet", "pgx_az", "usi")
+    assert config.max_plies == 320 and config.random_opening_plies == 4
+    assert [rung.name for rung in rungs] == ["random", "greedy", "fairy_skill-5_d1",
+                                            "fairy_skill-4_d1"]
+    for rung in rungs:  # the same settings, the USI options in any order
+        assert dataclasses.replace(rung, options=tuple(sorted(rung.options))) == \
+            dataclasses.replace(ladder[rung.name],
+                                options=tuple(sorted(ladder[rung.name].options))), rung.name
