@@ -98,6 +98,9 @@ def main(argv=None) -> None:
     checkpoints = run / "checkpoints"
 
     if not args.skip_training:
+        if not runner.dry_run and any(checkpoints.glob("*.ckpt")):
+            parser.error(f"{checkpoints} has checkpoints already: another RUN_DIR, or "
+                         "--skip-training to place them")
         # train.py imports its network.py from its own folder: run it as a script.
         runner.run([PYTHON, HERE / "train.py", f"seed={args.seed}",
                     f"time_budget_minutes={args.minutes:g}", "max_num_iters=1000000",
