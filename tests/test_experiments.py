@@ -3,6 +3,7 @@
 trained or played."""
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import subprocess
 import sys
@@ -19,6 +20,7 @@ DRIVERS = {
     "learning_bar": ["experiments/learning_bar/run.py", "OUT/run", "--fsf", sys.executable],
     "usi_bar": ["experiments/learning_bar/usi_bar.py", "shogi_jax/pretrained/cpu_60min", "OUT"],
     "shogiarena": ["experiments/shogiarena/run.py", "OUT", "--opponent", "greedy"],
+    "pgx_alphazero": ["experiments/pgx_alphazero/run.py", "OUT"],
 }
 # The entry points a driver may use: the project's command lines, never its modules.
 ENTRY_POINTS = {"shogi_jax.train", "shogi_jax.tournament", "shogi_jax.usi", "shogi_jax.report",
@@ -95,7 +97,33 @@ def test_help(name, tmp_path):
     (["experiments/learning_bar/run.py", "--train-limit=train.iterations=2"], "--train-limit"),
     (["experiments/learning_bar/usi_bar.py", "no/such/run", "OUT"], "no/such/run"),
     (["experiments/shogiarena/run.py", "OUT", "--games", "3"], "--games must be even"),
+    (["experiments/pgx_alphazero/run.py", "OUT", "--rungs", "gnushogi_d1"],
+     "--rungs: unknown 'gnushogi_d1'"),
+    (["experiments/pgx_alphazero/run.py", "OUT", "--train-args", "fast"], "--train-args"),
 ])
 def test_bad_input_is_named(argv, message, tmp_path):
     done = run_driver(argv, tmp_path)
     assert done.returncode != 0 and message in done.stderr, done.stderr
+
+
+def test_pgx_alphazero_plays_the_ladder_rungs_as_rated(tmp_path):
+    """The gauntlet run.py writes has the ladder's rules and each rung as configs/ladder.yaml
+    has it, or the ladder's Elo does not apply."""
+    from shogi_jax.arena.tournament_config import load_tournament_config
+
+    done = run_driver(DRIVERS["pgx_alphazero"], tmp_path, "--dry-run")
+    lines = done.stdout.splitlines()
+    start = lines.index(f"# would write {tmp_path / 'out' / 'ladder.yaml'}:")
+    written = [line[4:] for line in lines[start + 1:] if line.startswith("#   ")]
+    (tmp_path / "ladder.yaml").write_text("\n".join(written) + "\n", encoding="utf-8")
+    config = load_tournament_config(tmp_path / "ladder.yaml")
+    ladder = {p.name: p for p in load_tournament_config(REPO / "configs" / "ladder.yaml").players}
+    hub, *rungs = config.players
+    assert (config.pairing, hub.name, hub.kind) == ("gauntlet", "pgx_az", "usi")
+    assert config.max_plies == 320 and config.random_opening_plies == 4
+    assert [rung.name for rung in rungs] == ["random", "greedy", "fairy_skill-5_d1",
+                                            "fairy_skill-4_d1"]
+    for rung in rungs:  # the same settings, the USI options in any order
+        assert dataclasses.replace(rung, options=tuple(sorted(rung.options))) == \
+            dataclasses.replace(ladder[rung.name],
+                                options=tuple(sorted(ladder[rung.name].options))), rung.name
