@@ -20,6 +20,7 @@ DRIVERS = {
     "learning_bar": ["experiments/learning_bar/run.py", "OUT/run", "--fsf", sys.executable],
     "usi_bar": ["experiments/learning_bar/usi_bar.py", "shogi_jax/pretrained/cpu_60min", "OUT"],
     "shogiarena": ["experiments/shogiarena/run.py", "OUT", "--opponent", "greedy"],
+    "value_targets": ["experiments/value_targets/run.py", "OUT"],
     "pgx_alphazero": ["experiments/pgx_alphazero/run.py", "OUT"],
 }
 # The entry points a driver may use: the project's command lines, never its modules.

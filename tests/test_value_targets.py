@@ -125,3 +125,25 @@ def test_the_value_head_reads_model_value_planes():
         params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 9, 9, 94), bool))["params"]
         assert params["Conv_3"]["kernel"].shape == (1, 1, 8, planes)
         assert params["Dense_0"]["kernel"].shape == (81 * planes, 16)
+
+
+def test_layer_norm_keeps_the_value_head_alive_where_its_relus_went_dark():
+    """The failure seen in a gumbel_az run: the value convolution's outputs all negative, so
+    every ReLU is dark and the value one constant. Pushed there by hand (bias -10), the plain
+    head gives one value for every position; with value_layer_norm the values still differ."""
+    import jax
+
+    import shogi_jax as sj
+    from shogi_jax.play.model import ModelConfig, make_model
+
+    states = [sj.init(), sj.from_sfen("4k4/9/4G4/9/4L4/9/9/9/K8 b - 11"),
+              sj.from_sfen("4k4/4s4/9/9/9/9/9/4G4/4K4 b R2p 1")]
+    observation = jnp.stack([sj.observe(s) for s in states])
+    for layer_norm, distinct in ((False, 1), (True, len(states))):
+        model = make_model(ModelConfig(blocks=1, channels=8, value_hidden=16,
+                                       value_layer_norm=layer_norm))
+        params = model.init(jax.random.PRNGKey(0), observation)
+        params["params"]["Conv_3"]["bias"] = jnp.full_like(params["params"]["Conv_3"]["bias"],
+                                                           -10.0)
+        _, values = model.apply(params, observation)
+        assert len(np.unique(np.asarray(values))) == distinct, layer_norm

@@ -21,17 +21,21 @@ from driver import PYTHON, Runner, absolute  # noqa: E402
 
 PPO, AZ = "configs/cpu.yaml", "configs/cpu_az.yaml"
 # name: (base config, overrides). The PPO rows add one change at a time to the row above.
+VALUE_HEAD = ["model.value_planes=8", "model.value_layer_norm=true"]
 ROWS = {
     "ppo_today": (PPO, []),
-    "value_gamma1": (PPO, ["ppo.value_gamma=1.0"]),
-    "value_gamma1_planes8": (PPO, ["ppo.value_gamma=1.0", "model.value_planes=8"]),
-    "value_gamma1_planes8_coef1": (PPO, ["ppo.value_gamma=1.0", "model.value_planes=8",
-                                         "ppo.value_coef=1.0"]),
-    "az_outcome": (AZ, ["gumbel_az.value_target=outcome"]),
+    # The value predicts the game's result (gamma 1), from 8 normalised planes.
+    "ppo_value": (PPO, ["ppo.value_gamma=1.0", *VALUE_HEAD]),
+    "ppo_value_mate": (PPO, ["ppo.value_gamma=1.0", *VALUE_HEAD, "expert.mate_in_one=true"]),
+    # gumbel_az's value: the old head and targets, bootstrapped targets alone, then each with
+    # the normalised head.
     "az_bootstrap": (AZ, ["gumbel_az.value_target=bootstrap", "gumbel_az.value_lambda=1.0"]),
+    "az_outcome_ln": (AZ, ["gumbel_az.value_target=outcome", *VALUE_HEAD]),
+    "az_bootstrap_ln": (AZ, ["gumbel_az.value_target=bootstrap", "gumbel_az.value_lambda=1.0",
+                             *VALUE_HEAD]),
 }
-PPO_ITERATIONS = 250   # about 15 minutes of cpu.yaml on the learning bar's machine
-AZ_ITERATIONS = 100
+PPO_ITERATIONS = 250   # about 11 minutes of cpu.yaml alone on the learning bar's machine
+AZ_ITERATIONS = 100    # about 8 minutes of cpu_az.yaml there
 
 
 def main(argv=None) -> int:
@@ -56,10 +60,12 @@ def main(argv=None) -> int:
             sets = [f"train.iterations={iterations}", "evaluation.every_iterations="
                     f"{iterations // 2}", f"checkpoint.every_iterations={iterations // 5}",
                     *overrides]
+            # A row already begun (stopped, or trained to fewer iterations) continues.
+            resume = ["--resume"] if (run_dir / "checkpoints").is_dir() else []
             runner.run([PYTHON, "-m", "shogi_jax.train", "--config", config, "--run-dir",
-                        run_dir, "--quiet", *[a for s in sets for a in ("--set", s)]])
+                        run_dir, "--quiet", *resume, *[a for s in sets for a in ("--set", s)]])
         if "probe" in args.phases:
-            runner.run([PYTHON, "scripts/value_probe.py", run_dir, "--json",
+            runner.run([PYTHON, "scripts/value_probe.py", "--run-dir", run_dir, "--json",
                         out / f"{row}_probe.json"], tee=True, write_to=out / f"{row}_probe.txt")
     return 0
 

@@ -35,6 +35,9 @@ class ModelConfig:
     value_hidden: int = setting(64, "hidden units of the value head", POSITIVE)
     value_planes: int = setting(2, "1x1 conv channels the value head reads from the trunk",
                                 POSITIVE)
+    value_layer_norm: bool = setting(False, "layer normalisation (over the squares and planes "
+                                            "of a position) before the value head's first ReLU, "
+                                            "so its units cannot all die")
     value_head: str = setting("scalar", "scalar: a tanh value, squared error; wdl: win/draw/loss "
                                         "logits (value = P(win) - P(loss)), cross-entropy",
                               one_of(VALUE_HEADS))
@@ -90,6 +93,7 @@ class ActorCritic(nn.Module):
     dtype: jnp.dtype
     value_head: str = "scalar"
     value_planes: int = 2
+    value_layer_norm: bool = False
 
     @nn.compact
     def __call__(self, observation, with_wdl: bool = False):
@@ -115,8 +119,16 @@ class ActorCritic(nn.Module):
         # [B, file, rank, plane] -> [B, plane, file, rank] -> action = plane * 81 + 9 * file + rank
         logits = jnp.transpose(policy, (0, 3, 1, 2)).reshape(policy.shape[0], NUM_ACTIONS)
 
-        value = nn.relu(nn.Conv(self.value_planes, (1, 1), dtype=jnp.float32,
-                                param_dtype=jnp.float32)(x))
+        value = nn.Conv(self.value_planes, (1, 1), dtype=jnp.float32,
+                        param_dtype=jnp.float32)(x)  # [B, 9, 9, P]
+        if self.value_layer_norm:
+            # Without it the 1x1 convolution's ReLUs can all go dark: the value is then one
+            # constant for every position and learns nothing more (docs/findings.md). Over the
+            # whole [9, 9, P] of a position, since P is a few planes (LN over 2 channels
+            # would leave only their order).
+            value = nn.LayerNorm(reduction_axes=(1, 2, 3), dtype=jnp.float32,
+                                 param_dtype=jnp.float32)(value)
+        value = nn.relu(value)
         value = value.reshape(value.shape[0], -1)
         value = nn.relu(nn.Dense(self.value_hidden, dtype=jnp.float32,
                                  param_dtype=jnp.float32)(value))
@@ -137,4 +149,5 @@ def make_model(config: ModelConfig) -> ActorCritic:
     return ActorCritic(blocks=config.blocks, channels=config.channels,
                        squeeze_excitation=config.squeeze_excitation,
                        value_hidden=config.value_hidden, dtype=jnp.dtype(config.dtype),
-                       value_head=config.value_head, value_planes=config.value_planes)
+                       value_head=config.value_head, value_planes=config.value_planes,
+                       value_layer_norm=config.value_layer_norm)

@@ -342,7 +342,7 @@ def save_config(config: Config, path: str | os.PathLike[str]) -> None:
 
 
 # Model keys added after checkpoints existed, with the value every earlier network had.
-_LATER_MODEL_KEYS = {"value_head": "scalar", "value_planes": 2}
+_LATER_MODEL_KEYS = {"value_head": "scalar", "value_planes": 2, "value_layer_norm": False}
 
 
 def config_hash_of_network(config: Config) -> str:
@@ -350,7 +350,8 @@ def config_hash_of_network(config: Config) -> str:
 
     `dtype` is left out: it is only the compute dtype, parameters are stored in float32 either way.
     So are the keys that came later while they hold the shape networks had before them
-    (`value_head` scalar, `value_planes` 2): checkpoints written before them keep their hash.
+    (`value_head` scalar, `value_planes` 2, `value_layer_norm` false): checkpoints written
+    before them keep their hash.
     """
     shape = {key: value for key, value in dataclasses.asdict(config.model).items()
              if key != "dtype" and _LATER_MODEL_KEYS.get(key, object()) != value}
