@@ -71,7 +71,7 @@ def test_without_expert_moves_the_loss_is_unchanged():
     none_marked, metrics = ppo.ppo_loss(logits, values, batch._replace(
         expert=jnp.zeros(10, bool)), imitation_coef=1.0, **OPTIONS)
     assert float(none_marked) == pytest.approx(float(plain), rel=1e-6)
-    assert float(metrics["loss/imitation"]) == 0.0
+    assert float(metrics["loss/imitation"]) == 0.0 and float(metrics["expert/share"]) == 0.0
 
 
 def test_expert_mates_are_for_ppo_only():

@@ -174,11 +174,11 @@ def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, ent
     value loss is the cross-entropy to batch.target_wdl instead of the squared error. With
     batch.trains, every mean (and the advantages' normalisation) is over the learner's own
     moves only. With batch.expert, the surrogate, the entropy and the statistics leave a
-    tactic's moves out, and those moves are imitated instead: "loss/imitation" is the mean
-    cross-entropy -log pi(action) over them. Returns (loss float32[], metrics: dict of
-    float32[]): "loss/policy", "loss/value", "loss/entropy", "loss/imitation", "loss/total",
-    "ppo/approx_kl", "ppo/clip_fraction" (fraction of samples with |ratio - 1| > clip_eps),
-    "expert/share" (of the learner's samples).
+    tactic's moves out, and those moves are imitated instead. Returns (loss float32[],
+    metrics: dict of float32[]): "loss/policy", "loss/value", "loss/entropy", "loss/total",
+    "ppo/approx_kl", "ppo/clip_fraction" (fraction of samples with |ratio - 1| > clip_eps);
+    with batch.expert also "loss/imitation" (the mean cross-entropy -log pi(action) over the
+    tactic's moves) and "expert/share" (their share of the learner's samples).
 
         loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
                + imitation_coef * imitation
@@ -216,23 +216,23 @@ def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, ent
         v_loss = mean_over(wdl.cross_entropy(wdl_logits, batch.target_wdl), value_samples)
     mean_entropy = mean_over(entropy(log_probs, batch.legal_action_mask), trains)
     loss = policy_loss + value_coef * v_loss - entropy_coef * mean_entropy
-    imitation = jnp.float32(0.0)
+    expert_metrics = {}
     if batch.expert is not None:
         imitation = jnp.sum(jnp.where(imitated, -new_log_prob, 0.0)) / jnp.maximum(
             jnp.sum(imitated), 1)
         loss = loss + imitation_coef * imitation
+        expert_metrics = {"loss/imitation": imitation, "expert/share": mean_over(
+            jnp.asarray(batch.expert, jnp.float32), learner)}
     log_ratio, ratio = jax.lax.stop_gradient(log_ratio), jax.lax.stop_gradient(ratio)
     metrics = {
         "loss/policy": policy_loss,
         "loss/value": v_loss,
         "loss/entropy": mean_entropy,
-        "loss/imitation": imitation,
         "loss/total": loss,
         "ppo/approx_kl": approx_kl(log_ratio, trains),
         "ppo/clip_fraction": mean_over(
             (jnp.abs(ratio - 1.0) > clip_eps).astype(jnp.float32), trains),
-        "expert/share": (jnp.float32(0.0) if batch.expert is None else mean_over(
-            jnp.asarray(batch.expert, jnp.float32), learner)),
+        **expert_metrics,
     }
     return loss, metrics
 
