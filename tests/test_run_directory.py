@@ -39,7 +39,8 @@ def test_a_new_run_then_a_resumed_session(tmp_path):
     path = tmp_path / "run"
     create_run_dir(path, config)
     assert load_config(path / CONFIG_FILE) == config
-    with pytest.raises(ConfigError, match="already exists and is not empty"):
+    with pytest.raises(ConfigError, match="already exists and is not empty; continue that run "
+                                          "with --resume"):
         create_run_dir(path, config)
     with pytest.raises(ConfigError, match="no checkpoints"):
         check_resumable(path)

@@ -27,6 +27,10 @@ ROWS = {
     # The value predicts the game's result (gamma 1), from 8 normalised planes.
     "ppo_value": (PPO, ["ppo.value_gamma=1.0", *VALUE_HEAD]),
     "ppo_value_mate": (PPO, ["ppo.value_gamma=1.0", *VALUE_HEAD, "expert.mate_in_one=true"]),
+    # The schedules on the run's budget: the rate and the shaping both decay to 0 by its end.
+    "ppo_value_decay": (PPO, ["ppo.value_gamma=1.0", *VALUE_HEAD, "ppo.lr_schedule=linear",
+                              "reward_shaping.anneal_env_steps=0",
+                              "reward_shaping.anneal_budget=1.0"]),
     # gumbel_az's value: the old head and targets, bootstrapped targets alone, then each with
     # the normalised head.
     "az_bootstrap": (AZ, ["gumbel_az.value_target=bootstrap", "gumbel_az.value_lambda=1.0"]),

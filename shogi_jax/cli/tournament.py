@@ -1,8 +1,10 @@
-"""`python -m shogi_jax.tournament --config configs/tournament.yaml`: a round-robin tournament.
+"""`python -m shogi_jax.tournament --config FILE`: a round robin, gauntlet or neighbours match.
 
-Every pair of players plays `games_per_pairing` games, colours alternated, all games of a pairing
-batched on the device. Writes to the output directory: results.md / results.json (Elo with 95%
-confidence intervals, crosstable, per-pair W/D/L), elo.csv, pairs.csv, crosstable.csv,
+The pairs `pairing` names (round_robin: every pair; gauntlet: the first player against each other
+one; neighbours: each player with the next in the list) each play `games_per_pairing` games,
+colours alternated, all games of a pairing batched on the device. Writes to the output
+directory: results.md / results.json (Elo with 95% confidence intervals, crosstable, per-pair
+W/D/L), elo.csv, pairs.csv, crosstable.csv,
 games.jsonl, games.sfen (one `sfen ... moves ...` line per game), games/NNNNN.kifu / .csa and
 tournament.yaml (its config, policy players pinned to the checkpoint they loaded).
 

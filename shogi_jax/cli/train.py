@@ -1,4 +1,4 @@
-"""`python -m shogi_jax.train --config configs/NAME.yaml`: self-play PPO training.
+"""`python -m shogi_jax.train --config FILE`: self-play training (PPO or Gumbel AlphaZero).
 
 Validates the config, creates the run directory (or checks the one to resume) before anything
 compiles, then runs `shogi_jax.train.train`.

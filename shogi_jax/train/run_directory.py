@@ -42,7 +42,7 @@ def create_run_dir(path: str | os.PathLike[str], config: Config) -> None:
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise ConfigError(f"run directory '{path}' already exists and is not empty; "
-                          "choose a new --run-dir")
+                          "continue that run with --resume, or choose a new --run-dir")
     path.mkdir(parents=True, exist_ok=True)
     save_config(config, path / CONFIG_FILE)
 
