@@ -9,6 +9,7 @@ scripts/X.py`, which puts scripts/ on sys.path, so they import this module as `p
 """
 from __future__ import annotations
 
+import argparse
 import functools
 import gzip
 import io
@@ -175,8 +176,23 @@ def network_outputs(network: Network):
     return outputs
 
 
+def add_set_arguments(parser, default_set: str) -> None:
+    """--set (default scripts/data/DEFAULT_SET), --limit and --json: every probe's."""
+    parser.add_argument("--set", type=Path, default=DATA / default_set,
+                        help=f"the position set (default scripts/data/{default_set})")
+    parser.add_argument("--limit", type=int, metavar="N", help="the set's first N positions")
+    parser.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def add_search_arguments(parser) -> None:
-    parser.add_argument("--simulations", type=int, metavar="N",
+    parser.add_argument("--simulations", type=_at_least_one, metavar="N",
                         help="also the Gumbel search's move at N simulations (the search "
                              "player's other settings at their defaults)")
     parser.add_argument("--seed", type=int, default=0, help="the search's random seed")

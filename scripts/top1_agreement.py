@@ -15,17 +15,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from bench_common import markdown_table
 from probe_common import (
-    DATA,
     actions_of,
     add_network_arguments,
     add_search_arguments,
+    add_set_arguments,
     map_positions,
     network_from_arguments,
     network_outputs,
@@ -86,13 +85,8 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_network_arguments(parser)
     add_search_arguments(parser)
-    parser.add_argument("--set", type=Path, default=DATA / "top1.jsonl.gz",
-                        help="the position set (default scripts/data/top1.jsonl.gz)")
-    parser.add_argument("--limit", type=int, metavar="N", help="the set's first N positions")
-    parser.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
+    add_set_arguments(parser, "top1.jsonl.gz")
     args = parser.parse_args(argv)
-    if args.simulations is not None and args.simulations < 1:
-        parser.error(f"--simulations must be >= 1, got {args.simulations}")
     started = time.monotonic()
     meta, rows = read_set(args.set, args.limit)
     if any("best" not in row for row in rows):

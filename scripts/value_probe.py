@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
 from bench_common import markdown_table
 from probe_common import (
-    DATA,
     add_network_arguments,
+    add_set_arguments,
     auc,
     map_positions,
     network_from_arguments,
@@ -115,11 +114,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_network_arguments(parser)
-    parser.add_argument("--set", type=Path, default=DATA / "value_probe.jsonl.gz",
-                        help="the position set (default scripts/data/value_probe.jsonl.gz)")
-    parser.add_argument("--limit", type=int, metavar="N", help="the set's first N positions")
+    add_set_arguments(parser, "value_probe.jsonl.gz")
     parser.add_argument("--seed", type=int, default=0, help="the bootstrap's seed")
-    parser.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
     args = parser.parse_args(argv)
     started = time.monotonic()
     meta, rows = read_set(args.set, args.limit)
