@@ -125,9 +125,10 @@ def ppo_targets(config: Config, transitions: ppo.Transition) -> PPOTargets:
     value_gamma, value_lambda = config.ppo.value_discount
     value_discount = dict(gamma=value_gamma, gae_lambda=value_lambda)
     shaped = config.reward_shaping.material_weight > 0
-    advantages, _ = gae(transitions.reward + transitions.shaping if shaped
-                        else transitions.reward, **policy_discount)
-    _, returns = gae(transitions.reward, **value_discount)
+    advantages, returns = gae(transitions.reward + transitions.shaping if shaped
+                              else transitions.reward, **policy_discount)
+    if shaped or value_discount != policy_discount:  # else one scan gives both
+        _, returns = gae(transitions.reward, **value_discount)
     target_wdl = None
     if config.model.value_head == "wdl":
         target_wdl = ppo.wdl_returns(transitions.reward, transitions.next_wdl,
