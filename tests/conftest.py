@@ -81,6 +81,14 @@ def legal_usi_set(state) -> set[str]:
     return {sj.action_to_usi(state, a) for a in np.nonzero(mask)[0]}
 
 
+def metrics_a_resume_keeps(records):
+    """The metric records that a resumed run must reproduce exactly: all but the timings and the
+    budget's share (a split run's first session had a smaller budget, so its share differs while
+    its constant rate, and so every update, does not)."""
+    return [{k: v for k, v in r.items() if not k.startswith("perf/") and k != "train/budget_spent"}
+            for r in records]
+
+
 def save_untrained_smoke_run(run_dir):
     """A real training run directory (config + one Orbax checkpoint) of the untrained smoke
     network, for policy players and the USI engine."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from conftest import metrics_a_resume_keeps
 
 from shogi_jax.cli import train as train_cli
 from shogi_jax.play.network import (
@@ -47,13 +48,6 @@ def _copy_of_straight(runs, destination):
     return destination
 
 
-def _without_perf(records):
-    """The records without timings, nor the budget's share: the split run's first session had
-    a budget of 2 iterations, so its share differs while its (constant) rate does not."""
-    return [{k: v for k, v in r.items() if not k.startswith("perf/") and k != "train/budget_spent"}
-            for r in records]
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("checkpoints")
@@ -68,8 +62,8 @@ def test_resume_is_bit_exact(runs):
     assert int(straight.iteration) == int(split.iteration) == 4
     for a, b in zip(jax.tree_util.tree_leaves(straight), jax.tree_util.tree_leaves(split)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    assert (_without_perf(read_metrics(runs / "straight"))
-            == _without_perf(read_metrics(runs / "split")))
+    assert (metrics_a_resume_keeps(read_metrics(runs / "straight"))
+            == metrics_a_resume_keeps(read_metrics(runs / "split")))
     assert [r["iteration"] for r in read_metrics(runs / "split")] == [1, 2, 3, 4]
 
 
