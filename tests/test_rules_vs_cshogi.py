@@ -2,9 +2,10 @@
 positions from seeded random playouts (openings, middlegames with full hands, checks, mates)."""
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
-from conftest import legal_usi_set, stack_states, unstack_state
+from conftest import CHUNK, legal_usi_set, stack_states, unstack_state
 
 import shogi_jax as sj
 
@@ -91,3 +92,26 @@ def test_sfen_round_trip_matches_cshogi(positions):
         ours = sj.to_sfen(state)
         assert ours.split()[:3] == board.sfen().split()[:3]
         assert sj.to_sfen(sj.from_sfen(ours)).split()[:3] == ours.split()[:3]
+
+
+def test_checking_actions_are_the_checks_cshogi_generates(positions):
+    """`checking_actions` (read off attack tables) is cshogi's set of legal checking moves in
+    every position of the playouts, discovered checks included; none once a game is over."""
+    from shogi_jax.rules.checks import checking_actions
+
+    checks = jax.jit(jax.vmap(checking_actions))
+    mismatches, total = [], 0
+    for start in range(0, len(positions), CHUNK):
+        chunk = positions[start:start + CHUNK]
+        padded = [state for _, state in chunk] + [chunk[0][1]] * (CHUNK - len(chunk))
+        found = np.asarray(checks(stack_states(padded)))
+        for (board, state), row in zip(chunk, found):
+            ours = {sj.action_to_usi(state, int(a)) for a in np.flatnonzero(row)}
+            legal = {cshogi.move_to_usi(m) for m in board.legal_moves}
+            expected = set() if bool(state.terminated) else (
+                {cshogi.move_to_usi(m) for m in board.check_moves} & legal)
+            total += len(expected)
+            if ours != expected:
+                mismatches.append((board.sfen(), sorted(ours - expected), sorted(expected - ours)))
+    assert not mismatches, mismatches[:5]
+    assert total >= 2000  # the premise: the playouts check often

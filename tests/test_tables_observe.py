@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import shogi_jax as sj
-from shogi_jax.rules import tables
+from shogi_jax.rules import checks, tables
 from shogi_jax.rules.observe import HAND_THRESHOLDS
 
 cshogi = pytest.importorskip("cshogi")
@@ -16,6 +16,9 @@ def test_table_checksums():
     assert int(np.unpackbits(tables.OWN_STEP_BITS.view(np.uint8)).sum()) == 54
     assert int(np.unpackbits(tables.OWN_SLIDE_BITS.view(np.uint8)).sum()) == 17
     assert int((tables.REVERSE_RAY < 81).sum()) == 2224
+    assert int((checks.RAY < 81).sum()) == 2112
+    assert int(checks.STEP_ATTACKS.sum()) == 3680 and int(checks.SLIDE_ATTACKS.sum()) == 4548
+    assert checks.OPPOSITE.tolist() == [5, 7, 6, 4, 3, 0, 2, 1]  # Up-Down, UpLeft-DownRight, ...
 
 
 observe = jax.jit(sj.observe)

@@ -3,8 +3,8 @@ move (play only: training never sees them). Both kinds of network player take th
 (`Tactics` in `play.players.Player`), each ranking its alternatives by its own preference:
 the network's policy, or the search's improved policy.
 
-- `mate_in_one`: play a move that wins at once where there is one (mate, or a move that leaves the
-  opponent none), whatever the network or the search prefers, as dlshogi's root mate search does:
+- `mate_in_one`: play a move that mates at once where there is one (every check tried),
+  whatever the network or the search prefers, as dlshogi's root mate search does:
   a network's prior often passes over them, and leaves them out of the moves a search considers.
 - `avoid_mate_in_one`: never play a move that lets the opponent win at once where one of the
   `AVOID_CANDIDATES` moves the player likes most does not.
@@ -23,6 +23,7 @@ import jax.numpy as jnp
 
 import shogi_jax as sj
 from shogi_jax.rules.board import NUM_PIECE_TYPES, NUM_SQUARES, OPP_OFFSET
+from shogi_jax.rules.checks import checking_actions
 from shogi_jax.rules.material import PIECE_POINTS, UNPROMOTED_POINTS, material_balance
 from shogi_jax.rules.state import DEFAULT_MAX_PLIES
 
@@ -47,10 +48,10 @@ class Tactics:
     """Which play-time checks a network player makes (hashable: part of the compiled program's
     identity)."""
 
-    # A move that wins at once where there is one (`mate_in_one_or`: every legal move stepped).
+    # A move that wins at once where there is one (`mate_in_one_or`: every check stepped).
     mate_in_one: bool = _tactic(
         "play a move that mates at once whenever there is one, whatever the network or the "
-        "search prefers (every legal move tried)")
+        "search prefers (every check tried)")
     # Applied before mate_in_one: a mate of our own wins before the opponent's reply.
     avoid_mate_in_one: bool = _tactic(
         "never play a move that lets the opponent mate at once where one of the "
@@ -93,10 +94,11 @@ class Tactics:
 TACTIC_HELP = {tactic.name: tactic.metadata["help"] for tactic in fields(Tactics)}
 
 
-# Legal actions stepped at once by the mate checks: a position has at most 593 legal moves and
+# Legal actions stepped at once by the lookahead: a position has at most 593 legal moves and
 # usually 50 to 150, so one or two rounds of this many steps, not all 2,187 actions.
 _LEGAL_AT_ONCE = 128
-_LEGAL_SLOTS = -(-sj.NUM_ACTIONS // _LEGAL_AT_ONCE) * _LEGAL_AT_ONCE  # 2304: whole rounds
+# Checks stepped at once by the mate tests: a position has a few, rarely more than 30.
+_CHECKS_AT_ONCE = 16
 _BOARD_PLANES = 20  # action planes 0-19 move a piece on the board (20-26 drop one)
 
 
@@ -106,42 +108,52 @@ def _legal_while_playing(state: sj.State):
     return state.legal_action_mask & ~(state.terminated | state.truncated)
 
 
-def _fold_legal_moves(state: sj.State, fold, initial, *, max_plies: int, impasse: bool):
-    """(the fold's result, int32[] the number of legal actions): every legal action of ONE game
-    stepped, `_LEGAL_AT_ONCE` at a time, each round folded into a carry by
-    `fold(carry, tried int32[128], after State[128], real bool[128]) -> carry` (`real`: which of
-    `tried` are legal actions, not padding)."""
+def _fold_actions(state: sj.State, candidates, at_once: int, fold, initial, *, max_plies: int,
+                  impasse: bool):
+    """(the fold's result, int32[] the number of candidates): the `candidates` (bool[2187]) of
+    ONE game stepped, `at_once` at a time, each round folded into a carry by
+    `fold(carry, tried int32[at_once], after State[at_once], real bool[at_once]) -> carry`
+    (`real`: which of `tried` are candidates, not padding)."""
     step = functools.partial(sj.step, max_plies=max_plies, impasse=impasse)
-    legal = _legal_while_playing(state)
-    count = jnp.sum(legal, dtype=jnp.int32)
-    # int32[2304]: the legal actions in order, then padding (action 0, marked not real).
-    actions = jnp.nonzero(legal, size=_LEGAL_SLOTS, fill_value=0)[0].astype(jnp.int32)
+    count = jnp.sum(candidates, dtype=jnp.int32)
+    slots = -(-sj.NUM_ACTIONS // at_once) * at_once  # whole rounds
+    # int32[slots]: the candidates in order, then padding (action 0, marked not real).
+    actions = jnp.nonzero(candidates, size=slots, fill_value=0)[0].astype(jnp.int32)
 
     def one_round(carry):
         start, folded = carry
-        tried = jax.lax.dynamic_slice(actions, (start,), (_LEGAL_AT_ONCE,))
+        tried = jax.lax.dynamic_slice(actions, (start,), (at_once,))
         after = jax.vmap(step, in_axes=(None, 0))(state, tried)
-        real = start + jnp.arange(_LEGAL_AT_ONCE) < count
-        return start + _LEGAL_AT_ONCE, fold(folded, tried, after, real)
+        real = start + jnp.arange(at_once) < count
+        return start + at_once, fold(folded, tried, after, real)
 
     _, folded = jax.lax.while_loop(lambda carry: carry[0] < count, one_round,
                                    (jnp.int32(0), initial))
     return folded, count
 
 
+def _fold_legal_moves(state: sj.State, fold, initial, *, max_plies: int, impasse: bool):
+    """`_fold_actions` over every legal action of ONE game, `_LEGAL_AT_ONCE` at a time."""
+    return _fold_actions(state, _legal_while_playing(state), _LEGAL_AT_ONCE, fold, initial,
+                         max_plies=max_plies, impasse=impasse)
+
+
 def winning_actions(state: sj.State, *, max_plies: int, impasse: bool):
-    """bool[2187]: the legal actions of ONE game after which the game is over and won by the side
-    that played it: the opponent checkmated or left without a legal move (mates in one). A
-    declaration is not a move here: the rules declare for the side to move before it moves.
-    Only the legal actions are stepped (`_fold_legal_moves`)."""
+    """bool[2187]: the legal actions of ONE game that checkmate the opponent (mates in one).
+    Only the checks are stepped (`checking_actions`, read off the board), `_CHECKS_AT_ONCE` at a
+    time. A declaration is not a move here: the rules declare for the side to move before it
+    moves. A move that leaves the opponent without a legal move while not in check (a loss for
+    it too) is not counted: it needs the opponent's every piece blocked, which play never
+    reaches."""
     mover = state.color
 
     def fold(wins, tried, after, real):
         won = after.terminated & (after.rewards[:, mover] > 0) & real
         return wins.at[tried].add(won.astype(jnp.int32))
 
-    wins, _ = _fold_legal_moves(state, fold, jnp.zeros(sj.NUM_ACTIONS, jnp.int32),
-                                max_plies=max_plies, impasse=impasse)
+    wins, _ = _fold_actions(state, checking_actions(state), _CHECKS_AT_ONCE, fold,
+                            jnp.zeros(sj.NUM_ACTIONS, jnp.int32), max_plies=max_plies,
+                            impasse=impasse)
     return (wins > 0) & _legal_while_playing(state)
 
 
@@ -170,8 +182,8 @@ def avoiding_mate_in_one(state: sj.State, action, preference, *,
     then the first of the `AVOID_CANDIDATES` legal actions of highest `preference` (float32[2187],
     e.g. the policy's logits) that does not. Where every one tried allows one (the game is
     usually lost), `action` stands. Actions are tried one by one in that order, so a position
-    costs one check where `action` is safe (a step and `winning_actions`: one or two rounds of
-    `_LEGAL_AT_ONCE` steps)."""
+    costs one check where `action` is safe (a step and `winning_actions`: a round or two of
+    `_CHECKS_AT_ONCE` steps)."""
     check = functools.partial(allows_mate_in_one, state, max_plies=max_plies, impasse=impasse)
     return _first_safe(state, action, preference, check, AVOID_CANDIDATES)
 
@@ -269,15 +281,11 @@ def material_lookahead(state: sj.State, action, preference, *,
 _CHECKS_AT_MOST = 48
 
 
-def checks_of(state: sj.State, *, max_plies: int, impasse: bool):
-    """(int32[_CHECKS_AT_MOST] the legal actions of ONE game that give check without ending
-    it, padded with -1; int32[] how many there are, possibly more than are kept)."""
-    def fold(checking, tried, after, real):
-        gives = after.in_check & ~(after.terminated | after.truncated) & real
-        return checking.at[tried].max(gives)
-
-    checking, _ = _fold_legal_moves(state, fold, jnp.zeros(sj.NUM_ACTIONS, jnp.bool_),
-                                    max_plies=max_plies, impasse=impasse)
+def checks_of(state: sj.State):
+    """(int32[_CHECKS_AT_MOST] the legal actions of ONE game that give check (`checking_actions`;
+    a mate among them), padded with -1; int32[] how many there are, possibly more than are
+    kept)."""
+    checking = checking_actions(state)
     kept = jnp.nonzero(checking, size=_CHECKS_AT_MOST, fill_value=-1)[0].astype(jnp.int32)
     return kept, jnp.sum(checking, dtype=jnp.int32)
 
@@ -289,7 +297,7 @@ def mates_in_three(state: sj.State, *, max_plies: int = DEFAULT_MAX_PLIES, impas
     where the first reply escapes costs one step and one `winning_actions` per check."""
     step = functools.partial(sj.step, max_plies=max_plies, impasse=impasse)
     wins = functools.partial(winning_actions, max_plies=max_plies, impasse=impasse)
-    checks, check_count = checks_of(state, max_plies=max_plies, impasse=impasse)
+    checks, check_count = checks_of(state)
     check_count = jnp.minimum(check_count, _CHECKS_AT_MOST)
 
     def forced(check):  # bool[]: every reply to `check` leaves the checker a mate in one

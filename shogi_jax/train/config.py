@@ -126,7 +126,7 @@ class ExpertConfig:
     applies, and the policy learns that move by cross-entropy instead of PPO's surrogate."""
 
     mate_in_one: bool = setting(False, "self-play plays a mate in one wherever there is one "
-                                       "(every legal move tried), and the policy learns it")
+                                       "(every check tried), and the policy learns it")
     imitation_coef: float = setting(1.0, "weight of the cross-entropy towards the expert's "
                                          "moves", NON_NEGATIVE)
 

@@ -50,7 +50,7 @@ def no_games_ended(games: State) -> Tally:
 
 def mates_on_own_games(config: Config, mesh: Mesh | None):
     """games State[B] -> bool[B, A]: the mates in one of each game (`tactics.winning_actions`,
-    every legal move stepped), each device checking only its own games."""
+    every check stepped), each device checking only its own games."""
     return parallel.on_own_games(jax.vmap(functools.partial(
         tactics.winning_actions, max_plies=config.env.max_plies, impasse=config.env.impasse)),
         mesh)
