@@ -1,6 +1,6 @@
-"""Expert iteration inside PPO's self-play (config `expert`): the loss imitates a tactic's moves
-instead of taking the surrogate on them, against a numpy reference; and a compiled rollout plays
-the mates in one cshogi finds, marked as the expert's."""
+"""Expert iteration inside self-play (config `expert`): PPO's loss imitates a tactic's moves
+instead of taking the surrogate on them, against a numpy reference; a compiled rollout (PPO's,
+and gumbel_az's search rollout) plays the mates in one cshogi finds, marked as the expert's."""
 from __future__ import annotations
 
 import cshogi
@@ -11,10 +11,9 @@ import pytest
 from mate_positions import BLACK_MATES, WHITE_MATES, mates_in_one
 
 import shogi_jax as sj
-from shogi_jax.host.settings import ConfigError
 from shogi_jax.train import ppo
-from shogi_jax.train.config import config_from_dict, load_config
-from shogi_jax.train.rollout import rollout
+from shogi_jax.train.config import load_config
+from shogi_jax.train.rollout import rollout, search_rollout
 from shogi_jax.train.state import init_train_state, make_trainer
 
 OPTIONS = dict(clip_eps=0.2, value_clip_eps=None, value_coef=0.5, entropy_coef=0.01,
@@ -74,11 +73,6 @@ def test_without_expert_moves_the_loss_is_unchanged():
     assert float(metrics["loss/imitation"]) == 0.0 and float(metrics["expert/share"]) == 0.0
 
 
-def test_expert_mates_are_for_ppo_only():
-    with pytest.raises(ConfigError, match="expert.mate_in_one.*gumbel_az"):
-        config_from_dict({"algorithm": "gumbel_az", "expert": {"mate_in_one": True}})
-
-
 @pytest.mark.slow
 def test_a_rollout_plays_the_mates_in_one_and_marks_them():
     """Two hand-made mates in one (one per colour, cshogi-checked) and two start positions, one
@@ -109,3 +103,32 @@ def test_a_rollout_plays_the_mates_in_one_and_marks_them():
                                   axis=1)[:, 0]
     np.testing.assert_allclose(np.asarray(transitions.log_prob)[0], expected, rtol=1e-5,
                                atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_search_rollout_plays_the_mates_in_one_and_learns_them_as_its_policy_target():
+    """gumbel_az with 2 simulations a move (too few to find a mate among 16 considered moves by
+    search alone): the mates are played and their policy target is one-hot on the mate; the
+    start positions keep the search's own move and improved policy."""
+    config = load_config("configs/smoke.yaml", [
+        "algorithm=gumbel_az", "expert.mate_in_one=true", "gumbel_az.simulations=2",
+        "env.num_games=4", "env.rollout_length=1", "ppo.minibatches=1"])
+    trainer = make_trainer(config)
+    state = init_train_state(config, trainer)
+    start = sj.init(max_plies=config.env.max_plies)
+    starts = [sj.from_sfen(BLACK_MATES[0]), sj.from_sfen(WHITE_MATES[0]), start, start]
+    games = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *starts)
+    _, transitions, _ = jax.jit(lambda params, games, key: search_rollout(
+        config, trainer.model, params, games, key))(state.params, games, jax.random.PRNGKey(0))
+    np.testing.assert_array_equal(np.asarray(transitions.expert)[0], [True, True, False, False])
+    target = np.asarray(transitions.policy_target)[0]  # [B, A]
+    for b, (_, mate) in enumerate((BLACK_MATES, WHITE_MATES)):
+        action = int(transitions.action[0, b])
+        assert sj.action_to_usi(starts[b], action) == mate
+        np.testing.assert_array_equal(np.flatnonzero(target[b]), [action])
+        assert target[b, action] == 1.0
+    np.testing.assert_array_equal(np.asarray(transitions.reward)[0], [1.0, 1.0, 0.0, 0.0])
+    # The start positions: the search's improved policy over several legal moves.
+    for b in (2, 3):
+        assert np.isclose(target[b].sum(), 1.0) and (target[b] > 0).sum() > 1
+        assert not target[b, ~np.asarray(starts[b].legal_action_mask)].any()

@@ -122,13 +122,15 @@ class GumbelAZConfig:
 
 @dataclass(frozen=True)
 class ExpertConfig:
-    """Expert iteration inside self-play (algorithm: ppo): a tactic chooses the move where it
-    applies, and the policy learns that move by cross-entropy instead of PPO's surrogate."""
+    """Expert iteration inside self-play: a tactic chooses the move where it applies, and the
+    policy learns that move by cross-entropy (PPO: instead of its surrogate; gumbel_az: as the
+    policy target, instead of the search's improved policy)."""
 
     mate_in_one: bool = setting(False, "self-play plays a mate in one wherever there is one "
                                        "(every check tried), and the policy learns it")
     imitation_coef: float = setting(1.0, "weight of the cross-entropy towards the expert's "
-                                         "moves", NON_NEGATIVE)
+                                         "moves (ppo; gumbel_az's policy loss weighs every "
+                                         "target alike)", NON_NEGATIVE)
 
 
 @dataclass(frozen=True)
@@ -295,9 +297,6 @@ def validate(config: Config) -> None:
             "gumbel_az.value_target = bootstrap gives scalar targets (the search's values), "
             "which a model.value_head = wdl cannot fit as win/draw/loss classes: use "
             "value_head scalar, or value_target outcome")
-    if config.expert.mate_in_one and config.algorithm != "ppo":
-        raise ConfigError(f"expert.mate_in_one is for algorithm: ppo only so far, not "
-                          f"{config.algorithm} (its search chooses every move)")
     shaping = config.reward_shaping
     if shaping.anneal_budget is not None and shaping.anneal_env_steps:
         raise ConfigError(

@@ -16,7 +16,7 @@ Shapes: T rollout steps, B games, N = T * B flattened samples, A = `NUM_ACTIONS`
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import chex
 import jax
@@ -36,6 +36,9 @@ class SearchTransition(NamedTuple):
     root_value: jax.Array         # float32[T, B] the search's value of s_t for its mover
     reward: jax.Array             # float32[T, B] the result for the side that moved at t
     done: jax.Array               # bool[T, B] the game ended on this ply (rules or move limit)
+    # bool[T, B]: a tactic chose this move and its one-hot policy target (expert iteration);
+    # None without expert.
+    expert: Optional[jax.Array] = None
 
 
 class AZBatch(NamedTuple):

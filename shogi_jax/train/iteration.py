@@ -48,6 +48,8 @@ def train_iteration(config: Config, trainer: Trainer, state: TrainState, time_sp
                                                transitions, update_key, platform=platform,
                                                lr_decay=lr_decay)
         metrics["rollout/mean_value"] = jnp.mean(transitions.root_value)
+        if transitions.expert is not None:
+            metrics["expert/share"] = jnp.mean(transitions.expert.astype(jnp.float32))
     else:
         weight = budget.shaping_weight(
             config, state.iteration.astype(jnp.float32) * (config.env.num_games

@@ -248,9 +248,11 @@ def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh 
     rule; the plain argmax at gumbel_scale 0). The plain argmax on both sides drove self-play
     into fourfold repetition (docs/findings.md). Each game is searched with a
     key of its own (`search_moves`), so the games do not depend on how they are split over
-    `mesh`."""
+    `mesh`. With `expert.mate_in_one`, a mate in one replaces the search's move and its improved
+    policy (a one-hot target on the mate; SearchTransition.expert marks those plies)."""
     num_games = games.legal_action_mask.shape[0]
     search_games = search_moves(config, model, mesh)
+    mate_in_one = mates_on_own_games(config, mesh) if config.expert.mate_in_one else None
     step, observe = rules_on_own_games(config, mesh)
     start = start_position(config)
 
@@ -262,12 +264,21 @@ def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh 
         legal = games.legal_action_mask
         sampled, _ = policy.sample_actions(sample_key, jnp.log(jnp.maximum(weights, 1e-30)), legal)
         action = jnp.where(games.ply < config.gumbel_az.sampled_plies, sampled, chosen)
+        expert = None
+        if mate_in_one is not None:
+            wins = mate_in_one(games)  # bool[B, A]
+            expert = jnp.any(wins, axis=-1)
+            mate = jnp.argmax(wins, axis=-1).astype(jnp.int32)
+            action = jnp.where(expert, mate, action)
+            weights = jnp.where(expert[:, None],
+                                jax.nn.one_hot(mate, weights.shape[-1], dtype=weights.dtype),
+                                weights)
         after = step(games, action)
         reward = jnp.take_along_axis(after.rewards, games.color[:, None], axis=1)[:, 0]
         done = after.terminated | after.truncated
         transition = gumbel_az.SearchTransition(
             observation=observe(games), legal_action_mask=legal, policy_target=weights,
-            action=action, root_value=root_value, reward=reward, done=done)
+            action=action, root_value=root_value, reward=reward, done=done, expert=expert)
         tally = jax.tree_util.tree_map(jnp.add, tally, tally_of(done, after))
         return (select_games(done, start, after), tally), transition
 
