@@ -27,6 +27,9 @@ ROWS = {
     # The value predicts the game's result (gamma 1), from 8 normalised planes.
     "ppo_value": (PPO, ["ppo.value_gamma=1.0", *VALUE_HEAD]),
     "ppo_value_mate": (PPO, ["ppo.value_gamma=1.0", *VALUE_HEAD, "expert.mate_in_one=true"]),
+    # Today's cpu.yaml (which has the value settings above) with mates in one in self-play,
+    # found by stepping only the checks (rules/checks.py).
+    "cpu_mate": (PPO, ["expert.mate_in_one=true"]),
     # The schedules on the run's budget: the rate and the shaping both decay to 0 by its end.
     "ppo_value_decay": (PPO, ["ppo.value_gamma=1.0", *VALUE_HEAD, "ppo.lr_schedule=linear",
                               "reward_shaping.anneal_env_steps=0",
@@ -37,7 +40,12 @@ ROWS = {
     "az_outcome_ln": (AZ, ["gumbel_az.value_target=outcome", *VALUE_HEAD]),
     "az_bootstrap_ln": (AZ, ["gumbel_az.value_target=bootstrap", "gumbel_az.value_lambda=1.0",
                              *VALUE_HEAD]),
+    "az_mate": (AZ, ["expert.mate_in_one=true"]),
 }
+# What each row's final network is asked: who wins (the value), mates in one and Fairy-Stockfish's
+# move (the raw policy; mates also by the 128-simulation search), all without play-time tactics
+# (docs/benchmarks.md#measuring-learning). {script: its extra arguments}
+PROBES = {"value_probe": [], "mate_probe": ["--simulations", "128"], "top1_agreement": []}
 PPO_ITERATIONS = 250   # about 11 minutes of cpu.yaml alone on the learning bar's machine
 AZ_ITERATIONS = 100    # about 8 minutes of cpu_az.yaml there
 
@@ -69,8 +77,10 @@ def main(argv=None) -> int:
             runner.run([PYTHON, "-m", "shogi_jax.train", "--config", config, "--run-dir",
                         run_dir, "--quiet", *resume, *[a for s in sets for a in ("--set", s)]])
         if "probe" in args.phases:
-            runner.run([PYTHON, "scripts/value_probe.py", "--run-dir", run_dir, "--json",
-                        out / f"{row}_probe.json"], tee=True, write_to=out / f"{row}_probe.txt")
+            for probe, extra in PROBES.items():
+                runner.run([PYTHON, f"scripts/{probe}.py", "--run-dir", run_dir, *extra, "--json",
+                            out / f"{row}_{probe}.json"], tee=True,
+                           write_to=out / f"{row}_{probe}.txt")
     return 0
 
 
