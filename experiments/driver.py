@@ -31,12 +31,13 @@ class Runner:
     def run(self, argv, *, cwd: Path | None = None, env: dict | None = None,
             append_to: Path | None = None, write_to: Path | None = None,
             append: bool = False, tail: int | None = None, tee: bool = False,
-            with_stderr: bool = False, check: bool = True) -> str:
+            with_stderr: bool = False, check: bool = True, ok: tuple[int, ...] = (0,)) -> str:
         """Runs argv (a list) in cwd (the repository root by default) and returns its output
         when it is kept ('' when dry). append_to takes stdout and stderr (`>> LOG 2>&1`);
         write_to takes stdout (`> FILE`; `>> FILE` with append), printed too with tee (`| tee
         FILE`); tail keeps the
-        last lines only (`| tail -n N`), printed; with_stderr adds stderr (`2>&1`)."""
+        last lines only (`| tail -n N`), printed; with_stderr adds stderr (`2>&1`). With check,
+        an exit code outside `ok` ends the driver."""
         argv = [str(a) for a in argv]
         shown = shlex.join(argv)
         if env:
@@ -76,7 +77,7 @@ class Runner:
                     file.write(out)
         else:
             done = subprocess.run(argv, check=False, cwd=where, env=full_env)
-        if check and done.returncode != 0:
+        if check and done.returncode not in ok:
             sys.exit(f"command failed (exit {done.returncode}): {shown}")
         return out
 

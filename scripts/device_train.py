@@ -21,6 +21,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from shogi_jax.cli import exit_codes
+
 RETURN_LIMIT_BYTES = 16 * 2**20  # the device tool brings files of at most 16 MiB back
 RUN_NAME = "device_run"
 
@@ -75,7 +77,8 @@ def main(argv=None) -> int:
                str(run_dir), "--quiet", *[a for s in sets for a in ("--set", s)]]
     print("$ " + " ".join(command), flush=True)
     done = subprocess.run(command, check=False)
-    if done.returncode not in (0,):
+    # Its time limit ends the run: training exits "stopped, resumable" then.
+    if done.returncode not in (exit_codes.FINISHED, exit_codes.STOPPED):
         print(f"error: training exited {done.returncode}; the run is in {run_dir}",
               file=sys.stderr)
         return 1 if done.returncode != 2 else 2

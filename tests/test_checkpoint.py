@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import metrics_a_resume_keeps
 
+from shogi_jax.cli import exit_codes
 from shogi_jax.cli import train as train_cli
 from shogi_jax.play.network import (
     BEST_METRIC,
@@ -131,16 +132,17 @@ def test_sigterm_saves_and_exits_cleanly_then_resumes(tmp_path, capsys):
     run_dir = tmp_path / "preempted"
     command = [sys.executable, "-m", "shogi_jax.train", *COMMON, "--run-dir", str(run_dir),
                "--set", "train.iterations=1000", "--set", "checkpoint.every_iterations=100000"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = run_dir / "metrics.jsonl"
     deadline = time.time() + 300
     while not (metrics.exists() and metrics.read_text().count("\n") >= 2):
         assert process.poll() is None and time.time() < deadline
         time.sleep(0.5)
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=300)
-    assert process.returncode == 0, err
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == exit_codes.STOPPED, err  # not "finished": a scheduler restarts it
     assert "SIGTERM: saved iteration" in err
+    assert out.startswith("stopped: ") and "continue with --resume" in out and "done" not in out
     saved = _final_state(run_dir)
     assert int(saved.iteration) >= 2  # periodic saves were off: this one came from the signal
     assert [r["iteration"] for r in read_metrics(run_dir)][-1] == int(saved.iteration)

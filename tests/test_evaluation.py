@@ -25,6 +25,7 @@ from shogi_jax.arena.match import (
     play_plies,
     start_states,
 )
+from shogi_jax.cli import exit_codes
 from shogi_jax.cli import tournament as tournament_cli
 from shogi_jax.play.players import Player, capture_points, greedy_act
 from shogi_jax.rules.material import PIECE_POINTS
@@ -374,7 +375,7 @@ def test_sigint_writes_the_games_so_far_and_resume_ends_with_the_same_table(tour
         time.sleep(0.01)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=300)
-    assert process.returncode == 0, err
+    assert process.returncode == exit_codes.STOPPED, err
     assert "Traceback" not in err
     results = json.loads((out / "results.json").read_text())
     written = [json.loads(line) for line in log.read_text().splitlines()]

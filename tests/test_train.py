@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import shogi_jax as sj
+from shogi_jax.cli import exit_codes
 from shogi_jax.cli import train as train_cli
 from shogi_jax.play.model import make_model
 from shogi_jax.train import ppo, run_directory
@@ -73,9 +74,11 @@ def test_a_time_limit_saves_and_stops_after_the_iteration_that_reaches_it(tmp_pa
     run_dir = tmp_path / "limited"
     argv = ["--config", SMOKE, "--run-dir", str(run_dir), "--quiet", "--set",
             "train.iterations=50", "--set", "train.time_limit_minutes=1e-9"]
-    assert train_cli.main(argv) == 0
+    assert train_cli.main(argv) == exit_codes.STOPPED  # resumable, not finished
     assert [r["iteration"] for r in read_metrics(run_dir)] == [1]
-    assert "time limit (1e-09 min): saved iteration 1" in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "time limit (1e-09 min): saved iteration 1" in printed.err
+    assert printed.out.startswith("stopped: 1 of 50 iterations") and "done" not in printed.out
     assert (run_dir / "checkpoints" / "1").is_dir()
 
 

@@ -31,6 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from driver import PYTHON, Runner, absolute
 
+from shogi_jax.cli import exit_codes
+
 HERE = Path(__file__).resolve().parent
 FSF = "/usr/games/fairy-stockfish"
 TRAIN_LIMIT = "--set train.time_limit_minutes=60 --set train.iterations=100000"
@@ -96,7 +98,8 @@ def main(argv=None) -> None:
     runner.run([PYTHON, "-m", "shogi_jax.train", "--config", "configs/cpu.yaml", "--run-dir", run,
                 "--quiet", "--set", f"train.seed={args.seed}",
                 "--set", "evaluation.every_iterations=150",
-                "--set", "checkpoint.every_iterations=150", *train_limit])
+                "--set", "checkpoint.every_iterations=150", *train_limit],
+               ok=(exit_codes.FINISHED, exit_codes.STOPPED))  # its time limit ends it: "stopped"
 
     runner.write(out / "tournament.yaml", bar_tournament_yaml(run, out, args.bar_games))
     runner.run([PYTHON, "-m", "shogi_jax.tournament", "--config", out / "tournament.yaml",

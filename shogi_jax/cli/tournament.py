@@ -9,7 +9,7 @@ games.jsonl, games.sfen (one `sfen ... moves ...` line per game), games/NNNNN.ki
 tournament.yaml (its config, policy players pinned to the checkpoint they loaded).
 
 Each game is written as soon as it ends, the results after every pairing. Ctrl-C or SIGTERM drops
-the games still running, writes the results so far and exits 0; `--resume --output-dir DIR`
+the games still running, writes the results so far and exits 75; `--resume --output-dir DIR`
 continues to the same final table as a tournament never stopped.
 """
 from __future__ import annotations
@@ -25,7 +25,9 @@ from shogi_jax.arena.tournament_config import (
     games_total,
     load_tournament_config,
 )
+from shogi_jax.cli import exit_codes
 from shogi_jax.cli import report as report_cli
+from shogi_jax.cli.exit_codes import EXIT_CODE_HELP
 from shogi_jax.host.progress import progress_bar
 from shogi_jax.host.settings import ConfigError, settings_reference
 from shogi_jax.host.signals import StopRequest
@@ -41,7 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                "Tournament config keys (key = default  # meaning [constraint]):\n"
                + "\n".join("  " + line for line in settings_reference(TournamentConfig))
                + "\n\nEach entry of players:\n"
-               + "\n".join("  " + line for line in settings_reference(PlayerConfig)))
+               + "\n".join("  " + line for line in settings_reference(PlayerConfig))
+               + "\n\n" + EXIT_CODE_HELP)
     parser.add_argument("--config", help="tournament YAML (see configs/tournament.yaml); "
                                          "optional with --resume")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -77,14 +80,14 @@ def main(argv=None) -> int:
             bar.close()
     except (ConfigError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return exit_codes.REFUSED
     finally:
         stop.restore()
     if not result.complete:
         print(f"{stop.requested or 'stopped'}: {result.games_written} of {result.games_total} "
               f"games written, results so far in {output_dir}; continue with --resume "
               f"--output-dir {output_dir}", file=sys.stderr)
-        return 0
+        return exit_codes.STOPPED
     fit = result.fit
     if fit is None:
         print(f"no Elo: {result.no_fit}")

@@ -11,6 +11,8 @@ import sys
 
 import numpy as np
 
+from shogi_jax.cli import exit_codes
+from shogi_jax.cli.exit_codes import EXIT_CODE_HELP
 from shogi_jax.host import parallel
 from shogi_jax.host.settings import ConfigError
 from shogi_jax.play.network import CheckpointError
@@ -27,10 +29,11 @@ eval_games/iteration_N/*.kifu (every evaluation game), checkpoints/N
 kept: a network replaces the best by beating it head to head in the evaluation). Players and the
 USI engine use the config stored with the checkpoint. eval/elo is ladder Elo (docs/ladder.md).
 
-Preemption: SIGTERM or SIGINT finishes the current iteration, saves, waits for the save and exits
-0; continue with --resume. A save cut short (kill -9) is never taken for a checkpoint; a damaged
-latest checkpoint is reported and the one before it used. A NaN/Inf loss stops with exit code 1
-and saves nothing. Exit codes: 0 done, 1 non-finite loss, 2 bad config / run dir / checkpoint.
+Preemption: SIGTERM or SIGINT (or train.time_limit_minutes) finishes the current iteration,
+saves, waits for the save and exits 75; continue with --resume. A save cut short (kill -9) is
+never taken for a checkpoint; a damaged latest checkpoint is reported and the one before it
+used. A NaN/Inf loss stops with exit code 1 and saves nothing.
+""" + EXIT_CODE_HELP + """
 
 Every config key (section.key = default  # meaning [constraint]), settable in the YAML file or
 with --set:
@@ -65,7 +68,7 @@ def main(argv=None) -> int:
                 config, train=dataclasses.replace(config.train, run_dir=args.run_dir))
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return exit_codes.REFUSED
     distributed = config.distributed
     if distributed.initialize:  # before anything touches a device
         try:
@@ -74,7 +77,7 @@ def main(argv=None) -> int:
                                 process_id=distributed.process_id)
         except ValueError as error:
             print(f"error: distributed.initialize: {error}", file=sys.stderr)
-            return 2
+            return exit_codes.REFUSED
     refused = None
     if parallel.is_main_process():  # one process checks and prepares the (shared) run directory
         try:
@@ -87,20 +90,25 @@ def main(argv=None) -> int:
     if parallel.broadcast_from_main(refused is not None):
         print(f"error: {refused or 'process 0 refused the run directory (see its output)'}",
               file=sys.stderr)
-        return 2
+        return exit_codes.REFUSED
     try:
         state = train(config, resume=args.resume, quiet=args.quiet)
     except (CheckpointError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return exit_codes.REFUSED
     except NonFiniteLoss as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return exit_codes.FAILED
+    iteration = int(state.iteration)
+    finished = iteration >= config.train.iterations
+    code = exit_codes.FINISHED if finished else exit_codes.STOPPED
     if not parallel.is_main_process():
-        return 0
+        return code
     results = np.asarray(state.results)
-    print(f"done: {int(state.iteration)} iterations, "
-          f"{env_steps(config, int(state.iteration)):,} env steps, "
+    reached = (f"done: {iteration}" if finished
+               else f"stopped: {iteration} of {config.train.iterations}")
+    print(f"{reached} iterations, {env_steps(config, iteration):,} env steps, "
           f"{int(state.games_finished)} games (Black {results[0]}, White {results[1]}, "
-          f"draws {results[2]}); run directory {config.train.run_dir}")
-    return 0
+          f"draws {results[2]}); run directory {config.train.run_dir}"
+          + ("" if finished else f"; continue with --resume (exit code {code})"))
+    return code
