@@ -59,6 +59,11 @@ def test_the_loss_imitates_the_experts_moves_and_takes_the_surrogate_on_the_othe
     total = (float(on_own["loss/policy"]) + 0.5 * expected_value
              - 0.01 * float(on_own["loss/entropy"]) + 0.7 * imitation)
     assert float(loss) == pytest.approx(total, rel=1e-5)
+    # Over all the samples: the cross-entropies' sum over the expert's moves / 10 samples.
+    over_all, _ = ppo.ppo_loss(logits, values, batch, imitation_coef=0.7,
+                               imitation_over_all=True, **OPTIONS)
+    assert float(over_all) == pytest.approx(total - 0.7 * imitation - 0.7 * np.sum(chosen[expert])
+                                            / 10, rel=1e-5)
 
 
 def test_without_expert_moves_the_loss_is_unchanged():

@@ -30,6 +30,8 @@ ROWS = {
     # Today's cpu.yaml (which has the value settings above) with mates in one in self-play,
     # found by stepping only the checks (rules/checks.py).
     "cpu_mate": (PPO, ["expert.mate_in_one=true"]),
+    # The same, each mate weighing like one ordinary sample in the imitation loss.
+    "cpu_mate_all": (PPO, ["expert.mate_in_one=true", "expert.imitation_mean=all"]),
     # The schedules on the run's budget: the rate and the shaping both decay to 0 by its end.
     "ppo_value_decay": (PPO, ["ppo.value_gamma=1.0", *VALUE_HEAD, "ppo.lr_schedule=linear",
                               "reward_shaping.anneal_env_steps=0",

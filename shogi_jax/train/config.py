@@ -40,6 +40,7 @@ from shogi_jax.play.model import ModelConfig
 LR_SCHEDULES = ("constant", "linear", "cosine")
 ALGORITHMS = ("ppo", "gumbel_az")
 AZ_VALUE_TARGETS = ("bootstrap", "outcome")
+IMITATION_MEANS = ("expert", "all")
 POOL_SAMPLING = ("recency", "rating", "uniform")
 
 
@@ -131,6 +132,11 @@ class ExpertConfig:
     imitation_coef: float = setting(1.0, "weight of the cross-entropy towards the expert's "
                                          "moves (ppo; gumbel_az's policy loss weighs every "
                                          "target alike)", NON_NEGATIVE)
+    imitation_mean: str = setting("expert", "ppo: the imitation loss is the mean over the "
+                                            "expert's moves (expert: each weighs 1 / their "
+                                            "count) or over all the learner's samples (all: "
+                                            "each weighs like any sample)",
+                                  one_of(IMITATION_MEANS))
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,8 @@ def value_loss(values, old_value, target_return, value_clip_eps, trains=None):
 
 
 def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, entropy_coef,
-             normalize_advantages, wdl_logits=None, imitation_coef=0.0):
+             normalize_advantages, wdl_logits=None, imitation_coef=0.0,
+             imitation_over_all=False):
     """The clipped PPO objective on a minibatch.
 
     logits: float[N, A] (any float dtype; computed in float32); values: float[N];
@@ -174,8 +175,10 @@ def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, ent
     value loss is the cross-entropy to batch.target_wdl instead of the squared error. With
     batch.trains, every mean (and the advantages' normalisation) is over the learner's own
     moves only. With batch.expert, the surrogate, the entropy and the statistics leave a
-    tactic's moves out, and those moves are imitated instead. Returns (loss float32[],
-    metrics: dict of float32[]): "loss/policy", "loss/value", "loss/entropy", "loss/total",
+    tactic's moves out, and those moves are imitated instead: the loss adds the mean
+    cross-entropy over them, or with imitation_over_all its sum over all the learner's
+    samples. Returns (loss float32[], metrics: dict of float32[]): "loss/policy",
+    "loss/value", "loss/entropy", "loss/total",
     "ppo/approx_kl", "ppo/clip_fraction" (fraction of samples with |ratio - 1| > clip_eps);
     with batch.expert also "loss/imitation" (the mean cross-entropy -log pi(action) over the
     tactic's moves) and "expert/share" (their share of the learner's samples).
@@ -218,9 +221,12 @@ def ppo_loss(logits, values, batch, *, clip_eps, value_clip_eps, value_coef, ent
     loss = policy_loss + value_coef * v_loss - entropy_coef * mean_entropy
     expert_metrics = {}
     if batch.expert is not None:
-        imitation = jnp.sum(jnp.where(imitated, -new_log_prob, 0.0)) / jnp.maximum(
-            jnp.sum(imitated), 1)
-        loss = loss + imitation_coef * imitation
+        imitation_sum = jnp.sum(jnp.where(imitated, -new_log_prob, 0.0))
+        imitation = imitation_sum / jnp.maximum(jnp.sum(imitated), 1)
+        # imitation_over_all: each expert move weighs like any one of the learner's samples.
+        weighted = (imitation_sum / jnp.maximum(jnp.sum(learner), 1) if imitation_over_all
+                    else imitation)
+        loss = loss + imitation_coef * weighted
         expert_metrics = {"loss/imitation": imitation, "expert/share": mean_over(
             jnp.asarray(batch.expert, jnp.float32), learner)}
     log_ratio, ratio = jax.lax.stop_gradient(log_ratio), jax.lax.stop_gradient(ratio)

@@ -159,7 +159,8 @@ def ppo_update(config: Config, trainer: Trainer, params, opt_state, transitions,
                             entropy_coef=ppo_config.entropy_coef,
                             normalize_advantages=ppo_config.normalize_advantages,
                             wdl_logits=wdl_logits,
-                            imitation_coef=config.expert.imitation_coef)
+                            imitation_coef=config.expert.imitation_coef,
+                            imitation_over_all=config.expert.imitation_mean == "all")
 
     return minibatch_updates(config, trainer, params, opt_state, transitions.observation, samples,
                              loss_of, key, platform=platform or parallel.platform_of(None),
