@@ -81,12 +81,11 @@ assert int((RAY < NUM_SQUARES).sum()) == 2112
 assert int(STEP_ATTACKS.sum()) == 3680 and int(SLIDE_ATTACKS.sum()) == 4548
 
 
-def _discoverers(board81, king):
+def _discoverers(ray, codes):
     """int32[82]: for each square (and the padding square NUM_SQUARES), the line (LINE_*) on which
     the mover's piece there is the only piece between the opponent's king and a slider of the
-    mover's that runs toward it along that line; LINE_NONE elsewhere."""
-    ray = jnp.asarray(RAY)[:, king]  # int32[8 directions, 8 steps]
-    codes = jnp.append(board81, EMPTY)[ray]
+    mover's that runs toward it along that line; LINE_NONE elsewhere. ray: int32[8 directions,
+    8 steps] the squares out from the king; codes: int32[8, 8] the pieces on them."""
     occupied = codes != EMPTY
     first = jnp.argmax(occupied, axis=1)  # int32[8]
     beyond = occupied & (jnp.arange(MAX_RAY) > first[:, None])
@@ -120,8 +119,9 @@ def checking_actions(state: State):
                           0, NUM_PIECE_TYPES - 1)
 
     # Pieces strictly between each square on a ray from the king and the king, before the move.
-    ray = jnp.asarray(RAY)[:, king]
-    on_ray = (jnp.append(board, EMPTY)[ray] != EMPTY).astype(jnp.int32)  # int32[8, 8]
+    ray = jnp.asarray(RAY)[:, king]  # int32[8 directions, 8 steps]
+    codes = jnp.append(board, EMPTY)[ray]
+    on_ray = (codes != EMPTY).astype(jnp.int32)
     nearer = jnp.cumsum(on_ray, axis=1) - on_ray
     direction, distance = jnp.asarray(RAY_DIRECTION)[king], jnp.asarray(RAY_DISTANCE)[king]
     between = nearer[jnp.maximum(direction, 0), jnp.maximum(distance - 1, 0)]  # int32[81]
@@ -132,7 +132,7 @@ def checking_actions(state: State):
     direct = (jnp.asarray(STEP_ATTACKS)[piece_type, to, king]
               | (jnp.asarray(SLIDE_ATTACKS)[piece_type, to, king] & clear))
 
-    uncovered_line = _discoverers(board, king)[source]
+    uncovered_line = _discoverers(ray, codes)[source]
     line_of_to = jnp.asarray(_LINE_OF_DIRECTION)[direction[to]]
     discovered = ~is_drop & (uncovered_line != LINE_NONE) & (line_of_to != uncovered_line)
     playing = ~(state.terminated | state.truncated)
