@@ -137,3 +137,29 @@ def test_a_search_rollout_plays_the_mates_in_one_and_learns_them_as_its_policy_t
     for b in (2, 3):
         assert np.isclose(target[b].sum(), 1.0) and (target[b] > 0).sum() > 1
         assert not target[b, ~np.asarray(starts[b].legal_action_mask)].any()
+
+
+@pytest.mark.slow
+def test_a_mate_share_plays_the_found_mates_on_that_share_of_the_plies():
+    """expert.mate_share 0.5 over 32 games that each have a mate in one: about half of them
+    (binomial, far outside +-3.5 sd fails) play it and are marked; the others are the policy's
+    own samples and are not marked."""
+    config = load_config("configs/smoke.yaml", [
+        "expert.mate_in_one=true", "expert.mate_share=0.5", "env.num_games=32",
+        "env.rollout_length=1", "ppo.minibatches=1"])
+    trainer = make_trainer(config)
+    state = init_train_state(config, trainer)
+    starts = [sj.from_sfen((BLACK_MATES, WHITE_MATES)[b % 2][0]) for b in range(32)]
+    games = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *starts)
+    done = jax.jit(lambda params, games, key: rollout(config, trainer.model, params, games, key,
+                                                       jnp.float32(0.0)))(
+        state.params, games, jax.random.PRNGKey(0))
+    expert = np.asarray(done.transitions.expert)[0]
+    assert 6 <= expert.sum() <= 26, expert
+    for b in range(32):
+        played = sj.action_to_usi(starts[b], int(done.transitions.action[0, b]))
+        if expert[b]:
+            assert played == (BLACK_MATES, WHITE_MATES)[b % 2][1]
+    # The unmarked games won only where the fresh policy happened to sample the mate.
+    rewards = np.asarray(done.transitions.reward)[0]
+    assert (rewards[expert] == 1.0).all()

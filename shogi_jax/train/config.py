@@ -129,6 +129,9 @@ class ExpertConfig:
 
     mate_in_one: bool = setting(False, "self-play plays a mate in one wherever there is one "
                                        "(every check tried), and the policy learns it")
+    mate_share: float = setting(1.0, "the share of plies on which a mate in one that exists is "
+                                     "played (drawn per game and ply); the others play the "
+                                     "policy's or the search's move", UNIT_INTERVAL)
     imitation_coef: float = setting(1.0, "weight of the cross-entropy towards the expert's "
                                          "moves (ppo; gumbel_az's policy loss weighs every "
                                          "target alike)", NON_NEGATIVE)

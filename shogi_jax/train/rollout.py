@@ -48,12 +48,29 @@ def no_games_ended(games: State) -> Tally:
     return jax.tree_util.tree_map(jnp.zeros_like, tally_of(jnp.zeros_like(games.terminated), games))
 
 
-def mates_on_own_games(config: Config, mesh: Mesh | None):
-    """games State[B] -> bool[B, A]: the mates in one of each game (`tactics.winning_actions`,
-    every check stepped), each device checking only its own games."""
-    return parallel.on_own_games(jax.vmap(functools.partial(
+EXPERT_STREAM = 0x6d617465  # fold_in tag of the expert's draws: the other streams stay as they were
+
+
+def expert_mates(config: Config, mesh: Mesh | None):
+    """(games State[B], step key) -> (expert bool[B], mate int32[B]): where the expert plays a
+    mate in one (`tactics.winning_actions`, every check stepped), and which. Each device checks
+    only its own games. With `expert.mate_share` < 1 a found mate is played on that share of the
+    plies (drawn per game and ply), so a blunder that allows a mate is punished only sometimes and
+    the rest of the game's learning keeps its weight."""
+    winning = parallel.on_own_games(jax.vmap(functools.partial(
         tactics.winning_actions, max_plies=config.env.max_plies, impasse=config.env.impasse)),
         mesh)
+    share = config.expert.mate_share
+
+    def mates(games: State, key):
+        wins = winning(games)  # bool[B, A]
+        expert = jnp.any(wins, axis=-1)
+        if share < 1.0:  # a Python branch: at share 1 the programs are those of before
+            drawn = jax.random.uniform(jax.random.fold_in(key, EXPERT_STREAM), expert.shape)
+            expert = expert & (drawn < share)
+        return expert, jnp.argmax(wins, axis=-1).astype(jnp.int32)
+
+    return mates
 
 
 def network_outputs(config: Config, model, params, observation):
@@ -125,7 +142,7 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
     plays a mate in one wherever there is one (Transition.expert marks those plies). With the
     games split over `mesh`, every device steps and observes only its own games."""
     step, observe = rules_on_own_games(config, mesh)
-    mate_in_one = mates_on_own_games(config, mesh) if config.expert.mate_in_one else None
+    mate_in_one = expert_mates(config, mesh) if config.expert.mate_in_one else None
     pool_games = PoolGames.of(config, mesh)
     start = start_position(config)
     start_observation = sj.observe(start)
@@ -155,9 +172,8 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
             trains = pool_games.put(jnp.ones(action.shape, bool), ~opponent_moves)
         expert = None
         if mate_in_one is not None:
-            wins = mate_in_one(games)  # bool[B, A]
-            expert = jnp.any(wins, axis=-1)
-            action = jnp.where(expert, jnp.argmax(wins, axis=-1).astype(jnp.int32), action)
+            expert, mate = mate_in_one(games, step_key)
+            action = jnp.where(expert, mate, action)
             log_prob = jnp.take_along_axis(
                 policy.masked_log_softmax(logits, games.legal_action_mask), action[:, None],
                 axis=-1)[:, 0]
@@ -252,7 +268,7 @@ def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh 
     policy (a one-hot target on the mate; SearchTransition.expert marks those plies)."""
     num_games = games.legal_action_mask.shape[0]
     search_games = search_moves(config, model, mesh)
-    mate_in_one = mates_on_own_games(config, mesh) if config.expert.mate_in_one else None
+    mate_in_one = expert_mates(config, mesh) if config.expert.mate_in_one else None
     step, observe = rules_on_own_games(config, mesh)
     start = start_position(config)
 
@@ -266,9 +282,7 @@ def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh 
         action = jnp.where(games.ply < config.gumbel_az.sampled_plies, sampled, chosen)
         expert = None
         if mate_in_one is not None:
-            wins = mate_in_one(games)  # bool[B, A]
-            expert = jnp.any(wins, axis=-1)
-            mate = jnp.argmax(wins, axis=-1).astype(jnp.int32)
+            expert, mate = mate_in_one(games, step_key)
             action = jnp.where(expert, mate, action)
             weights = jnp.where(expert[:, None],
                                 jax.nn.one_hot(mate, weights.shape[-1], dtype=weights.dtype),
