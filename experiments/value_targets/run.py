@@ -32,6 +32,8 @@ ROWS = {
     "cpu_mate": (PPO, ["expert.mate_in_one=true"]),
     # The same, each mate weighing like one ordinary sample in the imitation loss.
     "cpu_mate_all": (PPO, ["expert.mate_in_one=true", "expert.imitation_mean=all"]),
+    # Mates on a quarter of the plies: is the material play lost to mates on every ply?
+    "cpu_mate_quarter": (PPO, ["expert.mate_in_one=true", "expert.mate_share=0.25"]),
     # The schedules on the run's budget: the rate and the shaping both decay to 0 by its end.
     "ppo_value_decay": (PPO, ["ppo.value_gamma=1.0", *VALUE_HEAD, "ppo.lr_schedule=linear",
                               "reward_shaping.anneal_env_steps=0",
