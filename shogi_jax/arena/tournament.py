@@ -62,14 +62,14 @@ def load_player(spec: PlayerConfig, *, max_plies: int = sj.DEFAULT_MAX_PLIES,
         return LoadedPlayer(engine, None, spec.command, spec)
     if spec.kind not in NETWORK_KINDS:
         return LoadedPlayer(Player(spec.name, spec.kind), None, spec.kind, spec)
-    model, params, step = load_network(spec.run_dir, which=spec.checkpoint,
-                                                      step=spec.step)
+    model, params, step = load_network(spec.network_dir(), which=spec.checkpoint, step=spec.step)
     search = (SearchSettings(**spec.search_settings(), max_plies=max_plies, impasse=impasse)
               if spec.kind == "search" else None)
     tactics = Tactics(**{name: bool(getattr(spec, name)) for name in TACTIC_HELP})
     player = Player(spec.name, spec.kind, model=model, temperature=spec.temperature,
                     search=search, tactics=tactics)
-    return LoadedPlayer(player, params, f"{spec.run_dir} iteration {step}",
+    source = "the shipped network" if spec.pretrained else spec.run_dir
+    return LoadedPlayer(player, params, f"{source} iteration {step}",
                         dataclasses.replace(spec, step=step))
 
 

@@ -16,15 +16,12 @@ import stat
 import sys
 from pathlib import Path
 
-from shogi_jax.play.network import CheckpointError, load_network
+from shogi_jax.play.network import PRETRAINED_RUN, CheckpointError, load_network
 from shogi_jax.play.players import Player, settings_refused
 from shogi_jax.play.search import SearchSettings
 from shogi_jax.play.tactics import TACTIC_HELP, Tactics
 from shogi_jax.usi.mover import USI_MAX_PLIES, PlayerMover, keep_compiled_programs
 from shogi_jax.usi.protocol import serve
-
-# The network shipped with the package: a training run directory holding its final checkpoint.
-PRETRAINED_RUN = Path(__file__).resolve().parents[1] / "pretrained" / "cpu_60min"
 
 
 class LauncherError(ValueError):
