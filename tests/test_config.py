@@ -411,6 +411,27 @@ def test_help_lists_every_config_key_with_its_meaning(capsys):
         assert flag in text
 
 
+def test_the_commands_help_names_what_they_do(capsys):
+    """Each command's --help names every way it works: both learners, the three pairings, the
+    shipped network, and the --resume that continues a directory that is not empty."""
+    from shogi_jax.cli import tournament as tournament_cli
+    from shogi_jax.cli import train as train_cli
+
+    def shown(parse_args) -> str:
+        with pytest.raises(SystemExit):
+            parse_args(["--help"])
+        return " ".join(capsys.readouterr().out.split())
+
+    training = shown(train_cli.parse_args)
+    assert "self-play training (PPO or Gumbel AlphaZero)" in training
+    assert "must not exist yet or be empty, unless --resume continues it" in training
+    tournament = shown(tournament_cli.parse_args)
+    assert "a round robin, gauntlet or neighbours match" in tournament
+    assert "must not exist yet or be empty, unless --resume continues it" in tournament
+    assert "pretrained = False # policy and search: true plays the network shipped" in tournament
+    assert "a relative one is read from the config file's directory" in tournament
+
+
 def test_tournament_anchor_must_be_a_player_and_defaults_to_random_or_the_first():
     from shogi_jax.arena.tournament_config import tournament_config_from_dict
 

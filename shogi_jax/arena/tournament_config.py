@@ -51,7 +51,8 @@ class PlayerConfig:
                                            "the config file's directory")
     pretrained: bool = setting(False, "policy and search: true plays the network shipped with "
                                       "the package (as `usi --pretrained`) instead of a run_dir")
-    checkpoint: str = setting("latest", "policy: by evaluation Elo, or the newest ...",
+    checkpoint: str = setting("latest", "policy and search: the best by evaluation, or the "
+                                        "newest ...",
                               one_of(CHECKPOINT_CHOICES))
     step: Optional[int] = setting(None, "... or this iteration's checkpoint",
                                   NONE_OR_NON_NEGATIVE)

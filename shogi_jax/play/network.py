@@ -139,7 +139,8 @@ def load_network(run_dir: str | os.PathLike[str], *, which: str = "latest",
             if step is None:
                 step = manager.best_step()
                 if step is None:
-                    raise CheckpointError(f"no evaluated checkpoint in '{run_dir}' to call best")
+                    raise CheckpointError(f"no evaluated checkpoint in '{run_dir}' to call best "
+                                          "(no evaluation set one); take the latest or a step")
             if step not in manager.all_steps():
                 raise CheckpointError(f"no checkpoint {step} in '{run_dir}' "
                                       f"(there are {sorted(manager.all_steps())})")
