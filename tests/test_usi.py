@@ -553,7 +553,9 @@ def test_no_launcher_is_written_for_a_run_that_cannot_load(tmp_path):
 def test_help_gives_the_whole_description():
     shown = _usi_cli("--help").stdout
     assert "a USI engine, so a trained network plays in ordinary Shogi GUIs and tournament " \
-           "runners (`--player random|greedy` serves the baselines)." in " ".join(shown.split())
+           "runners (`--pretrained` serves the network shipped with the package, `--player " \
+           "random|greedy` the baselines; `--simulations N` makes a network search)." \
+           in " ".join(shown.split())
 
 
 def _launcher_arguments(launcher: Path):
