@@ -568,7 +568,7 @@ def test_a_tournament_network_player_can_be_the_shipped_network(tmp_path):
     assert player.network_dir() == str(PRETRAINED_RUN) and player.run_dir is None
     loaded = load_player(player)
     assert (loaded.spec.step, loaded.source) == (996, "the shipped network iteration 996")
-    with raises_naming("players[1]: run_dir", "and pretrained: true both name the network",
+    with raises_naming("players[1]: run_dir and pretrained: true both name the network",
                        "keep one"):
         load_tournament_config(_tournament_file(tmp_path / "both.yaml",
                                                 "pretrained: true, run_dir: runs/a"))

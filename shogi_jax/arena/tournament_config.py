@@ -157,8 +157,8 @@ def tournament_config_from_dict(raw: Mapping[str, Any]) -> TournamentConfig:
         key = f"players[{i}]"
         networks = " and ".join(NETWORK_KINDS)
         if player.run_dir is not None and player.pretrained:
-            raise ConfigError(f"{key}: run_dir {player.run_dir!r} and pretrained: true both name "
-                              "the network; keep one")
+            raise ConfigError(f"{key}: run_dir and pretrained: true both name the network; keep "
+                              "one")
         if player.kind in NETWORK_KINDS and player.network_dir() is None:
             raise ConfigError(f"{key}.run_dir: {networks} players need a network: a run_dir, or "
                               "pretrained: true for the shipped one")
