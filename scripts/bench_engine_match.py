@@ -37,7 +37,6 @@ from shogi_jax.arena.usi_client import MoveLimit
 from shogi_jax.play.players import Player
 
 ROOT = Path(__file__).resolve().parents[1]
-PRETRAINED = ROOT / "shogi_jax" / "pretrained" / "cpu_60min"
 LADDER = ROOT / "configs" / "ladder.yaml"
 FAIRY_RUNG = "fairy_skill-5_d1"
 FAIRY = "/usr/games/fairy-stockfish"
@@ -47,8 +46,8 @@ WARM_UP_TICKS = 12  # past the opening plies: the device and the opening player 
 
 def _device_player(kind: str, simulations: int, max_plies: int):
     """(Player, params): the shipped network as a tournament's `policy` or `search` player."""
-    spec = (PlayerConfig(name="policy", kind="policy", run_dir=str(PRETRAINED)) if kind == "policy"
-            else PlayerConfig(name=f"search{simulations}", kind="search", run_dir=str(PRETRAINED),
+    spec = (PlayerConfig(name="policy", kind="policy", pretrained=True) if kind == "policy"
+            else PlayerConfig(name=f"search{simulations}", kind="search", pretrained=True,
                               simulations=simulations))
     loaded = load_player(spec, max_plies=max_plies)
     return loaded.player, loaded.params

@@ -17,25 +17,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 from bench_common import compile_timed, machine_info, machine_line, markdown_table, median_seconds
 
 from shogi_jax.arena.match import PLIES_PER_CHUNK, play_plies, start_states
-from shogi_jax.play.network import load_network
+from shogi_jax.play.network import PRETRAINED_RUN, load_network
 from shogi_jax.play.players import Player
 from shogi_jax.play.search import SearchSettings
 from shogi_jax.rules.state import STARTPOS_SFEN
 
-PRETRAINED = Path(__file__).resolve().parents[1] / "shogi_jax" / "pretrained" / "cpu_60min"
 OPENING_PLIES = 4
 MAX_PLIES = 320
 
 
 def _players(pairing: str, simulations: int):
-    model, params, _ = load_network(str(PRETRAINED))
+    model, params, _ = load_network(str(PRETRAINED_RUN))
     policy = Player("policy", "policy", model=model)
     if pairing == "policy":
         return policy, policy, params, PLIES_PER_CHUNK

@@ -29,12 +29,11 @@ import numpy as np
 from bench_common import compile_timed, machine_info, machine_line, markdown_table
 
 import shogi_jax as sj
-from shogi_jax.play.network import load_network
+from shogi_jax.play.network import PRETRAINED_RUN, load_network
 from shogi_jax.play.players import Player
 from shogi_jax.play.tactics import Tactics, winning_actions
 
 ROOT = Path(__file__).resolve().parents[1]
-PRETRAINED = ROOT / "shogi_jax" / "pretrained" / "cpu_60min"
 GAMES = ROOT / "docs" / "ladder_games" / "cpu_60min_gauntlet.jsonl.gz"
 AGENT = "cpu_60min"
 EVERY = 5
@@ -113,7 +112,7 @@ def main(argv=None) -> int:
           f"{legal_only / former:.2f} of the former's time ({former / legal_only:.1f}x)",
           flush=True)
 
-    model, params, _ = load_network(str(PRETRAINED))
+    model, params, _ = load_network(str(PRETRAINED_RUN))
     players = {"raw network": Player("raw", "policy", model),
                "mate_in_one": Player("m", "policy", model,
                                      tactics=Tactics(mate_in_one=True)),

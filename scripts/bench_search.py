@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import functools
 import sys
-from pathlib import Path
 from unittest import mock
 
 import jax
@@ -36,12 +35,11 @@ from mctx._src import search as mctx_search
 import shogi_jax as sj
 from shogi_jax.play import _mctx_backward
 from shogi_jax.play.model import make_model
-from shogi_jax.play.network import load_network
+from shogi_jax.play.network import PRETRAINED_RUN, load_network
 from shogi_jax.play.players import uniform_choice
 from shogi_jax.play.policy import masked_log_softmax
 from shogi_jax.play.search import SearchSettings, search
 
-PRETRAINED = Path(__file__).resolve().parents[1] / "shogi_jax" / "pretrained" / "cpu_60min"
 ENGINES = ("shogi_jax", "mctx_backup", "pgx")
 DEFAULT_ENGINES = ("shogi_jax", "pgx")
 OPENING_PLIES = 8
@@ -60,7 +58,7 @@ def _random_positions(step, first, batch: int, key):
 def shogi_jax_search(batch: int, simulations: int, key, mctx_backup: bool = False):
     """(jitted search of a batch, its arguments): ours, the shipped network; with `mctx_backup`,
     traced with mctx's own backup in place of the batched one."""
-    model, params, _ = load_network(str(PRETRAINED))
+    model, params, _ = load_network(str(PRETRAINED_RUN))
     model = make_model(model)
     settings = SearchSettings(simulations=simulations)
     states = _random_positions(sj.step, sj.init(), batch, key)
@@ -83,7 +81,7 @@ def pgx_search(batch: int, simulations: int, key):
     import pgx
 
     settings = SearchSettings(simulations=simulations)  # ours: the same search settings
-    model, _, _ = load_network(str(PRETRAINED))
+    model, _, _ = load_network(str(PRETRAINED_RUN))
     model = make_model(model)
     env = pgx.make("shogi")
     first = env.init(key)

@@ -4,7 +4,7 @@ comes back from the device machine, for the ladder here.
 
     python scripts/device_train.py --out "$OUT" [--config configs/gpu.yaml] [--minutes 8]
     tar -xzf run.tar.gz -C runs/       # here: runs/device_run, a run directory like any other
-    python -m shogi_jax.tournament --config ...   # a player with run_dir: runs/device_run
+    python -m shogi_jax.tournament --config ...   # a player whose run_dir names runs/device_run
 
 The budget is train.time_limit_minutes (the schedules decay over it: shogi_jax.train.budget);
 train.iterations is raised so the clock, not the count, ends the run. Only the latest

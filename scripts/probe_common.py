@@ -25,11 +25,10 @@ from bench_common import machine_info, machine_line
 
 import shogi_jax as sj
 from shogi_jax.arena.elo import wilson_interval
-from shogi_jax.cli.usi import PRETRAINED_RUN
 from shogi_jax.notation.sfen import position_state, sfen_position
 from shogi_jax.notation.usi import parse_usi
 from shogi_jax.play.model import make_model
-from shogi_jax.play.network import WHICH, CheckpointError, Network, load_network
+from shogi_jax.play.network import PRETRAINED_RUN, WHICH, CheckpointError, Network, load_network
 from shogi_jax.play.search import SearchSettings, search
 from shogi_jax.rules.state import DEFAULT_MAX_PLIES
 

@@ -26,6 +26,7 @@ lands there, with HOME inside it. Python blocks run as a script in that workspac
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import re
 import shlex
@@ -217,7 +218,9 @@ def check_names(command: str) -> list[str]:
             if not (ROOT / config).is_file():
                 problems.append(f"config {config} does not exist")
                 continue
-            loader = load_tournament_config if module == "shogi_jax.tournament" else load_config
+            # A tournament's runs are trained by the commands before it (the Quick start's).
+            loader = (functools.partial(load_tournament_config, check_paths=False)
+                      if module == "shogi_jax.tournament" else load_config)
             try:
                 loader(ROOT / config, overrides)
             except ValueError as error:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +14,6 @@ pytestmark = pytest.mark.browser
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 INSTALL = "apt-get install chromium chromium-driver && pip install -e '.[browser]'"
 PLIES = 12
-PRETRAINED = Path(__file__).resolve().parents[1] / "shogi_jax" / "pretrained" / "cpu_60min"
 
 
 def sfen_board(sfen: str) -> dict[str, str]:
@@ -64,7 +62,7 @@ def test_the_viewer_steps_through_a_game_as_cshogi_plays_it(browser, tmp_path):
 players:
   - {{name: random, kind: random}}
   - {{name: greedy, kind: greedy}}
-  - {{name: net, kind: policy, run_dir: {PRETRAINED}}}
+  - {{name: net, kind: policy, pretrained: true}}
 games_per_pairing: 2
 max_plies: 60
 seed: 3

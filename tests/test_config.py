@@ -104,12 +104,12 @@ def test_the_gauntlets_on_the_ladder_play_its_rungs_as_rated():
     search_dir = EXPERIMENTS_DIR / "search"
     for name, simulations in (("search_ladder.yaml", 32), ("search128_ladder.yaml", 128)):
         search = load_tournament_config(search_dir / name).players[0]
-        assert (search.kind, search.simulations, search.run_dir) == (
-            "search", simulations, "shogi_jax/pretrained/cpu_60min"), name
+        assert (search.kind, search.simulations, search.pretrained) == (
+            "search", simulations, True), name
     defence = EXPERIMENTS_DIR / "mate_defence" / "mate_defence_ladder.yaml"
     defending = load_tournament_config(defence).players[0]
     assert (defending.kind, defending.mate_in_one, defending.avoid_mate_in_one,
-            defending.run_dir) == ("policy", True, True, "shogi_jax/pretrained/cpu_60min")
+            defending.pretrained) == ("policy", True, True, True)
     # The bar placed on the ladder is the engine usi_bar.py plays: Skill Level 0, 50 ms.
     bar = load_tournament_config(EXPERIMENTS_DIR / "learning_bar" / "bar_on_ladder.yaml")
     assert (bar.players[0].byoyomi_ms, sorted(bar.players[0].options), bar.concurrency) == (
@@ -380,9 +380,11 @@ def test_the_shipped_checkpoint_keeps_its_network_hash():
     runs could no longer resume)."""
     import json
 
-    run = CONFIG_DIR.parent / "shogi_jax" / "pretrained" / "cpu_60min"
-    meta = json.loads(next((run / "checkpoints").glob("*/meta/metadata")).read_text())
-    assert meta["network_hash"] == config_hash_of_network(load_config(run / "config.yaml"))
+    from shogi_jax.play.network import PRETRAINED_RUN
+
+    meta = json.loads(next((PRETRAINED_RUN / "checkpoints").glob("*/meta/metadata")).read_text())
+    assert meta["network_hash"] == config_hash_of_network(
+        load_config(PRETRAINED_RUN / "config.yaml"))
 
 
 def test_help_lists_every_config_key_with_its_meaning(capsys):
@@ -407,6 +409,27 @@ def test_help_lists_every_config_key_with_its_meaning(capsys):
         assert "  # " in line, line  # every key documented
     for flag in ("--resume", "--run-dir", "--set", "SIGTERM", "kill -9", "exit code"):
         assert flag in text
+
+
+def test_the_commands_help_names_what_they_do(capsys):
+    """Each command's --help names every way it works: both learners, the three pairings, the
+    shipped network, and the --resume that continues a directory that is not empty."""
+    from shogi_jax.cli import tournament as tournament_cli
+    from shogi_jax.cli import train as train_cli
+
+    def shown(parse_args) -> str:
+        with pytest.raises(SystemExit):
+            parse_args(["--help"])
+        return " ".join(capsys.readouterr().out.split())
+
+    training = shown(train_cli.parse_args)
+    assert "self-play training (PPO or Gumbel AlphaZero)" in training
+    assert "must not exist yet or be empty, unless --resume continues it" in training
+    tournament = shown(tournament_cli.parse_args)
+    assert "a round robin, gauntlet or neighbours match" in tournament
+    assert "must not exist yet or be empty, unless --resume continues it" in tournament
+    assert "pretrained = False # policy and search: true plays the network shipped" in tournament
+    assert "a relative one is read from the config file's directory" in tournament
 
 
 def test_tournament_anchor_must_be_a_player_and_defaults_to_random_or_the_first():
@@ -440,7 +463,7 @@ def test_tournament_search_players_need_a_run_and_take_search_settings_alone():
                 "value_scale": 1.0}
     config = tournament_config_from_dict({"players": [other, searcher]})
     assert config.players[1].search_settings() == {"simulations": 64, "value_scale": 1.0}
-    with raises_naming("players[1].run_dir: policy and search players need one"):
+    with raises_naming("players[1].run_dir: policy and search players need a network"):
         tournament_config_from_dict({"players": [other, {"name": "s", "kind": "search"}]})
     with raises_naming("players[1]: simulations only go with kind search"):
         tournament_config_from_dict({"players": [other, {"name": "p", "kind": "policy",
@@ -477,3 +500,80 @@ def test_tournament_search_players_need_a_run_and_take_search_settings_alone():
         tournament_config_from_dict({"players": [dict(other, material_lookahead=True), policy]})
     threes = dict(policy, avoid_mate_in_three=True)
     assert tournament_config_from_dict({"players": [other, threes]}).players[1].avoid_mate_in_three
+
+
+def _tournament_file(path: Path, network: str, extra: str = "") -> Path:
+    """A two-player tournament config at `path` whose second player is `network`'s settings."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"players:\n  - {{name: r, kind: random}}\n  - {{name: n, kind: policy, "
+                    f"{network}}}\noutput_dir: tournaments/out\n{extra}", encoding="utf-8")
+    return path
+
+
+def test_a_tournament_config_reads_its_paths_from_its_own_directory(tmp_path, monkeypatch):
+    """Run directories and the openings file are read from the config file's directory, so the
+    config runs from anywhere; --set paths from the working directory; output_dir, written, stays
+    relative to the working directory. The stored config (absolute paths) loads the same."""
+    from shogi_jax.arena.tournament_config import load_tournament_config
+    from shogi_jax.host.settings import config_yaml
+
+    (tmp_path / "runs" / "a").mkdir(parents=True)
+    spec = _tournament_file(tmp_path / "configs" / "t.yaml", "run_dir: ../runs/a",
+                            "opening_sfen_file: openings.sfen\n")
+    (spec.parent / "openings.sfen").write_text("startpos\n", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "runs" / "b").mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    config = load_tournament_config(Path("..") / "configs" / "t.yaml")
+    assert config.players[1].run_dir == str(tmp_path / "runs" / "a")
+    assert config.opening_sfen_file == str(spec.parent / "openings.sfen")
+    assert config.output_dir == "tournaments/out"
+    overridden = load_tournament_config(spec, ["players.1.run_dir=runs/b"])
+    assert overridden.players[1].run_dir == str(elsewhere / "runs" / "b")
+    stored = elsewhere / "stored" / "tournament.yaml"
+    stored.parent.mkdir()
+    stored.write_text(config_yaml(config), encoding="utf-8")
+    assert load_tournament_config(stored) == config
+
+
+def test_a_tournament_path_that_names_nothing_says_where_it_looked(tmp_path, monkeypatch):
+    from shogi_jax.arena.tournament_config import load_tournament_config
+
+    spec = _tournament_file(tmp_path / "configs" / "t.yaml", "run_dir: runs/a")
+    looked_at = str(tmp_path / "configs" / "runs" / "a")
+    with raises_naming("players[1].run_dir: 'runs/a' names nothing", f"looked at {looked_at}",
+                       f"relative to the config file's directory, {spec.parent}"):
+        load_tournament_config(spec)
+    # Written relative to the working directory, as before: the error says so.
+    (tmp_path / "runs" / "a").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    with raises_naming(f"{tmp_path / 'runs' / 'a'} exists, relative to the working directory"):
+        load_tournament_config(spec)
+    with raises_naming("players[1].run_dir: 'runs/b' names nothing",
+                       f"looked at {tmp_path / 'runs' / 'b'}", "relative to the working directory"):
+        load_tournament_config(spec, ["players.1.run_dir=runs/b"])
+    unchecked = load_tournament_config(spec, check_paths=False)  # a run still to be trained
+    assert unchecked.players[1].run_dir == looked_at
+
+
+def test_a_tournament_network_player_can_be_the_shipped_network(tmp_path):
+    """`pretrained: true` is the network `usi --pretrained` plays, found in the package from
+    any directory; it and run_dir are one choice, and only network players make it."""
+    from shogi_jax.arena.tournament import load_player
+    from shogi_jax.arena.tournament_config import load_tournament_config
+    from shogi_jax.play.network import PRETRAINED_RUN
+
+    spec = _tournament_file(tmp_path / "t.yaml", "pretrained: true")
+    player = load_tournament_config(spec).players[1]
+    assert player.network_dir() == str(PRETRAINED_RUN) and player.run_dir is None
+    loaded = load_player(player)
+    assert (loaded.spec.step, loaded.source) == (996, "the shipped network iteration 996")
+    with raises_naming("players[1]: run_dir and pretrained: true both name the network",
+                       "keep one"):
+        load_tournament_config(_tournament_file(tmp_path / "both.yaml",
+                                                "pretrained: true, run_dir: runs/a"))
+    with raises_naming("players[1].run_dir: policy and search players need a network",
+                       "pretrained: true"):
+        load_tournament_config(_tournament_file(tmp_path / "neither.yaml", "temperature: 0.0"))
+    with raises_naming("players[0]: kind random plays no network"):
+        load_tournament_config(spec, ["players.0.pretrained=true"])

@@ -40,7 +40,7 @@ def test_a_new_run_then_a_resumed_session(tmp_path):
     create_run_dir(path, config)
     assert load_config(path / CONFIG_FILE) == config
     with pytest.raises(ConfigError, match="already exists and is not empty; continue that run "
-                                          "with --resume"):
+                                          "with --resume, or choose a new --run-dir"):
         create_run_dir(path, config)
     with pytest.raises(ConfigError, match="no checkpoints"):
         check_resumable(path)

@@ -30,9 +30,8 @@ from shogi_jax.arena.match import (
     play_match,
     plies_per_chunk,
 )
-from shogi_jax.cli.usi import PRETRAINED_RUN
 from shogi_jax.play.model import make_model
-from shogi_jax.play.network import load_network
+from shogi_jax.play.network import PRETRAINED_RUN, load_network
 from shogi_jax.play.players import Player
 from shogi_jax.play.policy import masked_log_softmax
 from shogi_jax.play.search import (

@@ -424,7 +424,7 @@ def test_a_searching_engine_plays_its_tactics_on_the_searched_move():
     """The USI engine's search path (a search sized to `go nodes 1`) applies the player's
     tactics: with mate_in_one every hand-made mate in one is played, where one simulation alone
     misses some of them."""
-    from shogi_jax.cli.usi import PRETRAINED_RUN
+    from shogi_jax.play.network import PRETRAINED_RUN
     from shogi_jax.play.players import Player
     from shogi_jax.play.search import SearchSettings
     from shogi_jax.play.tactics import Tactics
@@ -553,7 +553,9 @@ def test_no_launcher_is_written_for_a_run_that_cannot_load(tmp_path):
 def test_help_gives_the_whole_description():
     shown = _usi_cli("--help").stdout
     assert "a USI engine, so a trained network plays in ordinary Shogi GUIs and tournament " \
-           "runners (`--player random|greedy` serves the baselines)." in " ".join(shown.split())
+           "runners (`--pretrained` serves the network shipped with the package, `--player " \
+           "random|greedy` the baselines; `--simulations N` makes a network search)." \
+           in " ".join(shown.split())
 
 
 def _launcher_arguments(launcher: Path):
@@ -650,7 +652,7 @@ def test_a_windows_launcher_written_inside_wsl_starts_the_engine_through_wsl_exe
 def test_the_pretrained_network_plays_legal_moves_and_beats_random_at_once(tmp_path):
     """`--pretrained`: the network shipped with the package, through a launcher, in a short
     match run by cshogi's runner against our random engine (cshogi referees every move)."""
-    from shogi_jax.cli.usi import PRETRAINED_RUN
+    from shogi_jax.play.network import PRETRAINED_RUN
 
     assert (PRETRAINED_RUN / "checkpoints").is_dir(), "the package ships its network"
     engine = _launcher(tmp_path / "pretrained.sh", "--pretrained")

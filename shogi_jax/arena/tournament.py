@@ -45,7 +45,7 @@ class LoadedPlayer(NamedTuple):
     player: Union[Player, EnginePlayer]
     params: object  # network variables for policy players, None otherwise
     source: str  # where it came from, for the report
-    spec: PlayerConfig  # its config; a policy player's step pinned to the checkpoint loaded
+    spec: PlayerConfig  # its config; a network player's step pinned to the checkpoint loaded
 
 
 def load_player(spec: PlayerConfig, *, max_plies: int = sj.DEFAULT_MAX_PLIES,
@@ -62,14 +62,14 @@ def load_player(spec: PlayerConfig, *, max_plies: int = sj.DEFAULT_MAX_PLIES,
         return LoadedPlayer(engine, None, spec.command, spec)
     if spec.kind not in NETWORK_KINDS:
         return LoadedPlayer(Player(spec.name, spec.kind), None, spec.kind, spec)
-    model, params, step = load_network(spec.run_dir, which=spec.checkpoint,
-                                                      step=spec.step)
+    model, params, step = load_network(spec.network_dir(), which=spec.checkpoint, step=spec.step)
     search = (SearchSettings(**spec.search_settings(), max_plies=max_plies, impasse=impasse)
               if spec.kind == "search" else None)
     tactics = Tactics(**{name: bool(getattr(spec, name)) for name in TACTIC_HELP})
     player = Player(spec.name, spec.kind, model=model, temperature=spec.temperature,
                     search=search, tactics=tactics)
-    return LoadedPlayer(player, params, f"{spec.run_dir} iteration {step}",
+    source = "the shipped network" if spec.pretrained else spec.run_dir
+    return LoadedPlayer(player, params, f"{source} iteration {step}",
                         dataclasses.replace(spec, step=step))
 
 
@@ -85,12 +85,13 @@ class TournamentResult(NamedTuple):
 def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = None,
                    resume: bool = False, progress: Optional[Callable[[int], None]] = None,
                    should_stop: Optional[Callable[[], bool]] = None) -> TournamentResult:
-    """Plays the round robin of `config`, writing to `output_dir` (default config.output_dir) as
-    it goes. `progress(n)`: n more games written. A true `should_stop()` (looked at between
-    chunks of plies) drops the games still running, writes the results so far and returns
-    (complete False). resume=True continues the tournament in `output_dir`: its stored config
-    is used, and `config` must be that one (up to the pinned steps and output_dir; None skips
-    the check). Nothing is written before every player has loaded and a resume is accepted."""
+    """Plays the pairings of `config` (round robin, neighbours or gauntlet), writing to
+    `output_dir` (default config.output_dir) as it goes. `progress(n)`: n more games written.
+    A true `should_stop()` (looked at between chunks of plies) drops the games still running,
+    writes the results so far and returns (complete False). resume=True continues the
+    tournament in `output_dir`: its stored config is used, and `config` must be that one (up to
+    the pinned steps and output_dir; None skips the check). Nothing is written before every
+    player has loaded and a resume is accepted."""
     log = TournamentLog(Path(output_dir or config.output_dir))
     if resume:
         config, records = log.read_for_resume(config)

@@ -8,7 +8,8 @@ import os
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any, NamedTuple, Optional
 
 from shogi_jax.arena.engine_match import ENGINE_KIND, EnginePlayer
 from shogi_jax.arena.usi_client import MoveLimit
@@ -27,6 +28,7 @@ from shogi_jax.host.settings import (
     section_from_mapping,
     setting,
 )
+from shogi_jax.play.network import PRETRAINED_RUN
 from shogi_jax.play.players import NETWORK_KINDS, PLAYER_KINDS, settings_refused
 from shogi_jax.play.search import SearchSettings
 from shogi_jax.play.tactics import TACTIC_HELP
@@ -44,9 +46,13 @@ class PlayerConfig:
     name: str = setting("", "unique; used in the crosstable and the game records")
     kind: str = setting("random", "what plays; usi: an external USI engine",
                         one_of(PLAYER_KINDS + (ENGINE_KIND,)))
-    run_dir: Optional[str] = setting(None, "policy: the training run directory (its config + "
-                                           "checkpoints)")
-    checkpoint: str = setting("latest", "policy: by evaluation Elo, or the newest ...",
+    run_dir: Optional[str] = setting(None, "policy and search: the training run directory (its "
+                                           "config + checkpoints); a relative one is read from "
+                                           "the config file's directory")
+    pretrained: bool = setting(False, "policy and search: true plays the network shipped with "
+                                      "the package (as `usi --pretrained`) instead of a run_dir")
+    checkpoint: str = setting("latest", "policy and search: the best by evaluation, or the "
+                                        "newest ...",
                               one_of(CHECKPOINT_CHOICES))
     step: Optional[int] = setting(None, "... or this iteration's checkpoint",
                                   NONE_OR_NON_NEGATIVE)
@@ -84,6 +90,10 @@ class PlayerConfig:
                                         NONE_OR_POSITIVE)
     move_timeout: float = setting(30.0, "usi: seconds past the limit before a silent engine "
                                         "loses on time (and is restarted)", POSITIVE)
+
+    def network_dir(self) -> Optional[str]:
+        """The run directory a network player loads: its run_dir, or the shipped network's."""
+        return str(PRETRAINED_RUN) if self.pretrained else self.run_dir
 
     def usi_settings(self) -> dict[str, Any]:
         """The settings only `usi` players take, that are set."""
@@ -145,9 +155,16 @@ def tournament_config_from_dict(raw: Mapping[str, Any]) -> TournamentConfig:
     check_settings(config)
     for i, player in enumerate(config.players):
         key = f"players[{i}]"
-        if (player.kind in NETWORK_KINDS) != (player.run_dir is not None):
-            raise ConfigError(f"{key}.run_dir: {' and '.join(NETWORK_KINDS)} players need one, "
-                              "others take none")
+        networks = " and ".join(NETWORK_KINDS)
+        if player.run_dir is not None and player.pretrained:
+            raise ConfigError(f"{key}: run_dir and pretrained: true both name the network; keep "
+                              "one")
+        if player.kind in NETWORK_KINDS and player.network_dir() is None:
+            raise ConfigError(f"{key}.run_dir: {networks} players need a network: a run_dir, or "
+                              "pretrained: true for the shipped one")
+        if player.kind not in NETWORK_KINDS and (player.run_dir is not None or player.pretrained):
+            raise ConfigError(f"{key}: kind {player.kind} plays no network; run_dir and "
+                              f"pretrained go with {networks} players")
         if player.kind != ENGINE_KIND and player.usi_settings():
             raise ConfigError(f"{key}: {', '.join(player.usi_settings())} only go with kind "
                               f"{ENGINE_KIND} (an external engine)")
@@ -171,10 +188,75 @@ def tournament_config_from_dict(raw: Mapping[str, Any]) -> TournamentConfig:
     return config
 
 
-def load_tournament_config(path: str | os.PathLike[str],
-                           overrides: Sequence[str] = ()) -> TournamentConfig:
-    """Reads a tournament YAML file (see configs/tournament.yaml), overrides, validates."""
-    return tournament_config_from_dict(apply_overrides(read_mapping(path), overrides))
+def load_tournament_config(path: str | os.PathLike[str], overrides: Sequence[str] = (), *,
+                           check_paths: bool = True) -> TournamentConfig:
+    """Reads a tournament YAML file (see configs/tournament.yaml), overrides, validates.
+
+    The paths a tournament reads (players' run_dir, opening_sfen_file) come out absolute: a
+    relative one in the file is read from the file's directory, so the config runs from any
+    directory; one set by `overrides` (the command line's --set) from the working directory.
+    output_dir, which the tournament writes, stays as given (relative to the working directory).
+    A relative path that names nothing is refused, saying where it looked; `check_paths=False`
+    skips that, for a config whose runs are still to be trained or a record kept after them.
+    """
+    path = Path(path)
+    raw = read_mapping(path)
+    in_file = _make_inputs_absolute(raw, path.absolute().parent, "the config file's directory",
+                                    earlier={})
+    raw = apply_overrides(raw, overrides)
+    resolved = _make_inputs_absolute(raw, Path.cwd(), "the working directory", earlier=in_file)
+    config = tournament_config_from_dict(raw)
+    for each in resolved.values() if check_paths else ():
+        if not os.path.exists(each.absolute):
+            raise ConfigError(f"{each.key}: {each.written!r} names nothing: looked at "
+                              f"{each.absolute} (relative to {each.base}){_elsewhere(each)}")
+    return config
+
+
+class _InputPath(NamedTuple):
+    """A relative path of a tournament config made absolute, kept for the error naming it."""
+
+    key: str  # players[0].run_dir
+    written: str  # as the config wrote it
+    absolute: str
+    base: str  # what it is relative to: the directory, and whose it is
+
+
+def _input_paths(raw: Mapping[str, Any]) -> dict[str, tuple[dict, str]]:
+    """{key: (the mapping holding it, its name there)} of the paths a tournament reads, where
+    they are strings; other values are left for validation to name."""
+    found = {}
+    if isinstance(raw.get("opening_sfen_file"), str):
+        found["opening_sfen_file"] = (raw, "opening_sfen_file")
+    players = raw.get("players")
+    for i, player in enumerate(players if isinstance(players, list) else ()):
+        if isinstance(player, dict) and isinstance(player.get("run_dir"), str):
+            found[f"players[{i}].run_dir"] = (player, "run_dir")
+    return found
+
+
+def _make_inputs_absolute(raw: dict[str, Any], base: Path, whose: str, *,
+                          earlier: Mapping[str, _InputPath]) -> dict[str, _InputPath]:
+    """Makes each relative input path of `raw` absolute against `base`, in place. Returns every
+    path made absolute that `raw` holds: this pass's, and those of an `earlier` pass that no
+    override replaced."""
+    resolved = {}
+    for key, (holder, name) in _input_paths(raw).items():
+        written = holder[name]
+        if key in earlier and earlier[key].absolute == written:
+            resolved[key] = earlier[key]
+        elif not os.path.isabs(written):
+            holder[name] = os.path.normpath(base / written)
+            resolved[key] = _InputPath(key, written, holder[name], f"{whose}, {base}")
+    return resolved
+
+
+def _elsewhere(path: _InputPath) -> str:
+    """The likely mistake behind a missing path: one written relative to the working directory."""
+    if os.path.abspath(path.written) == path.absolute or not os.path.exists(path.written):
+        return ""
+    return (f"; {os.path.abspath(path.written)} exists, relative to the working directory: write "
+            "the path relative to the config file, or absolute")
 
 
 def engine_player(spec: PlayerConfig, key: str) -> EnginePlayer:

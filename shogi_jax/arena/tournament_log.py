@@ -34,7 +34,7 @@ from shogi_jax.notation.records import (
     replayed,
 )
 
-CONFIG_FILE = "tournament.yaml"  # the config it began with, policy players pinned to a step
+CONFIG_FILE = "tournament.yaml"  # the config it began with, network players pinned to a step
 GAMES_DIR = "games"  # NNNNN.kifu and NNNNN.csa per game
 ENGINE_LOGS = "engines"  # external engines' stderr
 
@@ -93,7 +93,7 @@ class TournamentLog:
         """Writes the config (pinned) and the games log (only complete lines) and opens the log."""
         (self.directory / GAMES_DIR).mkdir(parents=True, exist_ok=True)
         write_text_atomically(self.directory / CONFIG_FILE,
-                          "# The tournament as it began; policy players pinned to the checkpoint "
+                          "# The tournament as it began; network players pinned to the checkpoint "
                           "they loaded.\n" + config_yaml(config))
         self._write_games_log(records)
         self._games_log = open(self.directory / GAMES_LOG, "a", encoding="utf-8")
@@ -168,7 +168,7 @@ class TournamentLog:
 
 def _require_same_tournament(given: TournamentConfig, stored: TournamentConfig) -> None:
     """ConfigError naming every setting in which `given` differs from the stored config, apart
-    from output_dir and the steps the stored policy players were pinned to."""
+    from output_dir and the steps the stored network players were pinned to."""
     pinned = list(given.players)
     for k, (mine, theirs) in enumerate(zip(given.players, stored.players)):
         if mine.step is None and (mine.name, mine.kind) == (theirs.name, theirs.kind):

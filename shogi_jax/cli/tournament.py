@@ -6,7 +6,7 @@ colours alternated, all games of a pairing batched on the device. Writes to the 
 directory: results.md / results.json (Elo with 95% confidence intervals, crosstable, per-pair
 W/D/L), elo.csv, pairs.csv, crosstable.csv,
 games.jsonl, games.sfen (one `sfen ... moves ...` line per game), games/NNNNN.kifu / .csa and
-tournament.yaml (its config, policy players pinned to the checkpoint they loaded).
+tournament.yaml (its config, network players pinned to the checkpoint they loaded).
 
 Each game is written as soon as it ends, the results after every pairing. Ctrl-C or SIGTERM drops
 the games still running, writes the results so far and exits 75; `--resume --output-dir DIR`
@@ -50,7 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a config value (repeatable)")
     parser.add_argument("--output-dir", help="results directory (overrides output_dir); must not "
-                                             "exist yet or be empty")
+                                             "exist yet or be empty, unless --resume continues "
+                                             "it")
     parser.add_argument("--resume", action="store_true",
                         help="continue the stopped tournament in the output directory with its "
                              "own config (a --config given must be the same one)")

@@ -51,7 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         metavar="KEY=VALUE",
                         help="override a config value by its dotted key (repeatable)")
     parser.add_argument("--run-dir", help="run directory (overrides train.run_dir); must not "
-                                          "exist yet or be empty")
+                                          "exist yet or be empty, unless --resume continues it")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --run-dir (or train.run_dir) from its latest "
                              "good checkpoint; train.iterations is the total to reach")

@@ -1,10 +1,11 @@
 """`python -m shogi_jax.usi --checkpoint RUN_DIR`: a USI engine, so a trained network plays in
-ordinary Shogi GUIs and tournament runners (`--player random|greedy` serves the baselines).
+ordinary Shogi GUIs and tournament runners (`--pretrained` serves the network shipped with the
+package, `--player random|greedy` the baselines; `--simulations N` makes a network search).
 
 The engine answers on stdout; diagnostics go to stderr or, for the GUI, `info string`. The
 protocol is `usi/protocol.py`, the position and the moves `usi/mover.py`.
 GUIs start an engine as one executable without arguments: `--write-launcher PATH` writes one.
-`--pretrained` plays the network shipped with the package (shogi_jax/pretrained: how it was made).
+How the shipped network was made: shogi_jax/pretrained/README.md.
 """
 from __future__ import annotations
 
@@ -16,15 +17,12 @@ import stat
 import sys
 from pathlib import Path
 
-from shogi_jax.play.network import CheckpointError, load_network
+from shogi_jax.play.network import PRETRAINED_RUN, CheckpointError, load_network
 from shogi_jax.play.players import Player, settings_refused
 from shogi_jax.play.search import SearchSettings
 from shogi_jax.play.tactics import TACTIC_HELP, Tactics
 from shogi_jax.usi.mover import USI_MAX_PLIES, PlayerMover, keep_compiled_programs
 from shogi_jax.usi.protocol import serve
-
-# The network shipped with the package: a training run directory holding its final checkpoint.
-PRETRAINED_RUN = Path(__file__).resolve().parents[1] / "pretrained" / "cpu_60min"
 
 
 class LauncherError(ValueError):

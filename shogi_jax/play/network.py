@@ -31,6 +31,9 @@ BEST_METRIC = "eval/elo"
 NEW_BEST_METRIC = "eval/new_best"
 BEST_RANK_METRIC = "eval/best_rank"
 WHICH = ("latest", "best")
+# The network shipped with the package (`usi --pretrained`, a tournament's `pretrained: true`): a
+# training run directory reduced to its final checkpoint (pretrained/README.md: how it was made).
+PRETRAINED_RUN = Path(__file__).resolve().parents[1] / "pretrained" / "cpu_60min"
 
 # Orbax warnings that are noise here: most saves carry no evaluation (it runs every few saves),
 # and players, reports and the USI engine open checkpoints read-only on purpose (Orbax warns
@@ -136,7 +139,8 @@ def load_network(run_dir: str | os.PathLike[str], *, which: str = "latest",
             if step is None:
                 step = manager.best_step()
                 if step is None:
-                    raise CheckpointError(f"no evaluated checkpoint in '{run_dir}' to call best")
+                    raise CheckpointError(f"no evaluated checkpoint in '{run_dir}' to call best "
+                                          "(no evaluation set one); take the latest or a step")
             if step not in manager.all_steps():
                 raise CheckpointError(f"no checkpoint {step} in '{run_dir}' "
                                       f"(there are {sorted(manager.all_steps())})")

@@ -147,10 +147,11 @@ def network_analysts(directory: Path) -> analysis.Analysts:
     if not (directory / CONFIG_FILE).is_file():
         return analysis.Analysts({}, {}, {})
     try:
-        config = load_tournament_config(directory / CONFIG_FILE)
+        # A run gone since is named below, for its player alone.
+        config = load_tournament_config(directory / CONFIG_FILE, check_paths=False)
     except (ConfigError, OSError) as error:
         return analysis.Analysts({}, {}, {"the network players": f"{CONFIG_FILE}: {error}"})
-    players = {player.name: (player.run_dir, player.step) for player in config.players
+    players = {player.name: (player.network_dir(), player.step) for player in config.players
                if player.kind in NETWORK_KINDS}
     analysts = analysis.load_analysts({name: (run_dir, step) for name, (run_dir, step)
                                        in players.items() if step is not None})
