@@ -23,10 +23,10 @@ def keep_compiled_programs(directory: Optional[str] = DEFAULT_CACHE_DIR) -> Opti
 
     The default gives way to $JAX_COMPILATION_CACHE_DIR where that is set: JAX's own variable, by
     which a test session or a cluster points all its processes at one cache. Every program is
-    kept, however fast it compiled: JAX keeps only those that took a second by default, and the
-    many small programs around a training iteration on a CPU (initialisation, evaluation, copies)
-    each take less but add up. Call it before compiling; a later call moves the cache for the
-    compilations after it."""
+    kept, however fast it compiled (JAX's default keeps only those that took a second): reading
+    one back costs less than compiling even a small one, and the USI engine and the evaluation's
+    players compile many small ones. Call it before compiling; a later call moves the cache for
+    the compilations after it."""
     if directory == DEFAULT_CACHE_DIR and os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         directory = os.environ["JAX_COMPILATION_CACHE_DIR"]
     directory = os.path.expanduser(directory) if directory else None
