@@ -26,7 +26,8 @@ import numpy as np
 from network import AZNet  # train.py's network, beside this file (run as a script)
 
 import shogi_jax as sj
-from shogi_jax.usi.mover import USI_MAX_PLIES, PositionMover, keep_compiled_programs
+from shogi_jax.host.compilation_cache import keep_compiled_programs
+from shogi_jax.usi.mover import USI_MAX_PLIES, PositionMover
 from shogi_jax.usi.protocol import Answer, serve
 
 

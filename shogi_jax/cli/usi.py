@@ -17,11 +17,12 @@ import stat
 import sys
 from pathlib import Path
 
+from shogi_jax.host.compilation_cache import keep_compiled_programs
 from shogi_jax.play.network import PRETRAINED_RUN, CheckpointError, load_network
 from shogi_jax.play.players import Player, settings_refused
 from shogi_jax.play.search import SearchSettings
 from shogi_jax.play.tactics import TACTIC_HELP, Tactics
-from shogi_jax.usi.mover import USI_MAX_PLIES, PlayerMover, keep_compiled_programs
+from shogi_jax.usi.mover import USI_MAX_PLIES, PlayerMover
 from shogi_jax.usi.protocol import serve
 
 
@@ -182,7 +183,7 @@ def main(argv=None) -> int:
             return 2
         print(f"wrote {args.write_launcher}: register it in the GUI as the engine")
         return 0
-    keep_compiled_programs()
+    keep_compiled_programs()  # GUIs start an engine for each game, tournaments after a failure
     try:
         mover = build_mover(args)
     except CheckpointError as error:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from shogi_jax.arena import ladder
+from shogi_jax.host.compilation_cache import DEFAULT_CACHE_DIR
 from shogi_jax.host.settings import (
     NON_NEGATIVE,
     NONE_OR_NON_NEGATIVE,
@@ -188,6 +189,10 @@ class TrainConfig:
     run_dir: str = setting("runs/default", "must not exist yet or be empty (unless --resume)")
     time_limit_minutes: float = setting(0.0, "0: none. Else save and stop after this many "
                                              "minutes", NON_NEGATIVE)
+    compilation_cache_dir: Optional[str] = setting(
+        DEFAULT_CACHE_DIR, "where compiled programs are kept for the next start (a resume, "
+                           "another run): a local directory or a URL such as gs://bucket/xla; "
+                           "the default gives way to $JAX_COMPILATION_CACHE_DIR; null or '': off")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import jax
 import numpy as np
 
 from shogi_jax.host import parallel
+from shogi_jax.host.compilation_cache import keep_compiled_programs
 from shogi_jax.host.progress import progress_bar
 from shogi_jax.host.settings import ConfigError
 from shogi_jax.host.signals import StopRequest
@@ -31,6 +32,7 @@ def train(config: Config, *, resume: bool = False, quiet: bool = False) -> Train
     """Runs `config` to train.iterations in config.train.run_dir (made by `create_run_dir`),
     saving checkpoints on the way and at the end; with `resume`, continues from the latest good
     checkpoint there. Returns the final state (on device)."""
+    keep_compiled_programs(config.train.compilation_cache_dir)  # before anything compiles
     main_process = parallel.is_main_process()
     quiet = quiet or not main_process  # one voice for the whole job
     run = RunDirectory(config.train.run_dir, writes=main_process)

@@ -27,9 +27,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from shogi_jax.host.compilation_cache import keep_compiled_programs
 from shogi_jax.notation.usi import RANK_LETTERS, usi_to_action
 from shogi_jax.rules.board import HAND_LETTERS, NUM_RANKS, OPP_OFFSET, OWN_OFFSET, PIECE_NAMES
-from shogi_jax.usi.mover import PositionMover, keep_compiled_programs
+from shogi_jax.usi.mover import PositionMover
 from shogi_jax.usi.protocol import Answer, UsiError, serve
 
 DEFAULT_BINARY = "/usr/games/gnushogi"

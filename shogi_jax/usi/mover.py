@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import time
-from pathlib import Path
 from typing import Callable, Optional
 
 import jax
@@ -24,17 +22,6 @@ from shogi_jax.usi.protocol import Answer, UsiError
 # The GUI or tournament runner ends games (its move limit, its clock); our own limit only bounds
 # the ply counter.
 USI_MAX_PLIES = 1 << 30
-
-DEFAULT_CACHE_DIR = Path.home() / ".cache" / "shogi_jax" / "xla"
-
-
-def keep_compiled_programs() -> None:
-    """Engines are restarted often (many GUIs start one per game; tournaments after a failure):
-    XLA's compiled programs are kept on disk (DEFAULT_CACHE_DIR unless JAX_COMPILATION_CACHE_DIR
-    says where)."""
-    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-        jax.config.update("jax_compilation_cache_dir", str(DEFAULT_CACHE_DIR))
-
 
 _legal_moves = jax.jit(legal_moves)
 _step = jax.jit(functools.partial(sj.step, max_plies=USI_MAX_PLIES, impasse=True))
