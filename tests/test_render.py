@@ -1,6 +1,7 @@
 """SVG pictures of positions, read back as XML through their data-* attributes and checked against
 cshogi's boards over random playouts: every piece on its square, both hands, the side to move, the
-last move and the arrows; promoted pieces red, White's turned; bad input named; atomic saves."""
+last move and the arrows; promoted pieces red, White's turned; the Latin letters; the font carried
+inside; bad input named; atomic saves."""
 from __future__ import annotations
 
 import functools
@@ -16,6 +17,7 @@ from conftest import stack_states
 
 import shogi_jax as sj
 from shogi_jax.notation.sfen import sfen_position
+from shogi_jax.reports import board_font
 from shogi_jax.reports.render import CELL, PROMOTED_COLOR, game_of, position_svg, save_svg
 from shogi_jax.rules.state import STARTPOS_SFEN, empty_state
 
@@ -122,6 +124,38 @@ def test_pieces_are_their_kanji_promoted_red_and_whites_turned():
             assert piece.find(f"{SVG}text").text == KANJI[entry.get("data-piece")]
             turned = "rotate(180" in (piece.get("transform") or "")
             assert turned == (entry.get("data-hand") == "w")
+
+
+def test_latin_pieces_are_sfens_letters():
+    for sfen, _, _ in random_positions()[:10]:
+        kanji, latin = (ET.fromstring(position_svg(sfen, pieces=pieces))
+                        for pieces in ("kanji", "latin"))
+        for g in groups_with(latin, "data-square"):
+            piece, text = g.get("data-piece"), g.find(f"{SVG}text")
+            assert text.text == piece.upper()  # "P", "+B": a horse is +B, a dragon +R
+            assert (text.get("fill") == PROMOTED_COLOR) == piece.startswith("+")
+            assert float(text.get("font-size")) < 0.62 * CELL if piece.startswith("+") else (
+                float(text.get("font-size")) == 0.62 * CELL)
+        for entry in groups_with(latin, "data-hand"):
+            assert entry.find(f"{SVG}g/{SVG}text").text == entry.get("data-piece")
+        # The same picture apart from the words: the ranks a..i, the sides in English.
+        assert drawn_pieces(latin) == drawn_pieces(kanji)
+        assert drawn_hands(latin) == drawn_hands(kanji)
+        labels = [t.text for t in latin.iter(f"{SVG}text")]
+        assert [label for label in labels if label in "abcdefghi"] == list("abcdefghi")
+        assert "☗Black" in labels and "☖White" in labels
+        mover = "bw".index(sfen.split()[1])
+        assert labels[-1] == ("☗Black to move", "☖White to move")[mover]  # under the board
+        assert not any(ord(char) > 0x3000 for label in labels for char in label)  # no kanji
+
+
+def test_the_font_travels_inside_the_svg():
+    svg = ET.fromstring(position_svg(STARTPOS_SFEN))
+    [style] = svg.iter(f"{SVG}style")
+    assert style.text == board_font.font_face_css()
+    assert svg.get("font-family").startswith(f"'{board_font.FAMILY}'")
+    bare = ET.fromstring(position_svg(STARTPOS_SFEN, embed_font=False))
+    assert not list(bare.iter(f"{SVG}style")) and bare.get("font-family") == svg.get("font-family")
 
 
 def test_board_is_drawn_black_at_the_bottom():
@@ -256,6 +290,7 @@ def test_arrows_carry_their_moves_and_probabilities():
     (dict(arrows=[("7g7f", "high")]), "probability 'high' is not a number"),
     (dict(arrows=["7g7f"]), "arrow '7g7f' is not a (usi_move, probability) pair"),
     (dict(size=0), "size 0 must be a positive number"),
+    (dict(pieces="western"), "pieces 'western' must be one of kanji, latin"),
 ])
 def test_bad_options_are_named(options, fault):
     with pytest.raises(ValueError) as error:

@@ -5,7 +5,8 @@ replay and its Japanese moves to the KIF writer's files, a large tournament's sa
 the networks' value and top moves at their plies (legal by cshogi, the move a temperature-0
 policy played, equal to the match's own player on one game), a missing checkpoint named; the
 viewer's script (under node, where installed) draws what `render.position_svg` draws, arrows
-included; bad paths exit 2 naming the path; the page is written atomically."""
+included, in kanji and in letters (--pieces latin); the board font is carried once; bad paths
+exit 2 naming the path; the page is written atomically."""
 from __future__ import annotations
 
 import json
@@ -26,7 +27,7 @@ import pytest
 from shogi_jax.cli import report as report_cli
 from shogi_jax.cli import tournament as tournament_cli
 from shogi_jax.play.network import load_network
-from shogi_jax.reports import charts, html, metrics, replay
+from shogi_jax.reports import board_font, charts, html, metrics, replay
 from shogi_jax.reports.render import position_svg
 from shogi_jax.train.run_directory import EVAL_GAMES_DIR, METRICS_FILE
 
@@ -160,7 +161,8 @@ def kif_file_moves(path: Path) -> list[str]:
 def check_self_contained(page: str) -> None:
     parsed = Page(page)
     assert "http://" not in page and "https://" not in page and "//cdn" not in page
-    assert "@import" not in page and "url(" not in page
+    # The one url() is the board font's, inline (board_font.font_face_css).
+    assert "@import" not in page and page.count("url(") == page.count("url(data:font/woff2;")
     assert not [tag for tag, _ in parsed.elements if tag in ("link", "img", "iframe", "object",
                                                               "embed")]
     assert all("src" not in attrs for attrs, _ in parsed.scripts)
@@ -170,6 +172,8 @@ def check_self_contained(page: str) -> None:
     policy = [attrs for tag, attrs in parsed.elements
               if tag == "meta" and attrs.get("http-equiv") == "Content-Security-Policy"]
     assert policy and "default-src 'none'" in policy[0]["content"]
+    assert "font-src data:" in policy[0]["content"]
+    assert page.count(board_font.font_face_css()) == 1  # once, for every board
 
 
 def check_game(game: dict, start_sfen: str, moves: list[str], japanese: list[str]) -> None:
@@ -475,6 +479,11 @@ def _node(script: str):
     return json.loads(done.stdout)
 
 
+def board_style_json(pieces: str) -> dict:
+    """`replay.board_style(pieces)` as the page's JSON holds it (tuples as lists)."""
+    return json.loads(json.dumps(replay.board_style(pieces)))
+
+
 def _tree(svg: str):
     """An SVG as (tag, attributes, text) per element, namespace and version left out."""
     return [(e.tag.split("}")[-1], {k: v for k, v in e.attrib.items() if k != "version"},
@@ -482,21 +491,37 @@ def _tree(svg: str):
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
-def test_the_viewer_draws_each_ply_as_render_does(tournament_page):
+@pytest.mark.parametrize("pieces", ["kanji", "latin"])
+def test_the_viewer_draws_each_ply_as_render_does(tournament_page, pieces):
     """Every ply of the tournament's games, the network's top moves as arrows, and arrows for
-    drops, a 12.5% tie (Python rounds it to even) and a move under 0.5%."""
+    drops, a 12.5% tie (Python rounds it to even) and a move under 0.5%; in both letterings."""
     data = embedded_data(tournament_page)
     cases = [(entry["sfen"], entry.get("usi"), entry.get("top_moves", []))
              for game in data["games"].values() for entry in game["plies"]]
     cases.append(("4k4/9/9/9/9/9/9/9/4K4 b 2PGr 1", None,
                   [["G*5b", 0.125], ["P*5e", 0.5], ["5i4h", 0.0001], ["5i5h", 0.375]]))
-    drawn = _node(f"const style = {json.dumps(data['board'])};\n"
+    drawn = _node(f"const style = {json.dumps(replay.board_style(pieces))};\n"
                   f"console.log(JSON.stringify({json.dumps(cases)}.map("
                   "([sfen, usi, arrows]) => ShogiViewer.boardSvg(sfen, usi, style, arrows))));")
     assert len(drawn) == len(cases) > 300
     assert sum(bool(arrows) for _, _, arrows in cases) > 50
     for (sfen, usi, arrows), svg in zip(cases, drawn):
-        assert _tree(svg) == _tree(position_svg(sfen, last_move=usi, arrows=arrows)), sfen
+        # The page holds the font; its boards do not carry it.
+        assert _tree(svg) == _tree(position_svg(sfen, last_move=usi, arrows=arrows,
+                                                pieces=pieces, embed_font=False)), sfen
+    assert data["board"] == board_style_json("kanji")  # the page's default
+
+
+def test_pieces_latin_writes_the_boards_in_letters(tournament_dir, tmp_path):
+    page = _report(tournament_dir, "--no-analysis", "--pieces", "latin", "--output",
+                   str(tmp_path / "latin.html"))
+    assert embedded_data(page)["board"] == board_style_json("latin")
+    boards = re.findall(r'<svg version="1.1" [^>]*data-side-to-move="[bw]">.*?</svg>', page,
+                        re.S)
+    assert boards
+    for board in boards:  # each game's start, drawn by render in letters
+        sfen = ET.fromstring(board).find("title").text
+        assert _tree(board) == _tree(position_svg(sfen, pieces="latin", embed_font=False))
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")

@@ -1,5 +1,5 @@
-"""`python -m shogi_jax.report PATH [--output FILE] [--no-analysis]`: one self-contained HTML page
-about a training run or a tournament.
+"""`python -m shogi_jax.report PATH [--output FILE] [--no-analysis] [--pieces latin]`: one
+self-contained HTML page about a training run or a tournament.
 
 PATH is a training run directory (it holds config.yaml and metrics.jsonl) or a tournament
 directory (results.json and games.jsonl). The page (default PATH/report.html) has everything
@@ -7,7 +7,10 @@ inline: charts drawn as SVG, the tables, the games with a viewer to replay them 
 Left / Right keys). It loads nothing from anywhere, so it opens from a disk or a CI artifact;
 links to game records (KIF, CSA) are relative to where the page is written. Where a player is a
 network, its checkpoint is loaded and the viewer shows the network's value and top moves at each
-ply it moved (`shogi_jax.reports.analysis`); --no-analysis leaves that out.
+ply it moved (`shogi_jax.reports.analysis`); --no-analysis leaves that out. The boards are
+drawn in the page's own font, so they read on a machine without Japanese fonts; --pieces latin
+writes the pieces in SFEN's letters (P L N S G B R K, promoted +P +L +N +S +B +R) and the
+ranks a..i, for readers who do not read kanji.
 
 The page is written atomically: into a temporary file beside it, renamed over it at the end,
 so a report that exists is whole, and a failed run leaves an existing report as it was. Exit
@@ -23,6 +26,7 @@ from pathlib import Path
 from shogi_jax.host.files import write_text_atomically
 from shogi_jax.notation.records import GAMES_LOG
 from shogi_jax.reports import ReportError
+from shogi_jax.reports.lettering import LETTERINGS
 from shogi_jax.reports.run import run_report
 from shogi_jax.reports.tournament import RESULTS_FILE, tournament_report
 from shogi_jax.train.run_directory import CONFIG_FILE, METRICS_FILE
@@ -45,6 +49,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-analysis", dest="analysis", action="store_false",
                         help="leave out the networks' value and top moves at each ply (they "
                              "come from loading the players' checkpoints and running them)")
+    parser.add_argument("--pieces", choices=tuple(LETTERINGS), default="kanji",
+                        help="how the boards write the pieces: kanji (the default), or latin: "
+                             "SFEN's letters, promoted +P ... +R, ranks a..i")
     return parser.parse_args(argv)
 
 
@@ -68,12 +75,13 @@ def directory_kind(path: Path) -> str:
     raise ReportError(f"{path} is neither a training run nor a tournament directory ({wanted})")
 
 
-def make_report(path: Path, output: Path, *, analysis: bool = True) -> str:
-    """The HTML page of the directory `path`, to be written at `output`."""
+def make_report(path: Path, output: Path, *, analysis: bool = True, pieces: str = "kanji") -> str:
+    """The HTML page of the directory `path`, to be written at `output`, its boards' pieces in
+    `lettering.LETTERINGS[pieces]`."""
     _, make_page = KINDS[directory_kind(path)]
     if not output.parent.is_dir():
         raise ReportError(f"--output {output}: the directory {output.parent} does not exist")
-    return make_page(path, output.parent, analyse=analysis)
+    return make_page(path, output.parent, analyse=analysis, pieces=pieces)
 
 
 def main(argv=None) -> int:
@@ -81,7 +89,7 @@ def main(argv=None) -> int:
     output = args.output or args.path / REPORT_FILE
     try:
         # Everything is read and built before any write.
-        text = make_report(args.path, output, analysis=args.analysis)
+        text = make_report(args.path, output, analysis=args.analysis, pieces=args.pieces)
     except (ReportError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -5,6 +5,9 @@ artifact or a mail attachment.
 
     metrics.py     a run's metrics.jsonl as the charts (and scripts/plot_elo.py) read it
     charts.py      SVG line charts from Python lists
+    render.py      SVG pictures of positions
+    lettering.py   the words on a board: pieces in kanji, or in SFEN's letters
+    board_font.py  the font boards are drawn in, shipped in fonts/ (a Noto Serif CJK subset)
     replay.py      the games as the viewer plays them; viewer/ holds the viewer's JS and CSS
     html.py        the page: escaping, tables, sections, the embedded data
     run.py         the page of a training run directory

@@ -16,10 +16,11 @@ import html
 import json
 from collections.abc import Iterable, Mapping
 
-# Inline scripts and styles only; nothing is loaded from anywhere, not even from the page's own
-# directory (links to game records are navigations, which this does not govern).
+# Inline scripts and styles only, images and fonts as data: URIs (the board font); nothing is
+# loaded from anywhere, not even from the page's own directory (links to game records are
+# navigations, which this does not govern).
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; "
-                           "style-src 'unsafe-inline'; img-src data:")
+                           "style-src 'unsafe-inline'; img-src data:; font-src data:")
 
 PAGE_CSS = """
 body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1240px; padding: 1em 2em;

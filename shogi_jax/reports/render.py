@@ -2,7 +2,8 @@
 bottom, files 9..1 across the top, ranks 一..九 down the right, White's pieces upside down,
 promoted pieces red, Black's hand at the bottom right and White's at the top left, the side to
 move underneath; optionally the last move highlighted and arrows for candidate moves (a policy's
-top moves) labelled with their probabilities.
+top moves) labelled with their probabilities. The text is in the package's font (`board_font`),
+carried inside the SVG: no Japanese font is needed to read it, nor kanji with pieces="latin".
 
 Everything drawn carries data-* attributes, so a test (or any tool) reads the picture back as XML
 instead of comparing pixels. Squares are USI names ("7g"), pieces SFEN letters (upper case Black,
@@ -27,10 +28,11 @@ from typing import NamedTuple
 import numpy as np
 
 from shogi_jax.host.files import write_text_atomically
-from shogi_jax.notation.kif import DIAGRAM_NAMES, KANJI_NUMBERS, SIDE_NAMES
 from shogi_jax.notation.record_board import BLACK, WHITE, Position
 from shogi_jax.notation.sfen import hand_pieces, one_game, parse_sfen, to_sfen
 from shogi_jax.notation.usi import parse_usi, square_text
+from shogi_jax.reports import board_font
+from shogi_jax.reports.lettering import Lettering, lettering_for
 from shogi_jax.rules.board import (
     HAND_LETTERS,
     NUM_FILES,
@@ -42,7 +44,6 @@ from shogi_jax.rules.board import (
 from shogi_jax.rules.state import COLOR_NAMES, State
 
 SIDE_LETTERS = "bw"  # SFEN's side to move, by color: the data-* attributes name sides so too
-SIDE_MARKS = "☗☖"  # the filled and hollow piece marks that label Black and White in diagrams
 
 # Geometry, in SVG user units; `size` scales the whole picture.
 CELL = 40.0  # one square
@@ -59,6 +60,7 @@ HEIGHT = BOARD_TOP + BOARD_SIZE + STATUS_HEIGHT
 HAND_SLOTS = NUM_HAND_TYPES + 1  # a side's name, then one slot per kind of piece it may hold
 
 PIECE_FONT_SIZE = 0.62 * CELL
+NARROW_PIECE_FONT_SIZE = 0.44 * CELL  # a name of two characters ("+P"), to fit on its piece
 SMALL_FONT_SIZE = 0.4 * CELL
 # Text is placed by its baseline; a CJK glyph's middle sits about 0.36 em above it, and setting the
 # baseline from that centres the glyph in every renderer (dominant-baseline is not everywhere).
@@ -67,7 +69,8 @@ GLYPH_MIDDLE = 0.36
 PIECE_OUTLINE = ((0.0, -0.42), (0.3, -0.3), (0.36, 0.42), (-0.36, 0.42), (-0.3, -0.3))
 STAR_POINTS = (3, 6)  # the hoshi: dots where the lines after files/ranks 3 and 6 cross
 
-FONT_FAMILY = "'Noto Serif CJK JP', 'Hiragino Mincho ProN', 'Yu Mincho', 'MS Mincho', serif"
+FONT_FAMILY = (f"'{board_font.FAMILY}', 'Noto Serif CJK JP', 'Hiragino Mincho ProN', 'Yu Mincho', "
+               "'MS Mincho', serif")  # the package's font first: it has every character drawn
 BOARD_COLOR = "#f2d08a"
 HAND_COLOR = "#ead9b0"
 PIECE_COLOR = "#fdf1d3"
@@ -75,6 +78,11 @@ INK = "#1a1a1a"
 PROMOTED_COLOR = "#c8102e"  # promoted pieces are written in red, as on real pieces
 HIGHLIGHT_COLOR = "#ffe066"
 ARROW_COLOR = "#1565c0"
+
+
+def piece_font_size(name: str) -> float:
+    """The size of a piece's name: one character fills the piece, two are set smaller."""
+    return PIECE_FONT_SIZE if len(name) == 1 else NARROW_PIECE_FONT_SIZE
 
 
 class Move(NamedTuple):
@@ -97,7 +105,8 @@ def game_of(states: State, index) -> State:
 
 
 def position_svg(position: str | State, *, last_move: str | None = None,
-                 arrows=(), size: float = 480.0) -> str:
+                 arrows=(), size: float = 480.0, pieces: str = "kanji",
+                 embed_font: bool = True) -> str:
     """A standalone SVG document (UTF-8 text) of one position.
 
     position: an SFEN ("sfen " prefix allowed, move number optional), or a State of one game
@@ -110,7 +119,12 @@ def position_svg(position: str | State, *, last_move: str | None = None,
       hand) to the destination, labelled "42%", thicker the likelier. A board move must start
       from the mover's piece, a drop be of a piece the mover holds; legality is not checked.
     size: the picture's width in pixels (its height follows).
+    pieces: "kanji" (歩 ... 龍, ranks 一..九) or "latin" (P ... K, +P ... +R, ranks a..i), see
+      `lettering.LETTERINGS`.
+    embed_font: carry the font (`board_font`, 28 kB) in a <style>; False leaves it to the page
+      showing the picture (the report holds `board_font.font_face_css()` once for all boards).
     """
+    words = lettering_for(pieces)
     if isinstance(size, bool) or not isinstance(size, numbers.Real) or not 0 < size < math.inf:
         raise ValueError(f"size {size!r} must be a positive number of pixels")
     sfen = _sfen_of(position)
@@ -126,11 +140,14 @@ def position_svg(position: str | State, *, last_move: str | None = None,
         "font-family": FONT_FAMILY, "data-side-to-move": SIDE_LETTERS[color],
     })
     ET.SubElement(root, "title").text = sfen
-    _draw_board(root, last)
-    _draw_pieces(root, board_position)
+    if embed_font:
+        ET.SubElement(root, "style").text = board_font.font_face_css()
+    _draw_board(root, last, words)
+    _draw_pieces(root, board_position, words)
     for side in (BLACK, WHITE):
-        _draw_hand(root, hands, side, to_move=side == color)
-    _draw_status(root, color)
+        _draw_hand(root, hands, side, words, to_move=side == color)
+    _text(root, words.to_move[color], BOARD_LEFT + BOARD_SIZE / 2,
+          BOARD_TOP + BOARD_SIZE + STATUS_HEIGHT / 2, SMALL_FONT_SIZE, fill=INK)
     # The likeliest arrow last, so that it lies on top of the others.
     for arrow in sorted(checked_arrows, key=lambda arrow: arrow.probability):
         _draw_arrow(root, hands, color, arrow)
@@ -253,7 +270,7 @@ def _text(parent, text: str, x: float, y: float, font_size: float, **attributes)
     return element
 
 
-def _draw_board(root, last_move: Move | None) -> None:
+def _draw_board(root, last_move: Move | None, words: Lettering) -> None:
     ET.SubElement(root, "rect", {
         "x": _number(BOARD_LEFT), "y": _number(BOARD_TOP), "width": _number(BOARD_SIZE),
         "height": _number(BOARD_SIZE), "fill": BOARD_COLOR})
@@ -279,12 +296,13 @@ def _draw_board(root, last_move: Move | None) -> None:
     for file in range(NUM_FILES, 0, -1):
         _text(root, str(file), BOARD_LEFT + (NUM_FILES - file + 0.5) * CELL, GAP + LABEL / 2,
               SMALL_FONT_SIZE, fill=INK)
-    for rank in range(1, NUM_RANKS + 1):
-        _text(root, KANJI_NUMBERS[rank], BOARD_LEFT + BOARD_SIZE + LABEL / 2,
+    for rank, label in enumerate(words.ranks, start=1):
+        _text(root, label, BOARD_LEFT + BOARD_SIZE + LABEL / 2,
               BOARD_TOP + (rank - 0.5) * CELL, SMALL_FONT_SIZE, fill=INK)
 
 
-def _draw_piece(parent, kind: str, side: int, x: float, y: float, attributes: dict):
+def _draw_piece(parent, kind: str, side: int, x: float, y: float, attributes: dict,
+                words: Lettering):
     """A koma of `kind` (a name of PIECE_NAMES, "+B") centred on (x, y); White's turned 180
     degrees to face Black, as across a real board."""
     group = ET.SubElement(parent, "g", attributes)
@@ -294,18 +312,18 @@ def _draw_piece(parent, kind: str, side: int, x: float, y: float, attributes: di
                        for dx, dy in PIECE_OUTLINE)
     ET.SubElement(group, "polygon", {"points": outline, "fill": PIECE_COLOR, "stroke": INK,
                                      "stroke-width": "0.8"})
-    _text(group, DIAGRAM_NAMES[kind], x, y + 0.03 * CELL, PIECE_FONT_SIZE,
+    _text(group, words.pieces[kind], x, y + 0.03 * CELL, piece_font_size(words.pieces[kind]),
           fill=PROMOTED_COLOR if kind.startswith("+") else INK)
     return group
 
 
-def _draw_pieces(root, position: Position) -> None:
+def _draw_pieces(root, position: Position, words: Lettering) -> None:
     for sq in range(NUM_SQUARES):
         piece = position.piece(_file_rank(sq))
         if piece is not None:
             letters = piece.kind if piece.color == BLACK else piece.kind.lower()
             _draw_piece(root, piece.kind, piece.color, *_square_centre(sq),
-                        {"data-square": square_text(sq), "data-piece": letters})
+                        {"data-square": square_text(sq), "data-piece": letters}, words)
 
 
 def _hand_slots(hands, side: int) -> dict[str, tuple[int, int]]:
@@ -314,29 +332,23 @@ def _hand_slots(hands, side: int) -> dict[str, tuple[int, int]]:
             for slot, (letter, count) in enumerate(hand_pieces(hands, side), start=1)}
 
 
-def _draw_hand(root, hands, side: int, *, to_move: bool) -> None:
+def _draw_hand(root, hands, side: int, words: Lettering, *, to_move: bool) -> None:
     left = _hand_slot_centre(side, 0)[0] - CELL / 2
     top = min(_hand_slot_centre(side, 0)[1], _hand_slot_centre(side, HAND_SLOTS - 1)[1]) - CELL / 2
     ET.SubElement(root, "rect", {
         "x": _number(left), "y": _number(top), "width": _number(HAND_WIDTH),
         "height": _number(HAND_SLOTS * CELL), "fill": HAND_COLOR, "rx": _number(0.1 * CELL)})
     name_y = _hand_slot_centre(side, 0)[1]
-    _text(root, SIDE_MARKS[side] + SIDE_NAMES[side], left + HAND_WIDTH / 2, name_y,
+    _text(root, words.hands[side], left + HAND_WIDTH / 2, name_y,
           SMALL_FONT_SIZE, fill=INK, **({"font-weight": "bold"} if to_move else {}))
     for letter, (slot, count) in _hand_slots(hands, side).items():
         x, y = _hand_slot_centre(side, slot)
         entry = ET.SubElement(root, "g", {"data-hand": SIDE_LETTERS[side], "data-piece": letter,
                                           "data-count": str(count)})
-        _draw_piece(entry, letter, side, x, y, {})
+        _draw_piece(entry, letter, side, x, y, {}, words)
         if count > 1:  # diagrams write a count only for two or more
             _text(entry, str(count), x + CELL / 2 + (HAND_WIDTH - CELL) / 2, y, SMALL_FONT_SIZE,
                   fill=INK)
-
-
-def _draw_status(root, color: int) -> None:
-    _text(root, f"{SIDE_MARKS[color]}{SIDE_NAMES[color]}番 ({COLOR_NAMES[color]} to move)",
-          BOARD_LEFT + BOARD_SIZE / 2, BOARD_TOP + BOARD_SIZE + STATUS_HEIGHT / 2,
-          SMALL_FONT_SIZE, fill=INK)
 
 
 def _percent(probability: float) -> str:

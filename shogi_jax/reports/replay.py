@@ -23,8 +23,9 @@ The data of one game (JSON, under its id in the page's "games"):
                    `reports.analysis` fills them for network players
     links          {"kif": ..., "csa": ...}: relative links to the game's files, when there are
 
-The page's JSON: {"format": FORMAT, "board": the drawing's geometry, colours and names (taken
-from `shogi_jax.reports.render`), "games": {id: game}}.
+The page's JSON: {"format": FORMAT, "board": the drawing's geometry, colours and words (taken
+from `shogi_jax.reports.render`, in the lettering the page was made with), "games": {id: game}}.
+The page's style holds the board font (`board_font`) once, for every board and the move lists.
 """
 from __future__ import annotations
 
@@ -37,12 +38,13 @@ from typing import Optional
 import jax
 import numpy as np
 
-from shogi_jax.notation.kif import DIAGRAM_NAMES, KANJI_NUMBERS, SIDE_NAMES, kif_moves
+from shogi_jax.notation.kif import kif_moves
 from shogi_jax.notation.record_board import BLACK, GameRecord, Position, RecordMove
 from shogi_jax.notation.sfen import HAND_ORDER, parse_sfen, to_sfen
 from shogi_jax.notation.usi import RANK_LETTERS
-from shogi_jax.reports import ReportError, render
+from shogi_jax.reports import ReportError, board_font, render
 from shogi_jax.reports.html import Markup, element, join, json_script
+from shogi_jax.reports.lettering import lettering_for
 from shogi_jax.rules.board import (
     EMPTY,
     HAND_LETTERS,
@@ -52,9 +54,9 @@ from shogi_jax.rules.board import (
     PIECE_NAMES,
     flip_board_np,
 )
-from shogi_jax.rules.state import COLOR_NAMES, empty_state
+from shogi_jax.rules.state import empty_state
 
-FORMAT = 1  # the embedded data's version, for readers of the page (a browser test, a script)
+FORMAT = 2  # the embedded data's version, for readers of the page (a browser test, a script)
 DATA_ID = "shogi-report-data"  # the <script type="application/json"> holding it
 MAX_EMBEDDED_GAMES = 200  # more games are listed with links to their files, not embedded
 BOARD_PIXELS = 480.0  # the board's width on the page
@@ -160,11 +162,12 @@ def result_text(game: Mapping) -> str:
     return words
 
 
-def _static_board(sfen: str) -> Markup:
+def _static_board(sfen: str, pieces: str) -> Markup:
     """`render.position_svg` of the start, shown before (or without) the script. Inline SVG in
     HTML needs neither the XML declaration nor the namespace (the parser supplies it); leaving
-    the namespace's address out keeps the page free of any http reference."""
-    svg = render.position_svg(sfen, size=BOARD_PIXELS)
+    the namespace's address out keeps the page free of any http reference. The font is the
+    page's (VIEWER_CSS), not carried by every board."""
+    svg = render.position_svg(sfen, size=BOARD_PIXELS, pieces=pieces, embed_font=False)
     svg = svg[svg.index("<svg"):].replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
     return Markup(svg.strip())
 
@@ -180,10 +183,11 @@ CONTROLS = (("first", "|◀", "first position (Home)"), ("back", "◀", "back on
             ("last", "▶|", "last position (End)"))
 
 
-def viewer_html(game_id: str, game: Mapping, title: str, *, open_: bool = False) -> Markup:
+def viewer_html(game_id: str, game: Mapping, title: str, *, open_: bool = False,
+                pieces: str = "kanji") -> Markup:
     """The markup of one game's viewer: a <details> (open if open_) headed by its title and
-    result, the start's board, the buttons, the move list (USI and Japanese) and its links.
-    The script finds it by data-game and takes it over."""
+    result, the start's board (its pieces in `lettering.LETTERINGS[pieces]`), the buttons, the move
+    list (USI and Japanese) and its links. The script finds it by data-game and takes it over."""
     plies = game["plies"]
     moves = element("ol", {"class": "moves"}, join(
         element("li", {"data-ply": ply},
@@ -196,7 +200,7 @@ def viewer_html(game_id: str, game: Mapping, title: str, *, open_: bool = False)
     ending = f"{result_text(game)} ({game['ending']}: {game['summary']})"
     body = element("div", {"class": "viewer"},
                    element("div", {"class": "board", "data-ply": 0},
-                           _static_board(plies[0]["sfen"])),
+                           _static_board(plies[0]["sfen"], pieces)),
                    element("div", {"class": "side"},
                            element("div", {"class": "controls"}, buttons,
                                    element("span", {"class": "ply"}, f"0 / {len(plies) - 1}")),
@@ -210,32 +214,37 @@ def viewer_html(game_id: str, game: Mapping, title: str, *, open_: bool = False)
                    element("summary", {}, f"{title} — {result_text(game)}"), body)
 
 
-def board_style() -> dict:
+def board_style(pieces: str = "kanji") -> dict:
     """What the script draws a board with: `shogi_jax.reports.render`'s geometry, colours and the
-    names it writes, so both pictures look alike and carry the same data-* attributes."""
+    words it writes (`lettering.LETTERINGS[pieces]`), so both pictures look alike and carry the
+    same data-* attributes."""
+    words = lettering_for(pieces)
     return {
         "size": BOARD_PIXELS, "width": render.WIDTH, "height": render.HEIGHT,
         "cell": render.CELL, "label": render.LABEL, "gap": render.GAP,
         "handWidth": render.HAND_WIDTH, "handSlots": render.HAND_SLOTS,
         "statusHeight": render.STATUS_HEIGHT, "boardLeft": render.BOARD_LEFT,
         "boardTop": render.BOARD_TOP, "boardSize": render.BOARD_SIZE,
-        "blackHandLeft": render.BLACK_HAND_LEFT, "pieceFontSize": render.PIECE_FONT_SIZE,
-        "smallFontSize": render.SMALL_FONT_SIZE, "glyphMiddle": render.GLYPH_MIDDLE,
+        "blackHandLeft": render.BLACK_HAND_LEFT, "smallFontSize": render.SMALL_FONT_SIZE,
+        "glyphMiddle": render.GLYPH_MIDDLE,
         "pieceOutline": render.PIECE_OUTLINE, "starPoints": render.STAR_POINTS,
         "fontFamily": render.FONT_FAMILY, "boardColor": render.BOARD_COLOR,
         "handColor": render.HAND_COLOR, "pieceColor": render.PIECE_COLOR, "ink": render.INK,
         "promotedColor": render.PROMOTED_COLOR, "highlightColor": render.HIGHLIGHT_COLOR,
         "arrowColor": render.ARROW_COLOR,
-        "pieceNames": DIAGRAM_NAMES, "rankNumbers": KANJI_NUMBERS[1:10],
-        "rankLetters": RANK_LETTERS, "sideNames": SIDE_NAMES, "sideMarks": render.SIDE_MARKS,
-        "sideLetters": render.SIDE_LETTERS, "colorNames": COLOR_NAMES, "handOrder": HAND_ORDER,
+        "pieceNames": dict(words.pieces),
+        "pieceFontSizes": {kind: render.piece_font_size(name)
+                           for kind, name in words.pieces.items()},
+        "rankLabels": words.ranks, "handNames": words.hands, "toMove": words.to_move,
+        "rankLetters": RANK_LETTERS, "sideLetters": render.SIDE_LETTERS, "handOrder": HAND_ORDER,
     }
 
 
-def viewer_data(games: Mapping[str, dict]) -> Markup:
-    """The <script type="application/json"> the viewer reads: the board's style and the games
-    by id."""
-    return json_script(DATA_ID, {"format": FORMAT, "board": board_style(), "games": dict(games)})
+def viewer_data(games: Mapping[str, dict], pieces: str = "kanji") -> Markup:
+    """The <script type="application/json"> the viewer reads: the board's style (its pieces in
+    `lettering.LETTERINGS[pieces]`) and the games by id."""
+    return json_script(DATA_ID, {"format": FORMAT, "board": board_style(pieces),
+                                 "games": dict(games)})
 
 
 def _viewer_file(name: str) -> str:
@@ -244,8 +253,13 @@ def _viewer_file(name: str) -> str:
     return viewer.joinpath(name).read_text(encoding="utf-8")
 
 
-# Each starts on a line of its own inside its <style> or <script> element.
-VIEWER_CSS = "\n" + _viewer_file("viewer.css")
+# Each starts on a line of its own inside its <style> or <script> element. The Japanese moves are
+# written in the board font, as the boards are; elsewhere it follows the page's own fonts, for
+# the characters those lack (the endings' kanji on a Latin-only machine).
+VIEWER_CSS = ("\n" + board_font.font_face_css() + "\n"
+              + f"details.game {{ font-family: system-ui, sans-serif, '{board_font.FAMILY}'; }}\n"
+              + f".viewer ol.moves .ja {{ font-family: '{board_font.FAMILY}', serif; }}\n"
+              + _viewer_file("viewer.css"))
 # The viewer: ShogiViewer's pure functions (parseSfen, moveSquares, boardSvg) draw a position
 # from its SFEN as shogi_jax.reports.render does, from the style the page embeds; start() takes
 # over every viewer on the page. Plain ES2017, no library, nothing fetched. The last line starts

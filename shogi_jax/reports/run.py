@@ -53,11 +53,12 @@ STANDARD_START = "手合割：平手"  # KIF's header line for the standard star
 X_AXES = ((MINUTES, "training minutes (wall clock)"), (ENV_STEPS, "env steps"))
 
 
-def run_report(run_dir: Path, output_dir: Path, *, analyse: bool = True) -> str:
+def run_report(run_dir: Path, output_dir: Path, *, analyse: bool = True,
+               pieces: str = "kanji") -> str:
     """The page of the run in `run_dir`; links are relative to `output_dir`, where the page
     goes; with `analyse`, the networks' value and top moves at their plies of the evaluation
-    games shown (`reports.analysis`). ReportError naming the file that is missing or
-    unreadable."""
+    games shown (`reports.analysis`); the boards' pieces in `lettering.LETTERINGS[pieces]`.
+    ReportError naming the file that is missing or unreadable."""
     records = timed_records(run_dir)
     config_text = read_text(run_dir / CONFIG_FILE)
     evaluations = evaluation_records(records)
@@ -73,7 +74,7 @@ def run_report(run_dir: Path, output_dir: Path, *, analyse: bool = True) -> str:
                                         "(evaluation.every_iterations is 0)."), id="evaluation"),
             section("Training", _training_charts(records), id="training"),
             section("How the training games ended", _ending_chart(records), id="endings"),
-            _games_section(games, listed, iteration, analysts),
+            _games_section(games, listed, iteration, analysts, pieces),
             section("Config", details(CONFIG_FILE, element("pre", {"class": "config"},
                                                            config_text)), id="config")]
     return page(f"Training run {name}", body, css=replay.VIEWER_CSS,
@@ -281,17 +282,18 @@ def read_evaluation_games(paths: list[Path], output_dir: Path) -> list[tuple[str
 
 
 def _games_section(games: dict, listed: list, iteration,
-                   analysts: analysis.Analysts | None) -> Markup:
+                   analysts: analysis.Analysts | None, pieces: str) -> Markup:
     if iteration is None:
         return section("Evaluation games", element("p", {"class": "note"},
                                                    "No evaluation games in this run."),
                        id="games")
-    viewers = [replay.viewer_html(game_id, data, title, open_=k == 0)
+    viewers = [replay.viewer_html(game_id, data, title, open_=k == 0, pieces=pieces)
                for k, (game_id, (title, data)) in enumerate(games.items())]
     parts = [element("p", {"class": "note"},
                      f"The games of the latest evaluation (iteration {iteration}). Click a game "
                      "to open it; Left / Right step through the open one."),
-             replay.viewer_data({game_id: data for game_id, (_, data) in games.items()}),
+             replay.viewer_data({game_id: data for game_id, (_, data) in games.items()},
+                                pieces),
              join(viewers)]
     analysed = analysis.analysis_note(analysts) if analysts is not None else ""
     if analysed:

@@ -21,11 +21,12 @@ from shogi_jax.reports.html import Markup, details, element, join, page, section
 RESULTS_FILE = "results.json"
 
 
-def tournament_report(directory: Path, output_dir: Path, *, analyse: bool = True) -> str:
+def tournament_report(directory: Path, output_dir: Path, *, analyse: bool = True,
+                      pieces: str = "kanji") -> str:
     """The page of the tournament in `directory`; links are relative to `output_dir`, where the
     page goes; with `analyse`, the network players' value and top moves at their plies of the
-    embedded games (`reports.analysis`). ReportError naming the file that is missing or
-    unreadable."""
+    embedded games (`reports.analysis`); the boards' pieces in `lettering.LETTERINGS[pieces]`.
+    ReportError naming the file that is missing or unreadable."""
     results_path = directory / RESULTS_FILE
     results = _read_json(results_path)
     records = numbered_games(directory / GAMES_LOG)
@@ -45,7 +46,7 @@ def tournament_report(directory: Path, output_dir: Path, *, analyse: bool = True
                     id="crosstable"),
             section("Pairs (win rate with its 95% Wilson interval)", tables[2], id="pairs"),
             _games_section(directory, records, output_dir,
-                           network_analysts(directory) if analyse else None)]
+                           network_analysts(directory) if analyse else None, pieces)]
     if config.is_file():
         body.append(section("Config", details(CONFIG_FILE, element(
             "pre", {"class": "config"}, read_text(config))), id="config"))
@@ -191,12 +192,12 @@ def embedded_games(directory: Path, records: list[dict], output_dir: Path,
 
 
 def _games_section(directory: Path, records: list[dict], output_dir: Path,
-                   analysts: Optional[analysis.Analysts]) -> Markup:
+                   analysts: Optional[analysis.Analysts], pieces: str) -> Markup:
     if not records:
         return section("Games", element("p", {"class": "note"}, "No game written yet."),
                        id="games")
     embedded = embedded_games(directory, records, output_dir, analysts)
-    viewers = [replay.viewer_html(key, data, title, open_=k == 0)
+    viewers = [replay.viewer_html(key, data, title, open_=k == 0, pieces=pieces)
                for k, (key, (title, data)) in enumerate(embedded.items())]
     rows = []
     for record in records:
@@ -214,7 +215,8 @@ def _games_section(directory: Path, records: list[dict], output_dir: Path,
     return section("Games", element("p", {"class": "note"}, note),
                    element("p", {"class": "note", "id": "analysis"}, analysed) if analysed
                    else "",
-                   replay.viewer_data({key: data for key, (_, data) in embedded.items()}),
+                   replay.viewer_data({key: data for key, (_, data) in embedded.items()},
+                                      pieces),
                    join(viewers),
                    details(f"All {len(records)} games", table(
                        ("game", "black", "white", "result", "plies", "records"),

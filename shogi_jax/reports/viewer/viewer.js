@@ -71,7 +71,7 @@ const ShogiViewer = (() => {
     const colour = kind.startsWith("+") ? style.promotedColor : style.ink;
     return `<g ${attributes}${turn}><polygon points="${outline}" fill="${style.pieceColor}" ` +
       `stroke="${style.ink}" stroke-width="0.8"></polygon>` +
-      text(style.pieceNames[kind], x, y + 0.03 * style.cell, style.pieceFontSize, style,
+      text(style.pieceNames[kind], x, y + 0.03 * style.cell, style.pieceFontSizes[kind], style,
            `fill="${colour}"`) + "</g>";
   }
 
@@ -112,7 +112,7 @@ const ShogiViewer = (() => {
                       `fill="${style.ink}"`));
     }
     for (let rank = 1; rank <= 9; rank++) {
-      parts.push(text(style.rankNumbers[rank - 1],
+      parts.push(text(style.rankLabels[rank - 1],
                       style.boardLeft + style.boardSize + style.label / 2,
                       style.boardTop + (rank - 0.5) * style.cell, style.smallFontSize, style,
                       `fill="${style.ink}"`));
@@ -130,7 +130,7 @@ const ShogiViewer = (() => {
       `height="${num(style.handSlots * style.cell)}" fill="${style.handColor}" ` +
       `rx="${num(0.1 * style.cell)}"></rect>`];
     const bold = position.side === side ? ' font-weight="bold"' : "";
-    parts.push(text(style.sideMarks[sideIndex] + style.sideNames[sideIndex],
+    parts.push(text(style.handNames[sideIndex],
                     left + style.handWidth / 2, nameY, style.smallFontSize, style,
                     `fill="${style.ink}"${bold}`));
     let slot = 0;
@@ -210,9 +210,7 @@ const ShogiViewer = (() => {
                        `data-square="${square}" data-piece="${escapeText(letters)}"`, style));
     }
     parts.push(hand(position, 0, style), hand(position, 1, style));
-    parts.push(text(`${style.sideMarks[sideIndex]}${style.sideNames[sideIndex]}番 ` +
-                    `(${style.colorNames[sideIndex]} to move)`,
-                    style.boardLeft + style.boardSize / 2,
+    parts.push(text(style.toMove[sideIndex], style.boardLeft + style.boardSize / 2,
                     style.boardTop + style.boardSize + style.statusHeight / 2,
                     style.smallFontSize, style, `fill="${style.ink}"`));
     const byProbability = (arrows || []).slice().sort((a, b) => a[1] - b[1]);  // stable
