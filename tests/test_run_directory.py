@@ -131,12 +131,15 @@ def test_resume_auto_starts_again_only_the_same_run_and_refusing_changes_nothing
         "other settings (env.max_plies: run 64, this command 6; ppo.learning_rate: run 0.0003, "
         "this command 0.0001); run the command it began with, or choose a new --run-dir")
     assert _files(tmp_path) == before
-    elsewhere = load_config(SMOKE, [f"train.run_dir={tmp_path}", "distributed.devices=1"])
+    elsewhere = load_config(SMOKE, [f"train.run_dir={tmp_path}", "distributed.devices=1",
+                                    "train.compilation_cache_dir=null"])
     assert prepare_run_dir(tmp_path, elsewhere, resume=RESUME_AUTO) is SessionStart.START_AGAIN
     assert _files(tmp_path) == before
 
     _session(tmp_path, elsewhere, 0, [1], changes=[
-        ("distributed.devices", 0, 1), ("train.run_dir", "runs/smoke", str(tmp_path))]).close()
+        ("distributed.devices", 0, 1),
+        ("train.compilation_cache_dir", config.train.compilation_cache_dir, None),
+        ("train.run_dir", "runs/smoke", str(tmp_path))]).close()
     assert [r["iteration"] for r in read_metrics(tmp_path)] == [1]  # the old record dropped
     history = (tmp_path / CONFIG_HISTORY).read_text()
     assert "--- # started again (stopped before its first checkpoint), " in history

@@ -48,7 +48,7 @@ EVAL_GAMES_DIR = "eval_games"
 RESUME_AUTO = "auto"  # --resume auto: resume where a checkpoint exists, else start
 # Where a run lives and the machines it runs on, not what it computes: a run stopped before its
 # first checkpoint may start again with these changed.
-_PLACE_KEYS = ("train.run_dir", "distributed.")
+_PLACE_KEYS = ("train.run_dir", "train.compilation_cache_dir", "distributed.")
 
 
 class SessionStart(enum.Enum):
