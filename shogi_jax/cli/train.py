@@ -142,13 +142,14 @@ def _main(args: argparse.Namespace, stop: StopRequest) -> int:
             print(f"error: distributed.initialize: {error}", file=sys.stderr)
             return exit_codes.REFUSED
     starts = list(SessionStart)
-    refused, start = None, None
+    refused, decided = None, -1  # process 0's decision: an index into starts, -1 refused
     if parallel.is_main_process():  # one process checks and prepares the (shared) run directory
         try:  # on a resume nothing is written before the checkpoint accepts the config
-            start = prepare_run_dir(config.train.run_dir, config, resume=args.resume)
+            decided = starts.index(prepare_run_dir(config.train.run_dir, config,
+                                                   resume=args.resume))
         except ConfigError as error:
             refused = error
-    decided = parallel.broadcast_from_main(-1 if refused is not None else starts.index(start))
+    decided = parallel.broadcast_from_main(decided)
     if decided < 0:
         print(f"error: {refused or 'process 0 refused the run directory (see its output)'}",
               file=sys.stderr)
