@@ -100,6 +100,43 @@ def test_another_network_shape_is_named_and_the_run_is_left_untouched(runs, tmp_
     assert model.channels == 8
 
 
+def test_a_finished_run_says_so_and_changes_nothing(runs, tmp_path, capsys):
+    finished = _copy_of_straight(runs, tmp_path / "finished")
+    before = _files(finished)
+    for resume in (["--resume"], ["--resume", "auto"]):
+        assert train_cli.main(["--run-dir", str(finished), "--quiet", *resume]) == 0
+        printed = capsys.readouterr()
+        assert ("the run already finished 4 of 4 iterations; raise train.iterations with --set "
+                "to continue") in printed.err
+        assert printed.out.startswith("done: 4 iterations")
+    assert _files(finished) == before  # no config history entry
+
+
+@pytest.mark.slow
+def test_a_resume_keeps_the_runs_settings_unless_a_config_is_given(runs, tmp_path, capsys):
+    """The "straight" run began with env.max_plies=6 (smoke.yaml: 64). Resumed without --config
+    it keeps that, takes --set on top, and prints what changed; resumed with --config, the file
+    is the session's config again, and the settings it changes back are printed."""
+    import yaml
+
+    run_dir = _copy_of_straight(runs, tmp_path / "kept")
+    assert train_cli.main(["--run-dir", str(run_dir), "--resume", "--quiet", "--set",
+                           "ppo.learning_rate=1e-4", "--set", "train.iterations=5"]) == 0
+    assert ("resumed from iteration 4\nsettings changed from the run's latest config:\n"
+            "  ppo.learning_rate: 0.0003 -> 0.0001\n  train.iterations: 4 -> 5\n"
+            in capsys.readouterr().err)
+    latest = list(yaml.safe_load_all((run_dir / run_directory.CONFIG_HISTORY).read_text()))[-1]
+    assert latest["env"]["max_plies"] == 6 and latest["ppo"]["learning_rate"] == 1e-4
+    fifth = read_metrics(run_dir)[-1]
+    assert fifth["iteration"] == 5 and fifth["games/mean_length"] == 6
+    assert fifth["optim/learning_rate"] == pytest.approx(1e-4)
+
+    assert _run(run_dir, "--resume", "--set", "train.iterations=6") == 0
+    assert ("settings changed from the run's latest config:\n  ppo.learning_rate: 0.0001 -> "
+            "0.0003\n  train.iterations: 5 -> 6\n" in capsys.readouterr().err)
+    assert read_metrics(run_dir)[-1]["optim/learning_rate"] == pytest.approx(3e-4)
+
+
 def test_players_use_the_config_stored_with_the_checkpoint(runs, tmp_path):
     """Even with config.yaml edited by hand to another network, the checkpoint loads with the
     config it was trained with."""
@@ -150,6 +187,48 @@ def test_sigterm_saves_and_exits_cleanly_then_resumes(tmp_path, capsys):
     assert int(_final_state(run_dir).iteration) == int(saved.iteration) + 1
     # Said even with --quiet: which checkpoint a run continued from.
     assert f"resumed from iteration {int(saved.iteration)}" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_sigterm_before_the_first_iteration_exits_75_and_the_same_command_goes_on(tmp_path,
+                                                                                 capsys):
+    """One command line with --resume auto, as a scheduler repeats it: SIGTERM as soon as the
+    run directory appears (the state is being made, the iteration compiled) stops it with exit
+    code 75 and no checkpoint; the same command starts the run again and finishes it; once more,
+    it says the run is finished and changes nothing."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run_dir = tmp_path / "early"
+    argv = [*COMMON, "--run-dir", str(run_dir), "--resume", "auto"]
+    process = subprocess.Popen([sys.executable, "-m", "shogi_jax.train", *argv],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (run_dir / run_directory.CONFIG_FILE).exists():
+        assert process.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == exit_codes.STOPPED, err
+    assert ("SIGTERM before the session's first iteration: nothing to save; the run stays at "
+            "iteration 0") in err
+    assert out.startswith("stopped: 0 of 2 iterations") and "continue with --resume auto" in out
+    assert not run_directory.has_checkpoint(run_dir)
+
+    assert train_cli.main(argv) == exit_codes.FINISHED
+    assert "the run starts again" in capsys.readouterr().err
+    assert [r["iteration"] for r in read_metrics(run_dir)] == [1, 2]
+    assert int(_final_state(run_dir).iteration) == 2
+
+    before = _files(run_dir)
+    assert train_cli.main(argv) == exit_codes.FINISHED
+    printed = capsys.readouterr()
+    assert ("the run already finished 2 of 2 iterations; raise train.iterations with --set to "
+            "continue") in printed.err
+    assert printed.out.startswith("done: 2 iterations")
+    assert _files(run_dir) == before  # no config history entry, no metrics, no checkpoint
 
 
 @pytest.mark.slow

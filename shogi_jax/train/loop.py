@@ -20,7 +20,7 @@ from shogi_jax.train import budget, checkpoint
 from shogi_jax.train.config import Config
 from shogi_jax.train.iteration import make_train_step
 from shogi_jax.train.periodic import TrainingEvaluator
-from shogi_jax.train.run_directory import RunDirectory
+from shogi_jax.train.run_directory import RunDirectory, SessionStart
 from shogi_jax.train.state import TrainState, env_steps, init_sharded_train_state, make_trainer
 
 
@@ -28,10 +28,25 @@ class NonFiniteLoss(RuntimeError):
     pass
 
 
-def train(config: Config, *, resume: bool = False, quiet: bool = False) -> TrainState:
-    """Runs `config` to train.iterations in config.train.run_dir (made by `create_run_dir`),
-    saving checkpoints on the way and at the end; with `resume`, continues from the latest good
-    checkpoint there. Returns the final state (on device)."""
+def train(config: Config, *, start: SessionStart = SessionStart.NEW_RUN, quiet: bool = False,
+          stop: StopRequest | None = None) -> TrainState:
+    """Runs `config` to train.iterations in config.train.run_dir (as `prepare_run_dir` left it),
+    saving checkpoints on the way and at the end; `start` says how the session begins there
+    (RESUME: from the latest good checkpoint). Returns the final state (on device).
+
+    stop: the caller's stop request, installed from its first moment (None: one is installed
+    for this call). A stop requested before the first iteration ends the session there, with
+    nothing saved; a run already at train.iterations returns at once, writing nothing."""
+    own_stop = stop is None
+    stop = StopRequest().install() if own_stop else stop
+    try:
+        return _train(config, start, stop, quiet=quiet)
+    finally:
+        if own_stop:
+            stop.restore()
+
+
+def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: bool) -> TrainState:
     keep_compiled_programs(config.train.compilation_cache_dir)  # before anything compiles
     main_process = parallel.is_main_process()
     quiet = quiet or not main_process  # one voice for the whole job
@@ -43,28 +58,46 @@ def train(config: Config, *, resume: bool = False, quiet: bool = False) -> Train
     trainer = make_trainer(config)
     state = init_sharded_train_state(config, trainer, mesh)
     manager = checkpoint.open_manager(run.path, config)
-    best = None
-    if resume:
-        state = checkpoint.restore_latest(manager, state, config)  # onto this run's mesh
-        best = checkpoint.restore_best(manager, state)
-        if main_process:  # even with --quiet: which checkpoint a run continues from matters
-            print(f"resumed from iteration {int(state.iteration)}", file=sys.stderr)
-    first = int(state.iteration)
-    run.begin_session(config, resumed_from=first if resume else None)
-    evaluator = (TrainingEvaluator(config, best, mesh=mesh)
-                 if config.evaluation.every_iterations else None)
-
-    started = time.perf_counter()
-    train_step = make_train_step(config, trainer, mesh).lower(state, np.float32(0)).compile()
-    parallel.wait_for_all_processes("compiled the iteration")
-    if not quiet:
-        print(f"compiled the iteration in {time.perf_counter() - started:.1f} s on {mesh.size} "
-              f"device(s), {jax.process_count()} process(es)", file=sys.stderr)
-
-    per_dispatch = config.train.iterations_per_dispatch
-    bar = progress_bar(config.train.iterations, initial=first, disable=quiet)
-    stop = StopRequest().install()
+    bar = None
     try:
+        best = None
+        if start is SessionStart.RESUME:
+            state = checkpoint.restore_latest(manager, state, config)  # onto this run's mesh
+            best = checkpoint.restore_best(manager, state)
+        first = int(state.iteration)
+        # Said even with --quiet: where a session begins, and what it changed, matter.
+        if first >= config.train.iterations:
+            if main_process:
+                total = config.train.iterations
+                reached = (f"finished {first} of {total} iterations" if first == total else
+                           f"reached iteration {first}, past train.iterations = {total}")
+                print(f"the run already {reached}; raise train.iterations with --set to "
+                      "continue", file=sys.stderr)
+            return state
+        if main_process and start is not SessionStart.NEW_RUN:
+            print(f"resumed from iteration {first}" if start is SessionStart.RESUME else
+                  f"no checkpoint in {run.path} yet: the run starts again", file=sys.stderr)
+        if _stopped_before_iterating(stop, first, main_process):
+            return state
+        changes = run.begin_session(
+            config, resumed_from=None if start is SessionStart.NEW_RUN else first)
+        if main_process and changes:
+            print("settings changed from the run's latest config:\n" + "\n".join(
+                f"  {key}: {old!r} -> {new!r}" for key, old, new in changes), file=sys.stderr)
+        evaluator = (TrainingEvaluator(config, best, mesh=mesh)
+                     if config.evaluation.every_iterations else None)
+
+        started = time.perf_counter()
+        train_step = make_train_step(config, trainer, mesh).lower(state, np.float32(0)).compile()
+        parallel.wait_for_all_processes("compiled the iteration")
+        if not quiet:
+            print(f"compiled the iteration in {time.perf_counter() - started:.1f} s on "
+                  f"{mesh.size} device(s), {jax.process_count()} process(es)", file=sys.stderr)
+        if _stopped_before_iterating(stop, first, main_process):
+            return state
+
+        per_dispatch = config.train.iterations_per_dispatch
+        bar = progress_bar(config.train.iterations, initial=first, disable=quiet)
         for _ in range((config.train.iterations - first) // per_dispatch):
             started = time.perf_counter()
             state, metrics = train_step(state, _time_spent(config, run))
@@ -90,28 +123,46 @@ def train(config: Config, *, resume: bool = False, quiet: bool = False) -> Train
                 run.write_evaluation_games(done, evaluator.last_games)
             _check_time_limit(stop, config, run)
             # Every process stops at the same iteration (saving is a collective).
-            if parallel.any_process(stop.requested is not None) and not stop.requested:
-                stop.requested = "another process's stop request"
+            stopping = _stop_requested(stop)
             if (_reached_multiple(done, per_dispatch, config.checkpoint.every_iterations)
-                    or done == config.train.iterations or stop.requested or evaluation):
+                    or done == config.train.iterations or stopping or evaluation):
                 # A device copy: the next call donates (and so deletes) the state's buffers
                 # while the asynchronous save may still be reading them.
                 checkpoint.save(manager, parallel.snapshot(state), config, evaluation=evaluation)
             bar.update(per_dispatch)
             bar.set_postfix(steps=f"{env_steps(config, done):,}", sps=f"{steps_per_second:,.0f}",
                             games=int(state.games_finished))
-            if stop.requested:
+            if stopping:
                 if main_process:
                     print(f"\n{stop.requested}: saved iteration {done}; resume with --resume",
                           file=sys.stderr)
                 break
     finally:
-        stop.restore()
-        bar.close()
+        if bar is not None:
+            bar.close()
         run.close()
         manager.wait_until_finished()
         manager.close()
     return state
+
+
+def _stop_requested(stop: StopRequest) -> bool:
+    """Whether any process has a stop request (a collective: every process takes the same
+    branch)."""
+    if parallel.any_process(stop.requested is not None) and not stop.requested:
+        stop.requested = "another process's stop request"
+    return stop.requested is not None
+
+
+def _stopped_before_iterating(stop: StopRequest, first: int, main_process: bool) -> bool:
+    """A stop requested before the session's first iteration (while it restored or compiled):
+    there is nothing new to save, and the run stays where it was."""
+    if not _stop_requested(stop):
+        return False
+    if main_process:
+        print(f"{stop.requested} before the session's first iteration: nothing to save; the "
+              f"run stays at iteration {first}", file=sys.stderr)
+    return True
 
 
 def _reached_multiple(done: int, per_dispatch: int, every: int) -> bool:

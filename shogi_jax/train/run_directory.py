@@ -2,7 +2,9 @@
 (those are `shogi_jax.train.checkpoint`'s, under checkpoints/):
 
     config.yaml              the resolved config the run began with
-    config_history.yaml      every session's config, appended once a resume is accepted
+    config_history.yaml      every session's config, appended once a resume is accepted; its
+                             last entry is the run's latest config, which a resume without
+                             --config continues with
     metrics.jsonl            one JSON record per iteration; on resume, the records past the
                              checkpoint are dropped (they will be redone)
     tensorboard/             the same scalars, and each evaluation's first games as text
@@ -14,19 +16,26 @@ In a multi-process job only process 0 writes: the others hold a `RunDirectory` w
 from __future__ import annotations
 
 import datetime
+import enum
 import json
 import math
 import os
 import time
 from pathlib import Path
 
+import yaml
 from tensorboardX import SummaryWriter
 
 from shogi_jax.arena.standings import game_records
-from shogi_jax.host.settings import ConfigError, config_yaml
+from shogi_jax.host.settings import (
+    ConfigError,
+    config_differences,
+    config_to_dict,
+    config_yaml,
+)
 from shogi_jax.notation.records import kif_text, replayed
 from shogi_jax.play.network import CHECKPOINT_DIR
-from shogi_jax.train.config import Config, save_config
+from shogi_jax.train.config import Config, config_from_dict, save_config
 from shogi_jax.train.periodic import CURRENT
 
 CONFIG_FILE = "config.yaml"
@@ -34,6 +43,43 @@ CONFIG_HISTORY = "config_history.yaml"
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 EVAL_GAMES_DIR = "eval_games"
+
+
+RESUME_AUTO = "auto"  # --resume auto: resume where a checkpoint exists, else start
+# Where a run lives and the machines it runs on, not what it computes: a run stopped before its
+# first checkpoint may start again with these changed.
+_PLACE_KEYS = ("train.run_dir", "train.compilation_cache_dir", "distributed.")
+
+
+class SessionStart(enum.Enum):
+    """How a training session begins in its run directory."""
+
+    NEW_RUN = "new run"
+    START_AGAIN = "started again"  # a run stopped before its first checkpoint, from iteration 0
+    RESUME = "resume"  # from the latest good checkpoint
+
+
+def prepare_run_dir(path: str | os.PathLike[str], config: Config, *,
+                    resume: bool | str = False) -> SessionStart:
+    """Checks the run directory for this session before anything compiles, and makes it for a
+    new run; refuses (ConfigError, nothing changed) what the session cannot do there.
+
+    resume: False starts a new run (the directory must not exist or be empty); True resumes
+    from a checkpoint (there must be one); RESUME_AUTO resumes where a checkpoint exists, starts
+    where the directory is missing or empty, and starts again a run stopped before its first
+    checkpoint when `config` is that run's (so one command line serves every restart)."""
+    path = Path(path)
+    if resume == RESUME_AUTO:
+        if has_checkpoint(path):
+            return SessionStart.RESUME
+        if path.is_dir() and any(path.iterdir()):
+            _check_same_run(path, config)
+            return SessionStart.START_AGAIN
+    elif resume:
+        check_resumable(path)
+        return SessionStart.RESUME
+    create_run_dir(path, config)
+    return SessionStart.NEW_RUN
 
 
 def create_run_dir(path: str | os.PathLike[str], config: Config) -> None:
@@ -47,10 +93,62 @@ def create_run_dir(path: str | os.PathLike[str], config: Config) -> None:
     save_config(config, path / CONFIG_FILE)
 
 
+def has_checkpoint(path: str | os.PathLike[str]) -> bool:
+    """Whether the run directory holds a complete checkpoint: Orbax names one by its step once
+    it is written, while a save cut short leaves only a temporary name."""
+    directory = Path(path) / CHECKPOINT_DIR
+    return directory.is_dir() and any(entry.name.isdigit() for entry in directory.iterdir())
+
+
 def check_resumable(path: str | os.PathLike[str]) -> None:
     """Refuses --resume of a directory without checkpoints (before anything is written)."""
-    if not (Path(path) / CHECKPOINT_DIR).is_dir():
-        raise ConfigError(f"--resume: no checkpoints in '{path}'")
+    if not has_checkpoint(path):
+        started = (Path(path) / CONFIG_FILE).is_file()
+        raise ConfigError(f"--resume: no checkpoints in '{path}'"
+                          + ("; --resume auto starts that run again" if started else ""))
+
+
+def latest_config(path: str | os.PathLike[str]) -> Config | None:
+    """The run's latest config: the last session's in CONFIG_HISTORY, else CONFIG_FILE (a run
+    stopped before its first session began); None where the directory holds neither."""
+    path = Path(path)
+    settings, source = _latest_settings(path)
+    if settings is None:
+        return None
+    try:
+        return config_from_dict(settings)
+    except ConfigError as error:
+        raise ConfigError(f"the run's latest config ({path / source}): {error}") from None
+
+
+def _latest_settings(path: Path) -> tuple[dict | None, str]:
+    """(the run's latest config as a plain mapping, the file it came from), or (None, "")."""
+    for source in (CONFIG_HISTORY, CONFIG_FILE):
+        if (path / source).is_file():
+            try:
+                sessions = list(yaml.safe_load_all((path / source).read_text(encoding="utf-8")))
+            except yaml.YAMLError as error:
+                raise ConfigError(f"invalid YAML in {path / source}: {error}") from None
+            sessions = [session for session in sessions if session is not None]
+            if sessions:
+                return sessions[-1], source
+    return None, ""
+
+
+def _check_same_run(path: Path, config: Config) -> None:
+    """Refuses to start again, in `path`, a run whose config differs from `config`."""
+    latest = latest_config(path)
+    if latest is None:
+        raise ConfigError(f"run directory '{path}' is not empty and holds no run (no "
+                          f"{CONFIG_FILE}); choose a new --run-dir")
+    differences = [f"{key}: run {old!r}, this command {new!r}" for key, old, new
+                   in config_differences(config_to_dict(latest), config_to_dict(config))
+                   if not key.startswith(_PLACE_KEYS)]
+    if differences:
+        raise ConfigError(
+            f"--resume auto: '{path}' holds a run stopped before its first checkpoint with other "
+            f"settings ({'; '.join(differences)}); run the command it began with, or choose a "
+            "new --run-dir")
 
 
 class RunDirectory:
@@ -64,14 +162,21 @@ class RunDirectory:
         self._wall_seconds_before = 0.0  # the earlier sessions', read back on resume
         self._jsonl = self._tensorboard = None
 
-    def begin_session(self, config: Config, *, resumed_from: int | None) -> None:
+    def begin_session(self, config: Config, *,
+                      resumed_from: int | None) -> list[tuple[str, object, object]]:
         """Appends this session's config to CONFIG_HISTORY and opens the metrics for appending.
-        resumed_from: the checkpoint's iteration on resume; the metric records past it are
-        dropped from metrics.jsonl and hidden in TensorBoard (its purge_step)."""
+        resumed_from: the checkpoint's iteration on resume (0: a run started again, stopped
+        before its first checkpoint; None: a new run); the metric records past it are dropped
+        from metrics.jsonl and hidden in TensorBoard (its purge_step). Returns the settings
+        that changed from the run's latest config: (dotted key, old value, new value)."""
         if not self.writes:
-            return
+            return []
+        previous, _ = _latest_settings(self.path)
+        changes = ([] if previous is None else
+                   list(config_differences(previous, config_to_dict(config))))
         when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        how = "new run" if resumed_from is None else f"resumed from iteration {resumed_from}"
+        how = {None: "new run", 0: "started again (stopped before its first checkpoint)"}.get(
+            resumed_from, f"resumed from iteration {resumed_from}")
         with open(self.path / CONFIG_HISTORY, "a", encoding="utf-8") as history:
             history.write(f"--- # {how}, {when}\n{config_yaml(config)}")
         if resumed_from is not None and (self.path / METRICS_FILE).exists():
@@ -84,6 +189,7 @@ class RunDirectory:
         self._tensorboard = SummaryWriter(
             str(self.path / TENSORBOARD_DIR),
             purge_step=None if resumed_from is None else resumed_from + 1)
+        return changes
 
     def session_seconds(self) -> float:
         """This session's wall clock, from the directory's opening."""
