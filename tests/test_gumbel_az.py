@@ -105,6 +105,33 @@ def test_az_loss_matches_a_numpy_reference():
     assert float(metrics["az/value_known"]) == pytest.approx(known.mean())
 
 
+def test_az_loss_learns_the_policy_only_from_the_known_targets():
+    """Playout caps: the samples whose policy target does not count (cheap searches) change
+    neither the policy loss nor its metrics, whatever their targets; the value loss keeps them."""
+    rng = np.random.default_rng(2)
+    batch = _batch(rng)
+    logits = jnp.asarray(rng.normal(size=batch.policy_target.shape).astype(np.float32))
+    values = jnp.asarray(rng.uniform(-1, 1, batch.value_target.shape).astype(np.float32))
+    policy_known = np.arange(batch.value_target.shape[0]) % 3 == 0
+    capped = batch._replace(policy_known=jnp.asarray(policy_known))
+    # The same samples with the cheap searches' targets replaced by others.
+    others = np.asarray(_batch(np.random.default_rng(9)).policy_target)
+    scrambled = capped._replace(policy_target=jnp.where(policy_known[:, None],
+                                                        batch.policy_target, others))
+    _, metrics = gumbel_az.az_loss(logits, values, capped, value_coef=1.0)
+    _, scrambled_metrics = gumbel_az.az_loss(logits, values, scrambled, value_coef=1.0)
+    known_only = jax.tree_util.tree_map(lambda x: x[policy_known], batch)
+    _, subset = gumbel_az.az_loss(logits[policy_known], values[policy_known], known_only,
+                                  value_coef=1.0)
+    for name in ("loss/policy", "az/policy_kl", "az/target_entropy"):
+        assert float(metrics[name]) == pytest.approx(float(subset[name]), rel=1e-5), name
+        assert float(scrambled_metrics[name]) == pytest.approx(float(metrics[name]), rel=1e-6)
+    _, uncapped = gumbel_az.az_loss(logits, values, batch, value_coef=1.0)
+    assert float(metrics["loss/value"]) == pytest.approx(float(uncapped["loss/value"]))
+    assert float(metrics["az/policy_known"]) == pytest.approx(policy_known.mean())
+    assert float(uncapped["az/policy_known"]) == 1.0
+
+
 def test_az_loss_with_a_wdl_head_is_the_outcome_class_cross_entropy():
     rng = np.random.default_rng(3)
     batch = _batch(rng)
@@ -269,3 +296,49 @@ def test_value_targets_and_the_update(az_iteration):
     moved = [float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(
         jax.tree_util.tree_leaves(old_params), jax.tree_util.tree_leaves(new_params))]
     assert max(moved) > 0
+
+
+def test_playout_caps_search_the_drawn_plies_in_full_and_the_others_cheaply():
+    """gumbel_az.cheap_simulations 2 (of 4) at full_search_share 0.5, against the uncapped
+    rollout from the same positions and key. The key is one whose draws (one per ply, for all
+    games alike) make ply 0 full and ply 1 cheap: ply 0 is then the uncapped rollout's, bit for
+    bit (the draw has its own stream), so both reach the same positions; ply 1 searches them with
+    the same keys but 2 simulations, another improved policy, and is marked as no policy target.
+    The update learns the policy from the marked plies only."""
+    key = jax.random.PRNGKey(8)
+    small = ["gumbel_az.simulations=4", "gumbel_az.max_considered_actions=4",
+             "env.rollout_length=2", "env.num_games=2"]
+
+    def config_of(overrides):
+        return load_config(SMOKE, AZ_OVERRIDES + small + overrides)
+
+    plain_config = config_of([])
+    capped_config = config_of(["gumbel_az.cheap_simulations=2", "gumbel_az.full_search_share=0.5"])
+    trainer = make_trainer(plain_config)  # the same network for both
+    state = init_train_state(plain_config, trainer)
+    games = jax.tree_util.tree_map(lambda x: jnp.stack([x] * 2), start_position(plain_config))
+    _, plain, _ = jax.jit(lambda params, games: search_rollout(
+        plain_config, trainer.model, params, games, key))(state.params, games)
+
+    @jax.jit
+    def capped_rollout_and_update(params, opt_state, games):
+        _, transitions, _ = search_rollout(capped_config, trainer.model, params, games, key)
+        _, _, metrics = az_update(capped_config, trainer, params, opt_state, transitions, key)
+        return transitions, metrics
+
+    capped, metrics = capped_rollout_and_update(state.params, state.opt_state, games)
+    assert plain.policy_known is None
+    np.testing.assert_array_equal(np.asarray(capped.policy_known), [[True, True], [False, False]])
+    for field in ("action", "policy_target", "root_value"):
+        np.testing.assert_array_equal(np.asarray(getattr(capped, field))[0],
+                                      np.asarray(getattr(plain, field))[0], err_msg=field)
+    np.testing.assert_array_equal(np.asarray(capped.observation)[1],
+                                  np.asarray(plain.observation)[1])
+    assert not np.allclose(np.asarray(capped.policy_target)[1],
+                           np.asarray(plain.policy_target)[1])
+    assert float(metrics["az/policy_known"]) == 0.5
+
+
+def test_cheap_simulations_must_be_fewer_than_the_full_search():
+    with pytest.raises(ConfigError, match="cheap_simulations"):
+        load_config(SMOKE, AZ_OVERRIDES + ["gumbel_az.cheap_simulations=16"])

@@ -120,6 +120,14 @@ class GumbelAZConfig:
     value_lambda: float = setting(1.0, "bootstrap's TD(lambda): 1 takes the outcome or the "
                                        "last root value in the rollout, 0 the next ply's",
                                   UNIT_INTERVAL)
+    # Playout-cap randomization (KataGo, Wu 2019): most plies are searched cheaply and give
+    # only their value target; a drawn share gets the full search and its policy target.
+    cheap_simulations: int = setting(0, "0: off (every ply searched with `simulations`). N: "
+                                        "plies not drawn for a full search are searched with N "
+                                        "simulations and give no policy target", NON_NEGATIVE)
+    full_search_share: float = setting(0.25, "with cheap_simulations: the share of plies that "
+                                             "get the full search (drawn per ply, the same for "
+                                             "all games)", UNIT_INTERVAL)
 
 
 @dataclass(frozen=True)
@@ -305,6 +313,11 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"reward_shaping.material_weight = {config.reward_shaping.material_weight} is for "
             "algorithm: ppo only (gumbel_az's value targets are the game outcomes): set it to 0")
+    az = config.gumbel_az
+    if az.cheap_simulations >= az.simulations:
+        raise ConfigError(f"gumbel_az.cheap_simulations = {az.cheap_simulations}: a cheap search "
+                          f"has fewer simulations than the full one ({az.simulations}), or 0 "
+                          "for off")
     if (config.algorithm == "gumbel_az" and config.gumbel_az.value_target == "bootstrap"
             and config.model.value_head == "wdl"):
         raise ConfigError(

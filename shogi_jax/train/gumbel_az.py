@@ -39,6 +39,9 @@ class SearchTransition(NamedTuple):
     # bool[T, B]: a tactic chose this move and its one-hot policy target (expert iteration);
     # None without expert.
     expert: Optional[jax.Array] = None
+    # bool[T, B]: the policy target is one to learn (a full search's, or an expert's), not a
+    # cheap search's (playout caps); None without playout caps: every ply's is.
+    policy_known: Optional[jax.Array] = None
 
 
 class AZBatch(NamedTuple):
@@ -48,6 +51,7 @@ class AZBatch(NamedTuple):
     value_target: jax.Array       # float32[N]
     value_known: jax.Array        # bool[N]
     legal_action_mask: jax.Array  # bool[N, A]
+    policy_known: Optional[jax.Array] = None  # bool[N]: the policy target counts; None: all do
 
 
 def outcome_targets(reward, done):
@@ -118,7 +122,9 @@ def az_loss(logits, values, batch: AZBatch, *, value_coef, wdl_logits=None):
     of N samples. Returns (loss float32[], metrics: dict of float32[]):
     "loss/policy" (cross-entropy to the improved policy), "loss/value" (0.5 * mean squared error
     over the samples with a known outcome), "loss/total", "az/policy_kl" (KL(target || policy)),
-    "az/target_entropy", "az/value_known" (share of samples with an outcome). With wdl_logits
+    "az/target_entropy", "az/value_known" (share of samples with an outcome), "az/policy_known"
+    (share of samples whose policy target counts: all but playout caps' cheap searches; the
+    policy loss and its metrics are means over those). With wdl_logits
     (float[N, 3], a wdl value head) the value loss is the cross-entropy to the outcome's
     win/draw/loss class over the samples with a known outcome.
 
@@ -133,7 +139,12 @@ def az_loss(logits, values, batch: AZBatch, *, value_coef, wdl_logits=None):
     cross_entropy = -jnp.sum(jnp.where(batch.legal_action_mask, target * log_probs, 0.0), axis=-1)
     target_entropy = entropy(jnp.log(jnp.maximum(target, 1e-30)), batch.legal_action_mask & (
         target > 0))
-    policy_loss = jnp.mean(cross_entropy)
+    if batch.policy_known is None:
+        policy_known = jnp.ones_like(cross_entropy)
+    else:  # playout caps: only full searches (and expert moves) teach the policy
+        policy_known = jnp.asarray(batch.policy_known, jnp.float32)
+    policy_count = jnp.maximum(jnp.sum(policy_known), 1.0)
+    policy_loss = jnp.sum(policy_known * cross_entropy) / policy_count
 
     known = jnp.asarray(batch.value_known, jnp.float32)
     if wdl_logits is None:
@@ -147,8 +158,9 @@ def az_loss(logits, values, batch: AZBatch, *, value_coef, wdl_logits=None):
         "loss/policy": policy_loss,
         "loss/value": value_loss,
         "loss/total": loss,
-        "az/policy_kl": jnp.mean(cross_entropy - target_entropy),
-        "az/target_entropy": jnp.mean(target_entropy),
+        "az/policy_kl": jnp.sum(policy_known * (cross_entropy - target_entropy)) / policy_count,
+        "az/target_entropy": jnp.sum(policy_known * target_entropy) / policy_count,
         "az/value_known": jnp.mean(known),
+        "az/policy_known": jnp.mean(policy_known),
     }
     return loss, metrics

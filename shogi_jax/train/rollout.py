@@ -48,7 +48,9 @@ def no_games_ended(games: State) -> Tally:
     return jax.tree_util.tree_map(jnp.zeros_like, tally_of(jnp.zeros_like(games.terminated), games))
 
 
-EXPERT_STREAM = 0x6d617465  # fold_in tag of the expert's draws: the other streams stay as they were
+# fold_in tags of draws added later, so that the earlier streams stay as they were
+EXPERT_STREAM = 0x6d617465  # expert.mate_share's draw per game and ply
+PLAYOUT_CAP_STREAM = 0x63617073  # gumbel_az.cheap_simulations' draw per ply
 
 
 def expert_mates(config: Config, mesh: Mesh | None):
@@ -229,20 +231,22 @@ def rollout(config: Config, model, params, games: State, key, shaping_weight,
     return Rollout(games, transitions, tally, pool_tally)
 
 
-def search_settings(config: Config) -> SearchSettings:
-    """The self-play search of algorithm gumbel_az, over the training games' own rules."""
+def search_settings(config: Config, simulations: int | None = None) -> SearchSettings:
+    """The self-play search of algorithm gumbel_az, over the training games' own rules, with
+    `gumbel_az.simulations` or the given number (playout caps' cheap search)."""
     az = config.gumbel_az
-    return SearchSettings(simulations=az.simulations,
+    return SearchSettings(simulations=simulations or az.simulations,
                           max_considered_actions=az.max_considered_actions,
                           gumbel_scale=az.gumbel_scale, value_scale=az.value_scale,
                           max_plies=config.env.max_plies, impasse=config.env.impasse)
 
 
-def search_moves(config: Config, model, mesh: Mesh | None = None):
+def search_moves(config: Config, model, mesh: Mesh | None = None,
+                 simulations: int | None = None):
     """(params, games State[B], keys [B]) -> (the search's choice int32[B], its improved policy
     float32[B, A], the root's value float32[B]): each game searched with its own key, each device
     searching only its own games."""
-    settings = search_settings(config)
+    settings = search_settings(config, simulations)
 
     def search_own_games(params, games, keys):
         def one_game(state, key):
@@ -265,9 +269,26 @@ def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh 
     into fourfold repetition (docs/findings.md). Each game is searched with a
     key of its own (`search_moves`), so the games do not depend on how they are split over
     `mesh`. With `expert.mate_in_one`, a mate in one replaces the search's move and its improved
-    policy (a one-hot target on the mate; SearchTransition.expert marks those plies)."""
+    policy (a one-hot target on the mate; SearchTransition.expert marks those plies).
+
+    With `gumbel_az.cheap_simulations` (playout-cap randomization), each ply is drawn, for all
+    games at once, to get the full search (`full_search_share` of them) or the cheap one; only
+    the full searches' improved policies (and expert mates) are policy targets
+    (SearchTransition.policy_known). One scalar draw per ply makes it a `lax.cond`: a ply runs
+    one search, not both."""
     num_games = games.legal_action_mask.shape[0]
-    search_games = search_moves(config, model, mesh)
+    az = config.gumbel_az
+    full_search = search_moves(config, model, mesh)
+    if az.cheap_simulations:
+        cheap_search = search_moves(config, model, mesh, az.cheap_simulations)
+
+        def search_games(params, games, keys, cap_key):
+            full = jax.random.uniform(cap_key) < az.full_search_share
+            outputs = jax.lax.cond(full, full_search, cheap_search, params, games, keys)
+            return outputs, jnp.broadcast_to(full, (num_games,))
+    else:
+        def search_games(params, games, keys, cap_key):
+            return full_search(params, games, keys), None
     mate_in_one = expert_mates(config, mesh) if config.expert.mate_in_one else None
     step, observe = rules_on_own_games(config, mesh)
     start = start_position(config)
@@ -275,8 +296,9 @@ def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh 
     def ply(carry, step_key):
         games, tally = carry
         search_key, sample_key = jax.random.split(step_key)
-        chosen, weights, root_value = search_games(params, games,
-                                                   jax.random.split(search_key, num_games))
+        (chosen, weights, root_value), policy_known = search_games(
+            params, games, jax.random.split(search_key, num_games),
+            jax.random.fold_in(step_key, PLAYOUT_CAP_STREAM))
         legal = games.legal_action_mask
         sampled, _ = policy.sample_actions(sample_key, jnp.log(jnp.maximum(weights, 1e-30)), legal)
         action = jnp.where(games.ply < config.gumbel_az.sampled_plies, sampled, chosen)
@@ -287,12 +309,15 @@ def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh 
             weights = jnp.where(expert[:, None],
                                 jax.nn.one_hot(mate, weights.shape[-1], dtype=weights.dtype),
                                 weights)
+            if policy_known is not None:  # a mate is a sure target, after any search
+                policy_known = policy_known | expert
         after = step(games, action)
         reward = jnp.take_along_axis(after.rewards, games.color[:, None], axis=1)[:, 0]
         done = after.terminated | after.truncated
         transition = gumbel_az.SearchTransition(
             observation=observe(games), legal_action_mask=legal, policy_target=weights,
-            action=action, root_value=root_value, reward=reward, done=done, expert=expert)
+            action=action, root_value=root_value, reward=reward, done=done, expert=expert,
+            policy_known=policy_known)
         tally = jax.tree_util.tree_map(jnp.add, tally, tally_of(done, after))
         return (select_games(done, start, after), tally), transition
 

@@ -185,7 +185,8 @@ def az_update(config: Config, trainer: Trainer, params, opt_state,
                                                               transitions.done)
     samples = gumbel_az.AZBatch(
         policy_target=transitions.policy_target, value_target=value_target,
-        value_known=value_known, legal_action_mask=transitions.legal_action_mask)
+        value_known=value_known, legal_action_mask=transitions.legal_action_mask,
+        policy_known=transitions.policy_known)
 
     def loss_of(params, observation, minibatch):
         logits, values, wdl_logits = network_outputs(config, trainer.model, params, observation)
