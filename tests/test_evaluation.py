@@ -457,9 +457,14 @@ output_dir: {tmp_path / "out"}
         return real_play_match(*args, on_finished=finished, **kwargs)
 
     monkeypatch.setattr(tournament_module, "play_match", watched)
+    bars = []  # (total, initial) of each progress bar: the resume's starts at its written games
+    real_progress_bar = tournament_cli.progress_bar
+    monkeypatch.setattr(tournament_cli, "progress_bar", lambda total, initial=0, **kw: (
+        bars.append((total, initial)) or real_progress_bar(total, initial, **kw)))
     assert tournament_cli.main(["--resume", "--output-dir", str(tmp_path / "out"),
                                 "--quiet"]) == 0
     assert sorted(reported) == [4, 5, 6, 7]
+    assert bars == [(8, 4)]
     resumed = {json.loads(line)["game"]: line for line in log.read_text().splitlines()}
     assert resumed == played_through
     spec.write_text(spec.read_text().replace("games_at_once: 4", "games_at_once: 3"))

@@ -84,14 +84,17 @@ class TournamentResult(NamedTuple):
 
 def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = None,
                    resume: bool = False, progress: Optional[Callable[[int], None]] = None,
-                   should_stop: Optional[Callable[[], bool]] = None) -> TournamentResult:
+                   should_stop: Optional[Callable[[], bool]] = None,
+                   on_start: Optional[Callable[[int, int], None]] = None) -> TournamentResult:
     """Plays the pairings of `config` (round robin, neighbours or gauntlet), writing to
     `output_dir` (default config.output_dir) as it goes. `progress(n)`: n more games written.
     A true `should_stop()` (looked at between chunks of plies) drops the games still running,
     writes the results so far and returns (complete False). resume=True continues the
     tournament in `output_dir`: its stored config is used, and `config` must be that one (up to
     the pinned steps and output_dir; None skips the check). Nothing is written before every
-    player has loaded and a resume is accepted."""
+    player has loaded and a resume is accepted. `on_start(written, total)`: the games already
+    written (a resume's) and the tournament's total, once they are known (a progress bar's
+    start)."""
     log = TournamentLog(Path(output_dir or config.output_dir))
     if resume:
         config, records = log.read_for_resume(config)
@@ -104,6 +107,8 @@ def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = Non
         config = dataclasses.replace(config, players=tuple(p.spec for p in players))
     openings = _openings(config)
     log.begin(config, records)
+    if on_start is not None:
+        on_start(len(records), games_total(config))
     per_pairing = config.games_per_pairing
     key = jax.random.PRNGKey(config.seed)
     stopped = False

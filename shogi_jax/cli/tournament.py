@@ -22,7 +22,6 @@ from shogi_jax.arena.tournament import run_tournament
 from shogi_jax.arena.tournament_config import (
     PlayerConfig,
     TournamentConfig,
-    games_total,
     load_tournament_config,
 )
 from shogi_jax.cli import exit_codes
@@ -72,13 +71,20 @@ def main(argv=None) -> int:
     try:
         config = (load_tournament_config(args.config, args.overrides) if args.config else None)
         output_dir = Path(args.output_dir or config.output_dir)
-        total = games_total(config) if config else None
-        bar = progress_bar(total, disable=args.quiet, unit="game", desc="tournament")
+        bars = []  # made once the games already written (on a resume) and the total are known
+
+        def start_bar(written: int, total: int) -> None:
+            bars.append(progress_bar(total, written, disable=args.quiet, unit="game",
+                                     desc="tournament"))
+
         try:
             result = run_tournament(config, output_dir=output_dir, resume=args.resume,
-                                    progress=bar.update, should_stop=lambda: bool(stop.requested))
+                                    progress=lambda n: bars[0].update(n),
+                                    should_stop=lambda: bool(stop.requested),
+                                    on_start=start_bar)
         finally:
-            bar.close()
+            for bar in bars:
+                bar.close()
     except (ConfigError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return exit_codes.REFUSED
