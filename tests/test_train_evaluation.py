@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import EVALUATED_RUN
 
 from shogi_jax.arena import ladder
 from shogi_jax.arena.elo import CI95_Z, performance_rating
 from shogi_jax.arena.ladder import ladder_rating
 from shogi_jax.arena.match import DRAW, FIRST_WINS, SECOND_WINS, MatchGames
+from shogi_jax.cli import train as train_cli
 from shogi_jax.play.network import BEST_METRIC
-from shogi_jax.train import checkpoint, run_directory
+from shogi_jax.train import checkpoint, loop, run_directory
 from shogi_jax.train.config import load_config
 from shogi_jax.train.loop import _evaluate
 from shogi_jax.train.periodic import GREEDY, NETWORK, RANDOM, Best, TrainingEvaluator, beats_best
@@ -376,3 +378,28 @@ def test_the_evaluation_plays_fairy_stockfish_rungs_where_installed():
             for move in moves:
                 assert move in [cshogi.move_to_usi(m) for m in board.legal_moves]
                 board.push_usi(move)
+
+
+@pytest.mark.slow
+def test_the_console_says_when_it_compiles_evaluates_and_saves(tmp_path, monkeypatch, capsys):
+    """Not quiet: a line before the compilation, and the progress bar labelled with what the
+    loop does while it stands still (evaluating, saving), then training again."""
+    labels = []
+    real_progress_bar = loop.progress_bar
+
+    def recording_bar(*args, **kwargs):
+        bar = real_progress_bar(*args, **kwargs)
+        real_set = bar.set_description_str
+        bar.set_description_str = lambda text, **kw: (labels.append(text), real_set(text, **kw))
+        return bar
+
+    monkeypatch.setattr(loop, "progress_bar", recording_bar)
+    arguments = [a for a in EVALUATED_RUN if a != "--quiet"]
+    assert train_cli.main(arguments + ["--run-dir", str(tmp_path / "run"),
+                                       "--set", "train.iterations=2",
+                                       "--set", "checkpoint.every_iterations=2"]) == 0
+    err = capsys.readouterr().err
+    assert err.index("compiling the iteration ...") < err.index("compiled the iteration in")
+    # An evaluated iteration is also saved (its checkpoint carries the Elo).
+    assert labels == ["evaluating at 1", "saving 1", "training", "evaluating at 2", "saving 2",
+                      "training"]

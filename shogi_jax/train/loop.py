@@ -88,6 +88,8 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
                      if config.evaluation.every_iterations else None)
 
         started = time.perf_counter()
+        if not quiet:  # tens of seconds on a CPU, minutes for a big model: say what is going on
+            print("compiling the iteration ...", file=sys.stderr)
         train_step = make_train_step(config, trainer, mesh).lower(state, np.float32(0)).compile()
         parallel.wait_for_all_processes("compiled the iteration")
         if not quiet:
@@ -97,7 +99,8 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
             return state
 
         per_dispatch = config.train.iterations_per_dispatch
-        bar = progress_bar(config.train.iterations, initial=first, disable=quiet)
+        bar = progress_bar(config.train.iterations, initial=first, disable=quiet,
+                           desc=TRAINING_STAGE)
         for _ in range((config.train.iterations - first) // per_dispatch):
             started = time.perf_counter()
             state, metrics = train_step(state, _time_spent(config, run))
@@ -110,6 +113,7 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
             evaluation = None
             if evaluator and _reached_multiple(done, per_dispatch,
                                                config.evaluation.every_iterations):
+                _show_stage(bar, f"evaluating at {done}")  # the bar stands still meanwhile
                 evaluation = _evaluate(evaluator, state.params, done, warn=main_process)
                 if evaluation and not quiet:
                     bar.write(evaluator.last_summary, file=sys.stderr)
@@ -128,7 +132,9 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
                     or done == config.train.iterations or stopping or evaluation):
                 # A device copy: the next call donates (and so deletes) the state's buffers
                 # while the asynchronous save may still be reading them.
+                _show_stage(bar, f"saving {done}")
                 checkpoint.save(manager, parallel.snapshot(state), config, evaluation=evaluation)
+            _show_stage(bar, TRAINING_STAGE)
             bar.update(per_dispatch)
             bar.set_postfix(steps=f"{env_steps(config, done):,}", sps=f"{steps_per_second:,.0f}",
                             games=int(state.games_finished))
@@ -144,6 +150,15 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
         manager.wait_until_finished()
         manager.close()
     return state
+
+
+TRAINING_STAGE = "training"  # the progress bar's label while iterations run
+
+
+def _show_stage(bar, stage: str) -> None:
+    """Labels the progress bar with what the loop is doing (evaluating, saving, training)."""
+    if getattr(bar, "desc", None) != stage:  # a disabled (quiet) tqdm has no desc yet
+        bar.set_description_str(stage)
 
 
 def _stop_requested(stop: StopRequest) -> bool:
