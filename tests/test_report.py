@@ -311,6 +311,15 @@ def test_the_tables_are_results_json(tournament_dir, tournament_page):
     assert [float(r["data-elo"]) for r in ratings] == [p["elo"] for p in ranked]
     assert [[float(i["data-ci95-low"]), float(i["data-ci95-high"])] for i in intervals] == [
         p["ci95"] for p in ranked]
+    # The score column: each player's points per game over its pairs, in the Elo's order.
+    points, games = {}, {}
+    for pair in results["pairs"]:
+        for name, won in ((pair["player"], pair["wins"]), (pair["opponent"], pair["losses"])):
+            points[name] = points.get(name, 0) + won + pair["draws"] / 2
+            games[name] = games.get(name, 0) + pair["games"]
+    scores = [float(cell["data-score"]) for cell in Page(tournament_page).having("data-score")]
+    assert scores == pytest.approx([points[p["name"]] / games[p["name"]] for p in ranked])
+    assert f"Elo (maximum likelihood, {results['elo']['anchor']} = 0," in tournament_page
 
 
 def test_every_tournament_game_is_embedded_as_played(tournament_dir, tournament_page):

@@ -41,7 +41,8 @@ def tournament_report(directory: Path, output_dir: Path, *, analyse: bool = True
     config = directory / CONFIG_FILE
     body = [element("p", {"class": "note", "id": "progress"},
                     progress + ("" if results.get("complete") else " (not complete)")),
-            section("Elo (maximum likelihood, 95% confidence interval)", tables[0], id="elo"),
+            section(f"Elo (maximum likelihood, {_anchor(results)} = 0, 95% confidence "
+                    "interval; score: points per game, a draw half)", tables[0], id="elo"),
             section("Crosstable (the row's wins-draws-losses against the column)", tables[1],
                     id="crosstable"),
             section("Pairs (win rate with its 95% Wilson interval)", tables[2], id="pairs"),
@@ -78,10 +79,26 @@ def numbered_games(path: Path) -> list[dict]:
 # --- tables -------------------------------------------------------------------------------------
 
 
+def _anchor(results: dict) -> str:
+    """The player the Elo fit holds at 0 (results.json's elo.anchor), named in the heading."""
+    return results["elo"].get("anchor") or "the anchor"
+
+
+def _scores(pairs: list[dict]) -> dict[str, float]:
+    """Each player's points per game over all its pairs (a win 1, a draw half)."""
+    points, games = {}, {}
+    for pair in pairs:
+        for name, won in ((pair["player"], pair["wins"]), (pair["opponent"], pair["losses"])):
+            points[name] = points.get(name, 0.0) + won + 0.5 * pair["draws"]
+            games[name] = games.get(name, 0) + pair["games"]
+    return {name: points[name] / games[name] for name in points if games[name]}
+
+
 def _elo_table(results: dict) -> Markup:
     elo = results["elo"]
     if "players" not in elo:
         return element("p", {"class": "note"}, f"No Elo: {elo.get('unavailable', 'not fitted')}.")
+    scores = _scores(results["pairs"])
     games = {player["name"]: player.get("games", "") for player in results["players"]}
     kinds = {player["name"]: player.get("kind", "") for player in results["players"]}
     ranked = sorted(elo["players"], key=lambda player: -player["elo"])
@@ -90,10 +107,15 @@ def _elo_table(results: dict) -> Markup:
              (elo_text(player["elo"]), {"data-elo": player["elo"]}),
              (f"[{elo_text(low)}, {elo_text(high)}]",
               {"data-ci95-low": low, "data-ci95-high": high}),
-             games.get(player["name"], ""))
+             games.get(player["name"], ""),
+             _score_cell(scores.get(player["name"])))
             for player, (low, high) in zip(ranked, low_high)]
-    return table(("player", "kind", "Elo", "95% CI", "games"), rows, id="elo-table",
+    return table(("player", "kind", "Elo", "95% CI", "games", "score"), rows, id="elo-table",
                  **{"data-anchor": elo.get("anchor")})
+
+
+def _score_cell(score):
+    return ("", {}) if score is None else (f"{score:.3f}", {"data-score": score})
 
 
 def _crosstable(names: list[str], pairs: list[dict]) -> Markup:
