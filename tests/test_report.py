@@ -26,6 +26,7 @@ import pytest
 
 from shogi_jax.cli import report as report_cli
 from shogi_jax.cli import tournament as tournament_cli
+from shogi_jax.host.provenance import PROVENANCE_FILE
 from shogi_jax.play.network import load_network
 from shogi_jax.reports import board_font, charts, html, metrics, replay
 from shogi_jax.reports.render import position_svg
@@ -218,6 +219,14 @@ def test_the_run_report_labels_the_elo_as_ladder_elo_with_its_anchors(run_dir, r
     best = [r["iteration"] for r in records if r["eval/new_best"] == 1.0][-1]
     assert f"iteration {best}, Elo" in run_page
     assert "Ladder Elo over training (random = 0; anchors random 0, greedy 407" in run_page
+
+
+def test_the_run_report_shows_the_latest_sessions_provenance(run_dir, run_page):
+    shown = {attrs["data-provenance"] for attrs in Page(run_page).having("data-provenance")}
+    assert shown == {"session", "commit", "packages", "Python", "devices", "XLA_FLAGS", "host"}
+    latest = json.loads((run_dir / PROVENANCE_FILE).read_text().splitlines()[-1])
+    assert "Provenance (the latest of 2 session(s))" in run_page
+    assert f"jax {latest['packages']['jax']}" in run_page and latest["python"] in run_page
 
 
 def test_a_run_from_before_the_ladder_scale_keeps_its_own_fit_label(run_dir, tmp_path):

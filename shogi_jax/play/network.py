@@ -23,7 +23,8 @@ from shogi_jax.host.settings import ConfigError, section_from_mapping
 from shogi_jax.play.model import ModelConfig, make_model
 
 CHECKPOINT_DIR = "checkpoints"
-ITEM_NAMES = ("state", "meta")  # the train state, and {"config", "network_hash", "state_shapes"}
+ITEM_NAMES = ("state", "meta")  # the train state, and {"config", "network_hash", "state_shapes",
+#                                 "provenance"}
 # The evaluation metrics that rank checkpoints (written by the evaluation during training): the
 # Elo, 1.0 where the evaluation made the parameters the best so far, and the rank of the best
 # (runs before it ranked their bests by the Elo).

@@ -10,11 +10,13 @@ moves do not come out as written is refused, so the moves shown are the moves pl
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 from shogi_jax.arena.ladder import RUNGS
 from shogi_jax.arena.standings import elo_text
+from shogi_jax.host.provenance import PROVENANCE_FILE
 from shogi_jax.notation import record_board
 from shogi_jax.notation.kif import SIDE_NAMES, kif_moves, result_of_summary, usi_of_kif_moves
 from shogi_jax.notation.records import kif_text
@@ -68,7 +70,7 @@ def run_report(run_dir: Path, output_dir: Path, *, analyse: bool = True,
         analysts = evaluation_analysts(run_dir, iteration, evaluations)
         analysis.annotate([data for _, data in games.values()], analysts.networks)
     name = run_dir.resolve().name
-    body = [_summary(records, evaluations),
+    body = [_summary(records, evaluations), _provenance(run_dir),
             section("Evaluation", _evaluation_charts(evaluations) if evaluations else element(
                 "p", {"class": "note"}, "No evaluation in this run "
                                         "(evaluation.every_iterations is 0)."), id="evaluation"),
@@ -79,6 +81,30 @@ def run_report(run_dir: Path, output_dir: Path, *, analyse: bool = True,
                                                            config_text)), id="config")]
     return page(f"Training run {name}", body, css=replay.VIEWER_CSS,
                 script=replay.VIEWER_JS if games else "")
+
+
+def _provenance(run_dir: Path) -> Markup:
+    """The latest session's provenance (`host.provenance`): what produced these numbers."""
+    path = run_dir / PROVENANCE_FILE
+    sessions = [json.loads(line) for line in read_text(path).splitlines() if line.strip()] \
+        if path.is_file() else []
+    if not sessions:
+        return element("p", {"class": "note", "id": "provenance"},
+                       "No provenance recorded (a run from before runs recorded it).")
+    latest = sessions[-1]
+    commit = latest.get("commit") or "not a git checkout"
+    if latest.get("dirty"):
+        commit += " (with uncommitted changes)"
+    packages = ", ".join(f"{name} {version}" for name, version
+                         in latest.get("packages", {}).items() if version)
+    rows = [("session", f"{latest.get('session')}, {latest.get('time')}"),
+            ("commit", commit), ("packages", packages), ("Python", latest.get("python")),
+            ("devices", f"{latest.get('devices')} x {latest.get('device_kind')} "
+                        f"({latest.get('platform')}), {latest.get('processes')} process(es)"),
+            ("XLA_FLAGS", latest.get("xla_flags") or "(none)"), ("host", latest.get("host"))]
+    return details(f"Provenance (the latest of {len(sessions)} session(s))",
+                   table(("", ""), [(key, ("" if value is None else str(value), {
+                       "data-provenance": key})) for key, value in rows]), id="provenance")
 
 
 # --- numbers and charts -------------------------------------------------------------------------

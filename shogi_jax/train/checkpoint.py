@@ -15,6 +15,7 @@ from pathlib import Path
 import jax
 import orbax.checkpoint as ocp
 
+from shogi_jax.host.provenance import provenance
 from shogi_jax.host.settings import config_differences, config_to_dict
 from shogi_jax.play.network import (
     CHECKPOINT_DIR,
@@ -48,7 +49,7 @@ def save(manager: ocp.CheckpointManager, state, config: Config, *,
     `manager.wait_until_finished()`; `close` waits too). `evaluation` (an evaluation's
     metrics) makes the checkpoint a candidate for the best one."""
     meta = {"config": config_to_dict(config), "network_hash": config_hash_of_network(config),
-            "state_shapes": state_shapes(state)}
+            "state_shapes": state_shapes(state), "provenance": provenance()}
     manager.save(int(state.iteration), metrics=evaluation, args=ocp.args.Composite(
         state=ocp.args.StandardSave(_on_disk(state)), meta=ocp.args.JsonSave(meta)))
 

@@ -5,6 +5,8 @@
     config_history.yaml      every session's config, appended once a resume is accepted; its
                              last entry is the run's latest config, which a resume without
                              --config continues with
+    provenance.jsonl         one line a session: package versions, Python, commit (dirty?),
+                             devices, processes, XLA_FLAGS (`host.provenance`)
     metrics.jsonl            one JSON record per iteration; on resume, the records past the
                              checkpoint are dropped (they will be redone)
     tensorboard/             the same scalars, and each evaluation's first games as text
@@ -27,6 +29,7 @@ import yaml
 from tensorboardX import SummaryWriter
 
 from shogi_jax.arena.standings import game_records
+from shogi_jax.host.provenance import PROVENANCE_FILE, provenance
 from shogi_jax.host.settings import (
     ConfigError,
     config_differences,
@@ -179,6 +182,8 @@ class RunDirectory:
             resumed_from, f"resumed from iteration {resumed_from}")
         with open(self.path / CONFIG_HISTORY, "a", encoding="utf-8") as history:
             history.write(f"--- # {how}, {when}\n{config_yaml(config)}")
+        with open(self.path / PROVENANCE_FILE, "a", encoding="utf-8") as sessions:
+            sessions.write(json.dumps({"session": how, "time": when, **provenance()}) + "\n")
         if resumed_from is not None and (self.path / METRICS_FILE).exists():
             kept = [record for record in read_metrics(self.path)
                     if record["iteration"] <= resumed_from]
