@@ -80,9 +80,10 @@ def main(argv=None) -> int:
         elif OWN_FIT_GREEDY_ELO in records[-1]:
             own_fit = True
             elo_axis.axhline(records[-1][OWN_FIT_GREEDY_ELO], color="grey", linestyle="--",
-                             linewidth=1)
-    for name in anchored:
-        elo_axis.axhline(RUNGS[name].elo, color="grey", linestyle="--", linewidth=1)
+                             linewidth=1, label=f"{label}: greedy (own fit)")
+    for name in sorted(anchored, key=lambda name: RUNGS[name].elo):
+        elo_axis.axhline(RUNGS[name].elo, color="grey", linestyle="--", linewidth=1,
+                         label=f"anchor {name} {RUNGS[name].elo:.0f}")
     x_label = "training minutes (wall clock)" if args.x == MINUTES else "env steps"
     scale = ("evaluation Elo (own fit, random = 0; dashed: greedy)" if own_fit else
              "ladder Elo (random = 0; dashed: " + ", ".join(
@@ -90,8 +91,8 @@ def main(argv=None) -> int:
     elo_axis.set(xlabel=x_label, ylabel=scale, title="Elo over training (95% CI)")
     rate_axis.set(xlabel=x_label, ylabel="win rate (draws are not wins)", ylim=(0, 1.02),
                   title="wins against the baselines")
-    rate_axis.axhline(0.6, color="grey", linestyle="--", linewidth=1)
-    rate_axis.axhline(0.95, color="grey", linestyle=":", linewidth=1)
+    rate_axis.axhline(0.6, color="grey", linestyle="--", linewidth=1, label="60% of the games")
+    rate_axis.axhline(0.95, color="grey", linestyle=":", linewidth=1, label="95% of the games")
     for axis in (elo_axis, rate_axis):
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)

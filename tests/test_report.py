@@ -289,6 +289,17 @@ def test_plot_elo_reads_the_metrics_through_the_library(run_dir, tmp_path):
         metrics.timed_records(run_dir))
     with pytest.raises(SystemExit, match="does not exist"):
         plot_elo.evaluation_records(tmp_path)
+    # Every line drawn, the dashed anchors and reference lines too, is named in its legend.
+    import matplotlib.pyplot as plt
+
+    assert plot_elo.main([str(run_dir), "--output", str(tmp_path / "elo.png")]) == 0
+    for axis in plt.gcf().axes:
+        legend = {text.get_text() for text in axis.get_legend().get_texts()}
+        lines = [line.get_label() for line in axis.get_lines()]
+        assert lines and set(lines) <= legend, (lines, legend)
+    assert any(text.startswith("anchor greedy") for axis in plt.gcf().axes
+               for text in (t.get_text() for t in axis.get_legend().get_texts()))
+    plt.close("all")
 
 
 # --- the tournament -----------------------------------------------------------------------------
