@@ -30,7 +30,10 @@ def _version(package: str) -> Optional[str]:
 
 def _git(*arguments: str) -> Optional[str]:
     """A git command's output in the source checkout; None where there is no checkout (an
-    installed wheel) or no git."""
+    installed wheel: its folder may sit inside some other repository, whose commit is not ours)
+    or no git."""
+    if not (_SOURCE_ROOT / ".git").exists():
+        return None
     try:
         done = subprocess.run(["git", "-C", str(_SOURCE_ROOT), *arguments], capture_output=True,
                               text=True, timeout=10)
