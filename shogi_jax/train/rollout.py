@@ -282,12 +282,13 @@ def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh 
     if az.cheap_simulations:
         cheap_search = search_moves(config, model, mesh, az.cheap_simulations)
 
-        def search_games(params, games, keys, cap_key):
+        def search_games(params, games, keys, step_key):
+            cap_key = jax.random.fold_in(step_key, PLAYOUT_CAP_STREAM)
             full = jax.random.uniform(cap_key) < az.full_search_share
             outputs = jax.lax.cond(full, full_search, cheap_search, params, games, keys)
             return outputs, jnp.broadcast_to(full, (num_games,))
     else:
-        def search_games(params, games, keys, cap_key):
+        def search_games(params, games, keys, step_key):
             return full_search(params, games, keys), None
     mate_in_one = expert_mates(config, mesh) if config.expert.mate_in_one else None
     step, observe = rules_on_own_games(config, mesh)
@@ -297,8 +298,7 @@ def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh 
         games, tally = carry
         search_key, sample_key = jax.random.split(step_key)
         (chosen, weights, root_value), policy_known = search_games(
-            params, games, jax.random.split(search_key, num_games),
-            jax.random.fold_in(step_key, PLAYOUT_CAP_STREAM))
+            params, games, jax.random.split(search_key, num_games), step_key)
         legal = games.legal_action_mask
         sampled, _ = policy.sample_actions(sample_key, jnp.log(jnp.maximum(weights, 1e-30)), legal)
         action = jnp.where(games.ply < config.gumbel_az.sampled_plies, sampled, chosen)
