@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 from typing import Callable, NamedTuple, Optional, Union
 
 import jax
@@ -33,6 +32,7 @@ from shogi_jax.arena.tournament_config import (
 )
 from shogi_jax.arena.tournament_log import TournamentLog
 from shogi_jax.arena.usi_client import EngineFailure
+from shogi_jax.host.paths import as_path
 from shogi_jax.host.settings import ConfigError
 from shogi_jax.play.network import load_network
 from shogi_jax.play.players import NETWORK_KINDS, Player
@@ -82,7 +82,7 @@ class TournamentResult(NamedTuple):
     no_fit: str  # why fit is None
 
 
-def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = None,
+def run_tournament(config: TournamentConfig, *, output_dir: Optional[str | os.PathLike[str]] = None,
                    resume: bool = False, progress: Optional[Callable[[int], None]] = None,
                    should_stop: Optional[Callable[[], bool]] = None,
                    on_start: Optional[Callable[[int, int], None]] = None) -> TournamentResult:
@@ -95,7 +95,7 @@ def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = Non
     player has loaded and a resume is accepted. `on_start(written, total)`: the games already
     written (a resume's) and the tournament's total, once they are known (a progress bar's
     start)."""
-    log = TournamentLog(Path(output_dir or config.output_dir))
+    log = TournamentLog(output_dir or config.output_dir)
     if resume:
         config, records = log.read_for_resume(config)
     else:
@@ -171,7 +171,7 @@ def run_tournament(config: TournamentConfig, *, output_dir: Optional[Path] = Non
 def _openings(config: TournamentConfig) -> list[str]:
     if config.opening_sfen_file is None:
         return [STARTPOS_SFEN]
-    path = Path(config.opening_sfen_file)
+    path = as_path(config.opening_sfen_file)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple, Optional
 
 from shogi_jax.arena.engine_match import ENGINE_KIND, EnginePlayer
 from shogi_jax.arena.usi_client import MoveLimit
+from shogi_jax.host.paths import is_remote
 from shogi_jax.host.settings import (
     NON_NEGATIVE,
     NON_NEGATIVE_EVEN,
@@ -245,7 +246,7 @@ def _make_inputs_absolute(raw: dict[str, Any], base: Path, whose: str, *,
         written = holder[name]
         if key in earlier and earlier[key].absolute == written:
             resolved[key] = earlier[key]
-        elif not os.path.isabs(written):
+        elif not os.path.isabs(written) and not is_remote(written):  # a URL stays as written
             holder[name] = os.path.normpath(base / written)
             resolved[key] = _InputPath(key, written, holder[name], f"{whose}, {base}")
     return resolved

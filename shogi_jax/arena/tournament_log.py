@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import sys
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -23,7 +26,7 @@ from shogi_jax.arena.tournament_config import (
     load_tournament_config,
     pairings,
 )
-from shogi_jax.host.files import write_text_atomically
+from shogi_jax.host.paths import AppendedFile, as_path, is_remote, local_path, write_text_atomically
 from shogi_jax.host.settings import ConfigError, config_differences, config_to_dict, config_yaml
 from shogi_jax.notation.csa import csa_from_record
 from shogi_jax.notation.records import (
@@ -44,9 +47,10 @@ class TournamentLog:
     and games/NNNNN.kifu / .csa written per finished game, the results (results.md / .json,
     pairs.csv, crosstable.csv, elo.csv, games.sfen) rewritten from the games written so far."""
 
-    def __init__(self, directory: Path):
-        self.directory = directory
+    def __init__(self, directory: str | os.PathLike[str]):
+        self.directory = as_path(directory)
         self._games_log = None
+        self._local_engine_logs = None
 
     def check_fresh(self) -> None:
         if self.directory.exists() and (not self.directory.is_dir()
@@ -96,10 +100,12 @@ class TournamentLog:
                           "# The tournament as it began; network players pinned to the checkpoint "
                           "they loaded.\n" + config_yaml(config))
         self._write_games_log(records)
-        self._games_log = open(self.directory / GAMES_LOG, "a", encoding="utf-8")
 
     def _write_games_log(self, records: dict[int, dict]) -> None:
-        write_text_atomically(self.directory / GAMES_LOG, "".join(
+        """GAMES_LOG as `records` in game order, open for the games to come."""
+        if self._games_log is not None:
+            self._games_log.close()
+        self._games_log = AppendedFile(self.directory / GAMES_LOG, "".join(
             json.dumps({"game": number, **records[number]}) + "\n" for number in sorted(records)))
 
     def write_games(self, records: dict[int, dict]) -> None:
@@ -115,8 +121,16 @@ class TournamentLog:
             self._games_log.write(json.dumps({"game": number, **record}) + "\n")
 
     def engine_logs(self) -> Path:
-        """ENGINE_LOGS: each external engine's stderr, appended (NAME.log)."""
-        directory = self.directory / ENGINE_LOGS
+        """ENGINE_LOGS: each external engine's stderr, appended (NAME.log). An engine writes
+        its own file, so in an output directory on an object store they go to a local folder
+        (named on stderr) instead."""
+        if is_remote(self.directory):
+            if self._local_engine_logs is None:
+                self._local_engine_logs = Path(tempfile.mkdtemp(prefix="shogi_jax_engine_logs_"))
+                print(f"engines' stderr: {self._local_engine_logs} (the output directory is "
+                      "on an object store)", file=sys.stderr)
+            return self._local_engine_logs
+        directory = local_path(self.directory / ENGINE_LOGS)
         directory.mkdir(exist_ok=True)
         return directory
 
@@ -161,7 +175,6 @@ class TournamentLog:
             + (f" moves {' '.join(records[n]['moves'])}" if records[n]["moves"] else "") + "\n"
             for n in sorted(records)))
         if complete:
-            self.flush()
             self._write_games_log(records)
         return standings, fit, no_fit
 

@@ -23,7 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from shogi_jax.host.files import write_text_atomically
+from shogi_jax.host.paths import PathNotServed, served_path, write_text_atomically
 from shogi_jax.notation.records import GAMES_LOG
 from shogi_jax.reports import ReportError
 from shogi_jax.reports.lettering import LETTERINGS
@@ -43,8 +43,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Examples:\n  python -m shogi_jax.report runs/cpu\n"
                "  python -m shogi_jax.report tournaments/t1 --output t1.html")
-    parser.add_argument("path", type=Path, help="a training run or tournament directory")
-    parser.add_argument("--output", type=Path,
+    parser.add_argument("path", help="a training run or tournament directory (local, gs:// "
+                                     "or s3://)")
+    parser.add_argument("--output",
                         help=f"the HTML file to write (default: PATH/{REPORT_FILE})")
     parser.add_argument("--no-analysis", dest="analysis", action="store_false",
                         help="leave out the networks' value and top moves at each ply (they "
@@ -86,10 +87,15 @@ def make_report(path: Path, output: Path, *, analysis: bool = True, pieces: str 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    output = args.output or args.path / REPORT_FILE
+    try:
+        path = served_path(args.path, what="the directory")
+        output = served_path(args.output, what="--output") if args.output else path / REPORT_FILE
+    except PathNotServed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     try:
         # Everything is read and built before any write.
-        text = make_report(args.path, output, analysis=args.analysis, pieces=args.pieces)
+        text = make_report(path, output, analysis=args.analysis, pieces=args.pieces)
     except (ReportError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

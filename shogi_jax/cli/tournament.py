@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from shogi_jax.arena.tournament import run_tournament
 from shogi_jax.arena.tournament_config import (
@@ -27,6 +26,7 @@ from shogi_jax.arena.tournament_config import (
 from shogi_jax.cli import exit_codes
 from shogi_jax.cli import report as report_cli
 from shogi_jax.cli.exit_codes import EXIT_CODE_HELP
+from shogi_jax.host.paths import served_path
 from shogi_jax.host.progress import progress_bar
 from shogi_jax.host.settings import ConfigError, settings_reference
 from shogi_jax.host.signals import StopRequest
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     stop = StopRequest().install()
     try:
         config = (load_tournament_config(args.config, args.overrides) if args.config else None)
-        output_dir = Path(args.output_dir or config.output_dir)
+        output_dir = served_path(args.output_dir or config.output_dir, what="output directory")
         bars = []  # made once the games already written (on a resume) and the total are known
 
         def start_bar(written: int, total: int) -> None:

@@ -14,6 +14,8 @@ import numpy as np
 from shogi_jax.cli import exit_codes
 from shogi_jax.cli.exit_codes import EXIT_CODE_HELP
 from shogi_jax.host import parallel
+from shogi_jax.host.checkpoint_mirror import needs_mirror
+from shogi_jax.host.paths import served_path
 from shogi_jax.host.settings import ConfigError, apply_overrides, config_to_dict
 from shogi_jax.host.signals import StopRequest
 from shogi_jax.play.network import CheckpointError
@@ -95,7 +97,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def session_config(args: argparse.Namespace) -> Config:
     """This session's config: --config's file, or on a resume without it the run's latest config
-    (read from --run-dir); --set applied on top, then --run-dir."""
+    (read from --run-dir); --set applied on top, then --run-dir. Refuses a run directory this
+    machine cannot serve (PathNotServed), before anything is written."""
+    if args.run_dir:
+        served_path(args.run_dir, what="--run-dir")
     if args.config:
         config = load_config(args.config, args.overrides)
     elif not args.resume:
@@ -113,6 +118,13 @@ def session_config(args: argparse.Namespace) -> Config:
     if args.run_dir:
         config = dataclasses.replace(
             config, train=dataclasses.replace(config.train, run_dir=args.run_dir))
+    else:
+        served_path(config.train.run_dir, what="train.run_dir")
+    if config.distributed.initialize and needs_mirror(config.train.run_dir):
+        raise ConfigError(f"train.run_dir '{config.train.run_dir}': a multi-process job writes "
+                          "one checkpoint from every process, which Orbax does only to a local "
+                          "or shared filesystem or gs://, not through the local mirror this "
+                          "store needs")
     return config
 
 

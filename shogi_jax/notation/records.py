@@ -10,9 +10,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from pathlib import Path
 from typing import Optional
 
+from shogi_jax.host.paths import as_path
 from shogi_jax.notation import record_board
 from shogi_jax.notation.kif import kif_from_record
 
@@ -28,11 +28,11 @@ def read_games_log(path: str | os.PathLike[str]) -> list[dict]:
     """The records of a games.jsonl file (.gz too), in file order. A damaged LAST line is a game
     cut short while it was written (a kill) and is left out; any other line that is not JSON or
     lacks a RECORD_FIELDS entry is a GamesLogError naming the file and the line."""
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
+    path = as_path(path)
     try:
-        with opener(path, "rt", encoding="utf-8") as file:
-            lines = file.read().splitlines()
+        data = path.read_bytes()
+        lines = (gzip.decompress(data) if path.suffix == ".gz" else data).decode(
+            "utf-8").splitlines()
     except FileNotFoundError:
         raise GamesLogError(f"{path} does not exist") from None
     except (OSError, UnicodeDecodeError) as error:
@@ -62,7 +62,7 @@ def read_games(sources) -> list[dict]:
     source that is neither."""
     games = []
     for source in sources:
-        path = Path(source) / GAMES_LOG if Path(source).is_dir() else Path(source)
+        path = as_path(source) / GAMES_LOG if as_path(source).is_dir() else as_path(source)
         if not path.is_file():
             raise GamesLogError(f"{path} does not exist (not a tournament directory?)")
         games += read_games_log(path)

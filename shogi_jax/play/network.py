@@ -19,6 +19,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 import shogi_jax as sj
+from shogi_jax.host.checkpoint_mirror import readable_checkpoints
+from shogi_jax.host.paths import PathNotServed, served_path
 from shogi_jax.host.settings import ConfigError, section_from_mapping
 from shogi_jax.play.model import ModelConfig, make_model
 
@@ -115,11 +117,11 @@ def _restore_network(manager: ocp.CheckpointManager, step: int) -> Network:
     return Network(model, restored["params"], int(restored["iteration"]))
 
 
-def _open_read_only(run_dir: str | os.PathLike[str]) -> ocp.CheckpointManager:
-    directory = Path(run_dir) / CHECKPOINT_DIR
-    if not directory.is_dir():
-        raise CheckpointError(f"'{run_dir}' is not a training run directory (no checkpoints)")
-    return ocp.CheckpointManager(directory.resolve(), options=ocp.CheckpointManagerOptions(
+def _open_read_only(directory) -> ocp.CheckpointManager:
+    """A read-only Orbax manager on a checkpoints directory Orbax can read."""
+    if not directory.is_absolute():  # Orbax wants an absolute local path
+        directory = directory.resolve()
+    return ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
         read_only=True, best_fn=best_rank, best_mode="max"), item_names=ITEM_NAMES)
 
 
@@ -130,7 +132,18 @@ def load_network(run_dir: str | os.PathLike[str], *, which: str = "latest",
     never the run directory's config.yaml, which a later session may have changed."""
     if which not in WHICH:
         raise CheckpointError(f"which = {which!r}: expected one of {', '.join(WHICH)}")
-    manager = _open_read_only(run_dir)
+    try:
+        directory = served_path(run_dir, what="checkpoint directory") / CHECKPOINT_DIR
+    except PathNotServed as error:
+        raise CheckpointError(str(error)) from None
+    if not directory.is_dir():
+        raise CheckpointError(f"'{run_dir}' is not a training run directory (no checkpoints)")
+    with readable_checkpoints(directory) as readable:
+        return _load_network(_open_read_only(readable), run_dir, which, step)
+
+
+def _load_network(manager: ocp.CheckpointManager, run_dir, which: str,
+                  step: int | None) -> Network:
     try:
         if step is None and which == "latest":
             candidates = sorted(manager.all_steps(), reverse=True)

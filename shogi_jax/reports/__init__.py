@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from shogi_jax.host.paths import is_remote
+
 
 class ReportError(ValueError):
     """A report cannot be made from what is on disk; the message names the path and the fault."""
@@ -36,4 +38,6 @@ def read_text(path: Path) -> str:
 def relative_link(path: Path, page_dir: Path) -> str:
     """A link from a page in `page_dir` to `path`: relative, with forward slashes (a URL), so
     the page and the files it links to can move together."""
+    if is_remote(path) != is_remote(page_dir):  # no relative way between a store and a disk
+        return str(path)
     return Path(os.path.relpath(path, page_dir)).as_posix()

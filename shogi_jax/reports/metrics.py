@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
 
 from shogi_jax.arena.ladder import RUNGS
+from shogi_jax.host.paths import as_path
 from shogi_jax.play.network import BEST_METRIC, NEW_BEST_METRIC
 from shogi_jax.reports import ReportError
 from shogi_jax.rules.state import NOT_TERMINATED, TERMINATION_NAMES
@@ -57,7 +57,7 @@ def timed_records(run_dir: str | os.PathLike[str]) -> list[dict]:
     """The records of a run's metrics.jsonl in order, each with MINUTES: the run's wall clock up
     to it (perf/wall_seconds, which counts compiling and evaluating; runs from before it existed:
     iteration and evaluation times summed). ReportError when the file is missing or unreadable."""
-    path = Path(run_dir) / METRICS_FILE
+    path = as_path(run_dir) / METRICS_FILE
     if not path.is_file():
         raise ReportError(f"{path} does not exist (not a training run directory?)")
     try:

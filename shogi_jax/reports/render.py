@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from shogi_jax.host.files import write_text_atomically
+from shogi_jax.host.paths import write_text_atomically
 from shogi_jax.notation.record_board import BLACK, WHITE, Position
 from shogi_jax.notation.sfen import hand_pieces, one_game, parse_sfen, to_sfen
 from shogi_jax.notation.usi import parse_usi, square_text

@@ -1,8 +1,10 @@
 """Orbax checkpoints of the whole TrainState (params, optimizer state, games in flight, RNG key,
 every counter) with the resolved config and the network's shape hash beside it.
 
-Orbax writes each checkpoint to a temporary directory and renames it when complete, so a save cut
-short never looks like a finished one. Restoring walks back from the newest checkpoint: one that
+Orbax writes each checkpoint to a temporary directory and renames it when complete (on gs://, it
+marks it complete), so a save cut short never looks like a finished one. In a store Orbax cannot
+write (s3://), Orbax writes a local mirror and each save is uploaded when complete
+(`shogi_jax.host.checkpoint_mirror`). Restoring walks back from the newest checkpoint: one that
 cannot be read is reported and skipped for the one before; one from another network shape is an
 error that names the difference.
 """
@@ -10,11 +12,12 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import jax
 import orbax.checkpoint as ocp
 
+from shogi_jax.host.checkpoint_mirror import CheckpointMirror, needs_mirror
+from shogi_jax.host.paths import as_path
 from shogi_jax.host.provenance import provenance
 from shogi_jax.host.settings import config_differences, config_to_dict
 from shogi_jax.play.network import (
@@ -39,8 +42,30 @@ def open_manager(run_dir: str | os.PathLike[str], config: Config) -> ocp.Checkpo
     options = ocp.CheckpointManagerOptions(
         preservation_policy=policy, best_fn=best_rank, best_mode="max",
         keep_checkpoints_without_metrics=False, enable_async_checkpointing=True)
-    return ocp.CheckpointManager(Path(run_dir).resolve() / CHECKPOINT_DIR, options=options,
-                                 item_names=ITEM_NAMES)
+    directory = as_path(run_dir) / CHECKPOINT_DIR
+    if needs_mirror(directory):
+        return MirroredCheckpointManager(CheckpointMirror(directory), options=options,
+                                         item_names=ITEM_NAMES)
+    if not directory.is_absolute():  # Orbax wants an absolute local path
+        directory = directory.resolve()
+    return ocp.CheckpointManager(directory, options=options, item_names=ITEM_NAMES)
+
+
+class MirroredCheckpointManager(ocp.CheckpointManager):
+    """An Orbax manager on a mirror's local directory (fetched from the store when opened) whose
+    saves are uploaded once complete: `save` then waits for the write instead of leaving it to
+    the background."""
+
+    def __init__(self, mirror: CheckpointMirror, **kwargs):
+        mirror.pull()
+        super().__init__(mirror.local, **kwargs)
+        self.mirror = mirror
+
+    def save(self, *args, **kwargs) -> bool:
+        saved = super().save(*args, **kwargs)
+        self.wait_until_finished()  # and Orbax's retention with it
+        self.mirror.push()
+        return saved
 
 
 def save(manager: ocp.CheckpointManager, state, config: Config, *,

@@ -12,11 +12,11 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Optional
 
 from shogi_jax.arena import ladder
 from shogi_jax.host.compilation_cache import DEFAULT_CACHE_DIR
+from shogi_jax.host.paths import as_path, write_text_atomically
 from shogi_jax.host.settings import (
     NON_NEGATIVE,
     NONE_OR_NON_NEGATIVE,
@@ -362,9 +362,9 @@ def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> 
 
 def save_config(config: Config, path: str | os.PathLike[str]) -> None:
     """Writes the config as YAML (in schema order), creating the parent directory."""
-    path = Path(path)
+    path = as_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(config_yaml(config), encoding="utf-8")
+    write_text_atomically(path, config_yaml(config))
 
 
 # Model keys added after checkpoints existed, with the value every earlier network had.

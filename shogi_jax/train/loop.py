@@ -134,6 +134,7 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
                 # while the asynchronous save may still be reading them.
                 _show_stage(bar, f"saving {done}")
                 checkpoint.save(manager, parallel.snapshot(state), config, evaluation=evaluation)
+                run.sync()  # the metrics up to the checkpoint, also on an object store
             _show_stage(bar, TRAINING_STAGE)
             bar.update(per_dispatch)
             bar.set_postfix(steps=f"{env_steps(config, done):,}", sps=f"{steps_per_second:,.0f}",

@@ -23,12 +23,13 @@ import json
 import math
 import os
 import time
-from pathlib import Path
 
 import yaml
-from tensorboardX import SummaryWriter
+from tensorboardX import SummaryWriter, record_writer
 
 from shogi_jax.arena.standings import game_records
+from shogi_jax.host.checkpoint_mirror import complete_steps
+from shogi_jax.host.paths import REMOTE_SCHEMES, AppendedFile, append_text, as_path
 from shogi_jax.host.provenance import PROVENANCE_FILE, provenance
 from shogi_jax.host.settings import (
     ConfigError,
@@ -71,7 +72,7 @@ def prepare_run_dir(path: str | os.PathLike[str], config: Config, *,
     from a checkpoint (there must be one); RESUME_AUTO resumes where a checkpoint exists, starts
     where the directory is missing or empty, and starts again a run stopped before its first
     checkpoint when `config` is that run's (so one command line serves every restart)."""
-    path = Path(path)
+    path = as_path(path)
     if resume == RESUME_AUTO:
         if has_checkpoint(path):
             return SessionStart.RESUME
@@ -88,7 +89,7 @@ def prepare_run_dir(path: str | os.PathLike[str], config: Config, *,
 def create_run_dir(path: str | os.PathLike[str], config: Config) -> None:
     """Makes a new run directory holding CONFIG_FILE; refuses one that already holds anything
     (a run is never overwritten)."""
-    path = Path(path)
+    path = as_path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise ConfigError(f"run directory '{path}' already exists and is not empty; "
                           "continue that run with --resume, or choose a new --run-dir")
@@ -97,16 +98,15 @@ def create_run_dir(path: str | os.PathLike[str], config: Config) -> None:
 
 
 def has_checkpoint(path: str | os.PathLike[str]) -> bool:
-    """Whether the run directory holds a complete checkpoint: Orbax names one by its step once
-    it is written, while a save cut short leaves only a temporary name."""
-    directory = Path(path) / CHECKPOINT_DIR
-    return directory.is_dir() and any(entry.name.isdigit() for entry in directory.iterdir())
+    """Whether the run directory holds a complete checkpoint (a save cut short leaves only a
+    temporary name or no completion mark)."""
+    return bool(complete_steps(as_path(path) / CHECKPOINT_DIR))
 
 
 def check_resumable(path: str | os.PathLike[str]) -> None:
     """Refuses --resume of a directory without checkpoints (before anything is written)."""
     if not has_checkpoint(path):
-        started = (Path(path) / CONFIG_FILE).is_file()
+        started = (as_path(path) / CONFIG_FILE).is_file()
         raise ConfigError(f"--resume: no checkpoints in '{path}'"
                           + ("; --resume auto starts that run again" if started else ""))
 
@@ -114,7 +114,7 @@ def check_resumable(path: str | os.PathLike[str]) -> None:
 def latest_config(path: str | os.PathLike[str]) -> Config | None:
     """The run's latest config: the last session's in CONFIG_HISTORY, else CONFIG_FILE (a run
     stopped before its first session began); None where the directory holds neither."""
-    path = Path(path)
+    path = as_path(path)
     settings, source = _latest_settings(path)
     if settings is None:
         return None
@@ -124,7 +124,7 @@ def latest_config(path: str | os.PathLike[str]) -> Config | None:
         raise ConfigError(f"the run's latest config ({path / source}): {error}") from None
 
 
-def _latest_settings(path: Path) -> tuple[dict | None, str]:
+def _latest_settings(path) -> tuple[dict | None, str]:
     """(the run's latest config as a plain mapping, the file it came from), or (None, "")."""
     for source in (CONFIG_HISTORY, CONFIG_FILE):
         if (path / source).is_file():
@@ -138,7 +138,7 @@ def _latest_settings(path: Path) -> tuple[dict | None, str]:
     return None, ""
 
 
-def _check_same_run(path: Path, config: Config) -> None:
+def _check_same_run(path, config: Config) -> None:
     """Refuses to start again, in `path`, a run whose config differs from `config`."""
     latest = latest_config(path)
     if latest is None:
@@ -159,7 +159,7 @@ class RunDirectory:
     and TensorBoard) and evaluation games, and the run's wall clock across sessions."""
 
     def __init__(self, path: str | os.PathLike[str], *, writes: bool = True):
-        self.path = Path(path)
+        self.path = as_path(path)
         self.writes = writes
         self._session_started = time.perf_counter()
         self._wall_seconds_before = 0.0  # the earlier sessions', read back on resume
@@ -180,17 +180,16 @@ class RunDirectory:
         when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         how = {None: "new run", 0: "started again (stopped before its first checkpoint)"}.get(
             resumed_from, f"resumed from iteration {resumed_from}")
-        with open(self.path / CONFIG_HISTORY, "a", encoding="utf-8") as history:
-            history.write(f"--- # {how}, {when}\n{config_yaml(config)}")
-        with open(self.path / PROVENANCE_FILE, "a", encoding="utf-8") as sessions:
-            sessions.write(json.dumps({"session": how, "time": when, **provenance()}) + "\n")
+        append_text(self.path / CONFIG_HISTORY, f"--- # {how}, {when}\n{config_yaml(config)}")
+        append_text(self.path / PROVENANCE_FILE,
+                    json.dumps({"session": how, "time": when, **provenance()}) + "\n")
+        kept = []
         if resumed_from is not None and (self.path / METRICS_FILE).exists():
             kept = [record for record in read_metrics(self.path)
                     if record["iteration"] <= resumed_from]
-            (self.path / METRICS_FILE).write_text(
-                "".join(json.dumps(record) + "\n" for record in kept), encoding="utf-8")
             self._wall_seconds_before = kept[-1].get("perf/wall_seconds", 0.0) if kept else 0.0
-        self._jsonl = open(self.path / METRICS_FILE, "a", encoding="utf-8")
+        self._jsonl = AppendedFile(self.path / METRICS_FILE,
+                                   "".join(json.dumps(record) + "\n" for record in kept))
         self._tensorboard = SummaryWriter(
             str(self.path / TENSORBOARD_DIR),
             purge_step=None if resumed_from is None else resumed_from + 1)
@@ -237,10 +236,45 @@ class RunDirectory:
                                            global_step=iteration)
         self._tensorboard.flush()
 
+    def sync(self) -> None:
+        """Writes out everything so far, also where an object store's files are rewritten only
+        now and then (called with every checkpoint, so a resume finds the metrics up to it)."""
+        if self._jsonl is not None:
+            self._jsonl.flush(force=True)
+            self._tensorboard.flush()
+            _EVENT_FILES.flush()
+
     def close(self) -> None:
         for file in (self._jsonl, self._tensorboard):
             if file is not None:
                 file.close()
+
+
+class _EventFilesInStores:
+    """tensorboardX's writer for event files at gs:// and s3:// URLs, through the path layer
+    (replacing tensorboardX's own, which need google-cloud-storage or boto3 and its own endpoint
+    variable): each file an `AppendedFile`, uploaded whole now and then."""
+
+    def __init__(self):
+        self._open: list[AppendedFile] = []
+
+    def open(self, path: str) -> AppendedFile:
+        self._open = [file for file in self._open if not file.closed]
+        self._open.append(AppendedFile(path, b""))
+        return self._open[-1]
+
+    def directory_check(self, path: str) -> None:
+        as_path(path).mkdir(parents=True, exist_ok=True)
+
+    def flush(self) -> None:
+        for file in self._open:
+            if not file.closed:
+                file.flush(force=True)
+
+
+_EVENT_FILES = _EventFilesInStores()
+for _scheme in REMOTE_SCHEMES:
+    record_writer.register_writer_factory(_scheme, _EVENT_FILES)
 
 
 def _json_number(value: float):
@@ -250,5 +284,5 @@ def _json_number(value: float):
 
 def read_metrics(run_dir: str | os.PathLike[str]) -> list[dict]:
     """The records of `metrics.jsonl`, in order."""
-    with open(Path(run_dir) / METRICS_FILE, encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+    text = (as_path(run_dir) / METRICS_FILE).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
