@@ -84,7 +84,7 @@ class CheckpointMirror:
         tokens = self._tokens()
         for entry in self.local.iterdir():
             step = int(entry.name) if entry.name.isdigit() else None
-            if step is None or remote.get(step) != tokens.get(step):
+            if step not in remote or remote[step] != tokens.get(step):
                 _remove(entry)  # also Orbax's temporaries from a save cut short
                 tokens.pop(step, None)
         for step, token in sorted(remote.items()):
