@@ -7,15 +7,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 
+from shogi_jax.cli import exit_codes
 from shogi_jax.cli import train as train_cli
 from shogi_jax.play.network import load_network
 from shogi_jax.train.run_directory import read_metrics
@@ -38,14 +41,14 @@ def _train_subprocess(run_dir, *extra, devices: int, environment=None):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _finish(process, timeout: int = TIMEOUT) -> tuple[str, str]:
+def _finish(process, timeout: int = TIMEOUT, returncode: int = 0) -> tuple[str, str]:
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         out, err = process.communicate()
         pytest.fail(f"subprocess timed out after {timeout} s:\n{err[-3000:]}")
-    assert process.returncode == 0, err[-3000:]
+    assert process.returncode == returncode, err[-3000:]
     return out, err
 
 
@@ -193,12 +196,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _two_processes(run_dir, *extra):
-    """Both processes of a 2-host job (2 CPU devices each) on loopback; (stdout, stderr) each."""
+def _start_two_processes(run_dir, *extra):
+    """Both processes of a 2-host job (2 CPU devices each) on loopback, started."""
     port = _free_port()
     # Process 0 is told everything on its command line; process 1 (like a job script would) gets
     # its coordinator, process count and id from the environment.
-    processes = [
+    return [
         _train_subprocess(run_dir, "--set", "distributed.initialize=true",
                           "--set", f"distributed.coordinator_address=localhost:{port}",
                           "--set", "distributed.num_processes=2",
@@ -206,7 +209,11 @@ def _two_processes(run_dir, *extra):
         _train_subprocess(run_dir, "--set", "distributed.initialize=true", *extra, devices=2,
                           environment={"JAX_COORDINATOR_ADDRESS": f"localhost:{port}",
                                        "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "1"})]
-    return [_finish(p) for p in processes]
+
+
+def _two_processes(run_dir, *extra):
+    """Both processes of a 2-host job, run to their end; (stdout, stderr) each."""
+    return [_finish(p) for p in _start_two_processes(run_dir, *extra)]
 
 
 @pytest.mark.slow
@@ -222,6 +229,59 @@ def test_two_processes_train_together_write_one_checkpoint_and_resume(runs):
     assert [line for line in out1.splitlines() if not line.startswith("[Gloo]")] == []
     # Global metrics (both hosts' games summed), equal to the 1-device run's.
     _assert_same_training(read_metrics(run_dir), read_metrics(runs / "one_straight"))
+
+
+def test_two_processes_agree_on_a_stop_and_leave_no_key_per_call():
+    """tests/coordination_checks.py in both processes of a job: 20 broadcasts, 20 barriers, then
+    agreement points until one process's SIGINT stops both."""
+    port, calls = _free_port(), 20
+    script = [sys.executable, str(ROOT / "tests" / "coordination_checks.py")]
+    processes = [subprocess.Popen([*script, str(process), str(port), str(calls)], cwd=ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for process in (0, 1)]
+    first, second = [json.loads(_finish(p)[0].strip().splitlines()[-1]) for p in processes]
+    # The same point on both, after process 1's SIGINT (at point 3), within the notice's delay.
+    assert first["stopped_after"] == second["stopped_after"]
+    assert 3 <= first["stopped_after"] < 100
+    assert second["requested"] == "SIGINT"
+    assert first["requested"] == "SIGTERM or another process's stop request"
+    assert first["broadcasts"] == second["broadcasts"] == [10 * call for call in range(calls)]
+    # Nothing of ours stays; JAX's sync point wrote one counter per process for the one stop.
+    assert first["ours"] == second["ours"] == []
+    assert [key for key, _ in first["preemption_counters"]] == [
+        "PREEMPTION_CURRENT_COUNTER/0", "PREEMPTION_CURRENT_COUNTER/1"]
+
+
+@pytest.mark.slow
+def test_sigterm_to_one_of_two_processes_stops_both_at_one_iteration_then_resumes(tmp_path):
+    """As a preemption of one host: SIGTERM to process 1 alone while both train. Both stop after
+    the same iteration, save it as one checkpoint and exit 75; the same command line with
+    --resume auto then finishes the run."""
+    run_dir = tmp_path / "preempted"
+    # A time limit far away: process 0's clock reaches process 1 every iteration.
+    command = ["--resume", "auto", "--set", "train.iterations=1000",
+               "--set", "checkpoint.every_iterations=100000",
+               "--set", "train.time_limit_minutes=600"]
+    processes = _start_two_processes(run_dir, *command)
+    metrics = run_dir / "metrics.jsonl"
+    deadline = time.time() + TIMEOUT
+    while not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+        assert all(p.poll() is None for p in processes) and time.time() < deadline
+        time.sleep(0.2)
+    processes[1].send_signal(signal.SIGTERM)
+    (out0, err0), _ = [_finish(p, returncode=exit_codes.STOPPED) for p in processes]
+    saved = [int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit()]
+    assert len(saved) == 1 and saved[0] >= 2  # periodic saves were off: the stop's save
+    assert f"SIGTERM or another process's stop request: saved iteration {saved[0]}" in err0
+    assert f"stopped: {saved[0]} of 1000 iterations" in out0  # after gloo's lines
+    assert [r["iteration"] for r in read_metrics(run_dir)][-1] == saved[0]
+    _, _, iteration = load_network(run_dir)  # complete: it loads
+    assert iteration == saved[0]
+
+    finish = ["--set", f"train.iterations={saved[0] + 1}"]
+    (out0, err0), _ = [_finish(p) for p in _start_two_processes(run_dir, *command, *finish)]
+    assert f"resumed from iteration {saved[0]}" in err0
+    assert f"done: {saved[0] + 1} iterations" in out0
 
 
 def test_importing_the_entry_points_leaves_the_backend_for_jax_distributed():

@@ -131,6 +131,8 @@ def session_config(args: argparse.Namespace) -> Config:
 def main(argv=None) -> int:
     # Caught from the first moment: a signal while the config loads, the run directory is made
     # or the iteration compiles stops the session at its next safe point (exit 75), never midway.
+    # In a job of several processes JAX's preemption notifier takes SIGTERM over once
+    # jax.distributed starts (see parallel.StopAgreement).
     stop = StopRequest().install()
     try:
         return _main(parse_args(argv), stop)

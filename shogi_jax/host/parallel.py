@@ -8,13 +8,15 @@ numbers are drawn by position in the global array, `jax_threefry_partitionable`)
 
 Several processes (hosts) join through `jax.distributed.initialize` (config `distributed`):
 explicit coordinator/num_processes/process_id, or JAX's auto-detection on Cloud TPU and Slurm.
-Every process runs the same host loop; only process 0 writes logs and prints.
+Every process runs the same host loop and stops where the others do (StopAgreement);
+only process 0 writes logs and prints.
 """
 from __future__ import annotations
 
 import itertools
 import math
 import os
+import signal
 from typing import Any, Optional
 
 import jax
@@ -22,6 +24,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from shogi_jax.host.signals import StopRequest
 
 DATA_AXIS = "data"
 
@@ -142,9 +146,10 @@ def to_host(x) -> np.ndarray:
 
 # Host-level agreement goes through JAX's coordination service (key-value store and barriers),
 # never through a device collective: CPU (gloo) collectives give up after 30 s when one process
-# reaches its first collective long before another (say, while the other still compiles).
+# reaches its first collective long before another (say, while the other still compiles). What it
+# holds must not grow with the calls: barriers reuse their names, keys are deleted after use.
 _HOST_TIMEOUT_MS = 30 * 60 * 1000
-_sequence = itertools.count()
+_broadcasts = itertools.count()
 
 
 def _coordination():
@@ -154,26 +159,54 @@ def _coordination():
 def wait_for_all_processes(what: str) -> None:
     """A barrier (e.g. after compiling, before the first collective)."""
     if jax.process_count() > 1:
-        _coordination().wait_at_barrier(f"shogi_jax/{what}/{next(_sequence)}",
-                                        _HOST_TIMEOUT_MS)
-
-
-def any_process(flag: bool) -> bool:
-    """Whether `flag` is set on any process (so every process takes the same branch: a stop
-    request seen by one host stops all of them at the same iteration)."""
-    if jax.process_count() == 1:
-        return bool(flag)
-    client, key = _coordination(), f"shogi_jax/any/{next(_sequence)}"
-    client.key_value_set(f"{key}/{jax.process_index()}", "1" if flag else "0")
-    return any(client.blocking_key_value_get(f"{key}/{process}", _HOST_TIMEOUT_MS) == "1"
-               for process in range(jax.process_count()))
+        _coordination().wait_at_barrier(f"shogi_jax/{what}", _HOST_TIMEOUT_MS)
 
 
 def broadcast_from_main(value: int) -> int:
     """Process 0's integer, on every process."""
     if jax.process_count() == 1:
         return int(value)
-    client, key = _coordination(), f"shogi_jax/broadcast/{next(_sequence)}"
+    # A name of its own (the same on every process), so no process reads a previous value.
+    client, key = _coordination(), f"shogi_jax/broadcast/{next(_broadcasts)}"
     if is_main_process():
         client.key_value_set(key, str(int(value)))
-    return int(client.blocking_key_value_get(key, _HOST_TIMEOUT_MS))
+    value = int(client.blocking_key_value_get(key, _HOST_TIMEOUT_MS))
+    wait_for_all_processes("broadcast read")
+    if is_main_process():
+        client.key_value_delete(key)
+    return value
+
+
+STOP_ELSEWHERE = "SIGTERM or another process's stop request"
+
+
+class StopAgreement:
+    """Whether to stop now, asked at the same points in the same order on every process: a stop
+    requested on any process stops all of them at the same point (saving is a collective).
+
+    Several processes agree through JAX's preemption sync point. Once jax.distributed has
+    started, JAX's preemption notifier holds SIGTERM (it replaces our handler): a SIGTERM to any
+    process becomes a notice every process hears, and JAX, holding each process at its next
+    point meanwhile, picks the first point none has reached. Every other stop (SIGINT, a time
+    limit, a SIGTERM caught before jax.distributed started) is made that same notice by raising
+    SIGTERM here: one protocol, whose few keys are written once per stop, never per point.
+    One process: the request itself, at once.
+    """
+
+    def __init__(self, stop: StopRequest):
+        self.stop = stop
+        self._points = 0  # the sync point's step: one more at each point, on every process
+        self._noticed = False
+
+    def reached(self) -> bool:
+        if jax.process_count() == 1:
+            return self.stop.requested is not None
+        if self.stop.requested is not None and not self._noticed:
+            self._noticed = True
+            signal.raise_signal(signal.SIGTERM)  # JAX's notifier's handler, not ours
+        self._points += 1
+        if not multihost_utils.reached_preemption_sync_point(self._points):
+            return False
+        if self.stop.requested is None:
+            self.stop.requested = STOP_ELSEWHERE
+        return True

@@ -11,18 +11,19 @@ from typing import Optional
 
 
 class StopRequest:
-    """Catches SIGTERM and SIGINT while active; `requested` names the first signal (or whatever
-    reason the loop sets). Active between `install()` and `restore()`, which puts the previous
-    handlers back."""
+    """Catches `signals` (SIGTERM and SIGINT) while active; `requested` names the first signal
+    (or whatever reason the loop sets). Active between `install()` and `restore()`, which puts
+    the previous handlers back."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-    def __init__(self):
+    def __init__(self, signals: tuple[signal.Signals, ...] = SIGNALS):
         self.requested: Optional[str] = None
+        self.signals = signals
         self._previous = {}
 
     def install(self) -> "StopRequest":
-        self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in self.signals}
         return self
 
     def restore(self) -> None:

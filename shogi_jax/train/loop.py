@@ -5,11 +5,13 @@ line (`shogi_jax.cli.train`).
 """
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 
 from shogi_jax.host import parallel
 from shogi_jax.host.compilation_cache import keep_compiled_programs
@@ -36,9 +38,13 @@ def train(config: Config, *, start: SessionStart = SessionStart.NEW_RUN, quiet: 
 
     stop: the caller's stop request, installed from its first moment (None: one is installed
     for this call). A stop requested before the first iteration ends the session there, with
-    nothing saved; a run already at train.iterations returns at once, writing nothing."""
+    nothing saved; a run already at train.iterations returns at once, writing nothing. In a job
+    of several processes, install it before jax.distributed.initialize (as the command line
+    does): JAX's preemption notifier then takes SIGTERM, and this one sees the rest."""
     own_stop = stop is None
-    stop = StopRequest().install() if own_stop else stop
+    if own_stop:  # several processes: SIGTERM is JAX's preemption notice (parallel.StopAgreement)
+        stop = StopRequest(StopRequest.SIGNALS if jax.process_count() == 1
+                           else (signal.SIGINT,)).install()
     try:
         return _train(config, start, stop, quiet=quiet)
     finally:
@@ -58,6 +64,7 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
     trainer = make_trainer(config)
     state = init_sharded_train_state(config, trainer, mesh)
     manager = checkpoint.open_manager(run.path, config)
+    agreed = parallel.StopAgreement(stop)
     bar = None
     try:
         best = None
@@ -77,7 +84,7 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
         if main_process and start is not SessionStart.NEW_RUN:
             print(f"resumed from iteration {first}" if start is SessionStart.RESUME else
                   f"no checkpoint in {run.path} yet: the run starts again", file=sys.stderr)
-        if _stopped_before_iterating(stop, first, main_process):
+        if _stopped_before_iterating(agreed, first, main_process):
             return state
         changes = run.begin_session(
             config, resumed_from=None if start is SessionStart.NEW_RUN else first)
@@ -95,7 +102,7 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
         if not quiet:
             print(f"compiled the iteration in {time.perf_counter() - started:.1f} s on "
                   f"{mesh.size} device(s), {jax.process_count()} process(es)", file=sys.stderr)
-        if _stopped_before_iterating(stop, first, main_process):
+        if _stopped_before_iterating(agreed, first, main_process):
             return state
 
         per_dispatch = config.train.iterations_per_dispatch
@@ -126,8 +133,7 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
             if evaluation:
                 run.write_evaluation_games(done, evaluator.last_games)
             _check_time_limit(stop, config, run)
-            # Every process stops at the same iteration (saving is a collective).
-            stopping = _stop_requested(stop)
+            stopping = agreed.reached()  # at the same iteration on every process
             if (_reached_multiple(done, per_dispatch, config.checkpoint.every_iterations)
                     or done == config.train.iterations or stopping or evaluation):
                 # A device copy: the next call donates (and so deletes) the state's buffers
@@ -162,22 +168,15 @@ def _show_stage(bar, stage: str) -> None:
         bar.set_description_str(stage)
 
 
-def _stop_requested(stop: StopRequest) -> bool:
-    """Whether any process has a stop request (a collective: every process takes the same
-    branch)."""
-    if parallel.any_process(stop.requested is not None) and not stop.requested:
-        stop.requested = "another process's stop request"
-    return stop.requested is not None
-
-
-def _stopped_before_iterating(stop: StopRequest, first: int, main_process: bool) -> bool:
+def _stopped_before_iterating(agreed: parallel.StopAgreement, first: int,
+                              main_process: bool) -> bool:
     """A stop requested before the session's first iteration (while it restored or compiled):
     there is nothing new to save, and the run stays where it was."""
-    if not _stop_requested(stop):
+    if not agreed.reached():
         return False
     if main_process:
-        print(f"{stop.requested} before the session's first iteration: nothing to save; the "
-              f"run stays at iteration {first}", file=sys.stderr)
+        print(f"{agreed.stop.requested} before the session's first iteration: nothing to save; "
+              f"the run stays at iteration {first}", file=sys.stderr)
     return True
 
 
@@ -204,12 +203,12 @@ def _check_time_limit(stop: StopRequest, config: Config, run: RunDirectory) -> N
 
 def _time_spent(config: Config, run: RunDirectory) -> np.float32:
     """The share of train.time_limit_minutes the run has used (budget.time_share), the same on
-    every process (process 0's clock, in parts per million)."""
+    every process: process 0's clock, sent beside the iteration's own collectives (a key per
+    iteration in the coordination service would pile up)."""
     if not config.train.time_limit_minutes:
         return np.float32(0)
-    parts = parallel.broadcast_from_main(round(1e6 * budget.time_share(config,
-                                                                        run.wall_seconds())))
-    return np.float32(parts / 1e6)
+    share = np.float32(budget.time_share(config, run.wall_seconds()))
+    return np.float32(multihost_utils.broadcast_one_to_all(share))
 
 
 def _evaluate(evaluator: TrainingEvaluator, params, iteration: int, *,
