@@ -35,6 +35,13 @@ def test_tracking_is_off_by_default_and_then_needs_no_wandb(monkeypatch, tmp_pat
     assert list(tmp_path.iterdir()) == []  # no run id written
 
 
+def test_checkpoints_become_artifacts_only_where_w_and_b_tracks():
+    assert load_config(SMOKE, ["tracking.wandb=true"]).tracking.logs_checkpoints
+    assert not load_config(SMOKE, ["tracking.wandb=true", "tracking.wandb_checkpoints=false"]
+                           ).tracking.logs_checkpoints
+    assert not load_config(SMOKE).tracking.logs_checkpoints  # wandb_checkpoints alone: off
+
+
 @pytest.mark.parametrize("override, message", [
     ("tracking.wandb=maybe", "tracking.wandb: expected bool"),
     ("tracking.wandb_project=me/shogi", "tracking.wandb_project"),
@@ -85,7 +92,7 @@ class _FailingRun:
 
 def test_a_wandb_failure_is_said_once_and_training_goes_on(capsys):
     run = _FailingRun()
-    tracker = tracking.Tracker(wandb=object(), run=run, checkpoints=True)
+    tracker = tracking.Tracker(wandb=object(), run=run)
     tracker.log_metrics(1, 64, {"loss/total": 1.0})
     tracker.log_metrics(2, 128, {"loss/total": 0.5})
     tracker.finish(finished=True)

@@ -81,8 +81,8 @@ class Tracker:
     """The session's W&B run, or nothing (tracking off, a process other than 0, or W&B failed):
     then every method does nothing."""
 
-    def __init__(self, wandb=None, run=None, *, checkpoints: bool = False):
-        self._wandb, self._run, self._checkpoints = wandb, run, checkpoints
+    def __init__(self, wandb=None, run=None):
+        self._wandb, self._run = wandb, run
 
     @classmethod
     def start(cls, tracking: TrackingConfig, settings: dict[str, Any], run_dir: str | Path, *,
@@ -101,7 +101,7 @@ class Tracker:
         except Exception as error:  # noqa: BLE001 (W&B must not end a training run)
             _warn("start", error)
             return cls()
-        return cls(wandb, run, checkpoints=tracking.wandb_checkpoints)
+        return cls(wandb, run)
 
     def log_metrics(self, iteration: int, env_steps: int, metrics: dict[str, float]) -> None:
         """One record of metrics.jsonl (its names and values) at W&B step `iteration`."""
@@ -113,9 +113,6 @@ class Tracker:
         """The complete checkpoint `directory` of `iteration` as the next version of the artifact
         checkpoint-RUN_ID, aliased latest, iteration-N, and best where its evaluation made it
         the best. W&B copies the files at once (they may be deleted before they are uploaded)."""
-        if not self._checkpoints:
-            return
-
         def log(run):
             metadata = {"iteration": iteration, "env_steps": env_steps}
             metadata.update({name: value for name, value in (evaluation or {}).items()
@@ -132,7 +129,7 @@ class Tracker:
 
     def finish(self, *, finished: bool, failed: bool = False) -> None:
         """Closes the W&B run: finished (exit code 0), failed (1), or stopped to be resumed:
-        marked preempting, then a non-zero exit code, which W&B shows as preempted."""
+        marked preempting (W&B's sign of a run that will go on), then a non-zero exit code."""
         def close(run):
             if not (finished or failed):
                 run.mark_preempting()
