@@ -19,6 +19,7 @@ from shogi_jax.host.paths import served_path
 from shogi_jax.host.settings import ConfigError, apply_overrides, config_to_dict
 from shogi_jax.host.signals import StopRequest
 from shogi_jax.play.network import CheckpointError
+from shogi_jax.train import tracking
 from shogi_jax.train.config import Config, config_from_dict, config_reference, load_config
 from shogi_jax.train.loop import NonFiniteLoss, train
 from shogi_jax.train.run_directory import (
@@ -32,7 +33,8 @@ from shogi_jax.train.state import env_steps
 _EPILOG = """\
 Run directory: config.yaml (the resolved config the run began with), config_history.yaml (every
 session's config, appended once a resume is accepted), metrics.jsonl, tensorboard/,
-eval_games/iteration_N/*.kifu (every evaluation game), checkpoints/N
+eval_games/iteration_N/*.kifu (every evaluation game), wandb_run_id (tracking.wandb: the W&B
+run every session logs to, resume="allow"), checkpoints/N
 (Orbax: the whole train state and its config; the latest checkpoint.keep_latest and the best
 kept: a network replaces the best by beating it head to head in the evaluation). Players and the
 USI engine use the config stored with the checkpoint. eval/elo is ladder Elo (docs/ladder.md).
@@ -143,6 +145,7 @@ def main(argv=None) -> int:
 def _main(args: argparse.Namespace, stop: StopRequest) -> int:
     try:
         config = session_config(args)
+        tracking.import_wandb(config.tracking)  # tracking without wandb: refused, nothing made
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return exit_codes.REFUSED

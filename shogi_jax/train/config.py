@@ -2,7 +2,8 @@
 that depend on each other, loading from YAML with overrides, and the network's shape hash.
 
 The machinery (fields with their meaning and constraint, strict loading, overrides) is
-`shogi_jax.host.settings`; the network's own section is `shogi_jax.play.model.ModelConfig`.
+`shogi_jax.host.settings`; the network's own section is `shogi_jax.play.model.ModelConfig`, and
+W&B's `shogi_jax.train.tracking.TrackingConfig`.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from shogi_jax.host.settings import (
     settings_reference,
 )
 from shogi_jax.play.model import ModelConfig
+from shogi_jax.train.tracking import TrackingConfig
 
 LR_SCHEDULES = ("constant", "linear", "cosine")
 ALGORITHMS = ("ppo", "gumbel_az")
@@ -273,6 +275,7 @@ class Config:
     checkpoint: CheckpointConfig = section(CheckpointConfig)
     evaluation: EvaluationConfig = section(EvaluationConfig)
     distributed: DistributedConfig = section(DistributedConfig)
+    tracking: TrackingConfig = section(TrackingConfig)
 
 
 def config_from_dict(raw: Mapping[str, Any]) -> Config:

@@ -16,9 +16,9 @@ from jax.experimental import multihost_utils
 from shogi_jax.host import parallel
 from shogi_jax.host.compilation_cache import keep_compiled_programs
 from shogi_jax.host.progress import progress_bar
-from shogi_jax.host.settings import ConfigError
+from shogi_jax.host.settings import ConfigError, config_to_dict
 from shogi_jax.host.signals import StopRequest
-from shogi_jax.train import budget, checkpoint
+from shogi_jax.train import budget, checkpoint, tracking
 from shogi_jax.train.config import Config
 from shogi_jax.train.iteration import make_train_step
 from shogi_jax.train.periodic import TrainingEvaluator
@@ -54,6 +54,7 @@ def train(config: Config, *, start: SessionStart = SessionStart.NEW_RUN, quiet: 
 
 def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: bool) -> TrainState:
     keep_compiled_programs(config.train.compilation_cache_dir)  # before anything compiles
+    tracking.import_wandb(config.tracking)  # a missing wandb is refused before anything is made
     main_process = parallel.is_main_process()
     quiet = quiet or not main_process  # one voice for the whole job
     run = RunDirectory(config.train.run_dir, writes=main_process)
@@ -65,7 +66,7 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
     state = init_sharded_train_state(config, trainer, mesh)
     manager = checkpoint.open_manager(run.path, config)
     agreed = parallel.StopAgreement(stop)
-    bar = None
+    bar, tracker, failed = None, tracking.Tracker(), False
     try:
         best = None
         if start is SessionStart.RESUME:
@@ -91,6 +92,8 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
         if main_process and changes:
             print("settings changed from the run's latest config:\n" + "\n".join(
                 f"  {key}: {old!r} -> {new!r}" for key, old, new in changes), file=sys.stderr)
+        tracker = tracking.Tracker.start(config.tracking, config_to_dict(config), run.path,
+                                         writes=main_process)
         evaluator = (TrainingEvaluator(config, best, mesh=mesh)
                      if config.evaluation.every_iterations else None)
 
@@ -130,6 +133,7 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
                 if iteration == done and evaluation:
                     record.update(evaluation)
                 run.write_metrics(iteration, env_steps(config, iteration), record)
+                tracker.log_metrics(iteration, env_steps(config, iteration), record)
             if evaluation:
                 run.write_evaluation_games(done, evaluator.last_games)
             _check_time_limit(stop, config, run)
@@ -141,6 +145,10 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
                 _show_stage(bar, f"saving {done}")
                 checkpoint.save(manager, parallel.snapshot(state), config, evaluation=evaluation)
                 run.sync()  # the metrics up to the checkpoint, also on an object store
+                if config.tracking.logs_checkpoints:  # W&B copies a complete checkpoint
+                    manager.wait_until_finished()
+                    tracker.log_checkpoint(manager.directory / str(done), done,
+                                           env_steps(config, done), evaluation)
             _show_stage(bar, TRAINING_STAGE)
             bar.update(per_dispatch)
             bar.set_postfix(steps=f"{env_steps(config, done):,}", sps=f"{steps_per_second:,.0f}",
@@ -150,12 +158,18 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
                     print(f"\n{stop.requested}: saved iteration {done}; resume with --resume",
                           file=sys.stderr)
                 break
+    except BaseException:
+        failed = True
+        raise
     finally:
         if bar is not None:
             bar.close()
         run.close()
         manager.wait_until_finished()
         manager.close()
+        # After a failure the state's buffers may be donated: it is not read.
+        tracker.finish(failed=failed,
+                       finished=not failed and int(state.iteration) >= config.train.iterations)
     return state
 
 

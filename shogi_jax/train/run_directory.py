@@ -11,6 +11,8 @@
                              checkpoint are dropped (they will be redone)
     tensorboard/             the same scalars, and each evaluation's first games as text
     eval_games/iteration_N/  every evaluation game, as KIF
+    wandb_run_id             the W&B run every session of the run logs to (tracking.wandb;
+                             `shogi_jax.train.tracking`)
 
 In a multi-process job only process 0 writes: the others hold a `RunDirectory` with
 `writes=False`, whose methods do nothing.
@@ -50,9 +52,9 @@ EVAL_GAMES_DIR = "eval_games"
 
 
 RESUME_AUTO = "auto"  # --resume auto: resume where a checkpoint exists, else start
-# Where a run lives and the machines it runs on, not what it computes: a run stopped before its
-# first checkpoint may start again with these changed.
-_PLACE_KEYS = ("train.run_dir", "train.compilation_cache_dir", "distributed.")
+# Where a run lives, the machines it runs on and where it is tracked, not what it computes: a run
+# stopped before its first checkpoint may start again with these changed.
+_PLACE_KEYS = ("train.run_dir", "train.compilation_cache_dir", "distributed.", "tracking.")
 
 
 class SessionStart(enum.Enum):
