@@ -45,6 +45,12 @@ ROWS = {
     "az_bootstrap_ln": (AZ, ["gumbel_az.value_target=bootstrap", "gumbel_az.value_lambda=1.0",
                              *VALUE_HEAD]),
     "az_mate": (AZ, ["expert.mate_in_one=true"]),
+    # Playout-cap randomization: a quarter of the plies searched with 8 simulations (and
+    # giving policy targets), the rest with 2. Compared with cpu_az.yaml as it is (az_today) at
+    # equal wall clock: AZ_CAPS_ITERATIONS are the iterations az_caps trains in the time
+    # az_today takes for AZ_ITERATIONS (measured, README).
+    "az_today": (AZ, []),
+    "az_caps": (AZ, ["gumbel_az.cheap_simulations=2", "gumbel_az.full_search_share=0.25"]),
 }
 # What each row's final network is asked: who wins (the value), mates in one and Fairy-Stockfish's
 # move (the raw policy; mates also by the 128-simulation search), all without play-time tactics
