@@ -154,6 +154,41 @@ def test_each_device_steps_and_observes_only_its_own_games(multidevice):
 
 
 @pytest.fixture(scope="module")
+def sharded_rules():
+    """tests/sharded_rules_checks.py's measurements: a user's games split over 8 fake CPU
+    devices, stepped and observed by plain jit(vmap(...))."""
+    process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "sharded_rules_checks.py")],
+                               cwd=ROOT, env=_devices_env(8), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    out, _ = _finish(process)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.slow  # the 8-device subprocess: ~1 minute on 2 cores
+@pytest.mark.parametrize("function", [
+    "step_auto", "observe_auto", "step_accelerator", "observe_accelerator", "observe_2048",
+    "observe_nested", "env_step", "env_observe"])
+def test_games_a_user_splits_over_devices_are_each_computed_on_their_own_device(sharded_rules,
+                                                                               function):
+    """jax.jit(jax.vmap(step)) (and observe, the Env's step and observe; in the CPU and the
+    accelerator program) of games split over 8 devices: no collective, each output split like
+    the games, the results those of one device."""
+    measured = sharded_rules[function]
+    assert measured["collectives"] == {}
+    assert measured["split_like_inputs"]
+    assert measured["equal"]
+
+
+@pytest.mark.slow
+def test_sharded_rules_checks_cover_ended_games_and_uneven_splits(sharded_rules):
+    assert sharded_rules["devices"] == 8
+    # The step checked: 4 games already over (passed through), 2 that play an illegal action.
+    assert sharded_rules["ended_illegally"] == 6 and sharded_rules["playing"] > 200
+    # 12 games over 8 devices: not split (each device holds them all), the same results.
+    assert sharded_rules["uneven_equal"]
+
+
+@pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Here, on 1 device: a straight 4-iteration run (the reference) and a 2-iteration one."""
     root = tmp_path_factory.mktemp("scale")
