@@ -112,6 +112,12 @@ def check_rules() -> dict:
 
     twelve = jax.tree_util.tree_map(lambda x: x[:12], games)
     results["uneven_equal"] = _equal(jax.jit(uneven)(twelve), observed[:12])
+    # An export of the sharded program (custom partitionings cannot be serialized): the core
+    # unpartitioned, as before.
+    exported = jax.export.export(jax.jit(jax.vmap(sj.observe)), platforms=("cuda",))(
+        jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=by_game),
+                               games))
+    results["exported_devices"] = exported.nr_devices
     # What the step checked covers: games that end by an illegal action, games that had ended.
     results["ended_illegally"] = int(np.sum(np.asarray(stepped.termination) == sj.ILLEGAL_ACTION))
     results["playing"] = int(np.sum(np.asarray(stepped.termination) == sj.NOT_TERMINATED))

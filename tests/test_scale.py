@@ -180,12 +180,14 @@ def test_games_a_user_splits_over_devices_are_each_computed_on_their_own_device(
 
 
 @pytest.mark.slow
-def test_sharded_rules_checks_cover_ended_games_and_uneven_splits(sharded_rules):
+def test_sharded_rules_cover_ended_games_uneven_splits_and_export(sharded_rules):
     assert sharded_rules["devices"] == 8
     # The step checked: 4 games already over (passed through), 2 that play an illegal action.
     assert sharded_rules["ended_illegally"] == 6 and sharded_rules["playing"] > 200
     # 12 games over 8 devices: not split (each device holds them all), the same results.
     assert sharded_rules["uneven_equal"]
+    # A jax.export of games split over 8 devices still works.
+    assert sharded_rules["exported_devices"] == 8
 
 
 @pytest.fixture(scope="module")

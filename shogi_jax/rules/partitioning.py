@@ -9,8 +9,8 @@ the batch along the axis the devices split: XLA gathered games across devices fo
 `lower_by_games` lowers a batched primitive as a custom partitioning (`jax.experimental.
 custom_partitioning`): every operand and output has the games first, so each device runs the
 primitive, in the form chosen for the backend, on the games it holds, and nothing crosses devices.
-On one device, and inside `shard_map` (the trainer's `on_own_games`), the lowering is the
-primitive's own.
+On one device, inside `shard_map` (the trainer's `on_own_games`) and in a `jax.export`, the
+lowering is the primitive's own.
 """
 from __future__ import annotations
 
@@ -54,9 +54,17 @@ def lower_by_games(over_batch: Primitive, flat_over_batch: Callable) -> None:
 
     partitioned = custom_partitioning(run, static_argnums=(0, 1))
     partitioned.def_partition(partition, sharding_rule=_sharding_rule)  # for Shardy (JAX's default)
-    mlir.register_lowering(over_batch, mlir.lower_fun(
+    by_games = mlir.lower_fun(
         lambda *games, out_avals: partitioned(program_form(), out_avals, *games),
-        multiple_results=True))
+        multiple_results=True)
+    whole = mlir.lower_fun(flat_over_batch, multiple_results=True)
+
+    def lowering(ctx, *games, out_avals):
+        # jax.export cannot serialize a custom partitioning: an export gets the core as it is.
+        exporting = ctx.module_context.lowering_parameters.for_export
+        return (whole if exporting else by_games)(ctx, *games, out_avals=out_avals)
+
+    mlir.register_lowering(over_batch, lowering)
     dispatch.prim_requires_devices_during_lowering.add(over_batch)
 
 
