@@ -153,6 +153,18 @@ def test_each_device_steps_and_observes_only_its_own_games(multidevice):
     assert 1 + updates <= counted["iteration"]["all-reduce"] <= 1 + 3 * updates
 
 
+@pytest.mark.slow
+def test_each_device_staggers_its_own_games_before_training():
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "multidevice_checks.py"), "staggered"], cwd=ROOT,
+        env=_devices_env(8), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, _ = _finish(process)
+    staggered = json.loads(out.strip().splitlines()[-1])
+    assert staggered["custom_partitionings"] == 0  # the trainer's programs: its own shard_map
+    assert staggered["games_equal"]
+    assert len(set(staggered["plies"])) > 1  # the games were staggered
+
+
 @pytest.fixture(scope="module")
 def sharded_rules():
     """tests/sharded_rules_checks.py's measurements: a user's games split over 8 fake CPU
