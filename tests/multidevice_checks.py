@@ -6,6 +6,7 @@ measurements for the test to assert on.
     python tests/multidevice_checks.py gumbel_az     # search self-play training and a search
                                                      # player's match (slow tier)
     python tests/multidevice_checks.py pool          # PPO with an opponent pool (slow tier)
+    python tests/multidevice_checks.py staggered     # games staggered before training
 """
 from __future__ import annotations
 
@@ -27,7 +28,12 @@ from shogi_jax.play.search import SearchSettings
 from shogi_jax.rules.state import STARTPOS_SFEN
 from shogi_jax.train.config import load_config
 from shogi_jax.train.iteration import make_train_step
-from shogi_jax.train.state import init_sharded_train_state, init_train_state, make_trainer
+from shogi_jax.train.state import (
+    init_sharded_train_state,
+    init_train_state,
+    make_trainer,
+    sharded_init,
+)
 
 SMOKE = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
 ITERATIONS = 3
@@ -116,6 +122,21 @@ def check_search_match() -> dict:
             "plies": sum(len(m) for m in played[8].moves)}
 
 
+def check_staggered_init() -> dict:
+    """Games staggered by random plies before training: on 8 devices each device plays its own
+    (no custom partitioning in the program, whose key in the persistent compilation cache would
+    then change in every process), and they are the games of one device."""
+    config = load_config(SMOKE, ["env.stagger_plies=4"])
+    trainer = make_trainer(config)
+    init = sharded_init(config, trainer, parallel.make_mesh(8))
+    games = {devices: init_sharded_train_state(config, trainer, parallel.make_mesh(devices)).games
+             for devices in (1, 8)}
+    return {"custom_partitionings": init.lower().as_text().count("CustomSPMDPartitioning"),
+            "games_equal": all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(
+                jax.tree_util.tree_leaves(games[1]), jax.tree_util.tree_leaves(games[8]))),
+            "plies": np.asarray(games[8].ply).tolist()}
+
+
 def _compiled_collectives(function, *args, mesh) -> dict:
     """Collectives in XLA's program of jit(function) for arguments placed on `mesh`."""
     return dict(collectives(jax.jit(function).lower(*args).compile().as_text()))
@@ -159,6 +180,9 @@ def check_collectives() -> dict:
 if __name__ == "__main__":
     if sys.argv[1:] == ["pool"]:
         print(json.dumps({"train": check_train(POOL_OVERRIDES)}))
+        sys.exit()
+    if sys.argv[1:] == ["staggered"]:
+        print(json.dumps(check_staggered_init()))
         sys.exit()
     if sys.argv[1:] == ["gumbel_az"]:
         print(json.dumps({"train": check_train(AZ_OVERRIDES),

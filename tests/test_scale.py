@@ -156,6 +156,55 @@ def test_each_device_steps_and_observes_only_its_own_games(multidevice):
     assert 1 + updates <= counted["iteration"]["all-reduce"] <= 1 + 3 * updates
 
 
+@pytest.mark.slow
+def test_each_device_staggers_its_own_games_before_training():
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "multidevice_checks.py"), "staggered"], cwd=ROOT,
+        env=_devices_env(8), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, _ = _finish(process)
+    staggered = json.loads(out.strip().splitlines()[-1])
+    assert staggered["custom_partitionings"] == 0  # the trainer's programs: its own shard_map
+    assert staggered["games_equal"]
+    assert len(set(staggered["plies"])) > 1  # the games were staggered
+
+
+@pytest.fixture(scope="module")
+def sharded_rules():
+    """tests/sharded_rules_checks.py's measurements: a user's games split over 8 fake CPU
+    devices, stepped and observed by plain jit(vmap(...))."""
+    process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "sharded_rules_checks.py")],
+                               cwd=ROOT, env=_devices_env(8), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    out, _ = _finish(process)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.slow  # the 8-device subprocess: ~1 minute on 2 cores
+@pytest.mark.parametrize("function", [
+    "step_auto", "observe_auto", "step_accelerator", "observe_accelerator", "observe_2048",
+    "observe_nested", "env_step", "env_observe"])
+def test_games_a_user_splits_over_devices_are_each_computed_on_their_own_device(sharded_rules,
+                                                                               function):
+    """jax.jit(jax.vmap(step)) (and observe, the Env's step and observe; in the CPU and the
+    accelerator program) of games split over 8 devices: no collective, each output split like
+    the games, the results those of one device."""
+    measured = sharded_rules[function]
+    assert measured["collectives"] == {}
+    assert measured["split_like_inputs"]
+    assert measured["equal"]
+
+
+@pytest.mark.slow
+def test_sharded_rules_cover_ended_games_uneven_splits_and_export(sharded_rules):
+    assert sharded_rules["devices"] == 8
+    # The step checked: 4 games already over (passed through), 2 that play an illegal action.
+    assert sharded_rules["ended_illegally"] == 6 and sharded_rules["playing"] > 200
+    # 12 games over 8 devices: not split (each device holds them all), the same results.
+    assert sharded_rules["uneven_equal"]
+    # A jax.export of games split over 8 devices still works.
+    assert sharded_rules["exported_devices"] == 8
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Here, on 1 device: a straight 4-iteration run (the reference) and a 2-iteration one."""

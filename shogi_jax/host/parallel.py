@@ -104,11 +104,12 @@ def on_own_games(function, mesh: Optional[Mesh], *, shared: int = 0, check_vma: 
     (`shard_map` over the data axis). Its first `shared` arguments (parameters, say) are the same
     on every device; every other argument and every output has the game axis first.
 
-    Left to XLA's partitioner, the rules (lane layouts, chunking, pads) gathered every game's
-    board onto every device, so each device computed the legal moves of all games. Here a device
-    never sees another's games: the program holds no collective at all. Without a mesh, or on
-    one device, `function` itself. check_vma=False for code that JAX's check of per-device
-    values rejects although it is per-game (mctx starts its tree descent's loop from constants).
+    XLA's partitioner gathers games across devices wherever it cannot see that a computation is
+    per game (the rules' lane core did until it was partitioned by games itself). Here a device
+    never sees another's games, whatever `function` does: the program holds no collective.
+    Without a mesh, or on one device, `function` itself. check_vma=False for code that JAX's
+    check of per-device values rejects although it is per-game (mctx starts its tree descent's
+    loop from constants).
     """
     if mesh is None or mesh.size == 1:
         return function

@@ -25,6 +25,7 @@ from jax.extend.core import Primitive
 from jax.interpreters import batching, mlir
 
 from shogi_jax.rules.bitboards import fusion_boundaries, materialize
+from shogi_jax.rules.partitioning import lower_by_games
 from shogi_jax.rules.platform import by_platform
 
 # Games per chunk on the CPU: uint32[9, 256] sets are 9 KiB, so a few hundred live ones fit in L2.
@@ -134,7 +135,9 @@ def lane_function(core):
     over_batch.def_abstract_eval(lambda *avals, out_avals: [
         jax.core.ShapedArray((avals[0].shape[0],) + aval.shape, aval.dtype)
         for aval in out_avals])
-    mlir.register_lowering(over_batch, mlir.lower_fun(flat_over_batch, multiple_results=True))
+    # Under jit, each device runs the core on its own games (games split over devices are
+    # never gathered).
+    lower_by_games(over_batch, flat_over_batch)
     batching.primitive_batchers[over_batch] = batched_twice
 
     @functools.wraps(core)

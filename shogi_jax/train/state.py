@@ -74,18 +74,19 @@ def start_position(config: Config) -> State:
     return sj.init(max_plies=config.env.max_plies, impasse=config.env.impasse)
 
 
-def staggered_games(config: Config, games: State, key) -> State:
+def staggered_games(config: Config, games: State, key, mesh: Mesh | None = None) -> State:
     """B games played on by uniformly random moves, game b for plies[b] ~ U{0 .. N-1} plies
     (N = env.stagger_plies; a game that ends meanwhile restarts from the start position).
 
     Without it all B games start together and stay in step until the first ones end: an
     iteration's batch then holds the same phase of every game (the openings, then the early
     middle games, ...), for the first ~16 iterations of cpu.yaml. These plies are not trained
-    on, but they count in the length (games/mean_length) of each slot's first game."""
+    on, but they count in the length (games/mean_length) of each slot's first game. With `mesh`,
+    each device steps its own games."""
     num_games, spread = games.legal_action_mask.shape[0], config.env.stagger_plies
     count_key, move_key = jax.random.split(key)
     plies = jax.random.randint(count_key, (num_games,), 0, spread)  # int32[B]
-    step, _ = rules_on_own_games(config, None)
+    step, _ = rules_on_own_games(config, mesh)
     start = start_position(config)
     uniform = jnp.zeros(games.legal_action_mask.shape, jnp.float32)  # logits of equal moves
 
@@ -99,9 +100,10 @@ def staggered_games(config: Config, games: State, key) -> State:
     return jax.lax.scan(ply, games, (jnp.arange(spread), jax.random.split(move_key, spread)))[0]
 
 
-def init_train_state(config: Config, trainer: Trainer) -> TrainState:
+def init_train_state(config: Config, trainer: Trainer, mesh: Mesh | None = None) -> TrainState:
     """Fresh parameters (seeded by train.seed), optimizer state and B games at the start
-    (each played on by `staggered_games` when env.stagger_plies is set)."""
+    (each played on by `staggered_games` when env.stagger_plies is set; with `mesh`, each
+    device plays its own)."""
     key = jax.random.PRNGKey(config.train.seed)
     params_key, key = jax.random.split(key)
     start = start_position(config)
@@ -110,7 +112,7 @@ def init_train_state(config: Config, trainer: Trainer) -> TrainState:
         lambda x: jnp.broadcast_to(x, (config.env.num_games,) + x.shape), start)
     if config.env.stagger_plies:
         stagger_key, key = jax.random.split(key)
-        games = staggered_games(config, games, stagger_key)
+        games = staggered_games(config, games, stagger_key, mesh)
     return TrainState(
         params=params, opt_state=trainer.optimizer.init(params), games=games, key=key,
         iteration=jnp.int32(0), games_finished=jnp.int32(0),
@@ -140,5 +142,10 @@ def init_sharded_train_state(config: Config, trainer: Trainer, mesh: Mesh) -> Tr
         raise ConfigError(f"env.num_games = {config.env.num_games} cannot be split evenly over "
                           f"{mesh.size} devices: use a multiple of {mesh.size}, or set "
                           "distributed.devices")
-    return jax.jit(lambda: init_train_state(config, trainer),
-                   out_shardings=train_state_shardings(config, trainer, mesh))()
+    return sharded_init(config, trainer, mesh)()
+
+
+def sharded_init(config: Config, trainer: Trainer, mesh: Mesh):
+    """The jitted init_train_state whose train state is placed on `mesh`."""
+    return jax.jit(lambda: init_train_state(config, trainer, mesh),
+                   out_shardings=train_state_shardings(config, trainer, mesh))
