@@ -47,8 +47,7 @@ ROWS = {
     "az_mate": (AZ, ["expert.mate_in_one=true"]),
     # Playout-cap randomization: a quarter of the plies searched with 8 simulations (and
     # giving policy targets), the rest with 2. Compared with cpu_az.yaml as it is (az_today) at
-    # equal wall clock: AZ_CAPS_ITERATIONS are the iterations az_caps trains in the time
-    # az_today takes for AZ_ITERATIONS (measured, README).
+    # equal wall clock: az_caps trains EQUAL_TIME["az_caps"] times az_today's iterations.
     "az_today": (AZ, []),
     "az_caps": (AZ, ["gumbel_az.cheap_simulations=2", "gumbel_az.full_search_share=0.25"]),
 }
@@ -58,6 +57,9 @@ ROWS = {
 PROBES = {"value_probe": [], "mate_probe": ["--simulations", "128"], "top1_agreement": []}
 PPO_ITERATIONS = 250   # about 11 minutes of cpu.yaml alone on the learning bar's machine
 AZ_ITERATIONS = 100    # about 8 minutes of cpu_az.yaml there
+# Rows trained for more iterations than their base, to match a row's wall clock: the ratio of
+# their env steps a second (medians of iterations 3-12, alone; README).
+EQUAL_TIME = {"az_caps": 1.44}
 
 
 def main(argv=None) -> int:
@@ -77,6 +79,7 @@ def main(argv=None) -> int:
     for row in args.rows:
         config, overrides = ROWS[row]
         iterations = args.az_iterations if config == AZ else args.ppo_iterations
+        iterations = round(iterations * EQUAL_TIME.get(row, 1.0))
         run_dir = out / row
         if "train" in args.phases:
             sets = [f"train.iterations={iterations}", "evaluation.every_iterations="
