@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -147,7 +146,9 @@ def test_the_mirror_uploads_complete_steps_only_and_the_store_is_the_truth(store
 
 
 @pytest.mark.slow  # two training sessions, a tournament and a USI engine: ~3 minutes on 2 cores
-def test_a_run_on_s3_trains_stops_resumes_and_is_played_and_reported(store, tmp_path):
+def test_a_run_on_s3_trains_stops_resumes_and_is_played_and_reported(store, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the commands run here too: nothing may land here
     run = f"s3://{BUCKET}/runs/smoke"
     train = ["-m", "shogi_jax.train", "--config", SMOKE, "--run-dir", run, "--resume", "auto",
              "--quiet", "--set", "env.max_plies=6", "--set", "checkpoint.every_iterations=1",
@@ -179,15 +180,15 @@ def test_a_run_on_s3_trains_stops_resumes_and_is_played_and_reported(store, tmp_
     assert [record["iteration"] for record in metrics] == list(range(1, stopped_at + 3))
     assert list(tmp_path.iterdir()) == []  # nothing local, no "s3:" folder
 
-    # A tournament from the remote checkpoint, written to the store.
+    # A tournament from the remote checkpoint, written to the store (here, in this process).
+    from shogi_jax.cli import report as report_cli
+    from shogi_jax.cli import tournament as tournament_cli
     config = tmp_path.parent / "remote_tournament.yaml"
     config.write_text(f"players:\n  - {{name: random, kind: random}}\n"
                       f"  - {{name: smoke, kind: policy, run_dir: '{run}'}}\n"
                       f"games_per_pairing: 2\nmax_plies: 20\n"
                       f"output_dir: s3://{BUCKET}/tournaments/t1\n")
-    result = _python("-m", "shogi_jax.tournament", "--config", str(config), "--quiet",
-                     store=store, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert tournament_cli.main(["--config", str(config), "--quiet"]) == 0
     tournament = _listing("tournaments/t1")
     assert {"tournament.yaml", "games.jsonl", "results.json", "games/00002.kifu"} <= set(tournament)
     results = json.loads(as_path(f"s3://{BUCKET}/tournaments/t1/results.json").read_text())
@@ -203,13 +204,11 @@ def test_a_run_on_s3_trains_stops_resumes_and_is_played_and_reported(store, tmp_
     assert f"id name shogi_jax smoke it{stopped_at + 2}" in engine.stdout, engine.stderr[-2000:]
     assert "readyok" in engine.stdout and "\nbestmove " in engine.stdout
 
-    # Reports of both, the run's written on the store beside it, the tournament's here.
-    with tempfile.TemporaryDirectory() as local:
-        result = _python("-m", "shogi_jax.report", run, "--no-analysis", store=store, cwd=local)
-        assert result.returncode == 0, result.stderr[-2000:]
-        assert "report.html" in _listing("runs/smoke")
-        page = Path(local) / "t1.html"
-        result = _python("-m", "shogi_jax.report", f"s3://{BUCKET}/tournaments/t1", "--output",
-                         str(page), store=store, cwd=local)
-        assert result.returncode == 0, result.stderr[-2000:]
-        assert "smoke" in page.read_text()
+    # Reports of both: the run's written on the store beside it, the tournament's here.
+    assert report_cli.main([run, "--no-analysis"]) == 0
+    assert "report.html" in _listing("runs/smoke")
+    page = tmp_path.parent / "t1.html"
+    assert report_cli.main([f"s3://{BUCKET}/tournaments/t1", "--output", str(page),
+                            "--no-analysis"]) == 0
+    assert "smoke" in page.read_text()
+    assert list(tmp_path.iterdir()) == []

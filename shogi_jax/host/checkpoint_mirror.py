@@ -26,7 +26,7 @@ from pathlib import Path
 
 from etils import epath
 
-from shogi_jax.host.paths import as_path, scheme_of
+from shogi_jax.host.paths import as_path, is_remote, scheme_of
 
 ORBAX_SCHEMES = frozenset({"gs"})  # object stores Orbax writes itself
 COMMIT_FILE = "commit_success.txt"  # Orbax's mark of a complete step on an object store
@@ -48,9 +48,9 @@ def mirror_root() -> Path:
 
 
 def complete_steps(checkpoint_dir: str | os.PathLike[str]) -> dict[int, str]:
-    """{step: its completion token} of the complete steps at `checkpoint_dir`: locally (and on
-    gs://, where Orbax renames or marks as it writes) every step-named directory; through a
-    mirror only those holding COMMIT_FILE."""
+    """{step: its completion token} of the complete steps at `checkpoint_dir`: locally every
+    step-named directory (Orbax renames a step there once written); on an object store only
+    those holding COMMIT_FILE (Orbax's mark on gs://, the mirror's on s3://)."""
     directory = as_path(checkpoint_dir)
     if not directory.is_dir():
         return {}
@@ -58,7 +58,7 @@ def complete_steps(checkpoint_dir: str | os.PathLike[str]) -> dict[int, str]:
     for entry in directory.iterdir():
         if not entry.name.isdigit():
             continue
-        if not needs_mirror(directory):
+        if not is_remote(directory):
             steps[int(entry.name)] = ""
         elif (entry / COMMIT_FILE).exists():
             steps[int(entry.name)] = (entry / COMMIT_FILE).read_text()
