@@ -101,6 +101,31 @@ def test_a_wandb_failure_is_said_once_and_training_goes_on(capsys):
     assert run.calls == 1  # off after the first failure
 
 
+class _RecordingRun:
+    id = "abc"
+
+    def __init__(self):
+        self.logged = []
+
+    def log(self, record, step):
+        self.logged.append(step)
+
+    def log_artifact(self, artifact, aliases):
+        raise AssertionError("no artifact from a bucket")
+
+
+def test_checkpoints_in_a_bucket_are_not_artifacts_and_the_metrics_go_on(capsys):
+    run = _RecordingRun()
+    tracker = tracking.Tracker(wandb=object(), run=run)
+    for iteration in (1, 2):
+        tracker.log_checkpoint("gs://bucket/run/checkpoints/1", iteration, 64 * iteration)
+        tracker.log_metrics(iteration, 64 * iteration, {"loss/total": 1.0})
+    assert run.logged == [1, 2]
+    error = capsys.readouterr().err
+    assert error.count("checkpoints stay in gs://bucket/run/checkpoints/1 and are not W&B "
+                       "artifacts") == 1
+
+
 def test_a_wandb_that_cannot_start_leaves_the_session_untracked(monkeypatch, tmp_path, capsys):
     wandb = pytest.importorskip("wandb", reason=tracking.WANDB_INSTALL)
 

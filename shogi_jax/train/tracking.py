@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from shogi_jax.host.paths import as_path, write_text_atomically
+from shogi_jax.host.paths import as_path, is_remote, write_text_atomically
 from shogi_jax.host.settings import ConfigError, setting
 from shogi_jax.play.network import NEW_BEST_METRIC
 
@@ -83,6 +83,7 @@ class Tracker:
 
     def __init__(self, wandb=None, run=None):
         self._wandb, self._run = wandb, run
+        self._said_remote = False
 
     @classmethod
     def start(cls, tracking: TrackingConfig, settings: dict[str, Any], run_dir: str | Path, *,
@@ -112,7 +113,17 @@ class Tracker:
                        evaluation: dict[str, float] | None = None) -> None:
         """The complete checkpoint `directory` of `iteration` as the next version of the artifact
         checkpoint-RUN_ID, aliased latest, iteration-N, and best where its evaluation made it
-        the best. W&B copies the files at once (they may be deleted before they are uploaded)."""
+        the best. W&B copies the files at once (they may be deleted before they are uploaded).
+        A directory on an object store (gs://, where Orbax writes the bucket itself) is left
+        there: W&B would need its own storage client for it; the metrics go on."""
+        if is_remote(directory):
+            if self._run is not None and not self._said_remote:
+                self._said_remote = True
+                print(f"\nnote: checkpoints stay in {directory} and are not W&B artifacts (they "
+                      "are uploaded from a local directory); W&B logs the metrics",
+                      file=sys.stderr)
+            return
+
         def log(run):
             metadata = {"iteration": iteration, "env_steps": env_steps}
             metadata.update({name: value for name, value in (evaluation or {}).items()
