@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from shogi_jax.host.compilation_cache import keep_compiled_programs
-from shogi_jax.host.paths import as_path, is_remote
+from shogi_jax.host.paths import absolute
 from shogi_jax.play.network import PRETRAINED_RUN, CheckpointError, load_network
 from shogi_jax.play.players import Player, settings_refused
 from shogi_jax.play.search import SearchSettings
@@ -142,9 +142,7 @@ def build_mover(args) -> PlayerMover:
         return PlayerMover(Player(f"shogi_jax {args.player}", args.player))
     model, params, iteration = load_network(args.checkpoint, which=args.which,
                                                        step=args.step)
-    run_name = (as_path(args.checkpoint) if is_remote(args.checkpoint)
-                else Path(args.checkpoint).resolve()).name
-    name = f"shogi_jax {run_name} it{iteration}"
+    name = f"shogi_jax {absolute(args.checkpoint).name} it{iteration}"
     tactics = Tactics(**{name: getattr(args, name) for name in TACTIC_HELP})
     if args.simulations is None:
         name = "".join(c if c.isascii() and c.isprintable() else "_" for c in name)
@@ -171,8 +169,7 @@ def main(argv=None) -> int:
         elif args.pretrained:
             forwarded = ["--pretrained"]
         else:
-            forwarded = ["--checkpoint", args.checkpoint if is_remote(args.checkpoint)
-                         else str(Path(args.checkpoint).resolve())] + (
+            forwarded = ["--checkpoint", str(absolute(args.checkpoint))] + (
                 ["--which", args.which] if args.step is None else ["--step", str(args.step)])
         forwarded += ["--temperature", repr(args.temperature), "--seed", str(args.seed)]
         if args.simulations is not None:

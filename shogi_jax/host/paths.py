@@ -21,6 +21,7 @@ import os
 import re
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 from etils import epath
@@ -72,7 +73,7 @@ def served_path(path: str | os.PathLike[str], *, what: str, reach: bool = True) 
                             f"(pip install {package}, or pip install 'shogi_jax[cloud]')")
     result = as_path(path)
     if reach:
-        bucket = as_path(f"{scheme}://{os.fspath(path).split('://', 1)[1].split('/', 1)[0]}")
+        bucket = as_path(f"{scheme}://{urllib.parse.urlsplit(os.fspath(path)).netloc}")
         try:
             next(iter(bucket.iterdir()), None)  # a listing, unlike exists(), raises what failed
         except FileNotFoundError:
@@ -81,6 +82,13 @@ def served_path(path: str | os.PathLike[str], *, what: str, reach: bool = True) 
             raise PathNotServed(f"{what} '{path}': the store cannot be reached "
                                 f"({type(error).__name__}: {error})") from None
     return result
+
+
+def absolute(path: str | os.PathLike[str]) -> epath.Path:
+    """`path` made absolute: a URL as it is, a local path resolved (Orbax wants absolute paths;
+    a launcher must name the same directory from anywhere)."""
+    path = as_path(path)
+    return path if path.is_absolute() else path.resolve()
 
 
 def local_path(path: str | os.PathLike[str]) -> Path:

@@ -20,7 +20,7 @@ import orbax.checkpoint as ocp
 
 import shogi_jax as sj
 from shogi_jax.host.checkpoint_mirror import readable_checkpoints
-from shogi_jax.host.paths import PathNotServed, served_path
+from shogi_jax.host.paths import PathNotServed, absolute, served_path
 from shogi_jax.host.settings import ConfigError, section_from_mapping
 from shogi_jax.play.model import ModelConfig, make_model
 
@@ -119,9 +119,7 @@ def _restore_network(manager: ocp.CheckpointManager, step: int) -> Network:
 
 def _open_read_only(directory) -> ocp.CheckpointManager:
     """A read-only Orbax manager on a checkpoints directory Orbax can read."""
-    if not directory.is_absolute():  # Orbax wants an absolute local path
-        directory = directory.resolve()
-    return ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
+    return ocp.CheckpointManager(absolute(directory), options=ocp.CheckpointManagerOptions(
         read_only=True, best_fn=best_rank, best_mode="max"), item_names=ITEM_NAMES)
 
 

@@ -17,7 +17,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from shogi_jax.host.checkpoint_mirror import CheckpointMirror, needs_mirror
-from shogi_jax.host.paths import as_path
+from shogi_jax.host.paths import absolute, as_path
 from shogi_jax.host.provenance import provenance
 from shogi_jax.host.settings import config_differences, config_to_dict
 from shogi_jax.play.network import (
@@ -46,9 +46,7 @@ def open_manager(run_dir: str | os.PathLike[str], config: Config) -> ocp.Checkpo
     if needs_mirror(directory):
         return MirroredCheckpointManager(CheckpointMirror(directory), options=options,
                                          item_names=ITEM_NAMES)
-    if not directory.is_absolute():  # Orbax wants an absolute local path
-        directory = directory.resolve()
-    return ocp.CheckpointManager(directory, options=options, item_names=ITEM_NAMES)
+    return ocp.CheckpointManager(absolute(directory), options=options, item_names=ITEM_NAMES)
 
 
 class MirroredCheckpointManager(ocp.CheckpointManager):
