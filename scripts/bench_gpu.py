@@ -41,7 +41,6 @@ from typing import Callable, Iterable, Optional, Sequence, TextIO
 
 import bench_env  # the env cells are bench_env's measurement: the same loop, picker and timing
 import jax
-import numpy as np
 from bench_common import (
     compile_timed,
     machine_info,
@@ -52,6 +51,7 @@ from bench_common import (
 )
 
 from shogi_jax.rules.platform import forced_program
+from shogi_jax.train import budget
 from shogi_jax.train.config import load_config
 from shogi_jax.train.iteration import make_train_step
 from shogi_jax.train.state import env_steps, init_train_state, make_trainer
@@ -121,8 +121,9 @@ def measure_train(cell: dict, iterations: int) -> dict:
                          else cell["config"], cell["overrides"])
     trainer = make_trainer(config)
     state = init_train_state(config, trainer)
-    compiled, compile_s = compile_timed(make_train_step(config, trainer), state, np.float32(0))
-    seconds = median_iteration_seconds(lambda state: compiled(state, np.float32(0)), state,
+    compiled, compile_s = compile_timed(make_train_step(config, trainer), state,
+                                        budget.clock(config))
+    seconds = median_iteration_seconds(lambda state: compiled(state, budget.clock(config)), state,
                                        iterations)
     steps = env_steps(config, config.train.iterations_per_dispatch)
     return {"games": config.env.num_games, "rollout_length": config.env.rollout_length,

@@ -26,12 +26,12 @@ import argparse  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import jax  # noqa: E402
-import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_common import compile_timed, machine_info, machine_line, median_iteration_seconds  # noqa: E402
 
 from shogi_jax import parallel  # noqa: E402
+from shogi_jax.train import budget
 from shogi_jax.train.config import load_config  # noqa: E402
 from shogi_jax.train.iteration import make_train_step  # noqa: E402
 from shogi_jax.train.state import env_steps, init_sharded_train_state, make_trainer  # noqa: E402
@@ -43,8 +43,8 @@ def measure(config, devices: int, repeats: int) -> tuple[float, float]:
     trainer = make_trainer(config)
     state = init_sharded_train_state(config, trainer, mesh)
     compiled, compile_seconds = compile_timed(make_train_step(config, trainer, mesh), state,
-                                              np.float32(0))
-    step = lambda state: compiled(state, np.float32(0))  # noqa: E731 (no time limit)
+                                              budget.clock(config))
+    step = lambda state: compiled(state, budget.clock(config))  # noqa: E731
     steps = env_steps(config, config.train.iterations_per_dispatch)
     return steps / median_iteration_seconds(step, state, repeats), compile_seconds
 

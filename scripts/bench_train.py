@@ -19,7 +19,6 @@ import sys
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from bench_common import (
     compile_timed,
     machine_info,
@@ -31,7 +30,7 @@ from bench_common import (
 from bench_env import pick_actions  # the same cheap picker as the env benchmark
 
 import shogi_jax as sj
-from shogi_jax.train import ppo
+from shogi_jax.train import budget, ppo
 from shogi_jax.train.config import load_config
 from shogi_jax.train.iteration import make_train_step
 from shogi_jax.train.state import init_train_state, make_trainer
@@ -102,8 +101,8 @@ def main(argv=None) -> int:
     env_seconds = median_seconds(env_only(config, state.games), repeats=args.repeats)
     network_seconds = median_seconds(network_only(config, trainer, state), repeats=args.repeats)
     compiled, compile_seconds = compile_timed(make_train_step(config, trainer), state,
-                                              np.float32(0))
-    train_step = lambda state: compiled(state, np.float32(0))  # noqa: E731 (no time limit)
+                                              budget.clock(config))
+    train_step = lambda state: compiled(state, budget.clock(config))  # noqa: E731
     full_seconds = (median_iteration_seconds(train_step, state, args.repeats)
                     / config.train.iterations_per_dispatch)
 

@@ -1,12 +1,16 @@
 """Runs in a subprocess started by tests/test_scale.py with 8 fake CPU devices (XLA_FLAGS must
 be set before JAX starts, so not inside the pytest process). Prints one JSON object of
-measurements for the test to assert on.
+measurements for the test to assert on, one key a part:
 
-    python tests/multidevice_checks.py               # PPO training, matches, collectives
-    python tests/multidevice_checks.py gumbel_az     # search self-play training and a search
-                                                     # player's match (slow tier)
-    python tests/multidevice_checks.py pool          # PPO with an opponent pool (slow tier)
-    python tests/multidevice_checks.py staggered     # games staggered before training
+    python tests/multidevice_checks.py                   # every part, in one process
+    python tests/multidevice_checks.py gumbel_az pool    # those parts only
+
+Parts: train (PPO training on 1 and on 8 devices), match, gumbel_az (search self-play training
+and a search player's match), pool (PPO with an opponent pool), staggered (games staggered
+before training), collectives (what XLA puts between the devices). One process for all: the
+rules' and the network's programs, and JAX's start, are shared. Everything but the collectives
+is compiled with the pipeline of the process's environment (conftest's cheaper one in the
+tests); the collectives are counted in XLA's full pipeline, the program an accelerator gets.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from shogi_jax.host.settings import ConfigError
 from shogi_jax.play.players import Player
 from shogi_jax.play.search import SearchSettings
 from shogi_jax.rules.state import STARTPOS_SFEN
+from shogi_jax.train import budget
 from shogi_jax.train.config import load_config
 from shogi_jax.train.iteration import make_train_step
 from shogi_jax.train.state import (
@@ -38,9 +43,11 @@ from shogi_jax.train.state import (
 SMOKE = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
 ITERATIONS = 3
 TRAIN_OVERRIDES = ["env.max_plies=12"]  # games end inside the run
-# A small search, games that end inside the rollout (so value targets exist).
+# A small search, games that end inside the rollout (so value targets exist), with material in
+# its evaluations (a traced weight every device gets).
 AZ_OVERRIDES = TRAIN_OVERRIDES + ["algorithm=gumbel_az", "gumbel_az.simulations=4",
-                                  "gumbel_az.max_considered_actions=4"]
+                                  "gumbel_az.max_considered_actions=4",
+                                  "gumbel_az.material_weight=0.5"]
 # One game in 2 against a pool member that changes every iteration: 16 games, 2 a device.
 POOL_OVERRIDES = TRAIN_OVERRIDES + ["env.num_games=16", "pool.share=0.5", "pool.size=2",
                                     "pool.add_every_iterations=1", "pool.sampling=rating"]
@@ -56,7 +63,7 @@ def train_on(devices: int, overrides=TRAIN_OVERRIDES):
     step = make_train_step(config, trainer, mesh)
     records = []
     for _ in range(ITERATIONS):
-        state, metrics = step(state, np.float32(0))
+        state, metrics = step(state, budget.clock(config))
         records.append({name: float(np.asarray(value)[0]) for name, value in metrics.items()})
     return state, records
 
@@ -154,11 +161,11 @@ def check_collectives() -> dict:
     step = parallel.on_own_games(jax.vmap(sj.step), mesh)
     observe = parallel.on_own_games(jax.vmap(sj.observe), mesh)
 
-    config = load_config(SMOKE, TRAIN_OVERRIDES)  # the programs check_train ran (cache hits)
+    config = load_config(SMOKE, TRAIN_OVERRIDES)  # the program check_train ran
     trainer = make_trainer(config)
     abstract_state = jax.eval_shape(lambda: init_train_state(config, trainer))
     iteration = make_train_step(config, trainer, mesh).lower(abstract_state,
-                                                              np.float32(0)).compile()
+                                                              budget.clock(config)).compile()
 
     greedy, random = Player("greedy", "greedy"), Player("random", "random")
     match_games, _ = start_states([STARTPOS_SFEN], 16, max_plies=64, impasse=True)
@@ -177,16 +184,28 @@ def check_collectives() -> dict:
     }
 
 
+PARTS = {
+    "train": check_train,
+    "match": check_match,
+    "gumbel_az": lambda: {"train": check_train(AZ_OVERRIDES),
+                          "search_match": check_search_match()},
+    "pool": lambda: {"train": check_train(POOL_OVERRIDES)},
+    "staggered": check_staggered_init,
+    "collectives": check_collectives,
+}
+
+
+def main(parts) -> dict:
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise SystemExit(f"unknown parts {unknown}; expected some of {sorted(PARTS)}")
+    measured = {}
+    for part in parts:
+        if part == "collectives":
+            jax.config.update("jax_disable_most_optimizations", False)
+        measured[part] = PARTS[part]()
+    return measured
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] == ["pool"]:
-        print(json.dumps({"train": check_train(POOL_OVERRIDES)}))
-        sys.exit()
-    if sys.argv[1:] == ["staggered"]:
-        print(json.dumps(check_staggered_init()))
-        sys.exit()
-    if sys.argv[1:] == ["gumbel_az"]:
-        print(json.dumps({"train": check_train(AZ_OVERRIDES),
-                          "search_match": check_search_match()}))
-        sys.exit()
-    print(json.dumps({"train": check_train(), "match": check_match(),
-                      "collectives": check_collectives()}))
+    print(json.dumps(main(sys.argv[1:] or list(PARTS))))

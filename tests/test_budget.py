@@ -26,7 +26,7 @@ def config_of(**train):
     (0, 0.0, 0.0), (50, 0.0, 0.25), (50, 0.5, 0.5), (150, 0.5, 0.75), (200, 0.0, 1.0),
     (400, 0.0, 1.0), (0, 1.7, 1.0)])
 def test_the_share_spent_is_the_nearer_of_iterations_and_time(iteration, time_spent, expected):
-    spent = budget.share_spent(config_of(), jnp.int32(iteration), jnp.float32(time_spent))
+    spent = budget.share_spent(budget.clock(config_of(), time_spent), jnp.int32(iteration))
     assert float(spent) == pytest.approx(expected)
 
 
@@ -64,6 +64,22 @@ def test_shaping_anneals_over_a_share_of_the_budget(spent, expected):
     config = config_from_dict({"reward_shaping": {"material_weight": 0.2, "anneal_budget": 0.5}})
     weight = budget.shaping_weight(config, jnp.float32(10**9), jnp.float32(spent))
     assert float(weight) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("anneal, steps, spent, expected", [
+    ({}, 10**6, 1.0, 0.5),                                   # no anneal: constant
+    ({"anneal_env_steps": 1000}, 250, 0.9, 0.375),           # 0.5 x (1 - 250 / 1000)
+    ({"anneal_budget": 0.5}, 10**9, 0.1, 0.4),               # 0.5 x (1 - 0.1 / 0.5)
+    ({"anneal_budget": 0.5}, 0, 0.75, 0.0)])
+def test_gumbel_az_material_in_the_search_anneals_as_the_shaping_does(anneal, steps, spent,
+                                                                       expected):
+    config = config_from_dict({"algorithm": "gumbel_az", "gumbel_az": {"material_weight": 0.5},
+                               "reward_shaping": anneal})
+    weight = budget.search_material_weight(config, jnp.float32(steps), jnp.float32(spent))
+    assert float(weight) == pytest.approx(expected)
+    # At 0 the search computes no material at all (None), whatever the anneal.
+    off = config_from_dict({"algorithm": "gumbel_az", "reward_shaping": anneal})
+    assert budget.search_material_weight(off, jnp.float32(steps), jnp.float32(spent)) is None
 
 
 def test_shaping_without_an_anneal_is_constant():

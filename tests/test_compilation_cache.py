@@ -1,15 +1,20 @@
 """Compiled programs kept on disk (host/compilation_cache.py): where they go, that null turns the
-cache off, and that training writes its programs where train.compilation_cache_dir says."""
+cache off, that training writes its programs where train.compilation_cache_dir says, and that a
+resume raising train.iterations asks for the program already compiled."""
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.experimental.compilation_cache import compilation_cache
 
 from shogi_jax.cli import train as train_cli
 from shogi_jax.host.compilation_cache import DEFAULT_CACHE_DIR, keep_compiled_programs
+from shogi_jax.train import budget
 from shogi_jax.train.config import load_config
+from shogi_jax.train.iteration import make_train_step
+from shogi_jax.train.state import init_train_state, make_trainer
 
 CACHE_SETTINGS = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
                   "jax_persistent_cache_min_entry_size_bytes")
@@ -90,3 +95,26 @@ def test_a_training_run_keeps_its_programs_where_the_config_says(tmp_path):
     compile_a_new_program(13.0)
     smoke_run("off", "null")
     assert len(kept(earlier)) == 1
+
+
+@pytest.mark.slow  # compiles a smoke iteration
+def test_the_iteration_program_does_not_depend_on_the_number_of_iterations():
+    """The budget reaches the compiled iteration at run time (budget.Clock): a run resumed with
+    more train.iterations lowers to the same program, so the compilation cache has it, and
+    that program decays the learning rate over the budget its clock tells."""
+    lowered = []
+    for iterations in (10, 20):
+        config = load_config("configs/smoke.yaml", [f"train.iterations={iterations}",
+                                                    "ppo.lr_schedule=linear"])
+        trainer = make_trainer(config)
+        state = init_train_state(config, trainer)
+        lowered.append(make_train_step(config, trainer).lower(state, budget.clock(config)))
+    assert lowered[0].as_text() == lowered[1].as_text()
+    step = lowered[0].compile()
+    at_five = state._replace(iteration=jnp.int32(5))
+    for iterations, spent in ((10, 0.5), (20, 0.25)):
+        clock = budget.Clock(np.float32(iterations), np.float32(0))
+        _, metrics = step(jax.tree_util.tree_map(jnp.copy, at_five), clock)  # donated
+        assert float(metrics["train/budget_spent"][0]) == pytest.approx(spent)
+        assert float(metrics["optim/learning_rate"][0]) == pytest.approx(
+            config.ppo.learning_rate * (1 - spent))

@@ -266,7 +266,8 @@ def test_policy_targets_and_the_move_schedule(az_iteration):
     for t, states in enumerate(_states_before_each_ply(config, starts, transitions)):
         search_key, _ = jax.random.split(jax.random.split(rollout_key,
                                                           config.env.rollout_length)[t])
-        chosen, again, _ = search(params, states, jax.random.split(search_key, len(starts)))
+        chosen, again, _ = search(params, None, states,
+                                  jax.random.split(search_key, len(starts)))
         np.testing.assert_allclose(np.asarray(again), weights[t], rtol=1e-5, atol=1e-7)
         late = np.asarray(states.ply) >= SAMPLED_PLIES
         np.testing.assert_array_equal(actions[t][late], np.asarray(chosen)[late])
@@ -296,6 +297,24 @@ def test_value_targets_and_the_update(az_iteration):
     moved = [float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(
         jax.tree_util.tree_leaves(old_params), jax.tree_util.tree_leaves(new_params))]
     assert max(moved) > 0
+
+
+def test_material_in_the_self_play_search_values_a_rook_ahead_as_material_says():
+    """gumbel_az.material_weight 1: every position the search evaluates is worth tanh(material
+    / 10) to its mover, whatever the (untrained) network says. Black, a rook up (white's rook
+    removed from the start position), can capture nothing in two plies and be captured from in
+    none: every searched value, and so the root's, is tanh(10 / 10). Weight None: the
+    network's value, near 0 untrained."""
+    config = load_config(SMOKE, AZ_OVERRIDES)
+    params = init_train_state(config, make_trainer(config)).params
+    rook_ahead = sj.from_sfen("lnsgkgsnl/7b1/ppppppppp/9/9/9/PPPPPPPPP/1B5R1/LNSGKGSNL b - 1")
+    games = jax.tree_util.tree_map(lambda x: x[None], rook_ahead)
+    search = jax.jit(search_moves(config, make_trainer(config).model))
+    keys = jax.random.split(jax.random.PRNGKey(0), 1)
+    _, _, material_value = search(params, jnp.float32(1.0), games, keys)
+    _, _, network_value = search(params, None, games, keys)
+    np.testing.assert_allclose(np.asarray(material_value), [np.tanh(1.0)], rtol=1e-5)
+    assert abs(float(network_value[0])) < 0.3
 
 
 def test_playout_caps_search_the_drawn_plies_in_full_and_the_others_cheaply():

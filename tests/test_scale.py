@@ -66,15 +66,12 @@ def _assert_same_training(records, reference):
 
 @pytest.fixture(scope="module")
 def multidevice():
-    """tests/multidevice_checks.py's measurements, made on 8 fake CPU devices."""
-    # The collectives counted are those of XLA's full pipeline, the program an accelerator gets
-    # (conftest turns most optimizations off for speed).
+    """tests/multidevice_checks.py's measurements, made on 8 fake CPU devices in one process
+    (every part: PPO, gumbel_az and pool training, matches, staggered games, collectives)."""
     process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "multidevice_checks.py")],
-                               cwd=ROOT, env=dict(_devices_env(8),
-                                                  JAX_DISABLE_MOST_OPTIMIZATIONS="0"),
-                               stdout=subprocess.PIPE,
+                               cwd=ROOT, env=_devices_env(8), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    out, _ = _finish(process)
+    out, _ = _finish(process, timeout=4 * TIMEOUT)
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -102,33 +99,26 @@ def test_eight_devices_train_like_one_device(multidevice):
 
 
 @pytest.mark.slow
-def test_eight_devices_train_gumbel_az_like_one_device():
+def test_eight_devices_train_gumbel_az_like_one_device(multidevice):
     """algorithm: gumbel_az: each device searches its own games with each game's own key, so
     the self-play games, targets and parameters are those of one device; and a search player's
     match is the same on 8 devices as on 1."""
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "multidevice_checks.py"), "gumbel_az"], cwd=ROOT,
-        env=_devices_env(8), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, _ = _finish(process, timeout=3 * TIMEOUT)  # six compiles with searches inside
-    train = json.loads(out.strip().splitlines()[-1])["train"]
+    train = multidevice["gumbel_az"]["train"]
     _assert_eight_devices_trained_like_one(train)
     assert "loss/policy" in train["one"][0] and "az/value_known" in train["one"][0]
     assert max(record["az/value_known"] for record in train["one"]) > 0
+    assert max(record["az/material_weight"] for record in train["one"]) == pytest.approx(0.5)
     # A search player's match split over the devices: the same games.
-    match = json.loads(out.strip().splitlines()[-1])["search_match"]
+    match = multidevice["gumbel_az"]["search_match"]
     assert match["moves_equal"] and match["plies"] > 8
 
 
 @pytest.mark.slow
-def test_eight_devices_train_with_an_opponent_pool_like_one_device():
+def test_eight_devices_train_with_an_opponent_pool_like_one_device(multidevice):
     """pool.share 0.5: every other game against a pool member drawn each iteration (the pool
     replicated, the pool games picked by each device among its own): the same games, pool
     records and parameters as on one device."""
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "multidevice_checks.py"), "pool"], cwd=ROOT,
-        env=_devices_env(8), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, _ = _finish(process, timeout=2 * TIMEOUT)
-    train = json.loads(out.strip().splitlines()[-1])["train"]
+    train = multidevice["pool"]["train"]
     _assert_eight_devices_trained_like_one(train)
     assert max(record["pool/games_finished"] for record in train["one"]) > 0
 
@@ -157,12 +147,8 @@ def test_each_device_steps_and_observes_only_its_own_games(multidevice):
 
 
 @pytest.mark.slow
-def test_each_device_staggers_its_own_games_before_training():
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "multidevice_checks.py"), "staggered"], cwd=ROOT,
-        env=_devices_env(8), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, _ = _finish(process)
-    staggered = json.loads(out.strip().splitlines()[-1])
+def test_each_device_staggers_its_own_games_before_training(multidevice):
+    staggered = multidevice["staggered"]
     assert staggered["custom_partitionings"] == 0  # the trainer's programs: its own shard_map
     assert staggered["games_equal"]
     assert len(set(staggered["plies"])) > 1  # the games were staggered
@@ -265,21 +251,6 @@ def _two_processes(run_dir, *extra):
     return [_finish(p) for p in _start_two_processes(run_dir, *extra)]
 
 
-@pytest.mark.slow
-def test_two_processes_train_together_write_one_checkpoint_and_resume(runs):
-    run_dir = runs / "two_processes"
-    (out0, _), (out1, _) = _two_processes(run_dir, "--set", "train.iterations=2")
-    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()
-                  if p.name.isdigit()) == ["1", "2"]
-    (out0, _), (out1, _) = _two_processes(run_dir, "--resume", "--set", "train.iterations=4")
-    # One voice: process 0 prints the summary and writes the metrics; process 1 is silent (but
-    # for the gloo library's own connection lines, printed from C++).
-    assert "done: 4 iterations, 256 env steps" in out0
-    assert [line for line in out1.splitlines() if not line.startswith("[Gloo]")] == []
-    # Global metrics (both hosts' games summed), equal to the 1-device run's.
-    _assert_same_training(read_metrics(run_dir), read_metrics(runs / "one_straight"))
-
-
 def test_two_processes_agree_on_a_stop_and_leave_no_key_per_call():
     """tests/coordination_checks.py in both processes of a job: 20 broadcasts, 20 barriers, then
     agreement points until one process's SIGINT stops both."""
@@ -302,11 +273,22 @@ def test_two_processes_agree_on_a_stop_and_leave_no_key_per_call():
 
 
 @pytest.mark.slow
-def test_sigterm_to_one_of_two_processes_stops_both_at_one_iteration_then_resumes(tmp_path):
-    """As a preemption of one host: SIGTERM to process 1 alone while both train. Both stop after
-    the same iteration, save it as one checkpoint and exit 75; the same command line with
-    --resume auto then finishes the run."""
-    run_dir = tmp_path / "preempted"
+def test_two_processes_train_together_stop_together_and_resume(runs):
+    """A 2-host job, in three sessions:
+    1. it trains 2 iterations: one checkpoint each, written once; process 0 alone speaks;
+    2. resumed with a far budget, it meets a preemption of one host (SIGTERM to process 1
+       alone): both stop after the same iteration, save it as one checkpoint and exit 75;
+    3. the same command line with --resume auto finishes the run.
+    Its metrics (both hosts' games summed) are those of the 1-device run."""
+    run_dir = runs / "two_processes"
+    (out0, _), (out1, _) = _two_processes(run_dir, "--set", "train.iterations=2")
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()
+                  if p.name.isdigit()) == ["1", "2"]
+    assert "done: 2 iterations, 128 env steps" in out0
+    # One voice: process 0 prints the summary and writes the metrics; process 1 is silent (but
+    # for the gloo library's own connection lines, printed from C++).
+    assert [line for line in out1.splitlines() if not line.startswith("[Gloo]")] == []
+
     # A time limit far away: process 0's clock reaches process 1 every iteration.
     command = ["--resume", "auto", "--set", "train.iterations=1000",
                "--set", "checkpoint.every_iterations=100000",
@@ -314,23 +296,28 @@ def test_sigterm_to_one_of_two_processes_stops_both_at_one_iteration_then_resume
     processes = _start_two_processes(run_dir, *command)
     metrics = run_dir / "metrics.jsonl"
     deadline = time.time() + TIMEOUT
-    while not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+    while metrics.read_text().count("\n") < 4:  # iterations 3 and 4 done in this session
         assert all(p.poll() is None for p in processes) and time.time() < deadline
         time.sleep(0.2)
     processes[1].send_signal(signal.SIGTERM)
     (out0, err0), _ = [_finish(p, returncode=exit_codes.STOPPED) for p in processes]
     saved = [int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit()]
-    assert len(saved) == 1 and saved[0] >= 2  # periodic saves were off: the stop's save
-    assert f"SIGTERM or another process's stop request: saved iteration {saved[0]}" in err0
-    assert f"stopped: {saved[0]} of 1000 iterations" in out0  # after gloo's lines
-    assert [r["iteration"] for r in read_metrics(run_dir)][-1] == saved[0]
+    stopped_at = max(saved)
+    assert stopped_at >= 4 and [s for s in saved if s > 2] == [stopped_at]  # the stop's save
+    assert f"SIGTERM or another process's stop request: saved iteration {stopped_at}" in err0
+    assert f"stopped: {stopped_at} of 1000 iterations" in out0  # after gloo's lines
+    assert [r["iteration"] for r in read_metrics(run_dir)][-1] == stopped_at
     _, _, iteration = load_network(run_dir)  # complete: it loads
-    assert iteration == saved[0]
+    assert iteration == stopped_at
 
-    finish = ["--set", f"train.iterations={saved[0] + 1}"]
+    finish = ["--set", f"train.iterations={stopped_at + 1}"]
     (out0, err0), _ = [_finish(p) for p in _start_two_processes(run_dir, *command, *finish)]
-    assert f"resumed from iteration {saved[0]}" in err0
-    assert f"done: {saved[0] + 1} iterations" in out0
+    assert f"resumed from iteration {stopped_at}" in err0
+    assert f"done: {stopped_at + 1} iterations" in out0
+    # The schedules of the smoke config do not depend on the budget (a constant rate, no
+    # shaping), so the three sessions' iterations are those of one straight run.
+    reference = read_metrics(runs / "one_straight")
+    _assert_same_training(read_metrics(run_dir)[:len(reference)], reference)
 
 
 def test_importing_the_entry_points_leaves_the_backend_for_jax_distributed():

@@ -121,6 +121,11 @@ def test_material_weight_blends_the_value_with_the_material_cshogi_counts(networ
         (1 - weight) * np.asarray(alone.value)
         + weight * np.tanh(balances / MATERIAL_VALUE_POINTS), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(np.asarray(blended.prior_logits), np.asarray(alone.prior_logits))
+    # The same weight given as a traced value (gumbel_az's annealed self-play search) blends the
+    # same: the settings' weight is then ignored.
+    traced = jax.jit(lambda w: root_output(model, SETTINGS, params, states, material_weight=w))
+    np.testing.assert_allclose(np.asarray(traced(jnp.float32(weight)).value),
+                               np.asarray(blended.value), rtol=1e-6, atol=1e-7)
 
 
 def test_the_positions_are_what_cshogi_says():

@@ -50,6 +50,11 @@ ROWS = {
     # equal wall clock: az_caps trains EQUAL_TIME["az_caps"] times az_today's iterations.
     "az_today": (AZ, []),
     "az_caps": (AZ, ["gumbel_az.cheap_simulations=2", "gumbel_az.full_search_share=0.25"]),
+    # Material in the self-play search's evaluations (gumbel_az's counterpart of PPO's shaping):
+    # half of each searched value, constant, or falling to 0 by the end of the run.
+    "az_material": (AZ, ["gumbel_az.material_weight=0.5"]),
+    "az_material_anneal": (AZ, ["gumbel_az.material_weight=0.5",
+                                "reward_shaping.anneal_budget=1.0"]),
 }
 # What each row's final network is asked: who wins (the value), mates in one and Fairy-Stockfish's
 # move (the raw policy; mates also by the 128-simulation search), all without play-time tactics

@@ -69,32 +69,36 @@ class SearchSettings:
 MATERIAL_VALUE_POINTS = 10.0
 
 
-def _evaluate(model, settings: SearchSettings, params, states: sj.State):
+def _evaluate(model, settings: SearchSettings, params, states: sj.State, material_weight=None):
     """(prior float32[B, A], value float32[B]) for the side to move: the prior is the network's
     masked log-softmax, illegal actions at the float32 floor (probability exactly 0, also inside
     the tree, where mctx masks nothing); the value the network's, blended with the material
-    balance by `settings.material_weight`."""
+    balance by `material_weight` (float32[], traced: gumbel_az's annealed self-play search), or
+    by `settings.material_weight` when it is None."""
     logits, value = model.apply(params, jax.vmap(sj.observe)(states))
-    if settings.material_weight:
+    weight = settings.material_weight if material_weight is None else material_weight
+    if material_weight is not None or settings.material_weight:
         material = jnp.tanh(jax.vmap(material_balance)(states) / MATERIAL_VALUE_POINTS)
-        value = (1.0 - settings.material_weight) * value + settings.material_weight * material
+        value = (1.0 - weight) * value + weight * material
     return masked_log_softmax(logits, states.legal_action_mask), value
 
 
-def root_output(model, settings: SearchSettings, params, states: sj.State) -> mctx.RootFnOutput:
-    logits, value = _evaluate(model, settings, params, states)
+def root_output(model, settings: SearchSettings, params, states: sj.State,
+                material_weight=None) -> mctx.RootFnOutput:
+    logits, value = _evaluate(model, settings, params, states, material_weight)
     return mctx.RootFnOutput(prior_logits=logits, value=value, embedding=states)
 
 
-def recurrent_fn(model, settings: SearchSettings):
-    """mctx's recurrent function: the rules' step and the network's view of the new position."""
+def recurrent_fn(model, settings: SearchSettings, material_weight=None):
+    """mctx's recurrent function: the rules' step and the network's view of the new position
+    (its value blended with material as `_evaluate` says)."""
     step = functools.partial(sj.step, max_plies=settings.max_plies, impasse=settings.impasse)
 
     def recurrent(params, key, action, states: sj.State):
         del key  # the rules are deterministic
         mover = states.color  # int32[B]
         after = jax.vmap(step)(states, action)
-        logits, value = _evaluate(model, settings, params, after)
+        logits, value = _evaluate(model, settings, params, after, material_weight)
         over = after.terminated | after.truncated  # bool[B]
         # The result for the side that just moved (non-zero only on the ply that ends the game).
         reward = jnp.take_along_axis(after.rewards, mover[:, None], axis=1)[:, 0]
@@ -119,17 +123,21 @@ def _loop_within(budget):
 
 
 def search(model, settings: SearchSettings, params, states: sj.State, key,
-           budget=None) -> mctx.PolicyOutput:
+           budget=None, material_weight=None) -> mctx.PolicyOutput:
     """Gumbel MuZero over a batch of B games (every field of `states` with the batch axis
     first), `settings.simulations` simulations, or `budget` (int32[], at most that) when given.
     The output's `action` int32[B] is the move to play, `action_weights` float32[B, A] the
     improved policy (the training target of Gumbel AlphaZero), `search_tree` the tree. The
-    backup is mctx's, batched (`_mctx_backward`)."""
+    backup is mctx's, batched (`_mctx_backward`). `material_weight` (float32[], may be traced):
+    the share of every evaluated position's value taken from material, in place of
+    `settings.material_weight`."""
     chex.assert_rank(states.legal_action_mask, 2)  # [B, A]
     with mctx_with_batched_backward():
         return mctx.gumbel_muzero_policy(
-            params=params, rng_key=key, root=root_output(model, settings, params, states),
-            recurrent_fn=recurrent_fn(model, settings), num_simulations=settings.simulations,
+            params=params, rng_key=key,
+            root=root_output(model, settings, params, states, material_weight),
+            recurrent_fn=recurrent_fn(model, settings, material_weight),
+            num_simulations=settings.simulations,
             invalid_actions=~states.legal_action_mask,
             max_num_considered_actions=settings.max_considered_actions,
             gumbel_scale=settings.gumbel_scale,
@@ -139,10 +147,10 @@ def search(model, settings: SearchSettings, params, states: sj.State, key,
 
 
 def search_one_game(model, settings: SearchSettings, params, state: sj.State, key,
-                    budget=None) -> mctx.PolicyOutput:
+                    budget=None, material_weight=None) -> mctx.PolicyOutput:
     """`search` of ONE game (fields without the batch axis): the output's batch axis has size 1."""
     return search(model, settings, params, jax.tree_util.tree_map(lambda x: x[None], state), key,
-                  budget)
+                  budget, material_weight)
 
 
 def tree_depth(parents) -> int:

@@ -9,17 +9,37 @@ counts this session's (loop._check_time_limit).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 from shogi_jax.train.config import LR_SCHEDULES, Config
 
 
-def share_spent(config: Config, iteration, time_spent):
+class Clock(NamedTuple):
+    """The budget as the compiled iteration is told it, at run time: not compiled in, so a
+    resume that raises train.iterations runs the program already compiled (and kept in the
+    compilation cache). Both float32[]."""
+
+    iterations: jax.Array  # train.iterations: the budget in iterations
+    time_spent: jax.Array  # the share of train.time_limit_minutes gone (0 without a limit)
+
+
+def clock(config: Config, time_spent: float = 0.0) -> Clock:
+    """The Clock of `config`'s budget, `time_spent` (`time_share`) of its time limit gone."""
+    return Clock(np.float32(config.train.iterations), np.float32(time_spent))
+
+
+def share_spent(budget_clock: Clock, iteration):
     """float32[] in [0, 1]: the share of the run's budget spent when `iteration` (int32[]) is
-    about to start: the larger of iteration / train.iterations and `time_spent` (float32[], the
-    share of train.time_limit_minutes gone; 0 without a time limit)."""
-    by_iterations = jnp.asarray(iteration, jnp.float32) / config.train.iterations
-    return jnp.clip(jnp.maximum(by_iterations, jnp.asarray(time_spent, jnp.float32)), 0.0, 1.0)
+    about to start: the larger of iteration / train.iterations and the share of
+    train.time_limit_minutes gone (both from `budget_clock`)."""
+    by_iterations = (jnp.asarray(iteration, jnp.float32)
+                     / jnp.asarray(budget_clock.iterations, jnp.float32))
+    spent = jnp.maximum(by_iterations, jnp.asarray(budget_clock.time_spent, jnp.float32))
+    return jnp.clip(spent, 0.0, 1.0)
 
 
 def time_share(config: Config, wall_seconds: float) -> float:
@@ -42,9 +62,10 @@ def learning_rate_decay(kind: str, spent):
     return 0.5 * (1.0 + jnp.cos(jnp.pi * spent))
 
 
-def shaping_weight(config: Config, env_steps, spent):
-    """float32[]: reward_shaping's material weight now: falling linearly to 0 by
-    anneal_budget (a share of the budget) or by anneal_env_steps, constant when neither is set.
+def anneal_remaining(config: Config, env_steps, spent):
+    """float32[] in [0, 1]: what remains of the training-time material signals (PPO's shaping,
+    gumbel_az's material in the search): falling linearly to 0 by reward_shaping.anneal_budget
+    (a share of the budget) or by reward_shaping.anneal_env_steps, 1 when neither is set.
     env_steps: float32[] played so far; spent: the budget's share (`share_spent`)."""
     shaping = config.reward_shaping
     if shaping.anneal_budget is not None:
@@ -52,5 +73,22 @@ def shaping_weight(config: Config, env_steps, spent):
     elif shaping.anneal_env_steps:
         remaining = 1.0 - jnp.asarray(env_steps, jnp.float32) / shaping.anneal_env_steps
     else:
-        return jnp.float32(shaping.material_weight)
-    return jnp.float32(shaping.material_weight) * jnp.clip(remaining, 0.0, 1.0)
+        return jnp.float32(1.0)
+    return jnp.clip(remaining, 0.0, 1.0)
+
+
+def shaping_weight(config: Config, env_steps, spent):
+    """float32[]: reward_shaping's material weight now (PPO), annealed (`anneal_remaining`)."""
+    return jnp.float32(config.reward_shaping.material_weight) * anneal_remaining(
+        config, env_steps, spent)
+
+
+def search_material_weight(config: Config, env_steps, spent):
+    """float32[] or None: the share of gumbel_az's self-play search evaluations taken from the
+    material balance now (gumbel_az.material_weight, annealed as `anneal_remaining` says), or
+    None where it is 0: the search then evaluates with the network alone and computes no
+    material."""
+    if not config.gumbel_az.material_weight:
+        return None
+    return jnp.float32(config.gumbel_az.material_weight) * anneal_remaining(
+        config, env_steps, spent)

@@ -30,30 +30,33 @@ from shogi_jax.train.state import (
 from shogi_jax.train.updates import az_update, ppo_targets, ppo_update, scan_or_unroll
 
 
-def train_iteration(config: Config, trainer: Trainer, state: TrainState, time_spent=0.0,
-                    mesh: Mesh | None = None, *, platform: str | None = None):
-    """TrainState -> (TrainState, metrics: dict of float32[] for this iteration). time_spent:
-    float32[], the share of train.time_limit_minutes gone (budget.time_share; 0 without a time
-    limit); `mesh`: the devices the games are split over (None: one device); `platform`: the one
-    the iteration is compiled for (default: that of `mesh`'s devices, or of the default
-    device)."""
+def train_iteration(config: Config, trainer: Trainer, state: TrainState,
+                    budget_clock: budget.Clock | None = None, mesh: Mesh | None = None, *,
+                    platform: str | None = None):
+    """TrainState -> (TrainState, metrics: dict of float32[] for this iteration). budget_clock:
+    the budget and the share of its time limit gone (default: `config`'s, no time gone); `mesh`:
+    the devices the games are split over (None: one device); `platform`: the one the iteration
+    is compiled for (default: that of `mesh`'s devices, or of the default device)."""
     platform = platform or parallel.platform_of(mesh)
     key, rollout_key, update_key = jax.random.split(state.key, 3)
-    spent = budget.share_spent(config, state.iteration, time_spent)
+    spent = budget.share_spent(budget_clock or budget.clock(config), state.iteration)
     lr_decay = budget.learning_rate_decay(config.ppo.lr_schedule, spent)
+    env_steps = state.iteration.astype(jnp.float32) * (config.env.num_games
+                                                       * config.env.rollout_length)
     if config.algorithm == "gumbel_az":
+        material = budget.search_material_weight(config, env_steps, spent)
         games, transitions, tallies = search_rollout(config, trainer.model, state.params,
-                                                     state.games, rollout_key, mesh)
+                                                     state.games, rollout_key, mesh, material)
         params, opt_state, metrics = az_update(config, trainer, state.params, state.opt_state,
                                                transitions, update_key, platform=platform,
                                                lr_decay=lr_decay)
         metrics["rollout/mean_value"] = jnp.mean(transitions.root_value)
+        if material is not None:
+            metrics["az/material_weight"] = material
         if transitions.expert is not None:
             metrics["expert/share"] = jnp.mean(transitions.expert.astype(jnp.float32))
     else:
-        weight = budget.shaping_weight(
-            config, state.iteration.astype(jnp.float32) * (config.env.num_games
-                                                           * config.env.rollout_length), spent)
+        weight = budget.shaping_weight(config, env_steps, spent)
         opponent_params = member = None
         if state.pool is not None:
             # A key of its own (folded from the rollout's), so runs without a pool draw what
@@ -117,9 +120,10 @@ def _pool_after(config: Config, before: Pool, member, pool_tally: PoolTally, par
 
 
 def make_train_step(config: Config, trainer: Trainer, mesh: Mesh | None = None):
-    """A jitted function: (TrainState, time_spent float32[]) -> (TrainState, metrics with a
-    leading axis of train.iterations_per_dispatch iterations). time_spent: the share of
-    train.time_limit_minutes gone before the call (budget.time_share; 0 without a time limit).
+    """A jitted function: (TrainState, budget.Clock) -> (TrainState, metrics with a leading axis
+    of train.iterations_per_dispatch iterations). The clock (`budget.clock`) tells the budget
+    and the share of train.time_limit_minutes gone before the call, at run time: configs that
+    differ only in train.iterations share one program.
     The input state's buffers are donated. With a mesh, the state keeps its shardings and the
     metrics come back replicated (global sums)."""
     per_dispatch = config.train.iterations_per_dispatch
@@ -127,9 +131,9 @@ def make_train_step(config: Config, trainer: Trainer, mesh: Mesh | None = None):
     # GPU process gets the CPU's unrolled updates, and the other way round.
     platform = parallel.platform_of(mesh)
 
-    def run(state, time_spent):
+    def run(state, budget_clock):
         return scan_or_unroll(
-            lambda s, _: train_iteration(config, trainer, s, time_spent, mesh,
+            lambda s, _: train_iteration(config, trainer, s, budget_clock, mesh,
                                          platform=platform),
             state, None, length=per_dispatch, platform=platform)
 

@@ -100,7 +100,8 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
         started = time.perf_counter()
         if not quiet:  # tens of seconds on a CPU, minutes for a big model: say what is going on
             print("compiling the iteration ...", file=sys.stderr)
-        train_step = make_train_step(config, trainer, mesh).lower(state, np.float32(0)).compile()
+        train_step = make_train_step(config, trainer, mesh).lower(
+            state, budget.clock(config)).compile()
         parallel.wait_for_all_processes("compiled the iteration")
         if not quiet:
             print(f"compiled the iteration in {time.perf_counter() - started:.1f} s on "
@@ -113,7 +114,7 @@ def _train(config: Config, start: SessionStart, stop: StopRequest, *, quiet: boo
                            desc=TRAINING_STAGE)
         for _ in range((config.train.iterations - first) // per_dispatch):
             started = time.perf_counter()
-            state, metrics = train_step(state, _time_spent(config, run))
+            state, metrics = train_step(state, budget.clock(config, _time_spent(config, run)))
             metrics = jax.device_get(metrics)  # waits for the dispatch
             steps_per_second = env_steps(config, per_dispatch) / (time.perf_counter() - started)
             done = int(state.iteration)

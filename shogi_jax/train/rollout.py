@@ -243,23 +243,28 @@ def search_settings(config: Config, simulations: int | None = None) -> SearchSet
 
 def search_moves(config: Config, model, mesh: Mesh | None = None,
                  simulations: int | None = None):
-    """(params, games State[B], keys [B]) -> (the search's choice int32[B], its improved policy
-    float32[B, A], the root's value float32[B]): each game searched with its own key, each device
-    searching only its own games."""
+    """(params, material_weight, games State[B], keys [B]) -> (the search's choice int32[B], its
+    improved policy float32[B, A], the root's value float32[B]): each game searched with its own
+    key, each device searching only its own games. material_weight: float32[], the share of each
+    evaluated position's value taken from material (`material_weight`), or None: the network's
+    value alone."""
     settings = search_settings(config, simulations)
 
-    def search_own_games(params, games, keys):
+    def search_own_games(params, material_weight, games, keys):
         def one_game(state, key):
-            output = search_one_game(model, settings, params, state, key)
+            output = search_one_game(model, settings, params, state, key,
+                                     material_weight=material_weight)
             return (output.action[0].astype(jnp.int32), output.action_weights[0],
                     output.search_tree.summary().value[0])
         return jax.vmap(one_game)(games, keys)
 
-    return parallel.on_own_games(search_own_games, mesh, shared=1, check_vma=False)
+    return parallel.on_own_games(search_own_games, mesh, shared=2, check_vma=False)
 
 
-def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh | None = None):
-    """T plies in each of B games, every move chosen by a Gumbel MuZero search (gumbel_az).
+def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh | None = None,
+                   material_weight=None):
+    """T plies in each of B games, every move chosen by a Gumbel MuZero search (gumbel_az), its
+    evaluations blended with material by `material_weight` (float32[], or None: not at all).
     Returns (games, gumbel_az.SearchTransition [T, B], Tally [B]).
 
     The first `gumbel_az.sampled_plies` plies of each game sample their move from the search's
@@ -285,11 +290,12 @@ def search_rollout(config: Config, model, params, games: State, key, mesh: Mesh 
         def search_games(params, games, keys, step_key):
             cap_key = jax.random.fold_in(step_key, PLAYOUT_CAP_STREAM)
             full = jax.random.uniform(cap_key) < az.full_search_share
-            outputs = jax.lax.cond(full, full_search, cheap_search, params, games, keys)
+            outputs = jax.lax.cond(full, full_search, cheap_search, params, material_weight,
+                                   games, keys)
             return outputs, jnp.broadcast_to(full, (num_games,))
     else:
         def search_games(params, games, keys, step_key):
-            return full_search(params, games, keys), None
+            return full_search(params, material_weight, games, keys), None
     mate_in_one = expert_mates(config, mesh) if config.expert.mate_in_one else None
     step, observe = rules_on_own_games(config, mesh)
     start = start_position(config)
