@@ -105,6 +105,36 @@ def test_az_loss_matches_a_numpy_reference():
     assert float(metrics["az/value_known"]) == pytest.approx(known.mean())
 
 
+def test_policy_surprise_weighting_matches_a_numpy_reference():
+    """surprise_weight s: sample i's cross-entropy weighs (1 - s) + s x KL_i / mean KL over the
+    samples that teach the policy (playout caps: a third here); the value loss is unchanged,
+    and s 0 is the plain loss."""
+    rng = np.random.default_rng(4)
+    batch = _batch(rng)
+    policy_known = np.arange(batch.value_target.shape[0]) % 3 == 0
+    batch = batch._replace(policy_known=jnp.asarray(policy_known))
+    logits = rng.normal(size=batch.policy_target.shape).astype(np.float32) * 3
+    values = jnp.asarray(rng.uniform(-1, 1, batch.value_target.shape).astype(np.float32))
+    legal, target = np.asarray(batch.legal_action_mask), np.asarray(batch.policy_target)
+    policy = np.where(legal, np.exp(logits), 0.0)
+    policy /= policy.sum(1, keepdims=True)
+    on = target > 0
+    cross_entropy = -np.sum(np.where(on, target * np.log(np.where(on, policy, 1)), 0), 1)
+    kl = np.sum(np.where(on, target * np.log(np.where(on, target / policy, 1)), 0), 1)
+    weight = 0.25 + 0.75 * kl / kl[policy_known].mean()
+    _, plain = gumbel_az.az_loss(jnp.asarray(logits), values, batch, value_coef=1.0)
+    _, weighted = gumbel_az.az_loss(jnp.asarray(logits), values, batch, value_coef=1.0,
+                                    surprise_weight=0.75)
+    np.testing.assert_allclose(float(weighted["loss/policy"]),
+                               np.mean((weight * cross_entropy)[policy_known]), rtol=1e-4)
+    np.testing.assert_allclose(float(plain["loss/policy"]), cross_entropy[policy_known].mean(),
+                               rtol=1e-5)
+    assert float(weighted["loss/value"]) == pytest.approx(float(plain["loss/value"]))
+    assert float(weighted["az/surprise_max_weight"]) == pytest.approx(
+        weight[policy_known].max(), rel=1e-4)
+    assert "az/surprise_max_weight" not in plain
+
+
 def test_az_loss_learns_the_policy_only_from_the_known_targets():
     """Playout caps: the samples whose policy target does not count (cheap searches) change
     neither the policy loss nor its metrics, whatever their targets; the value loss keeps them."""

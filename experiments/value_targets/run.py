@@ -55,6 +55,11 @@ ROWS = {
     "az_material": (AZ, ["gumbel_az.material_weight=0.5"]),
     "az_material_anneal": (AZ, ["gumbel_az.material_weight=0.5",
                                 "reward_shaping.anneal_budget=1.0"]),
+    # On az_material: each rollout's samples used twice (sample reuse), and policy-surprise
+    # weighting (half the policy loss's weight by KL(search target || policy)).
+    "az_material_epochs2": (AZ, ["gumbel_az.material_weight=0.5", "ppo.epochs=2"]),
+    "az_material_surprise": (AZ, ["gumbel_az.material_weight=0.5",
+                                  "gumbel_az.surprise_weight=0.5"]),
 }
 # What each row's final network is asked: who wins (the value), mates in one and Fairy-Stockfish's
 # move (the raw policy; mates also by the 128-simulation search), all without play-time tactics

@@ -124,6 +124,10 @@ class GumbelAZConfig:
                                           "/ 10)) instead of the value head; falls to 0 as "
                                           "reward_shaping's anneal says. 0: the network alone",
                                      UNIT_INTERVAL)
+    surprise_weight: float = setting(0.0, "policy-surprise weighting (KataGo): the share of the "
+                                          "policy loss's weight given to each sample in "
+                                          "proportion to KL(search target || policy); 0: every "
+                                          "sample alike", UNIT_INTERVAL)
     value_target: str = setting("bootstrap", "bootstrap: every ply gets a target, the outcome "
                                              "or the search's root values ahead in its game; "
                                              "outcome: only plies whose game ends within the "

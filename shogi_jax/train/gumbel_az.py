@@ -115,7 +115,7 @@ def bootstrapped_targets(reward, done, root_value, *, td_lambda):
     return targets
 
 
-def az_loss(logits, values, batch: AZBatch, *, value_coef, wdl_logits=None):
+def az_loss(logits, values, batch: AZBatch, *, value_coef, wdl_logits=None, surprise_weight=0.0):
     """The Gumbel AlphaZero loss on a minibatch.
 
     logits: float[N, A] (any float dtype; computed in float32); values: float[N]; batch: AZBatch
@@ -127,6 +127,12 @@ def az_loss(logits, values, batch: AZBatch, *, value_coef, wdl_logits=None):
     policy loss and its metrics are means over those). With wdl_logits
     (float[N, 3], a wdl value head) the value loss is the cross-entropy to the outcome's
     win/draw/loss class over the samples with a known outcome.
+
+    Policy-surprise weighting (KataGo's, with the current policy in place of the self-play
+    prior): with surprise_weight s > 0, sample i's cross-entropy weighs
+        (1 - s) + s * KL_i / mean(KL)      (KL_i = KL(target_i || policy_i), not differentiated)
+    so the weights average 1 over the samples that teach the policy, and the positions where
+    the search most disagrees with the policy teach it more; metric "az/surprise_max_weight".
 
         loss = policy_loss + value_coef * value_loss
     """
@@ -144,7 +150,14 @@ def az_loss(logits, values, batch: AZBatch, *, value_coef, wdl_logits=None):
     else:  # playout caps: only full searches (and expert moves) teach the policy
         policy_known = jnp.asarray(batch.policy_known, jnp.float32)
     policy_count = jnp.maximum(jnp.sum(policy_known), 1.0)
-    policy_loss = jnp.sum(policy_known * cross_entropy) / policy_count
+    policy_kl = cross_entropy - target_entropy  # float32[N]
+    weight = policy_known
+    if surprise_weight:
+        surprise = jax.lax.stop_gradient(jnp.maximum(policy_kl, 0.0))
+        mean_surprise = jnp.sum(policy_known * surprise) / policy_count
+        weight = policy_known * ((1.0 - surprise_weight)
+                                 + surprise_weight * surprise / jnp.maximum(mean_surprise, 1e-8))
+    policy_loss = jnp.sum(weight * cross_entropy) / policy_count
 
     known = jnp.asarray(batch.value_known, jnp.float32)
     if wdl_logits is None:
@@ -158,9 +171,11 @@ def az_loss(logits, values, batch: AZBatch, *, value_coef, wdl_logits=None):
         "loss/policy": policy_loss,
         "loss/value": value_loss,
         "loss/total": loss,
-        "az/policy_kl": jnp.sum(policy_known * (cross_entropy - target_entropy)) / policy_count,
+        "az/policy_kl": jnp.sum(policy_known * policy_kl) / policy_count,
         "az/target_entropy": jnp.sum(policy_known * target_entropy) / policy_count,
         "az/value_known": jnp.mean(known),
         "az/policy_known": jnp.mean(policy_known),
     }
+    if surprise_weight:
+        metrics["az/surprise_max_weight"] = jnp.max(weight)
     return loss, metrics

@@ -191,7 +191,8 @@ def az_update(config: Config, trainer: Trainer, params, opt_state,
     def loss_of(params, observation, minibatch):
         logits, values, wdl_logits = network_outputs(config, trainer.model, params, observation)
         return gumbel_az.az_loss(logits, values, minibatch,
-                                 value_coef=config.gumbel_az.value_coef, wdl_logits=wdl_logits)
+                                 value_coef=config.gumbel_az.value_coef, wdl_logits=wdl_logits,
+                                 surprise_weight=config.gumbel_az.surprise_weight)
 
     return minibatch_updates(config, trainer, params, opt_state, transitions.observation, samples,
                              loss_of, key, platform=platform or parallel.platform_of(None),
