@@ -22,6 +22,7 @@ from driver import PYTHON, Runner, absolute  # noqa: E402
 PPO, AZ = "configs/cpu.yaml", "configs/cpu_az.yaml"
 # name: (base config, overrides). The PPO rows add one change at a time to the row above.
 VALUE_HEAD = ["model.value_planes=8", "model.value_layer_norm=true"]
+NO_MATERIAL = ["gumbel_az.material_weight=0"]  # cpu_az.yaml before 2026-12-08
 ROWS = {
     "ppo_today": (PPO, []),
     # The value predicts the game's result (gamma 1), from 8 normalised planes.
@@ -39,19 +40,22 @@ ROWS = {
                               "reward_shaping.anneal_env_steps=0",
                               "reward_shaping.anneal_budget=1.0"]),
     # gumbel_az's value: the old head and targets, bootstrapped targets alone, then each with
-    # the normalised head.
-    "az_bootstrap": (AZ, ["gumbel_az.value_target=bootstrap", "gumbel_az.value_lambda=1.0"]),
-    "az_outcome_ln": (AZ, ["gumbel_az.value_target=outcome", *VALUE_HEAD]),
-    "az_bootstrap_ln": (AZ, ["gumbel_az.value_target=bootstrap", "gumbel_az.value_lambda=1.0",
-                             *VALUE_HEAD]),
+    # the normalised head. These rows, and az_today and az_caps, are cpu_az.yaml as it was before
+    # it took material in its search (NO_MATERIAL).
+    "az_bootstrap": (AZ, [*NO_MATERIAL, "gumbel_az.value_target=bootstrap",
+                          "gumbel_az.value_lambda=1.0"]),
+    "az_outcome_ln": (AZ, [*NO_MATERIAL, "gumbel_az.value_target=outcome", *VALUE_HEAD]),
+    "az_bootstrap_ln": (AZ, [*NO_MATERIAL, "gumbel_az.value_target=bootstrap",
+                             "gumbel_az.value_lambda=1.0", *VALUE_HEAD]),
     "az_mate": (AZ, ["expert.mate_in_one=true"]),
     # Playout-cap randomization: a quarter of the plies searched with 8 simulations (and
-    # giving policy targets), the rest with 2. Compared with cpu_az.yaml as it is (az_today) at
+    # giving policy targets), the rest with 2. Compared with cpu_az.yaml as it was (az_today) at
     # equal wall clock: az_caps trains EQUAL_TIME["az_caps"] times az_today's iterations.
-    "az_today": (AZ, []),
-    "az_caps": (AZ, ["gumbel_az.cheap_simulations=2", "gumbel_az.full_search_share=0.25"]),
+    "az_today": (AZ, [*NO_MATERIAL]),
+    "az_caps": (AZ, [*NO_MATERIAL, "gumbel_az.cheap_simulations=2",
+                     "gumbel_az.full_search_share=0.25"]),
     # Material in the self-play search's evaluations (gumbel_az's counterpart of PPO's shaping):
-    # half of each searched value, constant, or falling to 0 by the end of the run.
+    # half of each searched value (today's cpu_az.yaml), constant, or falling to 0 by the end.
     "az_material": (AZ, ["gumbel_az.material_weight=0.5"]),
     "az_material_anneal": (AZ, ["gumbel_az.material_weight=0.5",
                                 "reward_shaping.anneal_budget=1.0"]),

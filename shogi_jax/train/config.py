@@ -115,19 +115,13 @@ class GumbelAZConfig:
                                      "(its argmax under the root's Gumbel noise)",
                                  NON_NEGATIVE)
     value_coef: float = setting(1.0, "weight of the value loss", NON_NEGATIVE)
-    # gumbel_az's counterpart of PPO's reward shaping: an untrained value makes every searched
-    # value alike, so the improved policy is the prior and nothing is learnt until outcomes
-    # reach the value; material in the search's evaluations gives captures a value from the
-    # first iteration. Training only: players search with the network alone.
-    material_weight: float = setting(0.0, "the share of each position's value in the self-play "
-                                          "search taken from its material balance (tanh(points "
-                                          "/ 10)) instead of the value head; falls to 0 as "
-                                          "reward_shaping's anneal says. 0: the network alone",
+    # gumbel_az's counterpart of PPO's shaping (docs/training.md); players search without it.
+    material_weight: float = setting(0.0, "share of each self-play search value from material "
+                                          "(tanh(points / 10)), annealed as reward_shaping "
+                                          "says; 0: the value head alone", UNIT_INTERVAL)
+    surprise_weight: float = setting(0.0, "policy-surprise weighting (KataGo): share of the policy "
+                                          "loss weighed by KL(target || policy); 0: off",
                                      UNIT_INTERVAL)
-    surprise_weight: float = setting(0.0, "policy-surprise weighting (KataGo): the share of the "
-                                          "policy loss's weight given to each sample in "
-                                          "proportion to KL(search target || policy); 0: every "
-                                          "sample alike", UNIT_INTERVAL)
     value_target: str = setting("bootstrap", "bootstrap: every ply gets a target, the outcome "
                                              "or the search's root values ahead in its game; "
                                              "outcome: only plies whose game ends within the "
