@@ -246,8 +246,8 @@ def search_moves(config: Config, model, mesh: Mesh | None = None,
     """(params, material_weight, games State[B], keys [B]) -> (the search's choice int32[B], its
     improved policy float32[B, A], the root's value float32[B]): each game searched with its own
     key, each device searching only its own games. material_weight: float32[], the share of each
-    evaluated position's value taken from material (`material_weight`), or None: the network's
-    value alone."""
+    evaluated position's value taken from material (budget.search_material_weight), or None: the
+    network's value alone."""
     settings = search_settings(config, simulations)
 
     def search_own_games(params, material_weight, games, keys):
