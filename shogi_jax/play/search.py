@@ -77,7 +77,7 @@ def _evaluate(model, settings: SearchSettings, params, states: sj.State, materia
     by `settings.material_weight` when it is None."""
     logits, value = model.apply(params, jax.vmap(sj.observe)(states))
     weight = settings.material_weight if material_weight is None else material_weight
-    if material_weight is not None or settings.material_weight:
+    if material_weight is not None or weight:  # a traced weight is blended whatever its value
         material = jnp.tanh(jax.vmap(material_balance)(states) / MATERIAL_VALUE_POINTS)
         value = (1.0 - weight) * value + weight * material
     return masked_log_softmax(logits, states.legal_action_mask), value
